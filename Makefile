@@ -1,0 +1,33 @@
+# The whole set-up: `make leaflets` builds the catalog, `make test` runs the tests.
+# Both create .venv and install careleaf into it the first time.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: leaflets test check schema golden bench clean
+
+leaflets: $(STAMP)
+	$(BIN)/python generate.py build
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+schema: $(STAMP)
+	$(BIN)/python -m careleaf.jsonschema leaflets/schema
+
+golden: $(STAMP)
+	CARELEAF_REFRESH_GOLDEN=1 $(BIN)/python -m pytest tests/test_golden.py
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf out $(VENV)

@@ -1,0 +1,185 @@
+"""Stage 3: put one leaflet together from the catalog, for one brand and language.
+
+The result is plain data the templates draw: sections in the order the leaflet
+definition lists them, and the structured topics (timeline, side effects,
+contraindications, checklist) already grouped the way every leaflet shows them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from . import model
+from .catalog import Catalog
+from .schema import Duration
+
+RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
+
+
+@dataclass(frozen=True, order=True)
+class Job:
+    """One PDF to make."""
+
+    brand: str
+    lang: str
+    treatment: str
+    kind: str
+    large_print: bool = False
+
+    @property
+    def output(self) -> Path:
+        suffix = "-large-print" if self.large_print else ""
+        return Path(self.brand) / self.lang / f"{self.treatment}-{self.kind}{suffix}.pdf"
+
+    @property
+    def name(self) -> str:
+        return str(self.output.with_suffix(""))
+
+
+@dataclass(frozen=True)
+class Block:
+    """One item of the leaflet's contents: a question and answer, or a built-in block."""
+
+    kind: str                          # "section" or one of model.COMPONENTS
+    section: model.Section | None = None
+
+
+@dataclass(frozen=True)
+class MilestoneView:
+    label: str
+    when: Duration
+    visit: bool
+    after_repeat: bool
+
+
+@dataclass(frozen=True)
+class SideEffectView:
+    effect: str
+    lasts: Duration | None
+    what_to_do: str
+
+
+@dataclass(frozen=True)
+class Leaflet:
+    """Everything a template needs to draw one leaflet."""
+
+    job: Job
+    brand: model.Brand
+    definition: model.LeafletDefinition
+    treatment_name: str
+    title: str
+    intro: str | None
+    blocks: list[Block]
+    timeline: list[MilestoneView]
+    side_effects: list[tuple[str, list[SideEffectView]]]      # (frequency, effects), most common first
+    do_not_treat: list[str]
+    tell_us: list[str]
+    checklist: list[tuple[Duration, list[str]]]                 # (window, steps), shortest window first
+    urgent_help: model.UrgentHelp | None
+    needs_approval: bool
+
+    @property
+    def lang(self) -> str:
+        return self.job.lang
+
+    @property
+    def direction(self) -> str:
+        return "rtl" if self.job.lang in RTL_LANGUAGES else "ltr"
+
+    @property
+    def logo(self) -> str:
+        return f"brands/{self.job.brand}/{self.brand.logo}"
+
+    @property
+    def review_visit(self) -> MilestoneView | None:
+        return next((m for m in self.timeline if m.visit), None)
+
+
+def jobs(catalog: Catalog, *, large_print: bool = True) -> list[Job]:
+    """Every PDF the catalog makes: each leaflet for each brand and each of its languages."""
+    sizes = (False, True) if large_print else (False,)
+    return sorted(Job(brand_id, lang, treatment_id, definition.kind, size)
+                  for brand_id, brand in catalog.brands.items()
+                  for lang in brand.languages
+                  for treatment_id, entry in catalog.treatments.items()
+                  for definition in entry.facts.leaflets
+                  for size in sizes)
+
+
+def assemble(catalog: Catalog, job: Job) -> Leaflet:
+    """The leaflet ``job`` describes, with its wording resolved."""
+    entry = catalog.treatments[job.treatment]
+    facts = entry.facts
+    wording = entry.wording[job.lang]
+    shared = catalog.shared[job.lang][0]
+    definition = entry.leaflet(job.kind)
+    blocks = list(_blocks(definition, wording, shared))
+    leaflet_wording = wording.leaflets[job.kind]
+    return Leaflet(
+        job=job,
+        brand=catalog.brands[job.brand],
+        definition=definition,
+        treatment_name=wording.name,
+        title=leaflet_wording.title,
+        intro=leaflet_wording.intro,
+        blocks=blocks,
+        timeline=[MilestoneView(wording.timeline[m.id], m.when, m.visit, m.after_repeat) for m in facts.timeline],
+        side_effects=_by_frequency(facts.side_effects, wording),
+        do_not_treat=[wording.contraindications[c.id] for c in facts.contraindications if c.rule == "do-not-treat"],
+        tell_us=[wording.contraindications[c.id] for c in facts.contraindications if c.rule == "tell-us"],
+        checklist=_by_window(facts.aftercare_checklist, wording),
+        urgent_help=shared.urgent_help,
+        needs_approval=_needs_approval(blocks, facts, definition, shared),
+    )
+
+
+def _blocks(definition: model.LeafletDefinition, wording: model.TreatmentWording,
+            shared: model.SharedWording) -> Iterator[Block]:
+    for reference in definition.contents:
+        if reference in model.COMPONENTS:
+            yield Block(reference)
+        elif reference.startswith("shared/"):
+            yield Block("section", shared.sections[reference.removeprefix("shared/")])
+        else:
+            yield Block("section", wording.sections[reference])
+
+
+def _by_frequency(effects: list[model.SideEffect], wording: model.TreatmentWording):
+    groups = []
+    for frequency in model.FREQUENCIES:
+        views = [SideEffectView(wording.side_effects[e.id].effect, e.lasts, wording.side_effects[e.id].what_to_do)
+                 for e in effects if e.frequency == frequency]
+        if views:
+            groups.append((frequency, views))
+    return groups
+
+
+def _hours(duration: Duration) -> float:
+    return duration.high * {"hours": 1, "days": 24, "weeks": 168, "months": 730}[duration.unit]
+
+
+def _by_window(items: list[model.ChecklistItem], wording: model.TreatmentWording):
+    windows: dict[Duration, list[str]] = {}
+    for item in sorted(items, key=lambda i: _hours(i.within)):
+        windows.setdefault(item.within, []).append(wording.aftercare_checklist[item.id])
+    return list(windows.items())
+
+
+def _needs_approval(blocks: list[Block], facts: model.Treatment, definition: model.LeafletDefinition,
+                    shared: model.SharedWording) -> bool:
+    """True when anything this leaflet prints still waits for a clinician's approval."""
+    shown = {b.kind for b in blocks}
+    parts: list[Any] = [b.section for b in blocks if b.section]
+    if "timeline" in shown or "review-visit" in shown:
+        parts += facts.timeline
+    if "side-effects" in shown:
+        parts += facts.side_effects
+    if "contraindications" in shown:
+        parts += facts.contraindications
+    if "aftercare-checklist" in shown:
+        parts += facts.aftercare_checklist
+    if "urgent-help" in shown and shared.urgent_help:
+        parts.append(shared.urgent_help)
+    return any(part.needs_approval for part in parts)

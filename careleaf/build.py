@@ -1,0 +1,193 @@
+"""The build: run the stages in order for the whole catalog.
+
+1. read and check every input (nothing is rendered if anything is wrong);
+2. assemble each leaflet and draw its HTML;
+3. skip leaflets whose fingerprint (their HTML plus the assets and the tool)
+   matches the last build's; render the rest to PDF, in parallel;
+4. write each PDF atomically, remove PDFs whose leaflet no longer exists, and
+   record what was built in the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import metadata
+from pathlib import Path
+from typing import Callable
+
+from . import __version__
+from .assemble import Job, assemble, jobs as all_jobs
+from .catalog import Catalog, load_catalog
+from .errors import InputError, Problem, RenderError
+from .html import environment, labels, render
+from .output import (clean_partials, locked, read_manifest, remove_quietly, write_atomically,
+                     write_manifest)
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Project:
+    """Where a project's content, templates and assets live."""
+
+    root: Path
+
+    @property
+    def content(self) -> Path:
+        return self.root / "leaflets"
+
+    @property
+    def templates(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def styles(self) -> Path:
+        return self.root / "styles"
+
+
+@dataclass
+class Page:
+    """One leaflet, drawn as HTML, ready to render."""
+
+    job: Job
+    html: str
+    fingerprint: str
+    draft: bool
+
+
+@dataclass
+class Summary:
+    built: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    drafts: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+Progress = Callable[[int, int, str], None]
+
+
+def check(project: Project) -> Catalog:
+    """Read and check every input; raises InputError listing all problems."""
+    catalog = load_catalog(project.content, project.styles)
+    _check_labels(project, sorted({lang for b in catalog.brands.values() for lang in b.languages}))
+    return catalog
+
+
+def _check_labels(project: Project, languages: list[str]) -> None:
+    reference = labels(project.templates, "en")
+    problems = []
+    for lang in languages:
+        path = project.templates / "labels" / f"{lang}.yaml"
+        if not path.is_file():
+            problems.append(Problem(path, 1, 1, f"the template words for '{lang}' are missing (this file)"))
+            continue
+        missing = sorted(set(reference) - set(labels(project.templates, lang)))
+        if missing:
+            problems.append(Problem(path, 1, 1, f"these template words are missing: {', '.join(missing)}"))
+    if problems:
+        raise InputError(problems)
+
+
+def pages(project: Project, catalog: Catalog, *, large_print: bool = True, shard: tuple[int, int] | None = None) -> list[Page]:
+    """Every leaflet of the catalog drawn as HTML, with its fingerprint."""
+    env = environment(project.templates)
+    assets = _assets_fingerprint(project.styles)
+    result = []
+    for job in all_jobs(catalog, large_print=large_print):
+        if shard and not in_shard(job, *shard):
+            continue
+        leaflet = assemble(catalog, job)
+        html = render(env, leaflet, project.templates)
+        fingerprint = hashlib.sha256(f"{assets}\0{job}\0{html}".encode("utf-8")).hexdigest()
+        result.append(Page(job, html, fingerprint, leaflet.needs_approval))
+    return result
+
+
+def in_shard(job: Job, index: int, count: int) -> bool:
+    """A stable share of the catalog: the same leaflet always lands in the same shard."""
+    digest = hashlib.sha256(job.name.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % count == index - 1
+
+
+def build(project: Project, out: Path, *, force: bool = False, jobs: int | None = None, write_html: bool = False,
+          large_print: bool = True, shard: tuple[int, int] | None = None,
+          progress: Progress | None = None) -> Summary:
+    """Build the catalog into ``out``. Raises InputError before touching anything if input is invalid."""
+    started = time.perf_counter()
+    catalog = check(project)
+    drawn = pages(project, catalog, large_print=large_print, shard=shard)
+    summary = Summary(drafts=[p.job.name for p in drawn if p.draft])
+    with locked(out):
+        clean_partials(out)
+        manifest = read_manifest(out)
+        wanted = {str(p.job.output): p for p in drawn}
+        if shard is None:
+            for name in sorted(set(manifest) - set(wanted)):
+                remove_quietly(out / name)
+                remove_quietly((out / name).with_suffix(".html"))
+                manifest.pop(name)
+                summary.removed.append(name)
+        todo = [p for name, p in wanted.items() if force or manifest.get(name) != p.fingerprint]
+        summary.unchanged = sorted(name for name, p in wanted.items() if p not in todo)
+        for page, result in _render_all(project, todo, jobs, progress):
+            name = str(page.job.output)
+            if isinstance(result, RenderError):
+                summary.failed.append(str(result))
+                continue
+            write_atomically(out / page.job.output, result)
+            if write_html:
+                write_atomically((out / page.job.output).with_suffix(".html"), page.html.encode("utf-8"))
+            manifest[name] = page.fingerprint
+            summary.built.append(name)
+            write_manifest(out, manifest)
+        write_manifest(out, manifest)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _render_all(project: Project, todo: list[Page], jobs: int | None, progress: Progress | None):
+    """Yield (page, pdf bytes or RenderError) as each leaflet finishes."""
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    tasks = [(page.html, project.styles, page.job.large_print, page.job.name) for page in todo]
+    if workers == 1:
+        results = map(_render_one, tasks)
+        executor = None
+    else:
+        executor = ProcessPoolExecutor(max_workers=workers)
+        results = executor.map(_render_one, tasks)
+    try:
+        for done, (page, result) in enumerate(zip(todo, results), start=1):
+            if progress:
+                progress(done, len(todo), page.job.name)
+            yield page, result
+    finally:
+        if executor:
+            executor.shutdown(cancel_futures=True)
+
+
+def _render_one(task: tuple[str, Path, bool, str]) -> bytes | RenderError:
+    from .pdf import render_pdf
+
+    html, styles, large_print, name = task
+    try:
+        return render_pdf(html, styles, large_print=large_print, source=name)
+    except RenderError as error:
+        return error
+
+
+@lru_cache(maxsize=None)
+def _assets_fingerprint(styles: Path) -> str:
+    """Everything besides the HTML that a PDF's bytes depend on: assets, renderer and tool."""
+    digest = hashlib.sha256(f"careleaf {__version__} weasyprint {metadata.version('weasyprint')}".encode())
+    for folder in (styles, PACKAGE):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,288 @@
+"""Stage 2: read every content file, validate it into the typed model, and check
+that the files agree with each other (references, coverage, wording per language).
+
+Nothing is rendered until the whole catalog has passed: every problem in every
+file is collected and reported together.
+
+Layout of the content folder::
+
+    leaflets/brands/<brand>.yaml                 Brand
+    leaflets/shared/<lang>.yaml                  SharedWording
+    leaflets/treatments/<id>/treatment.yaml      Treatment (facts and figures)
+    leaflets/treatments/<id>/<lang>.yaml         TreatmentWording
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import model
+from .errors import InputError, Problem
+from .load import Document, LoadError, load
+from .schema import read
+
+LANGUAGE_FILE = "??.yaml"
+
+
+@dataclass
+class TreatmentEntry:
+    """One treatment: its facts, and its wording in each language."""
+
+    id: str
+    facts: model.Treatment
+    facts_doc: Document
+    wording: dict[str, model.TreatmentWording] = field(default_factory=dict)
+    wording_docs: dict[str, Document] = field(default_factory=dict)
+
+    def leaflet(self, kind: str) -> model.LeafletDefinition:
+        return next(d for d in self.facts.leaflets if d.kind == kind)
+
+
+@dataclass
+class Catalog:
+    """Everything that was read, valid and cross-checked."""
+
+    content: Path
+    styles: Path
+    brands: dict[str, model.Brand]
+    shared: dict[str, model.SharedWording]
+    treatments: dict[str, TreatmentEntry]
+    files: list[Path]
+
+
+class _Collector:
+    """Reads files, remembering every problem instead of stopping at the first."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.files: list[Path] = []
+
+    def read(self, path: Path, cls: type) -> tuple[Any, Document | None]:
+        self.files.append(path)
+        try:
+            doc = load(path)
+        except LoadError as error:
+            self.problems.append(error.problem)
+            return None, None
+        value, problems = read(doc, cls)
+        self.problems.extend(problems)
+        return (value if not problems else None), doc
+
+
+def load_catalog(content: Path, styles: Path | None = None) -> Catalog:
+    """Read and check the whole content folder. Raises InputError listing every problem."""
+    content = Path(content)
+    styles = Path(styles) if styles else content.parent / "styles"
+    files = _Collector()
+    brands = _read_brands(files, content, styles)
+    shared = _read_all_languages(files, content / "shared", model.SharedWording)
+    treatments = _read_treatments(files, content)
+    if not files.problems:
+        files.problems.extend(_cross_check(brands, shared, treatments, content))
+    if not files.problems and not treatments:
+        files.problems.append(Problem(content / "treatments", 1, 1, "there are no treatments to build"))
+    if files.problems:
+        raise InputError(files.problems)
+    return Catalog(content, styles, brands, shared, treatments, sorted(files.files))
+
+
+def _read_brands(files: _Collector, content: Path, styles: Path) -> dict[str, model.Brand]:
+    brands = {}
+    for path in sorted((content / "brands").glob("*.yaml")):
+        brand, doc = files.read(path, model.Brand)
+        if brand is None:
+            continue
+        logo = styles / "brands" / path.stem / brand.logo
+        if not logo.is_file():
+            files.problems.append(doc.problem(("logo",), f"the logo file {logo} does not exist"))
+        files.problems.extend(_brand_contrast(brand, doc))
+        brands[path.stem] = brand
+    if not brands and not files.problems:
+        files.problems.append(Problem(content / "brands", 1, 1, "there are no brands: add at least one brands/<name>.yaml"))
+    return brands
+
+
+def _brand_contrast(brand: model.Brand, doc: Document) -> list[Problem]:
+    """Clear print: headings in the primary colour on white, black text on the tint."""
+    problems = []
+    if contrast(brand.colours.primary, "#ffffff") < 4.5:
+        problems.append(doc.problem(("colours", "primary"), f"the colour {brand.colours.primary} is too light "
+                                    "to read on white paper; choose a darker one (contrast of 4.5:1 or more)"))
+    if contrast(brand.colours.tint, "#1a1a1a") < 7:
+        problems.append(doc.problem(("colours", "tint"), f"the colour {brand.colours.tint} is too dark "
+                                    "behind black text; choose a lighter one (contrast of 7:1 or more)"))
+    return problems
+
+
+def contrast(one: str, other: str) -> float:
+    """WCAG contrast ratio of two #rrggbb colours."""
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    lighter, darker = sorted((luminance(one), luminance(other)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def _read_all_languages(files: _Collector, folder: Path, cls: type) -> dict[str, tuple[Any, Document]]:
+    found = {}
+    for path in sorted(folder.glob(LANGUAGE_FILE)):
+        value, doc = files.read(path, cls)
+        if value is not None:
+            found[path.stem] = (value, doc)
+    return found
+
+
+def _read_treatments(files: _Collector, content: Path) -> dict[str, TreatmentEntry]:
+    treatments = {}
+    for folder in sorted(p for p in (content / "treatments").glob("*") if p.is_dir()):
+        facts, doc = files.read(folder / "treatment.yaml", model.Treatment)
+        wording = _read_all_languages(files, folder, model.TreatmentWording)
+        if facts is None:
+            continue
+        entry = TreatmentEntry(folder.name, facts, doc)
+        for lang, (value, wording_doc) in wording.items():
+            entry.wording[lang] = value
+            entry.wording_docs[lang] = wording_doc
+        treatments[folder.name] = entry
+    return treatments
+
+
+# --- cross-checks -------------------------------------------------------------------
+
+def _cross_check(brands, shared, treatments, content: Path) -> list[Problem]:
+    problems: list[Problem] = []
+    shared_sections = {lang: set(value.sections) for lang, (value, _) in shared.items()}
+    codes: dict[str, str] = {}
+    for entry in treatments.values():
+        problems += _check_facts(entry, codes)
+        for lang in sorted({lang for brand in brands.values() for lang in brand.languages}):
+            problems += _check_language(entry, lang, shared, content)
+        for lang, wording in entry.wording.items():
+            problems += _check_wording(entry, lang, wording, shared_sections.get(lang, set()), shared)
+    return problems
+
+
+def _duplicates(doc: Document, items: list[Any], key: str, where: str) -> list[Problem]:
+    seen: dict[str, int] = {}
+    problems = []
+    for index, item in enumerate(items):
+        value = getattr(item, key)
+        if value in seen:
+            problems.append(doc.problem((where, index, key), f"'{value}' is used twice in '{where}' "
+                                        f"(items {seen[value] + 1} and {index + 1}); names must be unique"))
+        seen.setdefault(value, index)
+    return problems
+
+
+def _check_facts(entry: TreatmentEntry, codes: dict[str, str]) -> list[Problem]:
+    facts, doc = entry.facts, entry.facts_doc
+    problems = []
+    for where in ("timeline", "side_effects", "contraindications", "aftercare_checklist"):
+        problems += _duplicates(doc, getattr(facts, where), "id", where)
+    problems += _duplicates(doc, facts.leaflets, "kind", "leaflets")
+    for index, definition in enumerate(facts.leaflets):
+        if definition.code in codes:
+            problems.append(doc.problem(("leaflets", index, "code"), f"the code {definition.code} is already "
+                                        f"used by {codes[definition.code]}; every leaflet needs its own code"))
+        codes.setdefault(definition.code, f"{entry.id} {definition.kind}")
+        problems += _check_contents(entry, index, definition)
+    return problems
+
+
+def _check_contents(entry: TreatmentEntry, index: int, definition: model.LeafletDefinition) -> list[Problem]:
+    doc = entry.facts_doc
+    problems = []
+    seen: set[str] = set()
+    for position, reference in enumerate(definition.contents):
+        if reference in seen:
+            problems.append(doc.problem(("leaflets", index, "contents", position),
+                                        f"'{reference}' is listed twice in this leaflet"))
+        seen.add(reference)
+    for topic in model.REQUIRED_TOPICS[definition.kind]:
+        if topic not in definition.contents:
+            problems.append(doc.problem(("leaflets", index, "contents"),
+                                        f"the {definition.kind} leaflet {definition.code} does not cover "
+                                        f"{topic.replace('-', ' ')}: add '{topic}' to its contents"))
+    needs = {"aftercare-checklist": entry.facts.aftercare_checklist,
+             "review-visit": [m for m in entry.facts.timeline if m.visit]}
+    for block, data in needs.items():
+        if block in definition.contents and not data:
+            problems.append(doc.problem(("leaflets", index, "contents", definition.contents.index(block)),
+                                        f"'{block}' is listed, but this treatment has no "
+                                        f"{'aftercare_checklist' if block == 'aftercare-checklist' else 'timeline milestone with visit: true'}"))
+    return problems
+
+
+def _check_language(entry: TreatmentEntry, lang: str, shared, content: Path) -> list[Problem]:
+    folder = content / "treatments" / entry.id
+    problems = []
+    if lang not in entry.wording:
+        problems.append(Problem(folder / f"{lang}.yaml", 1, 1, f"a brand hands out leaflets in '{lang}', "
+                                f"but {entry.id} has no wording in that language (this file is missing)"))
+    if lang not in shared:
+        problems.append(Problem(content / "shared" / f"{lang}.yaml", 1, 1, f"a brand hands out leaflets in "
+                                f"'{lang}', but there is no shared wording in that language (this file is missing)"))
+    return problems
+
+
+def _check_wording(entry: TreatmentEntry, lang: str, wording: model.TreatmentWording,
+                   shared_sections: set[str], shared) -> list[Problem]:
+    doc = entry.wording_docs[lang]
+    facts = entry.facts
+    problems = []
+    for where, items in (("timeline", facts.timeline), ("side_effects", facts.side_effects),
+                         ("contraindications", facts.contraindications),
+                         ("aftercare_checklist", facts.aftercare_checklist)):
+        problems += _match_names(doc, entry, where, [i.id for i in items], getattr(wording, where))
+    problems += _match_names(doc, entry, "leaflets", [d.kind for d in facts.leaflets], wording.leaflets)
+    for name in wording.sections:
+        if name in model.COMPONENTS:
+            problems.append(doc.problem(("sections", name), f"'{name}' is the name of a built-in block; "
+                                        "give this section another name", at_key=True))
+    for index, definition in enumerate(facts.leaflets):
+        for position, reference in enumerate(definition.contents):
+            problems += _check_reference(entry, index, position, reference, wording, shared_sections, lang, shared)
+    return problems
+
+
+def _match_names(doc: Document, entry: TreatmentEntry, where: str, expected: list[str],
+                 written: dict[str, Any]) -> list[Problem]:
+    problems = []
+    for name in expected:
+        if name not in written:
+            problems.append(doc.problem((where,), f"'{where}' has no wording for '{name}' "
+                                        f"(it is listed in {entry.id}/treatment.yaml)", at_key=True))
+    for name in written:
+        if name not in expected:
+            problems.append(doc.problem((where, name), f"'{name}' is not in {entry.id}/treatment.yaml "
+                                        f"under '{where}'{_did_you_mean(name, expected)}", at_key=True))
+    return problems
+
+
+def _check_reference(entry, index, position, reference, wording, shared_sections, lang, shared) -> list[Problem]:
+    where = ("leaflets", index, "contents", position)
+    if reference in model.COMPONENTS:
+        if reference == "urgent-help" and shared[lang][0].urgent_help is None:
+            return [entry.facts_doc.problem(where, f"'urgent-help' is listed, but shared/{lang}.yaml "
+                                            "has no 'urgent_help' wording")]
+        return []
+    if reference.startswith("shared/"):
+        name = reference.removeprefix("shared/")
+        if name not in shared_sections:
+            return [entry.facts_doc.problem(where, f"there is no shared section '{name}' in shared/{lang}.yaml"
+                                            f"{_did_you_mean(name, shared_sections)}")]
+        return []
+    if reference not in wording.sections:
+        options = list(wording.sections) + list(model.COMPONENTS) + [f"shared/{s}" for s in shared_sections]
+        return [entry.facts_doc.problem(where, f"there is no section '{reference}' in "
+                                        f"{entry.id}/{lang}.yaml{_did_you_mean(reference, options)}")]
+    return []
+
+
+def _did_you_mean(name: str, options) -> str:
+    guess = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return f"; did you mean '{guess[0]}'?" if guess else ""

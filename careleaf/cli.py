@@ -1,0 +1,118 @@
+"""The command line: parse options, run the library, turn its errors into plain messages.
+
+Exit codes: 0 success, 1 a leaflet failed to render, 2 the input is invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .build import Project, Summary, build
+from .errors import InputError, RenderError
+
+EXIT_OK, EXIT_RENDER, EXIT_INPUT = 0, 1, 2
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(
+        prog="careleaf",
+        description="Build printable, accessible patient leaflets (PDF) from the YAML wording in leaflets/.",
+        epilog="Exit status: 0 success, 1 a leaflet failed to render, 2 the input is invalid.")
+    main.add_argument("--version", action="version", version=f"careleaf {__version__}")
+    main.add_argument("--project", type=Path, default=Path("."), metavar="DIR",
+                      help="the project folder holding leaflets/, templates/ and styles/ (default: this folder)")
+    commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build_cmd = commands.add_parser("build", help="build every leaflet's PDF",
+                                    description="Check every input, then build each leaflet for each brand "
+                                                "and language. Only leaflets that changed are rebuilt.")
+    build_cmd.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
+                           help="where PDFs are written, as DIR/<brand>/<lang>/<treatment>-<kind>.pdf (default: out)")
+    build_cmd.add_argument("--force", action="store_true", help="rebuild every leaflet, changed or not")
+    build_cmd.add_argument("--html", action="store_true",
+                           help="also write each leaflet's HTML beside its PDF, to preview in a browser")
+    build_cmd.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N",
+                           help="how many leaflets to render at once (default: the number of cores)")
+    build_cmd.add_argument("--no-large-print", dest="large_print", action="store_false",
+                           help="skip the large-print variants")
+    build_cmd.add_argument("--shard", type=_shard, metavar="K/N",
+                           help="build only the K-th of N stable shares of the catalog (for splitting across machines)")
+    build_cmd.add_argument("--quiet", action="store_true", help="print only problems and the summary")
+    return main
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' should be a whole number of 1 or more")
+    return int(text)
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise argparse.ArgumentTypeError(f"'{text}' should look like 1/4 (the first of four shares)")
+    return int(index), int(count)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parser().parse_args(argv)
+    project = Project(options.project.resolve())
+    try:
+        if options.command == "build":
+            return _build(project, options)
+    except InputError as error:
+        print(error, file=sys.stderr)
+        count = len(error.problems)
+        print(f"{count} problem{'s' if count != 1 else ''} found; nothing was built.", file=sys.stderr)
+        return EXIT_INPUT
+    except RenderError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return EXIT_RENDER
+    except KeyboardInterrupt:
+        print("Stopped; PDFs already written are complete, the others are as they were.", file=sys.stderr)
+        return EXIT_RENDER
+    except Exception as error:  # a bug in careleaf, not the editor's doing: say so without a traceback
+        if os.environ.get("CARELEAF_DEBUG"):
+            raise
+        print(f"Internal error: {type(error).__name__}: {error}\n"
+              "This is a fault in careleaf, not in your content. Set CARELEAF_DEBUG=1 for details.", file=sys.stderr)
+        return EXIT_RENDER
+    return EXIT_OK  # pragma: no cover - argparse requires a command
+
+
+def _build(project: Project, options: argparse.Namespace) -> int:
+    progress = None if options.quiet else _progress_printer()
+    summary = build(project, options.out, force=options.force, jobs=options.jobs, write_html=options.html,
+                    large_print=options.large_print, shard=options.shard, progress=progress)
+    _print_summary(summary, options.out)
+    return EXIT_RENDER if summary.failed else EXIT_OK
+
+
+def _progress_printer():
+    terminal = sys.stderr.isatty()
+
+    def show(done: int, total: int, name: str) -> None:
+        if terminal:
+            filled = round(30 * done / total)
+            end = "\n" if done == total else ""
+            print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} {name[:60]:<60}", end=end,
+                  file=sys.stderr, flush=True)
+        else:
+            print(f"[{done}/{total}] {name}", file=sys.stderr)
+    return show
+
+
+def _print_summary(summary: Summary, out: Path) -> None:
+    for failure in summary.failed:
+        print(f"Error: {failure}", file=sys.stderr)
+    for name in summary.removed:
+        print(f"removed {out / name} (its leaflet no longer exists)")
+    print(f"{len(summary.built)} built, {len(summary.unchanged)} unchanged, {len(summary.removed)} removed, "
+          f"{len(summary.failed)} failed in {summary.seconds:.1f} s; output in {out}/")
+    if summary.drafts:
+        print(f"{len(summary.drafts)} leaflets hold wording that still needs clinical approval "
+              "and carry a DRAFT mark: " + ", ".join(summary.drafts))

@@ -1,0 +1,43 @@
+"""The two ways a build can go wrong, and how a problem is located.
+
+Content editors read these messages, so every problem names a file, a line and a
+column, and says what to do in plain words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the input, at a place an editor can find."""
+
+    path: Path
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{display_path(self.path)}:{self.line}:{self.column}: {self.message}"
+
+
+class InputError(Exception):
+    """The content, brands or settings are invalid; nothing was rendered."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(set(problems))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class RenderError(Exception):
+    """A valid leaflet could not be turned into a PDF."""
+
+
+def display_path(path: Path) -> str:
+    """A path relative to the working folder when it is inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

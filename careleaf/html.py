@@ -1,0 +1,92 @@
+"""Stage 4: draw an assembled leaflet as HTML with the project's Jinja2 templates.
+
+There is one environment: autoescaping is on and undefined names fail loudly.
+Content is always text; the only HTML that content produces comes from the
+light-formatting renderer below, which has raw HTML switched off.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from babel.dates import format_date
+from babel.numbers import format_decimal
+from babel.units import format_unit
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from .assemble import Leaflet
+from .errors import InputError
+from .load import LoadError, load
+from .schema import Duration
+
+_MARKDOWN = MarkdownIt("zero", {"html": False, "breaks": False}).enable(["emphasis", "list"])
+
+
+def environment(templates: Path) -> jinja2.Environment:
+    """The one Jinja2 environment every leaflet is drawn with."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["markup"] = markup
+    env.filters["css_string"] = css_string
+    env.filters["page_counter"] = page_counter
+    env.filters["duration"] = jinja2.pass_context(lambda ctx, d: format_duration(d, ctx["leaflet"].lang))
+    env.filters["date"] = jinja2.pass_context(lambda ctx, d: format_date(d, "long", locale=ctx["leaflet"].lang))
+    return env
+
+
+def markup(text: str | None) -> Markup:
+    """Answers' light formatting (paragraphs, **bold**, lists) as safe HTML."""
+    return Markup(_MARKDOWN.render(text or "").strip())
+
+
+def css_string(text: str) -> Markup:
+    """Text as a quoted CSS string, for generated content such as page footers."""
+    escaped = "".join(c if c.isalnum() or c in " .,:;-–/()" else f"\\{ord(c):06x}" for c in str(text))
+    return Markup(f'"{escaped}"')
+
+
+def page_counter(label: str) -> Markup:
+    """'Page {page} of {pages}' as CSS generated content with live page counters."""
+    parts = re.split(r"(\{page\}|\{pages\})", label)
+    counters = {"{page}": "counter(page)", "{pages}": "counter(pages)"}
+    return Markup(" ".join(counters.get(part) or css_string(part) for part in parts if part))
+
+
+def format_duration(duration: Duration, lang: str) -> str:
+    """'48–72 hours', '2 weeks', '4,5–6 ay': numbers and units in the leaflet's language."""
+    unit = f"duration-{duration.unit[:-1]}"
+    whole = format_unit(duration.high, unit, locale=lang)
+    if not duration.is_range:
+        return whole
+    high = format_decimal(duration.high, locale=lang)
+    low = format_decimal(duration.low, locale=lang)
+    return whole.replace(high, f"{low}–{high}", 1)
+
+
+@lru_cache(maxsize=None)
+def labels(templates: Path, lang: str) -> dict[str, str]:
+    """The template's own words ("Side effects", "Page 2 of 3") in one language."""
+    path = templates / "labels" / f"{lang}.yaml"
+    try:
+        data = load(path).data
+    except LoadError as error:
+        raise InputError([error.problem]) from None
+    return data
+
+
+def render(env: jinja2.Environment, leaflet: Leaflet, templates: Path) -> str:
+    """The leaflet's complete HTML document."""
+    template = env.get_template(f"{leaflet.job.kind}.html")
+    context: dict[str, Any] = {"leaflet": leaflet, "brand": leaflet.brand, "label": labels(templates, leaflet.lang)}
+    return template.render(context)

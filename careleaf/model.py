@@ -1,0 +1,186 @@
+"""The content schema, declared once.
+
+Every file an editor writes is described here: each class is one kind of file or
+block, each field has its type and a one-line explanation. ``schema.py`` derives
+the validator and the JSON Schema (``schema/*.json``) from these declarations.
+
+Facts and figures live in a treatment's ``treatment.yaml`` and are the same in
+every language; wording lives in one file per language (``en.yaml``, ``tr.yaml``)
+so a translator can be given that file alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+from .schema import Code, Colour, Duration, Id, Language, Markup, Reference, SvgFile, Text, Url, field
+
+Kind = Literal["pre-treatment", "aftercare"]
+Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare", "not-known"]
+Rule = Literal["do-not-treat", "tell-us"]
+PageSize = Literal["A4", "Letter"]
+
+KINDS: tuple[str, ...] = ("pre-treatment", "aftercare")
+FREQUENCIES: tuple[str, ...] = ("very-common", "common", "uncommon", "rare", "very-rare", "not-known")
+
+# Blocks drawn from structured data; a leaflet lists them among its sections by name.
+COMPONENTS = ("timeline", "side-effects", "contraindications", "aftercare-checklist",
+              "urgent-help", "review-visit", "contact")
+
+# What each kind of leaflet must show, whatever else it holds.
+REQUIRED_TOPICS: dict[str, tuple[str, ...]] = {
+    "pre-treatment": ("side-effects", "timeline", "contraindications"),
+    "aftercare": ("side-effects", "timeline", "contraindications", "urgent-help", "contact"),
+}
+
+
+# --- treatment.yaml: facts and figures, the same in every language ------------------
+
+@dataclass(frozen=True)
+class Milestone:
+    """A point or period on the expected timeline after treatment."""
+
+    id: Id = field("A short name; its wording is under 'timeline' in each language file")
+    when: Duration = field("When it happens after treatment, for example '48-72 hours' or '4.5-6 months'")
+    visit: bool = field("true when this is a visit to the clinic, such as the review visit", False)
+    after_repeat: bool = field("true when this applies only after repeat treatments", False)
+    needs_approval: bool = field("true while a clinician has not yet approved this fact", False)
+
+
+@dataclass(frozen=True)
+class SideEffect:
+    """A possible side effect: how common it is and how long it lasts."""
+
+    id: Id = field("A short name; its wording is under 'side_effects' in each language file")
+    frequency: Frequency = field("How common it is, in the EMA's categories (not-known when no figure exists)")
+    lasts: Optional[Duration] = field("How long it usually lasts, for example '24-48 hours'", None)
+    needs_approval: bool = field("true while a clinician has not yet approved this fact", False)
+
+
+@dataclass(frozen=True)
+class Contraindication:
+    """A condition that rules the treatment out, or that the clinic must know about."""
+
+    id: Id = field("A short name; its wording is under 'contraindications' in each language file")
+    rule: Rule = field("do-not-treat: the treatment is not given; tell-us: tell the clinic before treatment")
+    needs_approval: bool = field("true while a clinician has not yet approved this fact", False)
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    """One thing to do (or avoid) within a time window after treatment."""
+
+    id: Id = field("A short name; its wording is under 'aftercare_checklist' in each language file")
+    within: Duration = field("The time window it applies to, for example '4 hours' or '2 weeks'")
+    needs_approval: bool = field("true while a clinician has not yet approved this advice", False)
+
+
+@dataclass(frozen=True)
+class LeafletDefinition:
+    """One printed leaflet: which sections it holds, in order, and its approval record."""
+
+    kind: Kind = field("pre-treatment (read before the appointment) or aftercare (taken home)")
+    code: Code = field("A stable code written on consent forms, for example BTX-FL-AC")
+    version: int = field("The version number; raise it whenever the wording changes")
+    contents: list[Reference] = field("Sections and blocks in printed order: section names, 'shared/name', "
+                               "or one of: " + ", ".join(COMPONENTS))
+    approved_by: Optional[Text] = field("The clinician who approved this version", None)
+    approved_on: Optional[dt.date] = field("The date this version was approved (YYYY-MM-DD)", None)
+    review_by: Optional[dt.date] = field("The date by which it must be reviewed again (YYYY-MM-DD)", None)
+    sources: list[Text] = field("The evidence this leaflet rests on (kept on record, not printed)", [])
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """A treatment's facts: timeline, side effects, contraindications and its leaflets."""
+
+    timeline: list[Milestone] = field("The expected timeline after treatment")
+    side_effects: list[SideEffect] = field("Possible side effects")
+    contraindications: list[Contraindication] = field("Who should not have it, and what to tell the clinic")
+    leaflets: list[LeafletDefinition] = field("The leaflets made for this treatment")
+    aftercare_checklist: list[ChecklistItem] = field("What to do after treatment, by time window", [])
+
+
+# --- <language>.yaml: wording ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Section:
+    """A question and its answer."""
+
+    question: Text = field("The question, as a patient would ask it; printed as a heading")
+    answer: Markup = field("The answer: short paragraphs; **bold**, and lists with '- ' at the start of a line")
+    needs_approval: bool = field("true while a clinician has not yet approved this wording", False)
+
+
+@dataclass(frozen=True)
+class SideEffectWording:
+    """How a side effect is described to patients."""
+
+    effect: Text = field("What the patient may notice")
+    what_to_do: Text = field("What to do about it")
+
+
+@dataclass(frozen=True)
+class LeafletWording:
+    """The wording that belongs to one leaflet rather than to a section."""
+
+    title: Text = field("The leaflet's title, printed at the top and in the PDF's properties")
+    intro: Optional[Markup] = field("A short opening paragraph", None)
+
+
+@dataclass(frozen=True)
+class TreatmentWording:
+    """A treatment's wording in one language."""
+
+    name: Text = field("The treatment's name, as patients know it")
+    leaflets: dict[Id, LeafletWording] = field("Titles of the leaflets, by kind (pre-treatment, aftercare)")
+    sections: dict[Id, Section] = field("Questions and answers, by name")
+    timeline: dict[Id, Text] = field("What each timeline milestone is called, by name")
+    side_effects: dict[Id, SideEffectWording] = field("How each side effect is described, by name")
+    contraindications: dict[Id, Text] = field("Each condition, completing 'if you …' or 'if …', by name")
+    aftercare_checklist: dict[Id, Text] = field("Each aftercare step, by name", {})
+
+
+@dataclass(frozen=True)
+class UrgentHelp:
+    """The red-flag symptoms that need urgent help, and what to do."""
+
+    symptoms: list[Text] = field("Symptoms that need help straight away")
+    action: Text = field("What to do, shown beside the clinic's urgent phone number")
+    needs_approval: bool = field("true while a clinician has not yet approved this wording", False)
+
+
+@dataclass(frozen=True)
+class SharedWording:
+    """Wording that several treatments use, in one language."""
+
+    sections: dict[Id, Section] = field("Shared questions and answers, referred to as 'shared/name'")
+    urgent_help: Optional[UrgentHelp] = field("The 'get urgent help' box", None)
+
+
+# --- brands/<id>.yaml ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Colours:
+    """A brand's colours; text stays near-black for clear print whatever they are."""
+
+    primary: Colour = field("Headings, rules and the header; must be dark enough to read on white")
+    tint: Colour = field("Background of boxes; must be light enough for black text")
+
+
+@dataclass(frozen=True)
+class Brand:
+    """A clinic whose name, colours and contact details go on every leaflet."""
+
+    name: Text = field("The clinic's name, printed in the header")
+    logo: SvgFile = field("The logo, an SVG file in styles/brands/<brand>/")
+    colours: Colours = field("The brand's colours")
+    phone: Text = field("The clinic's phone number")
+    urgent_phone: Text = field("The number to call with an urgent problem")
+    address: list[Text] = field("The clinic's address, one line per item")
+    website: Url = field("The clinic's website, starting with https://")
+    page_size: PageSize = field("A4 or Letter")
+    languages: list[Language] = field("Languages this clinic hands leaflets out in", ["en"])
+    email: Optional[Text] = field("An email address for questions", None)

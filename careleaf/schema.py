@@ -1,0 +1,370 @@
+"""Turn loaded YAML into the typed model, and describe the model as JSON Schema.
+
+The model in ``model.py`` is the one declaration of the content schema. This
+module reads it (dataclass fields, their types and their ``doc``) and derives
+both the validator and the JSON Schema that editors' tools use for completion,
+so the two can never disagree.
+
+Scalar types are a table: each entry parses the text an editor wrote and says,
+in plain words, what was expected when it cannot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import re
+import types
+import typing
+from dataclasses import MISSING, dataclass
+from typing import Any, Callable, Literal, get_args, get_origin
+
+from .errors import Problem
+from .load import Document, KeyPath
+
+
+class Invalid(ValueError):
+    """A scalar did not parse; the message is shown to the editor as it is."""
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A kind of text value: how to parse it and how to describe it in JSON Schema."""
+
+    parse: Callable[[str], Any]
+    json: dict[str, Any]
+
+
+def field(doc: str, default: Any = MISSING, **kwargs: Any) -> Any:
+    """A model field with the one-line help text editors see in completion."""
+    if isinstance(default, (list, dict)):
+        factory = (lambda d=default: type(d)(d))
+        return dataclasses.field(default_factory=factory, metadata={"doc": doc}, **kwargs)
+    return dataclasses.field(default=default, metadata={"doc": doc}, **kwargs)
+
+
+# --- scalar kinds -----------------------------------------------------------------
+
+def _text(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise Invalid("is empty; write the text, or remove the line")
+    return value
+
+
+_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def _id(value: str) -> str:
+    if not _ID.match(value):
+        raise Invalid(f"'{value}' is not a valid name: use lower-case letters, digits and single hyphens, "
+                      "for example 'after-the-treatment'")
+    return value
+
+
+def _reference(value: str) -> str:
+    if not _REFERENCE.match(value):
+        raise Invalid(f"'{value}' is not a section name: use lower-case letters, digits and single hyphens, "
+                      "with 'shared/' in front for a shared section")
+    return value
+
+
+_REFERENCE = re.compile(r"^(shared/)?[a-z0-9]+(-[a-z0-9]+)*$")
+_NUMBER = re.compile(r"^\d+(\.\d+)?$")
+
+
+def _number(value: str) -> float:
+    text = value.strip()
+    if re.match(r"^\d+,\d+$", text):
+        raise Invalid(f"'{text}' uses a comma; write the number with a point, for example {text.replace(',', '.')}")
+    if not _NUMBER.match(text):
+        raise Invalid(f"'{text}' is not a number")
+    if len(text) > 1 and text[0] == "0" and text[1] != ".":
+        raise Invalid(f"'{text}' starts with 0; write {text.lstrip('0') or '0'}")
+    number = float(text)
+    return int(number) if number.is_integer() else number
+
+
+def _whole_number(value: str) -> int:
+    number = _number(value)
+    if not isinstance(number, int) or number < 1:
+        raise Invalid(f"'{value}' should be a whole number of 1 or more")
+    return number
+
+
+def _boolean(value: str) -> bool:
+    if value in ("true", "false"):
+        return value == "true"
+    raise Invalid(f"'{value}' should be true or false")
+
+
+def _date(value: str) -> dt.date:
+    try:
+        if not re.match(r"^\d{4}-\d{2}-\d{2}$", value):
+            raise ValueError
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"'{value}' is not a date; write it as year-month-day, for example 2026-03-31") from None
+
+
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def _colour(value: str) -> str:
+    if not _COLOUR.match(value.strip()):
+        raise Invalid(f"'{value}' is not a colour; write it as # and six hex digits, for example #0b5563")
+    return value.strip().lower()
+
+
+def _url(value: str) -> str:
+    if not re.match(r"^https://[a-zA-Z0-9.-]+(/[^\s\"'<>()\\]*)?$", value.strip()):
+        raise Invalid(f"'{value}' is not a web address; write it in full, starting with https://")
+    return value.strip()
+
+
+def _code(value: str) -> str:
+    if not re.match(r"^[A-Z0-9]+(-[A-Z0-9]+)*$", value):
+        raise Invalid(f"'{value}' is not a leaflet code: use capital letters, digits and hyphens, for example BTX-FL-AC")
+    return value
+
+
+def _language(value: str) -> str:
+    if not re.match(r"^[a-z]{2}$", value):
+        raise Invalid(f"'{value}' is not a language code; use two letters such as en, tr or ar")
+    return value
+
+
+def _file_name(value: str) -> str:
+    if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.svg$", value) or ".." in value:
+        raise Invalid(f"'{value}' should be the name of an SVG file in the brand's folder, for example logo.svg")
+    return value
+
+
+UNITS = ("hours", "days", "weeks", "months")
+_SINGULAR = {"hour": "hours", "day": "days", "week": "weeks", "month": "months"}
+_DURATION = re.compile(r"^(?P<low>[\d.,]+)(\s*(-|–|—|to)\s*(?P<high>[\d.,]+))?\s+(?P<unit>[A-Za-z]+)$")
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A time after treatment, or a range of them: ``48-72 hours``, ``2 weeks``."""
+
+    low: float
+    high: float
+    unit: str
+
+    @property
+    def is_range(self) -> bool:
+        return self.low != self.high
+
+
+def _duration(value: str) -> Duration:
+    match = _DURATION.match(value.strip())
+    if not match:
+        raise Invalid(f"'{value}' is not a time; write a number or a range and a unit, "
+                      "for example '48-72 hours' or '2 weeks'")
+    unit = _SINGULAR.get(match["unit"], match["unit"])
+    if unit not in UNITS:
+        suggestion = difflib.get_close_matches(unit, UNITS, n=1)
+        hint = f"; did you mean '{suggestion[0]}'?" if suggestion else f"; use one of {', '.join(UNITS)}"
+        raise Invalid(f"'{match['unit']}' is not a unit of time{hint}")
+    low = _number(match["low"])
+    high = _number(match["high"]) if match["high"] else low
+    if high < low:
+        raise Invalid(f"the range '{value}' runs backwards; write the smaller number first")
+    return Duration(low, high, unit)
+
+
+# What each declared type means; the model refers to these by name.
+Text = typing.NewType("Text", str)            # one line of wording
+Markup = typing.NewType("Markup", str)        # wording with light formatting (paragraphs, **bold**, lists)
+Id = typing.NewType("Id", str)
+Reference = typing.NewType("Reference", str)  # a section name, 'shared/name' or a block name
+Code = typing.NewType("Code", str)
+Colour = typing.NewType("Colour", str)
+Url = typing.NewType("Url", str)
+Language = typing.NewType("Language", str)
+SvgFile = typing.NewType("SvgFile", str)
+
+SCALARS: dict[Any, Scalar] = {
+    Text: Scalar(_text, {"type": "string", "minLength": 1}),
+    Markup: Scalar(_text, {"type": "string", "minLength": 1}),
+    Id: Scalar(_id, {"type": "string", "pattern": _ID.pattern}),
+    Reference: Scalar(_reference, {"type": "string", "pattern": _REFERENCE.pattern}),
+    Code: Scalar(_code, {"type": "string", "pattern": "^[A-Z0-9]+(-[A-Z0-9]+)*$"}),
+    Colour: Scalar(_colour, {"type": "string", "pattern": _COLOUR.pattern}),
+    Url: Scalar(_url, {"type": "string", "pattern": "^https://"}),
+    Language: Scalar(_language, {"type": "string", "pattern": "^[a-z]{2}$"}),
+    SvgFile: Scalar(_file_name, {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.svg$"}),
+    int: Scalar(_whole_number, {"type": ["integer", "string"], "pattern": r"^[1-9]\d*$", "minimum": 1}),
+    bool: Scalar(_boolean, {"type": ["boolean", "string"], "enum": [True, False, "true", "false"]}),
+    dt.date: Scalar(_date, {"type": "string", "format": "date"}),
+    Duration: Scalar(_duration, {"type": "string",
+                                 "pattern": r"^[\d.]+(\s*(-|–|—|to)\s*[\d.]+)?\s+(hours?|days?|weeks?|months?)$"}),
+}
+
+
+# --- validation ---------------------------------------------------------------------
+
+class Reader:
+    """Converts one document into model objects, collecting every problem on the way."""
+
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.problems: list[Problem] = []
+
+    def read(self, cls: type) -> Any:
+        return self._value(cls, self.doc.data, ())
+
+    def fail(self, where: KeyPath, message: str, *, at_key: bool = False) -> None:
+        self.problems.append(self.doc.problem(where, message, at_key=at_key))
+
+    def _value(self, kind: Any, value: Any, where: KeyPath) -> Any:
+        kind, optional = _unwrap_optional(kind)
+        if value is None:
+            if not optional:
+                self.fail(where, f"{_name(where)} is empty; fill it in")
+            return None
+        origin = get_origin(kind)
+        if kind in SCALARS:
+            return self._scalar(SCALARS[kind], value, where)
+        if dataclasses.is_dataclass(kind):
+            return self._record(kind, value, where)
+        if origin is list:
+            return self._list(get_args(kind)[0], value, where)
+        if origin is dict:
+            return self._dict(get_args(kind)[1], value, where)
+        if origin is Literal:
+            return self._choice(get_args(kind), value, where)
+        raise TypeError(f"the model uses a type the schema does not know: {kind}")
+
+    def _scalar(self, scalar: Scalar, value: Any, where: KeyPath) -> Any:
+        if not isinstance(value, str):
+            self.fail(where, f"{_name(where)} should be a single value, not {_shape(value)}")
+            return None
+        try:
+            return scalar.parse(value)
+        except Invalid as error:
+            self.fail(where, f"{_name(where)}: {error}")
+            return None
+
+    def _choice(self, options: tuple[str, ...], value: Any, where: KeyPath) -> str | None:
+        if isinstance(value, str) and value in options:
+            return value
+        shown = ", ".join(f"'{o}'" for o in options)
+        guess = difflib.get_close_matches(str(value), options, n=1) if isinstance(value, str) else []
+        hint = f"; did you mean '{guess[0]}'?" if guess else ""
+        self.fail(where, f"{_name(where)} should be one of {shown}, not '{value}'{hint}")
+        return None
+
+    def _list(self, item: Any, value: Any, where: KeyPath) -> list[Any]:
+        if not isinstance(value, list):
+            self.fail(where, f"{_name(where)} should be a list (lines starting with '- '), not {_shape(value)}")
+            return []
+        return [self._value(item, element, where + (i,)) for i, element in enumerate(value)]
+
+    def _dict(self, item: Any, value: Any, where: KeyPath) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            self.fail(where, f"{_name(where)} should be a set of 'name: …' entries, not {_shape(value)}")
+            return {}
+        result = {}
+        for key, element in value.items():
+            try:
+                _id(key)
+            except Invalid as error:
+                self.fail(where + (key,), str(error), at_key=True)
+                continue
+            result[key] = self._value(item, element, where + (key,))
+        return result
+
+    def _record(self, cls: type, value: Any, where: KeyPath) -> Any:
+        if not isinstance(value, dict):
+            self.fail(where, f"{_name(where)} should be a set of 'key: value' lines, not {_shape(value)}")
+            return None
+        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        hints = typing.get_type_hints(cls)
+        for key in value.keys() - fields.keys():
+            self.fail(where + (key,), _unknown_key(key, fields, cls), at_key=True)
+        arguments = {}
+        for name, spec in fields.items():
+            if name in value:
+                arguments[name] = self._value(hints[name], value[name], where + (name,))
+            elif spec.default is MISSING and spec.default_factory is MISSING:
+                self.fail(where, f"'{name}' is missing here ({spec.metadata['doc']})")
+        missing = [n for n, s in fields.items()
+                   if n not in arguments and s.default is MISSING and s.default_factory is MISSING]
+        if missing:
+            return None
+        return cls(**arguments)
+
+
+def _unknown_key(key: str, fields: dict[str, Any], cls: type) -> str:
+    guess = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
+    if guess:
+        return f"unknown key '{key}'; did you mean '{guess[0]}'?"
+    return f"unknown key '{key}'; the keys allowed here are: {', '.join(fields)}"
+
+
+def _unwrap_optional(kind: Any) -> tuple[Any, bool]:
+    if get_origin(kind) in (typing.Union, types.UnionType):
+        args = [a for a in get_args(kind) if a is not type(None)]
+        return args[0], True
+    return kind, False
+
+
+def _name(where: KeyPath) -> str:
+    if not where:
+        return "this file"
+    last = where[-1]
+    if isinstance(last, int):
+        return f"item {last + 1} of '{where[-2]}'" if len(where) > 1 else f"item {last + 1}"
+    return f"'{last}'"
+
+
+def _shape(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a set of keys"
+    return f"'{value}'"
+
+
+def read(doc: Document, cls: type) -> tuple[Any, list[Problem]]:
+    """Convert a whole document into ``cls``; returns the object and every problem found."""
+    reader = Reader(doc)
+    result = reader.read(cls)
+    return result, reader.problems
+
+
+# --- JSON Schema ------------------------------------------------------------------
+
+def json_schema(cls: type, title: str) -> dict[str, Any]:
+    """The JSON Schema of a model class, for editors' completion and checks."""
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title, **_json(cls)}
+
+
+def _json(kind: Any) -> dict[str, Any]:
+    kind, _ = _unwrap_optional(kind)
+    origin = get_origin(kind)
+    if kind in SCALARS:
+        return dict(SCALARS[kind].json)
+    if dataclasses.is_dataclass(kind):
+        hints = typing.get_type_hints(kind)
+        fields = [f for f in dataclasses.fields(kind) if f.init]
+        return {
+            "type": "object",
+            "description": (kind.__doc__ or "").strip().splitlines()[0],
+            "additionalProperties": False,
+            "required": [f.name for f in fields if f.default is MISSING and f.default_factory is MISSING],
+            "properties": {f.name: {**_json(hints[f.name]), "description": f.metadata.get("doc", "")}
+                           for f in fields},
+        }
+    if origin is list:
+        return {"type": "array", "items": _json(get_args(kind)[0])}
+    if origin is dict:
+        return {"type": "object", "propertyNames": {"pattern": _ID.pattern},
+                "additionalProperties": _json(get_args(kind)[1])}
+    if origin is Literal:
+        return {"enum": list(get_args(kind))}
+    raise TypeError(f"the model uses a type the schema does not know: {kind}")
