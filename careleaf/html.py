@@ -21,6 +21,7 @@ from markupsafe import Markup
 
 from .assemble import Leaflet
 from .errors import InputError
+from .figures import Mark, data_uri, qr_data_uri, timeline_sentence, timeline_svg
 from .load import LoadError, load
 from .schema import Duration
 
@@ -88,5 +89,26 @@ def labels(templates: Path, lang: str) -> dict[str, str]:
 def render(env: jinja2.Environment, leaflet: Leaflet, templates: Path) -> str:
     """The leaflet's complete HTML document."""
     template = env.get_template(f"{leaflet.job.kind}.html")
-    context: dict[str, Any] = {"leaflet": leaflet, "brand": leaflet.brand, "label": labels(templates, leaflet.lang)}
+    words = labels(templates, leaflet.lang)
+    context: dict[str, Any] = {"leaflet": leaflet, "brand": leaflet.brand, "label": words,
+                               "timeline_picture": timeline_picture(leaflet, words),
+                               "qr": qr_code(leaflet)}
     return template.render(context)
+
+
+def timeline_picture(leaflet: Leaflet, words: dict[str, str]) -> dict[str, str]:
+    """The timeline as an SVG image and the sentence that says the same for screen readers."""
+    marks = [Mark(m.label, m.when, format_duration(m.when, leaflet.lang), m.visit, m.after_repeat)
+             for m in leaflet.timeline]
+    svg = timeline_svg(marks, words["treatment_day"], leaflet.brand.colours.primary,
+                       font_size=16 if leaflet.job.large_print else 12, rtl=leaflet.direction == "rtl")
+    return {"src": data_uri(svg), "alt": timeline_sentence(marks, words["timeline_alt"])}
+
+
+def qr_code(leaflet: Leaflet) -> dict[str, str] | None:
+    """A QR code to the leaflet's page on the clinic's website, when the brand has such pages."""
+    if not leaflet.brand.leaflet_page:
+        return None
+    url = (leaflet.brand.leaflet_page.replace("{code}", leaflet.definition.code)
+           .replace("{lang}", leaflet.lang))
+    return {"src": qr_data_uri(url), "url": url}

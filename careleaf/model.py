@@ -184,3 +184,5 @@ class Brand:
     page_size: PageSize = field("A4 or Letter")
     languages: list[Language] = field("Languages this clinic hands leaflets out in", ["en"])
     email: Optional[Text] = field("An email address for questions", None)
+    leaflet_page: Optional[Url] = field("The web page of each leaflet, for a QR code; {code} and {lang} "
+                                        "are filled in, e.g. https://clinic.example/leaflets/{code}", None)

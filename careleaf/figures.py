@@ -1,0 +1,220 @@
+"""Pictures drawn from content: the treatment timeline and the QR code.
+
+Both are vector SVG, embedded as images with a text alternative, so they are
+tagged as figures in the PDF and print sharply at any size. No figure of the
+timeline is written here: every number comes from the treatment's milestones.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from .schema import Duration
+
+HOURS = {"hours": 1, "days": 24, "weeks": 24 * 7, "months": 24 * 30.44}
+FONTS = Path(__file__).resolve().parent.parent / "styles" / "fonts"
+WIDTH = 480.0          # points; the image is scaled to the text column's width
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One milestone as the picture needs it."""
+
+    label: str
+    when: Duration
+    when_text: str
+    visit: bool
+    after_repeat: bool
+
+
+def data_uri(svg: str) -> str:
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+# --- timeline ---------------------------------------------------------------------
+
+def timeline_svg(marks: list[Mark], day_label: str, colour: str, *, font_size: float, rtl: bool) -> str:
+    """A timeline on a logarithmic scale, so hours and months are both readable.
+
+    Effects (ranges, drawn as bars) are labelled above the line; the treatment day
+    and visits (diamonds) below it; milestones that apply only after repeat
+    treatments on a dashed second line at the bottom. Labels take as many rows as
+    they need so that none overlaps another or is crossed by a leader line.
+    """
+    layout = _Layout(font_size, rtl)
+    day = Mark(day_label, Duration(0, 0, "hours"), "", True, False)
+    effects = layout.place([m for m in marks if not m.visit and not m.after_repeat])
+    visits = layout.place([day] + [m for m in marks if m.visit and not m.after_repeat])
+    repeats = layout.place([m for m in marks if m.after_repeat])
+    axis_y = layout.pad + effects.height(layout) + layout.gap
+    repeat_y = axis_y + layout.gap + visits.height(layout) + layout.gap
+    height = (repeat_y + layout.gap + repeats.height(layout) if repeats.boxes else repeat_y - layout.gap) + layout.pad
+    shapes = [_axis(axis_y, rtl, dashed=False)]
+    shapes += [_marker(layout, box.mark, axis_y, colour) for box in effects.boxes + visits.boxes]
+    shapes += [_label(layout, box, axis_y, up=True) for box in effects.boxes]
+    shapes += [_label(layout, box, axis_y, up=False) for box in visits.boxes]
+    if repeats.boxes:
+        shapes.append(_axis(repeat_y, rtl, dashed=True))
+        shapes += [_marker(layout, box.mark, repeat_y, "#ffffff") for box in repeats.boxes]
+        shapes += [_label(layout, box, repeat_y, up=False) for box in repeats.boxes]
+    body = "\n".join(shapes)
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH:.0f}" height="{height:.0f}" '
+            f'viewBox="0 0 {WIDTH:.0f} {height:.0f}" font-family="Leaflet Sans, Leaflet Arabic" '
+            f'font-size="{font_size}">\n{body}\n</svg>')
+
+
+def timeline_sentence(marks: list[Mark], intro: str) -> str:
+    """The same facts as the picture, as a sentence for screen readers."""
+    return intro + " " + " ".join(f"{m.label}: {m.when_text}." for m in marks)
+
+
+class _Layout:
+    """Positions on the page: a log scale of hours, and label rows that never collide."""
+
+    def __init__(self, font_size: float, rtl: bool):
+        self.font_size = font_size
+        self.rtl = rtl                    # time runs from right to left
+        self.line = font_size * 1.25
+        self.row_height = self.line * 2 + font_size * 0.6
+        self.pad = font_size * 0.5
+        self.gap = font_size * 1.6
+        self.left = font_size * 2.5       # room for the treatment-day label under the start
+        self.right = 6.0
+
+    def x(self, duration_hours: float) -> float:
+        span = math.log1p(24 * 30.44 * 19)   # up to about 19 months
+        usable = WIDTH - self.left - self.right
+        position = self.left + usable * min(math.log1p(duration_hours) / span, 1.0)
+        return WIDTH - position if self.rtl else position
+
+    def place(self, marks: list[Mark]) -> "_Placement":
+        placement = _Placement()
+        for mark in sorted(marks, key=lambda m: m.when.low * HOURS[m.when.unit]):
+            low, high = (self.x(v * HOURS[mark.when.unit]) for v in (mark.when.low, mark.when.high))
+            width = max(text_width(mark.label, self.font_size, bold=True),
+                        text_width(mark.when_text, self.font_size)) + self.font_size
+            centre = min(max((low + high) / 2, width / 2), WIDTH - width / 2)
+            placement.add(_Box(mark, centre - width / 2, centre + width / 2, (low + high) / 2, 0))
+        return placement
+
+
+@dataclass
+class _Box:
+    """A label's place: its extent across the page, where its leader meets the line, and its row."""
+
+    mark: Mark
+    start: float
+    end: float
+    anchor: float
+    row: int
+
+    @property
+    def centre(self) -> float:
+        return (self.start + self.end) / 2
+
+    def covers(self, x: float) -> bool:
+        return self.start - 2 <= x <= self.end + 2
+
+
+class _Placement:
+    """Labels in rows counted outwards from the line; row 0 is nearest."""
+
+    def __init__(self) -> None:
+        self.boxes: list[_Box] = []
+
+    def height(self, layout: _Layout) -> float:
+        rows = max((b.row for b in self.boxes), default=-1) + 1
+        return rows * layout.row_height
+
+    def add(self, box: _Box) -> None:
+        rows = max((b.row for b in self.boxes), default=-1) + 2
+        free = [r for r in range(rows) if self._fits(box, r)]
+        tidy = [r for r in free if self._leaders_clear(box, r)]
+        box.row = (tidy or free)[0]
+        self.boxes.append(box)
+
+    def _fits(self, box: _Box, row: int) -> bool:
+        return all(box.end < b.start - 4 or box.start > b.end + 4 for b in self.boxes if b.row == row)
+
+    def _leaders_clear(self, box: _Box, row: int) -> bool:
+        """No leader line crosses another label: ours passes rows nearer the line, theirs pass ours."""
+        nearer = any(b.row < row and b.covers(box.anchor) for b in self.boxes)
+        farther = any(b.row > row and box.covers(b.anchor) for b in self.boxes)
+        return not nearer and not farther
+
+
+def _axis(y: float, rtl: bool, *, dashed: bool) -> str:
+    tip, back = (0, 7) if rtl else (WIDTH, WIDTH - 7)
+    dash = ' stroke-dasharray="4 3"' if dashed else ""
+    return (f'<line x1="0" y1="{y:.1f}" x2="{WIDTH:.0f}" y2="{y:.1f}" stroke="#1a1a1a" stroke-width="1.2"{dash}/>'
+            f'<path d="M{back:.0f},{y - 4:.1f} L{tip:.0f},{y:.1f} L{back:.0f},{y + 4:.1f}" '
+            f'fill="none" stroke="#1a1a1a" stroke-width="1.2"/>')
+
+
+def _marker(layout: _Layout, mark: Mark, y: float, fill: str) -> str:
+    """The treatment day is a dot, a visit a diamond, a range a bar (dashed when after repeats)."""
+    low, high = sorted(layout.x(v * HOURS[mark.when.unit]) for v in (mark.when.low, mark.when.high))
+    size = layout.font_size * 0.55
+    if mark.when.high == 0:
+        return f'<circle cx="{low:.1f}" cy="{y:.1f}" r="{size * 0.85:.1f}" fill="#1a1a1a"/>'
+    if mark.visit or not mark.when.is_range:
+        points = f"{low:.1f},{y - size:.1f} {low + size:.1f},{y:.1f} {low:.1f},{y + size:.1f} {low - size:.1f},{y:.1f}"
+        return f'<polygon points="{points}" fill="#ffffff" stroke="#1a1a1a" stroke-width="1.5"/>'
+    dash = ' stroke-dasharray="3 2"' if mark.after_repeat else ""
+    return (f'<rect x="{low:.1f}" y="{y - size:.1f}" width="{max(high - low, 3):.1f}" height="{2 * size:.1f}" '
+            f'rx="{size / 2:.1f}" fill="{fill}" stroke="#1a1a1a" stroke-width="1"{dash}/>')
+
+
+def _label(layout: _Layout, box: _Box, y: float, *, up: bool) -> str:
+    """A label's two lines (name, then time) and the leader joining it to its mark."""
+    lines = [(box.mark.label, ' font-weight="700"')] + ([(box.mark.when_text, "")] if box.mark.when_text else [])
+    block = layout.line * len(lines)
+    offset = layout.gap * 0.6 + box.row * layout.row_height
+    top = y - offset - block if up else y + offset
+    leader = (top + block + 1, y - layout.font_size * 0.6) if up else (y + layout.font_size * 0.6, top - 1)
+    parts = [] if box.mark.when.high == 0 else [
+        f'<line x1="{box.anchor:.1f}" y1="{leader[0]:.1f}" x2="{box.anchor:.1f}" y2="{leader[1]:.1f}" '
+        f'stroke="#6b6b6b" stroke-width="0.75"/>']
+    for index, (text, weight) in enumerate(lines):
+        baseline = top + layout.font_size * 0.95 + index * layout.line
+        parts.append(f'<text x="{box.centre:.1f}" y="{baseline:.1f}" text-anchor="middle"{weight} '
+                     f'fill="#1a1a1a">{escape(text)}</text>')
+    return "".join(parts)
+
+
+@lru_cache(maxsize=None)
+def _metrics(name: str) -> tuple[dict[int, str], dict[str, tuple[int, int]], int]:
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(FONTS / name, lazy=True)
+    return font.getBestCmap(), font["hmtx"].metrics, font["head"].unitsPerEm
+
+
+def text_width(text: str, size: float, *, bold: bool = False) -> float:
+    """The printed width of a line in the bundled fonts, so labels can be placed without overlap."""
+    latin = _metrics("NotoSans-Bold.ttf" if bold else "NotoSans-Regular.ttf")
+    arabic = _metrics("NotoSansArabic-Bold.ttf" if bold else "NotoSansArabic-Regular.ttf")
+    total = 0.0
+    for char in text:
+        for cmap, advances, units in (latin, arabic):
+            glyph = cmap.get(ord(char))
+            if glyph:
+                total += advances[glyph][0] / units
+                break
+        else:
+            total += 0.6
+    return total * size
+
+
+# --- QR code ----------------------------------------------------------------------
+
+def qr_data_uri(url: str) -> str:
+    """A vector QR code for a web address (error correction M: survives a smudge or a fold)."""
+    import segno
+
+    return segno.make(url, error="m", micro=False).svg_data_uri(scale=4, border=2, dark="#000000", light="#ffffff")
