@@ -44,6 +44,7 @@ class Block:
 
     kind: str                          # "section" or one of model.COMPONENTS
     section: model.Section | None = None
+    lang: str | None = None            # set when the section is printed in the fallback language
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Leaflet:
     checklist: list[tuple[Duration, list[str]]]                 # (window, steps), shortest window first
     urgent_help: model.UrgentHelp | None
     needs_approval: bool
+    stale: list[str]                   # translated items awaiting review against the changed source
 
     @property
     def lang(self) -> str:
@@ -115,7 +117,9 @@ def assemble(catalog: Catalog, job: Job) -> Leaflet:
     wording = entry.wording[job.lang]
     shared = catalog.shared[job.lang][0]
     definition = entry.leaflet(job.kind)
-    blocks = list(_blocks(definition, wording, shared))
+    fallback = catalog.fallback(job.lang)
+    blocks = list(_blocks(definition, _Sources(job.lang, wording, shared),
+                          _Sources(fallback, entry.wording[fallback], catalog.shared[fallback][0]) if fallback else None))
     leaflet_wording = wording.leaflets[job.kind]
     return Leaflet(
         job=job,
@@ -132,18 +136,46 @@ def assemble(catalog: Catalog, job: Job) -> Leaflet:
         checklist=_by_window(facts.aftercare_checklist, wording),
         urgent_help=shared.urgent_help,
         needs_approval=_needs_approval(blocks, facts, definition, shared),
+        stale=sorted(_shown(catalog.stale(job.treatment, job.lang), definition)),
     )
 
 
-def _blocks(definition: model.LeafletDefinition, wording: model.TreatmentWording,
-            shared: model.SharedWording) -> Iterator[Block]:
+@dataclass(frozen=True)
+class _Sources:
+    lang: str
+    wording: model.TreatmentWording
+    shared: model.SharedWording
+
+    def section(self, reference: str) -> model.Section | None:
+        if reference.startswith("shared/"):
+            return self.shared.sections.get(reference.removeprefix("shared/"))
+        return self.wording.sections.get(reference)
+
+
+def _blocks(definition: model.LeafletDefinition, own: _Sources, fallback: _Sources | None) -> Iterator[Block]:
     for reference in definition.contents:
         if reference in model.COMPONENTS:
             yield Block(reference)
-        elif reference.startswith("shared/"):
-            yield Block("section", shared.sections[reference.removeprefix("shared/")])
-        else:
-            yield Block("section", wording.sections[reference])
+        elif own.section(reference):
+            yield Block("section", own.section(reference))
+        else:  # the catalog check allowed the gap only because the fallback has it
+            yield Block("section", fallback.section(reference), lang=fallback.lang)
+
+
+def _shown(stale: set[str], definition: model.LeafletDefinition) -> set[str]:
+    """The stale items this leaflet actually prints."""
+    groups = {"timeline": "timeline", "review-visit": "timeline", "side-effects": "side_effects",
+              "contraindications": "contraindications", "aftercare-checklist": "aftercare_checklist",
+              "urgent-help": "urgent_help"}
+    printed = {"treatment:name/name", f"treatment:leaflets/{definition.kind}"}
+    for reference in definition.contents:
+        if reference.startswith("shared/"):
+            printed.add(f"shared:sections/{reference.removeprefix('shared/')}")
+        elif reference not in groups:
+            printed.add(f"treatment:sections/{reference}")
+    shown_groups = {groups[r] for r in definition.contents if r in groups}
+    return {item for item in stale
+            if item in printed or item.split(":", 1)[1].split("/", 1)[0] in shown_groups}
 
 
 def _by_frequency(effects: list[model.SideEffect], wording: model.TreatmentWording):

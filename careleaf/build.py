@@ -59,6 +59,8 @@ class Page:
     html: str
     fingerprint: str
     draft: bool
+    code: str
+    stale: list[str]
 
 
 @dataclass
@@ -67,7 +69,8 @@ class Summary:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
-    drafts: list[str] = field(default_factory=list)
+    drafts: list[str] = field(default_factory=list)       # leaflet codes still awaiting clinical approval
+    stale: list[str] = field(default_factory=list)        # leaflets whose translation awaits review
     seconds: float = 0.0
 
 
@@ -107,7 +110,7 @@ def pages(project: Project, catalog: Catalog, *, large_print: bool = True, shard
         leaflet = assemble(catalog, job)
         html = render(env, leaflet, project.templates)
         fingerprint = hashlib.sha256(f"{assets}\0{job}\0{html}".encode("utf-8")).hexdigest()
-        result.append(Page(job, html, fingerprint, leaflet.needs_approval))
+        result.append(Page(job, html, fingerprint, leaflet.needs_approval, leaflet.definition.code, leaflet.stale))
     return result
 
 
@@ -124,7 +127,8 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
     started = time.perf_counter()
     catalog = check(project)
     drawn = pages(project, catalog, large_print=large_print, shard=shard)
-    summary = Summary(drafts=[p.job.name for p in drawn if p.draft])
+    summary = Summary(drafts=sorted({p.code for p in drawn if p.draft}),
+                      stale=sorted({f"{p.code} ({p.job.lang})" for p in drawn if p.stale}))
     with locked(out):
         clean_partials(out)
         manifest = read_manifest(out)

@@ -23,6 +23,7 @@ from . import model
 from .errors import InputError, Problem
 from .load import Document, LoadError, load
 from .schema import read
+from .translation import SOURCE_LANGUAGE, stale_items
 
 LANGUAGE_FILE = "??.yaml"
 
@@ -48,9 +49,24 @@ class Catalog:
     content: Path
     styles: Path
     brands: dict[str, model.Brand]
-    shared: dict[str, model.SharedWording]
+    shared: dict[str, tuple[model.SharedWording, Document]]
     treatments: dict[str, TreatmentEntry]
     files: list[Path]
+
+    def stale(self, treatment: str, lang: str) -> set[str]:
+        """Translated items (as 'treatment:group/name' or 'shared:group/name') older than their source."""
+        if lang == SOURCE_LANGUAGE or SOURCE_LANGUAGE not in self.shared:
+            return set()
+        entry = self.treatments[treatment]
+        found = {f"treatment:{item}" for item in stale_items(entry.wording[SOURCE_LANGUAGE], entry.wording[lang])}
+        found |= {f"shared:{item}" for item in stale_items(self.shared[SOURCE_LANGUAGE][0], self.shared[lang][0])}
+        return found
+
+    def fallback(self, lang: str) -> str | None:
+        """The language gaps in ``lang`` may be filled from: only if every brand offering it agrees."""
+        offering = [b for b in self.brands.values() if lang in b.languages]
+        choices = {b.fallback_language for b in offering}
+        return choices.pop() if len(choices) == 1 and offering else None
 
 
 class _Collector:
@@ -156,13 +172,23 @@ def _read_treatments(files: _Collector, content: Path) -> dict[str, TreatmentEnt
 def _cross_check(brands, shared, treatments, content: Path) -> list[Problem]:
     problems: list[Problem] = []
     shared_sections = {lang: set(value.sections) for lang, (value, _) in shared.items()}
+    catalog = Catalog(content, content, brands, shared, treatments, [])
+    for brand_id, brand in brands.items():
+        if brand.fallback_language and brand.fallback_language not in brand.languages:
+            problems.append(Problem(content / "brands" / f"{brand_id}.yaml", 1, 1,
+                                    f"the fallback language '{brand.fallback_language}' must also be one of "
+                                    "this brand's languages"))
     codes: dict[str, str] = {}
     for entry in treatments.values():
         problems += _check_facts(entry, codes)
         for lang in sorted({lang for brand in brands.values() for lang in brand.languages}):
             problems += _check_language(entry, lang, shared, content)
         for lang, wording in entry.wording.items():
-            problems += _check_wording(entry, lang, wording, shared_sections.get(lang, set()), shared)
+            fallback = catalog.fallback(lang)
+            available = _Available(wording.sections, shared_sections.get(lang, set()),
+                                   entry.wording.get(fallback).sections if fallback in entry.wording else {},
+                                   shared_sections.get(fallback, set()))
+            problems += _check_wording(entry, lang, wording, available, shared)
     return problems
 
 
@@ -229,8 +255,18 @@ def _check_language(entry: TreatmentEntry, lang: str, shared, content: Path) -> 
     return problems
 
 
+@dataclass
+class _Available:
+    """The sections a leaflet in one language may use, and those its fallback language adds."""
+
+    own: Any
+    shared: set[str]
+    fallback_own: Any
+    fallback_shared: set[str]
+
+
 def _check_wording(entry: TreatmentEntry, lang: str, wording: model.TreatmentWording,
-                   shared_sections: set[str], shared) -> list[Problem]:
+                   available: _Available, shared) -> list[Problem]:
     doc = entry.wording_docs[lang]
     facts = entry.facts
     problems = []
@@ -245,7 +281,7 @@ def _check_wording(entry: TreatmentEntry, lang: str, wording: model.TreatmentWor
                                         "give this section another name", at_key=True))
     for index, definition in enumerate(facts.leaflets):
         for position, reference in enumerate(definition.contents):
-            problems += _check_reference(entry, index, position, reference, wording, shared_sections, lang, shared)
+            problems += _check_reference(entry, index, position, reference, available, lang, shared)
     return problems
 
 
@@ -263,7 +299,7 @@ def _match_names(doc: Document, entry: TreatmentEntry, where: str, expected: lis
     return problems
 
 
-def _check_reference(entry, index, position, reference, wording, shared_sections, lang, shared) -> list[Problem]:
+def _check_reference(entry, index, position, reference, available: _Available, lang, shared) -> list[Problem]:
     where = ("leaflets", index, "contents", position)
     if reference in model.COMPONENTS:
         if reference == "urgent-help" and shared[lang][0].urgent_help is None:
@@ -272,12 +308,12 @@ def _check_reference(entry, index, position, reference, wording, shared_sections
         return []
     if reference.startswith("shared/"):
         name = reference.removeprefix("shared/")
-        if name not in shared_sections:
+        if name not in available.shared and name not in available.fallback_shared:
             return [entry.facts_doc.problem(where, f"there is no shared section '{name}' in shared/{lang}.yaml"
-                                            f"{_did_you_mean(name, shared_sections)}")]
+                                            f"{_did_you_mean(name, available.shared)}")]
         return []
-    if reference not in wording.sections:
-        options = list(wording.sections) + list(model.COMPONENTS) + [f"shared/{s}" for s in shared_sections]
+    if reference not in available.own and reference not in available.fallback_own:
+        options = list(available.own) + list(model.COMPONENTS) + [f"shared/{s}" for s in available.shared]
         return [entry.facts_doc.problem(where, f"there is no section '{reference}' in "
                                         f"{entry.id}/{lang}.yaml{_did_you_mean(reference, options)}")]
     return []

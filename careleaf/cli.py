@@ -114,5 +114,6 @@ def _print_summary(summary: Summary, out: Path) -> None:
     print(f"{len(summary.built)} built, {len(summary.unchanged)} unchanged, {len(summary.removed)} removed, "
           f"{len(summary.failed)} failed in {summary.seconds:.1f} s; output in {out}/")
     if summary.drafts:
-        print(f"{len(summary.drafts)} leaflets hold wording that still needs clinical approval "
-              "and carry a DRAFT mark: " + ", ".join(summary.drafts))
+        print("Drafts (wording awaiting clinical approval; every page is marked DRAFT): " + ", ".join(summary.drafts))
+    if summary.stale:
+        print("Translations awaiting review (the source wording changed): " + ", ".join(summary.stale))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from babel.units import format_unit
@@ -43,6 +44,8 @@ def environment(templates: Path) -> jinja2.Environment:
     env.filters["page_counter"] = page_counter
     env.filters["duration"] = jinja2.pass_context(lambda ctx, d: format_duration(d, ctx["leaflet"].lang))
     env.filters["date"] = jinja2.pass_context(lambda ctx, d: format_date(d, "long", locale=ctx["leaflet"].lang))
+    env.filters["language_name"] = jinja2.pass_context(
+        lambda ctx, code: Locale.parse(ctx["leaflet"].lang).languages.get(code, code))
     return env
 
 

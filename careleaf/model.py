@@ -131,6 +131,28 @@ class LeafletWording:
 
 
 @dataclass(frozen=True)
+class Fingerprints:
+    """Fingerprints of the source wording, by group and name (written by the tool)."""
+
+    name: dict[Id, Text] = field("The treatment's name", {})
+    leaflets: dict[Id, Text] = field("Leaflet titles and intros", {})
+    sections: dict[Id, Text] = field("Questions and answers", {})
+    timeline: dict[Id, Text] = field("Timeline wording", {})
+    side_effects: dict[Id, Text] = field("Side-effect wording", {})
+    contraindications: dict[Id, Text] = field("Contraindication wording", {})
+    aftercare_checklist: dict[Id, Text] = field("Aftercare steps", {})
+    urgent_help: dict[Id, Text] = field("The urgent-help box", {})
+
+
+@dataclass(frozen=True)
+class TranslationRecord:
+    """Which source wording a translation was made from, so changes to the source are noticed."""
+
+    language: Language = field("The language translated from")
+    fingerprints: Fingerprints = field("Fingerprints of the source wording, by group and name")
+
+
+@dataclass(frozen=True)
 class TreatmentWording:
     """A treatment's wording in one language."""
 
@@ -141,6 +163,8 @@ class TreatmentWording:
     side_effects: dict[Id, SideEffectWording] = field("How each side effect is described, by name")
     contraindications: dict[Id, Text] = field("Each condition, completing 'if you …' or 'if …', by name")
     aftercare_checklist: dict[Id, Text] = field("Each aftercare step, by name", {})
+    translated_from: Optional[TranslationRecord] = field("For translations: the source wording's "
+                                                         "fingerprints (written by the tool)", None)
 
 
 @dataclass(frozen=True)
@@ -158,6 +182,8 @@ class SharedWording:
 
     sections: dict[Id, Section] = field("Shared questions and answers, referred to as 'shared/name'")
     urgent_help: Optional[UrgentHelp] = field("The 'get urgent help' box", None)
+    translated_from: Optional[TranslationRecord] = field("For translations: the source wording's "
+                                                         "fingerprints (written by the tool)", None)
 
 
 # --- brands/<id>.yaml ------------------------------------------------------------
@@ -183,6 +209,9 @@ class Brand:
     website: Url = field("The clinic's website, starting with https://")
     page_size: PageSize = field("A4 or Letter")
     languages: list[Language] = field("Languages this clinic hands leaflets out in", ["en"])
+    fallback_language: Optional[Language] = field("Where a section has no wording in a language, print it in "
+                                                  "this one (the leaflet says so); without it, a gap is an error",
+                                                  None)
     email: Optional[Text] = field("An email address for questions", None)
     leaflet_page: Optional[Url] = field("The web page of each leaflet, for a QR code; {code} and {lang} "
                                         "are filled in, e.g. https://clinic.example/leaflets/{code}", None)
