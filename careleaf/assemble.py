@@ -7,12 +7,14 @@ contraindications, checklist) already grouped the way every leaflet shows them.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 from . import model
 from .catalog import Catalog
+from .governance import approved, overdue
 from .schema import Duration
 
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
@@ -79,8 +81,14 @@ class Leaflet:
     tell_us: list[str]
     checklist: list[tuple[Duration, list[str]]]                 # (window, steps), shortest window first
     urgent_help: model.UrgentHelp | None
-    needs_approval: bool
+    needs_approval: bool               # something it prints is marked needs_approval
+    overdue: bool                      # past its review date (printed only with --allow-overdue)
     stale: list[str]                   # translated items awaiting review against the changed source
+
+    @property
+    def draft(self) -> bool:
+        """Not yet approved by a clinician, or printing wording that still awaits approval."""
+        return self.needs_approval or not approved(self.definition)
 
     @property
     def lang(self) -> str:
@@ -110,7 +118,7 @@ def jobs(catalog: Catalog, *, large_print: bool = True) -> list[Job]:
                   for size in sizes)
 
 
-def assemble(catalog: Catalog, job: Job) -> Leaflet:
+def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
     """The leaflet ``job`` describes, with its wording resolved."""
     entry = catalog.treatments[job.treatment]
     facts = entry.facts
@@ -136,6 +144,7 @@ def assemble(catalog: Catalog, job: Job) -> Leaflet:
         checklist=_by_window(facts.aftercare_checklist, wording),
         urgent_help=shared.urgent_help,
         needs_approval=_needs_approval(blocks, facts, definition, shared),
+        overdue=overdue(definition, today),
         stale=sorted(_shown(catalog.stale(job.treatment, job.lang), definition)),
     )
 

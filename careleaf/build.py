@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import sys
@@ -25,6 +26,7 @@ from . import __version__
 from .assemble import Job, assemble, jobs as all_jobs
 from .catalog import Catalog, load_catalog
 from .errors import InputError, Problem, RenderError
+from .governance import ReviewOverdue, today as current_date
 from .html import environment, labels, render
 from .output import (clean_partials, locked, read_manifest, remove_quietly, write_atomically,
                      write_manifest)
@@ -61,6 +63,7 @@ class Page:
     draft: bool
     code: str
     stale: list[str]
+    overdue: bool
 
 
 @dataclass
@@ -99,18 +102,21 @@ def _check_labels(project: Project, languages: list[str]) -> None:
         raise InputError(problems)
 
 
-def pages(project: Project, catalog: Catalog, *, large_print: bool = True, shard: tuple[int, int] | None = None) -> list[Page]:
+def pages(project: Project, catalog: Catalog, *, large_print: bool = True, shard: tuple[int, int] | None = None,
+          today: dt.date | None = None) -> list[Page]:
     """Every leaflet of the catalog drawn as HTML, with its fingerprint."""
+    today = today or current_date()
     env = environment(project.templates)
     assets = _assets_fingerprint(project.styles)
     result = []
     for job in all_jobs(catalog, large_print=large_print):
         if shard and not in_shard(job, *shard):
             continue
-        leaflet = assemble(catalog, job)
+        leaflet = assemble(catalog, job, today)
         html = render(env, leaflet, project.templates)
         fingerprint = hashlib.sha256(f"{assets}\0{job}\0{html}".encode("utf-8")).hexdigest()
-        result.append(Page(job, html, fingerprint, leaflet.needs_approval, leaflet.definition.code, leaflet.stale))
+        result.append(Page(job, html, fingerprint, leaflet.draft, leaflet.definition.code, leaflet.stale,
+                           leaflet.overdue))
     return result
 
 
@@ -121,12 +127,18 @@ def in_shard(job: Job, index: int, count: int) -> bool:
 
 
 def build(project: Project, out: Path, *, force: bool = False, jobs: int | None = None, write_html: bool = False,
-          large_print: bool = True, shard: tuple[int, int] | None = None,
-          progress: Progress | None = None) -> Summary:
-    """Build the catalog into ``out``. Raises InputError before touching anything if input is invalid."""
+          large_print: bool = True, shard: tuple[int, int] | None = None, allow_overdue: bool = False,
+          progress: Progress | None = None, today: dt.date | None = None) -> Summary:
+    """Build the catalog into ``out``.
+
+    Raises InputError (invalid input) or ReviewOverdue before anything is written.
+    """
     started = time.perf_counter()
     catalog = check(project)
-    drawn = pages(project, catalog, large_print=large_print, shard=shard)
+    drawn = pages(project, catalog, large_print=large_print, shard=shard, today=today)
+    late = sorted({p.code for p in drawn if p.overdue})
+    if late and not allow_overdue:
+        raise ReviewOverdue(_overdue_message(catalog, late))
     summary = Summary(drafts=sorted({p.code for p in drawn if p.draft}),
                       stale=sorted({f"{p.code} ({p.job.lang})" for p in drawn if p.stale}))
     with locked(out):
@@ -155,6 +167,18 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
         write_manifest(out, manifest)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _overdue_message(catalog: Catalog, codes: list[str]) -> str:
+    lines = []
+    for entry in catalog.treatments.values():
+        for index, definition in enumerate(entry.facts.leaflets):
+            if definition.code in codes:
+                place = entry.facts_doc.problem(("leaflets", index, "review_by"), "")
+                lines.append(f"{str(place).rstrip(': ')}: {definition.code} ({entry.id} {definition.kind}) was due "
+                             f"for review by {definition.review_by.isoformat()}")
+    return ("leaflets past their review date; review them and set a new review_by, "
+            "or build with --allow-overdue to print them marked REVIEW OVERDUE:\n  " + "\n  ".join(lines))
 
 
 def _render_all(project: Project, todo: list[Page], jobs: int | None, progress: Progress | None):

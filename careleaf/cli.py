@@ -41,6 +41,8 @@ def parser() -> argparse.ArgumentParser:
                            help="skip the large-print variants")
     build_cmd.add_argument("--shard", type=_shard, metavar="K/N",
                            help="build only the K-th of N stable shares of the catalog (for splitting across machines)")
+    build_cmd.add_argument("--allow-overdue", action="store_true",
+                           help="build leaflets past their review date anyway, each page marked REVIEW OVERDUE")
     build_cmd.add_argument("--quiet", action="store_true", help="print only problems and the summary")
     return main
 
@@ -87,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
 def _build(project: Project, options: argparse.Namespace) -> int:
     progress = None if options.quiet else _progress_printer()
     summary = build(project, options.out, force=options.force, jobs=options.jobs, write_html=options.html,
-                    large_print=options.large_print, shard=options.shard, progress=progress)
+                    large_print=options.large_print, shard=options.shard, allow_overdue=options.allow_overdue,
+                    progress=progress)
     _print_summary(summary, options.out)
     return EXIT_RENDER if summary.failed else EXIT_OK
 

@@ -56,7 +56,9 @@ def markup(text: str | None) -> Markup:
 
 def css_string(text: str) -> Markup:
     """Text as a quoted CSS string, for generated content such as page footers."""
-    escaped = "".join(c if c.isalnum() or c in " .,:;-–/()" else f"\\{ord(c):06x}" for c in str(text))
+    # A CSS escape swallows one space after it, so each is closed with a space of its own.
+    escaped = "".join(c if c.isascii() and (c.isalnum() or c in " .,:;-/()") else f"\\{ord(c):06x} "
+                      for c in str(text))
     return Markup(f'"{escaped}"')
 
 
