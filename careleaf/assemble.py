@@ -20,6 +20,11 @@ from .schema import Duration
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
 
 
+def direction(lang: str) -> str:
+    """Which way a language's text runs."""
+    return "rtl" if lang in RTL_LANGUAGES else "ltr"
+
+
 @dataclass(frozen=True, order=True)
 class Job:
     """One PDF to make."""
@@ -96,7 +101,7 @@ class Leaflet:
 
     @property
     def direction(self) -> str:
-        return "rtl" if self.job.lang in RTL_LANGUAGES else "ltr"
+        return direction(self.job.lang)
 
     @property
     def logo(self) -> str:

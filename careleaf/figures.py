@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from .schema import Duration
 
@@ -38,7 +37,30 @@ def data_uri(svg: str) -> str:
 
 # --- timeline ---------------------------------------------------------------------
 
-def timeline_svg(marks: list[Mark], day_label: str, colour: str, *, font_size: float, rtl: bool) -> str:
+@dataclass(frozen=True)
+class Label:
+    """A label's place on the picture, as percentages of its width and height."""
+
+    left: float
+    top: float
+    width: float
+    lines: tuple[str, ...]          # the first is the milestone's name, printed bold
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The drawing (lines, bars and markers) and the labels laid over it.
+
+    Labels are HTML text rather than SVG text so that every script is shaped and
+    ordered properly (Arabic included) and extracts as real text.
+    """
+
+    svg: str
+    height_ratio: float             # height / width, for the picture's box
+    labels: tuple[Label, ...]
+
+
+def timeline(marks: list[Mark], day_label: str, colour: str, *, font_size: float, rtl: bool) -> Timeline:
     """A timeline on a logarithmic scale, so hours and months are both readable.
 
     Effects (ranges, drawn as bars) are labelled above the line; the treatment day
@@ -54,18 +76,22 @@ def timeline_svg(marks: list[Mark], day_label: str, colour: str, *, font_size: f
     axis_y = layout.pad + effects.height(layout) + layout.gap
     repeat_y = axis_y + layout.gap + visits.height(layout) + layout.gap
     height = (repeat_y + layout.gap + repeats.height(layout) if repeats.boxes else repeat_y - layout.gap) + layout.pad
+    tracks = [(effects, axis_y, True), (visits, axis_y, False)] + ([(repeats, repeat_y, False)] if repeats.boxes else [])
     shapes = [_axis(axis_y, rtl, dashed=False)]
-    shapes += [_marker(layout, box.mark, axis_y, colour) for box in effects.boxes + visits.boxes]
-    shapes += [_label(layout, box, axis_y, up=True) for box in effects.boxes]
-    shapes += [_label(layout, box, axis_y, up=False) for box in visits.boxes]
     if repeats.boxes:
         shapes.append(_axis(repeat_y, rtl, dashed=True))
-        shapes += [_marker(layout, box.mark, repeat_y, "#ffffff") for box in repeats.boxes]
-        shapes += [_label(layout, box, repeat_y, up=False) for box in repeats.boxes]
-    body = "\n".join(shapes)
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH:.0f}" height="{height:.0f}" '
-            f'viewBox="0 0 {WIDTH:.0f} {height:.0f}" font-family="Leaflet Sans, Leaflet Arabic" '
-            f'font-size="{font_size}">\n{body}\n</svg>')
+    labels = []
+    for placement, y, up in tracks:
+        for box in placement.boxes:
+            shapes.append(_marker(layout, box.mark, y, "#ffffff" if box.mark.after_repeat else colour))
+            top, leader = _label_position(layout, box, y, up=up)
+            if leader:
+                shapes.append(leader)
+            labels.append(Label(100 * box.start / WIDTH, 100 * top / height, 100 * (box.end - box.start) / WIDTH,
+                                tuple(line for line in (box.mark.label, box.mark.when_text) if line)))
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH:.0f}" height="{height:.0f}" '
+           f'viewBox="0 0 {WIDTH:.0f} {height:.0f}">\n' + "\n".join(shapes) + "\n</svg>")
+    return Timeline(svg, height / WIDTH, tuple(labels))
 
 
 def timeline_sentence(marks: list[Mark], intro: str) -> str:
@@ -170,21 +196,16 @@ def _marker(layout: _Layout, mark: Mark, y: float, fill: str) -> str:
             f'rx="{size / 2:.1f}" fill="{fill}" stroke="#1a1a1a" stroke-width="1"{dash}/>')
 
 
-def _label(layout: _Layout, box: _Box, y: float, *, up: bool) -> str:
-    """A label's two lines (name, then time) and the leader joining it to its mark."""
-    lines = [(box.mark.label, ' font-weight="700"')] + ([(box.mark.when_text, "")] if box.mark.when_text else [])
-    block = layout.line * len(lines)
+def _label_position(layout: _Layout, box: _Box, y: float, *, up: bool) -> tuple[float, str]:
+    """Where a label's block starts, and the leader line joining it to its mark."""
+    block = layout.line * (2 if box.mark.when_text else 1)
     offset = layout.gap * 0.6 + box.row * layout.row_height
     top = y - offset - block if up else y + offset
-    leader = (top + block + 1, y - layout.font_size * 0.6) if up else (y + layout.font_size * 0.6, top - 1)
-    parts = [] if box.mark.when.high == 0 else [
-        f'<line x1="{box.anchor:.1f}" y1="{leader[0]:.1f}" x2="{box.anchor:.1f}" y2="{leader[1]:.1f}" '
-        f'stroke="#6b6b6b" stroke-width="0.75"/>']
-    for index, (text, weight) in enumerate(lines):
-        baseline = top + layout.font_size * 0.95 + index * layout.line
-        parts.append(f'<text x="{box.centre:.1f}" y="{baseline:.1f}" text-anchor="middle"{weight} '
-                     f'fill="#1a1a1a">{escape(text)}</text>')
-    return "".join(parts)
+    if box.mark.when.high == 0:      # the treatment day's label sits right under its dot
+        return top, ""
+    start, end = (top + block + 1, y - layout.font_size * 0.6) if up else (y + layout.font_size * 0.6, top - 1)
+    return top, (f'<line x1="{box.anchor:.1f}" y1="{start:.1f}" x2="{box.anchor:.1f}" y2="{end:.1f}" '
+                 f'stroke="#6b6b6b" stroke-width="0.75"/>')
 
 
 @lru_cache(maxsize=None)

@@ -20,11 +20,14 @@ from babel.units import format_unit
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from .assemble import Leaflet
+from .assemble import Leaflet, direction
 from .errors import InputError
-from .figures import Mark, data_uri, qr_data_uri, timeline_sentence, timeline_svg
+from .figures import Mark, data_uri, qr_data_uri, timeline, timeline_sentence
 from .load import LoadError, load
 from .schema import Duration
+
+# The timeline's label size in points; styles/*.css print the labels at the same size.
+LABEL_SIZE = {False: 12, True: 16}
 
 _MARKDOWN = MarkdownIt("zero", {"html": False, "breaks": False}).enable(["emphasis", "list"])
 
@@ -44,6 +47,7 @@ def environment(templates: Path) -> jinja2.Environment:
     env.filters["page_counter"] = page_counter
     env.filters["duration"] = jinja2.pass_context(lambda ctx, d: format_duration(d, ctx["leaflet"].lang))
     env.filters["date"] = jinja2.pass_context(lambda ctx, d: format_date(d, "long", locale=ctx["leaflet"].lang))
+    env.filters["direction"] = direction
     env.filters["language_name"] = jinja2.pass_context(
         lambda ctx, code: Locale.parse(ctx["leaflet"].lang).languages.get(code, code))
     return env
@@ -101,13 +105,14 @@ def render(env: jinja2.Environment, leaflet: Leaflet, templates: Path) -> str:
     return template.render(context)
 
 
-def timeline_picture(leaflet: Leaflet, words: dict[str, str]) -> dict[str, str]:
-    """The timeline as an SVG image and the sentence that says the same for screen readers."""
+def timeline_picture(leaflet: Leaflet, words: dict[str, str]) -> dict[str, Any]:
+    """The timeline drawing, its labels, and the sentence that says the same for screen readers."""
     marks = [Mark(m.label, m.when, format_duration(m.when, leaflet.lang), m.visit, m.after_repeat)
              for m in leaflet.timeline]
-    svg = timeline_svg(marks, words["treatment_day"], leaflet.brand.colours.primary,
-                       font_size=16 if leaflet.job.large_print else 12, rtl=leaflet.direction == "rtl")
-    return {"src": data_uri(svg), "alt": timeline_sentence(marks, words["timeline_alt"])}
+    picture = timeline(marks, words["treatment_day"], leaflet.brand.colours.primary,
+                       font_size=LABEL_SIZE[leaflet.job.large_print], rtl=leaflet.direction == "rtl")
+    return {"src": data_uri(picture.svg), "alt": timeline_sentence(marks, words["timeline_alt"]),
+            "height": round(100 * picture.height_ratio, 3), "labels": picture.labels}
 
 
 def qr_code(leaflet: Leaflet) -> dict[str, str] | None:

@@ -312,10 +312,11 @@ def _quote_closed_early(lines, line, column, said):
     if not quote or quote not in "'\"" or text[:column].count(quote) < 2:
         return None
     if quote == "'":
-        advice = "write an apostrophe inside '…' twice ('') or put the whole text in double quotes instead"
+        advice = "To write an apostrophe inside '…', type it twice (''), or put the whole text in double quotes"
     else:
-        advice = "write a \" inside \"…\" as \\\" or put the whole text in single quotes instead"
-    return line, text.index(quote), f"the quoted text closes early, at the {quote} before '{text[column:column + 8].strip()}…'; {advice}"
+        advice = "To write \" inside \"…\", type \\\", or put the whole text in single quotes"
+    following = text[column:column + 12].rstrip()
+    return line, column - 1, f"this {quote} ends the quoted text, but more text follows it ({following}…). {advice}"
 
 
 def _curly_quotes(lines, line, column, said):

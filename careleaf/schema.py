@@ -53,20 +53,32 @@ def _text(value: str) -> str:
     return value
 
 
+MAX_LINE_OF_TEXT = 1_000  # the longest heading or list item in print is about 300 characters
+
+
+def _line_of_text(value: str) -> str:
+    """A heading, name or list item: one line, so a whole pasted page here is a mistake."""
+    value = _text(value)
+    if len(value) > MAX_LINE_OF_TEXT:
+        raise Invalid(f"is {len(value):,} characters long; text here should be under {MAX_LINE_OF_TEXT:,}. "
+                      "Check that nothing was pasted in by mistake, or move the long text into an answer")
+    return value
+
+
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 def _id(value: str) -> str:
     if not _ID.match(value):
-        raise Invalid(f"'{value}' is not a valid name: use lower-case letters, digits and single hyphens, "
+        raise Invalid(f"'{_shortened(value)}' is not a valid name: use lower-case letters, digits and single hyphens, "
                       "for example 'after-the-treatment'")
     return value
 
 
 def _reference(value: str) -> str:
     if not _REFERENCE.match(value):
-        raise Invalid(f"'{value}' is not a section name: use lower-case letters, digits and single hyphens, "
-                      "with 'shared/' in front for a shared section")
+        raise Invalid(f"'{_shortened(value)}' is not a section name: use lower-case letters, digits and single "
+                      "hyphens, with 'shared/' in front for a shared section")
     return value
 
 
@@ -79,7 +91,7 @@ def _number(value: str) -> float:
     if re.match(r"^\d+,\d+$", text):
         raise Invalid(f"'{text}' uses a comma; write the number with a point, for example {text.replace(',', '.')}")
     if not _NUMBER.match(text):
-        raise Invalid(f"'{text}' is not a number")
+        raise Invalid(f"'{_shortened(text)}' is not a number")
     if len(text) > 1 and text[0] == "0" and text[1] != ".":
         raise Invalid(f"'{text}' starts with 0; write {text.lstrip('0') or '0'}")
     number = float(text)
@@ -89,14 +101,16 @@ def _number(value: str) -> float:
 def _whole_number(value: str) -> int:
     number = _number(value)
     if not isinstance(number, int) or number < 1:
-        raise Invalid(f"'{value}' should be a whole number of 1 or more")
+        raise Invalid(f"'{_shortened(value)}' should be a whole number of 1 or more")
     return number
 
 
 def _boolean(value: str) -> bool:
     if value in ("true", "false"):
         return value == "true"
-    raise Invalid(f"'{value}' should be true or false")
+    if value.lower() in ("true", "false"):
+        raise Invalid(f"'{_shortened(value)}' should be written in small letters: {value.lower()}")
+    raise Invalid(f"'{_shortened(value)}' should be true or false")
 
 
 def _date(value: str) -> dt.date:
@@ -105,7 +119,8 @@ def _date(value: str) -> dt.date:
             raise ValueError
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise Invalid(f"'{value}' is not a date; write it as year-month-day, for example 2026-03-31") from None
+        raise Invalid(f"'{_shortened(value)}' is not a date; write it as year-month-day, "
+                      "for example 2026-03-31") from None
 
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -113,31 +128,33 @@ _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 def _colour(value: str) -> str:
     if not _COLOUR.match(value.strip()):
-        raise Invalid(f"'{value}' is not a colour; write it as # and six hex digits, for example #0b5563")
+        raise Invalid(f"'{_shortened(value)}' is not a colour; write it as # and six hex digits, for example #0b5563")
     return value.strip().lower()
 
 
 def _url(value: str) -> str:
     if not re.match(r"^https://[a-zA-Z0-9.-]+(/[^\s\"'<>()\\]*)?$", value.strip()):
-        raise Invalid(f"'{value}' is not a web address; write it in full, starting with https://")
+        raise Invalid(f"'{_shortened(value)}' is not a web address; write it in full, starting with https://")
     return value.strip()
 
 
 def _code(value: str) -> str:
     if not re.match(r"^[A-Z0-9]+(-[A-Z0-9]+)*$", value):
-        raise Invalid(f"'{value}' is not a leaflet code: use capital letters, digits and hyphens, for example BTX-FL-AC")
+        raise Invalid(f"'{_shortened(value)}' is not a leaflet code: use capital letters, digits and hyphens, "
+                      "for example BTX-FL-AC")
     return value
 
 
 def _language(value: str) -> str:
     if not re.match(r"^[a-z]{2}$", value):
-        raise Invalid(f"'{value}' is not a language code; use two letters such as en, tr or ar")
+        raise Invalid(f"'{_shortened(value)}' is not a language code; use two letters such as en, tr or ar")
     return value
 
 
 def _file_name(value: str) -> str:
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.svg$", value) or ".." in value:
-        raise Invalid(f"'{value}' should be the name of an SVG file in the brand's folder, for example logo.svg")
+        raise Invalid(f"'{_shortened(value)}' should be the name of an SVG file in the brand's folder, "
+                      "for example logo.svg")
     return value
 
 
@@ -162,7 +179,7 @@ class Duration:
 def _duration(value: str) -> Duration:
     match = _DURATION.match(value.strip())
     if not match:
-        raise Invalid(f"'{value}' is not a time; write a number or a range and a unit, "
+        raise Invalid(f"'{_shortened(value)}' is not a time; write a number or a range and a unit, "
                       "for example '48-72 hours' or '2 weeks'")
     unit = _SINGULAR.get(match["unit"], match["unit"])
     if unit not in UNITS:
@@ -172,7 +189,7 @@ def _duration(value: str) -> Duration:
     low = _number(match["low"])
     high = _number(match["high"]) if match["high"] else low
     if high < low:
-        raise Invalid(f"the range '{value}' runs backwards; write the smaller number first")
+        raise Invalid(f"the range '{_shortened(value)}' runs backwards; write the smaller number first")
     return Duration(low, high, unit)
 
 
@@ -188,7 +205,7 @@ Language = typing.NewType("Language", str)
 SvgFile = typing.NewType("SvgFile", str)
 
 SCALARS: dict[Any, Scalar] = {
-    Text: Scalar(_text, {"type": "string", "minLength": 1}),
+    Text: Scalar(_line_of_text, {"type": "string", "minLength": 1}),
     Markup: Scalar(_text, {"type": "string", "minLength": 1}),
     Id: Scalar(_id, {"type": "string", "pattern": _ID.pattern}),
     Reference: Scalar(_reference, {"type": "string", "pattern": _REFERENCE.pattern}),
@@ -253,9 +270,9 @@ class Reader:
         if isinstance(value, str) and value in options:
             return value
         shown = ", ".join(f"'{o}'" for o in options)
-        guess = difflib.get_close_matches(str(value), options, n=1) if isinstance(value, str) else []
+        guess = _closest(value, options) if isinstance(value, str) else []
         hint = f"; did you mean '{guess[0]}'?" if guess else ""
-        self.fail(where, f"{_name(where)} should be one of {shown}, not '{value}'{hint}")
+        self.fail(where, f"{_name(where)} should be one of {shown}, not {_shape(value)}{hint}")
         return None
 
     def _list(self, item: Any, value: Any, where: KeyPath) -> list[Any]:
@@ -299,6 +316,14 @@ class Reader:
         return cls(**arguments)
 
 
+def _closest(value: str, options: tuple[str, ...]) -> list[str]:
+    """'a4' → 'A4', 'tell us' → 'tell-us': case and spacing are the usual slips."""
+    loose = {o.lower().replace("-", " "): o for o in options}
+    if value.strip().lower().replace("-", " ") in loose:
+        return [loose[value.strip().lower().replace("-", " ")]]
+    return difflib.get_close_matches(value, options, n=1)
+
+
 def _unknown_key(key: str, fields: dict[str, Any], cls: type) -> str:
     guess = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
     if guess:
@@ -327,7 +352,13 @@ def _shape(value: Any) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a set of keys"
-    return f"'{value}'"
+    return f"'{_shortened(value)}'"
+
+
+def _shortened(text: str, limit: int = 40) -> str:
+    """Enough of a value to recognise it; a whole pasted answer would drown the message."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"
 
 
 def read(doc: Document, cls: type) -> tuple[Any, list[Problem]]:
