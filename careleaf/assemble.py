@@ -131,8 +131,9 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
     shared = catalog.shared[job.lang][0]
     definition = entry.leaflet(job.kind)
     fallback = catalog.fallback(job.lang)
-    blocks = list(_blocks(definition, _Sources(job.lang, wording, shared),
-                          _Sources(fallback, entry.wording[fallback], catalog.shared[fallback][0]) if fallback else None))
+    own = _Sources(job.lang, wording, shared)
+    spare = _Sources(fallback, entry.wording[fallback], catalog.shared[fallback][0]) if fallback else None
+    blocks = list(_blocks(definition, own, spare))
     leaflet_wording = wording.leaflets[job.kind]
     return Leaflet(
         job=job,

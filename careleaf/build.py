@@ -13,9 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
@@ -23,11 +21,11 @@ from pathlib import Path
 from typing import Callable
 
 from . import __version__
-from .assemble import Job, assemble, jobs as all_jobs
+from .assemble import Job, Leaflet, assemble, jobs as all_jobs
 from .catalog import Catalog, load_catalog
-from .errors import InputError, Problem, RenderError
+from .errors import RenderError
 from .governance import ReviewOverdue, today as current_date
-from .html import environment, labels, render
+from .labels import check_labels
 from .output import (clean_partials, locked, read_manifest, remove_quietly, write_atomically,
                      write_manifest)
 
@@ -55,15 +53,19 @@ class Project:
 
 @dataclass
 class Page:
-    """One leaflet, drawn as HTML, ready to render."""
+    """One leaflet, assembled, with the fingerprint of everything its PDF depends on."""
 
     job: Job
-    html: str
+    leaflet: Leaflet
     fingerprint: str
-    draft: bool
-    code: str
-    stale: list[str]
-    overdue: bool
+    templates: Path
+
+    @property
+    def html(self) -> str:
+        """Drawn on demand: a build with nothing to do never loads the HTML stage."""
+        from .html import render_leaflet
+
+        return render_leaflet(self.templates, self.leaflet)
 
 
 @dataclass
@@ -83,40 +85,27 @@ Progress = Callable[[int, int, str], None]
 def check(project: Project) -> Catalog:
     """Read and check every input; raises InputError listing all problems."""
     catalog = load_catalog(project.content, project.styles)
-    _check_labels(project, sorted({lang for b in catalog.brands.values() for lang in b.languages}))
+    check_labels(project.templates, sorted({lang for b in catalog.brands.values() for lang in b.languages}))
     return catalog
-
-
-def _check_labels(project: Project, languages: list[str]) -> None:
-    reference = labels(project.templates, "en")
-    problems = []
-    for lang in languages:
-        path = project.templates / "labels" / f"{lang}.yaml"
-        if not path.is_file():
-            problems.append(Problem(path, 1, 1, f"the template words for '{lang}' are missing (this file)"))
-            continue
-        missing = sorted(set(reference) - set(labels(project.templates, lang)))
-        if missing:
-            problems.append(Problem(path, 1, 1, f"these template words are missing: {', '.join(missing)}"))
-    if problems:
-        raise InputError(problems)
 
 
 def pages(project: Project, catalog: Catalog, *, large_print: bool = True, shard: tuple[int, int] | None = None,
           today: dt.date | None = None) -> list[Page]:
-    """Every leaflet of the catalog drawn as HTML, with its fingerprint."""
+    """Every leaflet of the catalog, assembled, with its fingerprint.
+
+    The fingerprint covers the assembled leaflet (exactly the wording, facts and
+    brand data it prints), the templates, the assets and the tool itself, so a
+    change reaches the leaflets that show it and no others.
+    """
     today = today or current_date()
-    env = environment(project.templates)
-    assets = _assets_fingerprint(project.styles)
+    tools = _tools_fingerprint(project.styles, project.templates)
     result = []
     for job in all_jobs(catalog, large_print=large_print):
         if shard and not in_shard(job, *shard):
             continue
         leaflet = assemble(catalog, job, today)
-        html = render(env, leaflet, project.templates)
-        fingerprint = hashlib.sha256(f"{assets}\0{job}\0{html}".encode("utf-8")).hexdigest()
-        result.append(Page(job, html, fingerprint, leaflet.draft, leaflet.definition.code, leaflet.stale,
-                           leaflet.overdue))
+        fingerprint = hashlib.sha256(f"{tools}\0{leaflet!r}".encode("utf-8")).hexdigest()
+        result.append(Page(job, leaflet, fingerprint, project.templates))
     return result
 
 
@@ -136,11 +125,11 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
     started = time.perf_counter()
     catalog = check(project)
     drawn = pages(project, catalog, large_print=large_print, shard=shard, today=today)
-    late = sorted({p.code for p in drawn if p.overdue})
+    late = sorted({p.leaflet.definition.code for p in drawn if p.leaflet.overdue})
     if late and not allow_overdue:
         raise ReviewOverdue(_overdue_message(catalog, late))
-    summary = Summary(drafts=sorted({p.code for p in drawn if p.draft}),
-                      stale=sorted({f"{p.code} ({p.job.lang})" for p in drawn if p.stale}))
+    summary = Summary(drafts=sorted({p.leaflet.definition.code for p in drawn if p.leaflet.draft}),
+                      stale=sorted({f"{p.leaflet.definition.code} ({p.job.lang})" for p in drawn if p.leaflet.stale}))
     with locked(out):
         clean_partials(out)
         manifest = read_manifest(out)
@@ -158,9 +147,10 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
             if isinstance(result, RenderError):
                 summary.failed.append(str(result))
                 continue
-            write_atomically(out / page.job.output, result)
+            pdf, html = result
+            write_atomically(out / page.job.output, pdf)
             if write_html:
-                write_atomically((out / page.job.output).with_suffix(".html"), page.html.encode("utf-8"))
+                write_atomically((out / page.job.output).with_suffix(".html"), html.encode("utf-8"))
             manifest[name] = page.fingerprint
             summary.built.append(name)
             write_manifest(out, manifest)
@@ -184,11 +174,13 @@ def _overdue_message(catalog: Catalog, codes: list[str]) -> str:
 def _render_all(project: Project, todo: list[Page], jobs: int | None, progress: Progress | None):
     """Yield (page, pdf bytes or RenderError) as each leaflet finishes."""
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    tasks = [(page.html, project.styles, page.job.large_print, page.job.name) for page in todo]
+    tasks = [(page, project.styles) for page in todo]
     if workers == 1:
         results = map(_render_one, tasks)
         executor = None
     else:
+        from concurrent.futures import ProcessPoolExecutor  # only when there is work to share
+
         executor = ProcessPoolExecutor(max_workers=workers)
         results = executor.map(_render_one, tasks)
     try:
@@ -201,21 +193,25 @@ def _render_all(project: Project, todo: list[Page], jobs: int | None, progress: 
             executor.shutdown(cancel_futures=True)
 
 
-def _render_one(task: tuple[str, Path, bool, str]) -> bytes | RenderError:
+def _render_one(task: tuple[Page, Path]) -> tuple[bytes, str] | RenderError:
+    """HTML, then PDF, for one leaflet; runs in a worker process."""
     from .pdf import render_pdf
 
-    html, styles, large_print, name = task
+    page, styles = task
     try:
-        return render_pdf(html, styles, large_print=large_print, source=name)
+        html = page.html
+        return render_pdf(html, styles, large_print=page.job.large_print, source=page.job.name), html
     except RenderError as error:
         return error
+    except Exception as error:  # a template fault must fail this leaflet, not the whole build
+        return RenderError(f"{page.job.name}: could not be drawn: {type(error).__name__}: {error}")
 
 
 @lru_cache(maxsize=None)
-def _assets_fingerprint(styles: Path) -> str:
-    """Everything besides the HTML that a PDF's bytes depend on: assets, renderer and tool."""
+def _tools_fingerprint(styles: Path, templates: Path) -> str:
+    """Everything besides the content that a PDF's bytes depend on: assets, templates, renderer and tool."""
     digest = hashlib.sha256(f"careleaf {__version__} weasyprint {metadata.version('weasyprint')}".encode())
-    for folder in (styles, PACKAGE):
+    for folder in (styles, templates, PACKAGE):
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()

@@ -117,7 +117,8 @@ def _read_brands(files: _Collector, content: Path, styles: Path) -> dict[str, mo
         files.problems.extend(_brand_contrast(brand, doc))
         brands[path.stem] = brand
     if not brands and not files.problems:
-        files.problems.append(Problem(content / "brands", 1, 1, "there are no brands: add at least one brands/<name>.yaml"))
+        files.problems.append(Problem(content / "brands", 1, 1,
+                                      "there are no brands: add at least one brands/<name>.yaml"))
     return brands
 
 
@@ -233,13 +234,12 @@ def _check_contents(entry: TreatmentEntry, index: int, definition: model.Leaflet
             problems.append(doc.problem(("leaflets", index, "contents"),
                                         f"the {definition.kind} leaflet {definition.code} does not cover "
                                         f"{topic.replace('-', ' ')}: add '{topic}' to its contents"))
-    needs = {"aftercare-checklist": entry.facts.aftercare_checklist,
-             "review-visit": [m for m in entry.facts.timeline if m.visit]}
-    for block, data in needs.items():
+    needs = {"aftercare-checklist": (entry.facts.aftercare_checklist, "aftercare_checklist"),
+             "review-visit": ([m for m in entry.facts.timeline if m.visit], "timeline milestone with visit: true")}
+    for block, (data, what) in needs.items():
         if block in definition.contents and not data:
             problems.append(doc.problem(("leaflets", index, "contents", definition.contents.index(block)),
-                                        f"'{block}' is listed, but this treatment has no "
-                                        f"{'aftercare_checklist' if block == 'aftercare-checklist' else 'timeline milestone with visit: true'}"))
+                                        f"'{block}' is listed, but this treatment has no {what}"))
     return problems
 
 

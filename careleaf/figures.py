@@ -76,7 +76,7 @@ def timeline(marks: list[Mark], day_label: str, colour: str, *, font_size: float
     axis_y = layout.pad + effects.height(layout) + layout.gap
     repeat_y = axis_y + layout.gap + visits.height(layout) + layout.gap
     height = (repeat_y + layout.gap + repeats.height(layout) if repeats.boxes else repeat_y - layout.gap) + layout.pad
-    tracks = [(effects, axis_y, True), (visits, axis_y, False)] + ([(repeats, repeat_y, False)] if repeats.boxes else [])
+    tracks = [(effects, axis_y, True), (visits, axis_y, False), (repeats, repeat_y, False)]
     shapes = [_axis(axis_y, rtl, dashed=False)]
     if repeats.boxes:
         shapes.append(_axis(repeat_y, rtl, dashed=True))

@@ -21,9 +21,8 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from .assemble import Leaflet, direction
-from .errors import InputError
+from .labels import labels
 from .figures import Mark, data_uri, qr_data_uri, timeline, timeline_sentence
-from .load import LoadError, load
 from .schema import Duration
 
 # The timeline's label size in points; styles/*.css print the labels at the same size.
@@ -84,15 +83,14 @@ def format_duration(duration: Duration, lang: str) -> str:
     return whole.replace(high, f"{low}–{high}", 1)
 
 
+def render_leaflet(templates: Path, leaflet: Leaflet) -> str:
+    """The leaflet's HTML, with this process's one environment for ``templates``."""
+    return render(_environment(templates), leaflet, templates)
+
+
 @lru_cache(maxsize=None)
-def labels(templates: Path, lang: str) -> dict[str, str]:
-    """The template's own words ("Side effects", "Page 2 of 3") in one language."""
-    path = templates / "labels" / f"{lang}.yaml"
-    try:
-        data = load(path).data
-    except LoadError as error:
-        raise InputError([error.problem]) from None
-    return data
+def _environment(templates: Path) -> jinja2.Environment:
+    return environment(templates)
 
 
 def render(env: jinja2.Environment, leaflet: Leaflet, templates: Path) -> str:

@@ -97,6 +97,7 @@ def locked(out: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
             if error.errno in (errno.EAGAIN, errno.EACCES):
-                raise Busy(f"another build is writing to {out} right now; wait for it to finish and try again") from None
+                raise Busy(f"another build is writing to {out} right now; "
+                           "wait for it to finish and try again") from None
             raise
         yield
