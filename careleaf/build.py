@@ -13,12 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import signal
+from contextlib import contextmanager
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from . import __version__
 from .assemble import Job, Leaflet, assemble, jobs as all_jobs
@@ -30,6 +32,26 @@ from .output import (clean_partials, locked, read_manifest, remove_quietly, writ
                      write_manifest)
 
 PACKAGE = Path(__file__).resolve().parent
+DEFAULT_TIME_LIMIT = 120.0   # seconds for one leaflet; a normal one takes well under one
+
+
+class TimeLimit(RenderError):
+    """A leaflet took longer to render than the limit allows."""
+
+
+@contextmanager
+def time_limit(seconds: float, name: str) -> Iterator[None]:
+    """Stop a render that runs away (a pathological layout), failing that leaflet only."""
+    def expire(signum, frame):
+        raise TimeLimit(f"{name}: rendering took longer than {seconds:g} s and was stopped")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclass(frozen=True)
@@ -76,6 +98,7 @@ class Summary:
     failed: list[str] = field(default_factory=list)
     drafts: list[str] = field(default_factory=list)       # leaflet codes still awaiting clinical approval
     stale: list[str] = field(default_factory=list)        # leaflets whose translation awaits review
+    notes: list[str] = field(default_factory=list)        # things the person running the build should know
     seconds: float = 0.0
 
 
@@ -117,7 +140,8 @@ def in_shard(job: Job, index: int, count: int) -> bool:
 
 def build(project: Project, out: Path, *, force: bool = False, jobs: int | None = None, write_html: bool = False,
           large_print: bool = True, shard: tuple[int, int] | None = None, allow_overdue: bool = False,
-          progress: Progress | None = None, today: dt.date | None = None) -> Summary:
+          progress: Progress | None = None, today: dt.date | None = None,
+          time_limit_seconds: float = DEFAULT_TIME_LIMIT) -> Summary:
     """Build the catalog into ``out``.
 
     Raises InputError (invalid input) or ReviewOverdue before anything is written.
@@ -142,7 +166,7 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
                 summary.removed.append(name)
         todo = [p for name, p in wanted.items() if force or manifest.get(name) != p.fingerprint]
         summary.unchanged = sorted(name for name, p in wanted.items() if p not in todo)
-        for page, result in _render_all(project, todo, jobs, progress):
+        for page, result in _render_all(project, todo, jobs, progress, time_limit_seconds):
             name = str(page.job.output)
             if isinstance(result, RenderError):
                 summary.failed.append(str(result))
@@ -155,6 +179,8 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
             summary.built.append(name)
             write_manifest(out, manifest)
         write_manifest(out, manifest)
+    if todo:
+        summary.notes += _renderer_notes()
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -171,10 +197,11 @@ def _overdue_message(catalog: Catalog, codes: list[str]) -> str:
             "or build with --allow-overdue to print them marked REVIEW OVERDUE:\n  " + "\n  ".join(lines))
 
 
-def _render_all(project: Project, todo: list[Page], jobs: int | None, progress: Progress | None):
+def _render_all(project: Project, todo: list[Page], jobs: int | None, progress: Progress | None,
+                time_limit_seconds: float = DEFAULT_TIME_LIMIT):
     """Yield (page, pdf bytes or RenderError) as each leaflet finishes."""
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    tasks = [(page, project.styles) for page in todo]
+    tasks = [(page, project.styles, time_limit_seconds) for page in todo]
     if workers == 1:
         results = map(_render_one, tasks)
         executor = None
@@ -193,14 +220,24 @@ def _render_all(project: Project, todo: list[Page], jobs: int | None, progress: 
             executor.shutdown(cancel_futures=True)
 
 
-def _render_one(task: tuple[Page, Path]) -> tuple[bytes, str] | RenderError:
+def _renderer_notes() -> list[str]:
+    from .pdf import uses_fast_subsetting
+
+    if uses_fast_subsetting():
+        return []
+    return ["HarfBuzz's font subsetter (Debian/Ubuntu package libharfbuzz-subset0) was not found, so fonts "
+            "are subset with fontTools instead: writing each PDF takes about four times longer."]
+
+
+def _render_one(task: tuple[Page, Path, float]) -> tuple[bytes, str] | RenderError:
     """HTML, then PDF, for one leaflet; runs in a worker process."""
     from .pdf import render_pdf
 
-    page, styles = task
+    page, styles, limit = task
     try:
-        html = page.html
-        return render_pdf(html, styles, large_print=page.job.large_print, source=page.job.name), html
+        with time_limit(limit, page.job.name):
+            html = page.html
+            return render_pdf(html, styles, large_print=page.job.large_print, source=page.job.name), html
     except RenderError as error:
         return error
     except Exception as error:  # a template fault must fail this leaflet, not the whole build
