@@ -158,12 +158,14 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
         clean_partials(out)
         manifest = read_manifest(out)
         wanted = {str(p.job.output): p for p in drawn}
-        if shard is None:
-            for name in sorted(set(manifest) - set(wanted)):
-                remove_quietly(out / name)
-                remove_quietly((out / name).with_suffix(".html"))
-                manifest.pop(name)
-                summary.removed.append(name)
+        # Only PDFs of leaflets gone from the catalog are removed; a partial build
+        # (--no-large-print, --shard) leaves the others' PDFs alone.
+        existing = {str(job.output) for job in all_jobs(catalog, large_print=True)}
+        for name in sorted(set(manifest) - existing):
+            remove_quietly(out / name)
+            remove_quietly((out / name).with_suffix(".html"))
+            manifest.pop(name)
+            summary.removed.append(name)
         todo = [p for name, p in wanted.items() if force or manifest.get(name) != p.fingerprint]
         summary.unchanged = sorted(name for name, p in wanted.items() if p not in todo)
         for page, result in _render_all(project, todo, jobs, progress, time_limit_seconds):
