@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import model
-from .errors import InputError, Problem
+from .errors import InputError, Problem, display_path
 from .load import Document, LoadError, load
 from .schema import read
 from .translation import SOURCE_LANGUAGE, stale_items
@@ -93,11 +93,11 @@ def load_catalog(content: Path, styles: Path | None = None) -> Catalog:
     content = Path(content)
     styles = Path(styles) if styles else content.parent / "styles"
     files = _Collector()
-    brands = _read_brands(files, content, styles)
+    brands, brand_docs = _read_brands(files, content, styles)
     shared = _read_all_languages(files, content / "shared", model.SharedWording)
     treatments = _read_treatments(files, content)
     if not files.problems:
-        files.problems.extend(_cross_check(brands, shared, treatments, content))
+        files.problems.extend(_cross_check(brands, brand_docs, shared, treatments, content))
     if not files.problems and not treatments:
         files.problems.append(Problem(content / "treatments", 1, 1, "there are no treatments to build"))
     if files.problems:
@@ -105,21 +105,23 @@ def load_catalog(content: Path, styles: Path | None = None) -> Catalog:
     return Catalog(content, styles, brands, shared, treatments, sorted(files.files))
 
 
-def _read_brands(files: _Collector, content: Path, styles: Path) -> dict[str, model.Brand]:
-    brands = {}
+def _read_brands(files: _Collector, content: Path, styles: Path):
+    brands: dict[str, model.Brand] = {}
+    docs: dict[str, Document] = {}
     for path in sorted((content / "brands").glob("*.yaml")):
         brand, doc = files.read(path, model.Brand)
         if brand is None:
             continue
         logo = styles / "brands" / path.stem / brand.logo
         if not logo.is_file():
-            files.problems.append(doc.problem(("logo",), f"the logo file {logo} does not exist"))
+            files.problems.append(doc.problem(("logo",), f"the logo file {logo.relative_to(styles.parent)} does not exist"))
         files.problems.extend(_brand_contrast(brand, doc))
         brands[path.stem] = brand
+        docs[path.stem] = doc
     if not brands and not files.problems:
         files.problems.append(Problem(content / "brands", 1, 1,
                                       "there are no brands: add at least one brands/<name>.yaml"))
-    return brands
+    return brands, docs
 
 
 def _brand_contrast(brand: model.Brand, doc: Document) -> list[Problem]:
@@ -170,20 +172,15 @@ def _read_treatments(files: _Collector, content: Path) -> dict[str, TreatmentEnt
 
 # --- cross-checks -------------------------------------------------------------------
 
-def _cross_check(brands, shared, treatments, content: Path) -> list[Problem]:
+def _cross_check(brands, brand_docs, shared, treatments, content: Path) -> list[Problem]:
     problems: list[Problem] = []
     shared_sections = {lang: set(value.sections) for lang, (value, _) in shared.items()}
     catalog = Catalog(content, content, brands, shared, treatments, [])
     for brand_id, brand in brands.items():
-        if brand.fallback_language and brand.fallback_language not in brand.languages:
-            problems.append(Problem(content / "brands" / f"{brand_id}.yaml", 1, 1,
-                                    f"the fallback language '{brand.fallback_language}' must also be one of "
-                                    "this brand's languages"))
+        problems += _check_brand_languages(brand, brand_docs[brand_id], shared, treatments, content)
     codes: dict[str, str] = {}
     for entry in treatments.values():
         problems += _check_facts(entry, codes)
-        for lang in sorted({lang for brand in brands.values() for lang in brand.languages}):
-            problems += _check_language(entry, lang, shared, content)
         for lang, wording in entry.wording.items():
             fallback = catalog.fallback(lang)
             available = _Available(wording.sections, shared_sections.get(lang, set()),
@@ -231,7 +228,7 @@ def _check_contents(entry: TreatmentEntry, index: int, definition: model.Leaflet
         seen.add(reference)
     for topic in model.REQUIRED_TOPICS[definition.kind]:
         if topic not in definition.contents:
-            problems.append(doc.problem(("leaflets", index, "contents"),
+            problems.append(doc.problem(("leaflets", index, "contents"), at_key=True, message=
                                         f"the {definition.kind} leaflet {definition.code} does not cover "
                                         f"{topic.replace('-', ' ')}: add '{topic}' to its contents"))
     needs = {"aftercare-checklist": (entry.facts.aftercare_checklist, "aftercare_checklist"),
@@ -243,15 +240,22 @@ def _check_contents(entry: TreatmentEntry, index: int, definition: model.Leaflet
     return problems
 
 
-def _check_language(entry: TreatmentEntry, lang: str, shared, content: Path) -> list[Problem]:
-    folder = content / "treatments" / entry.id
+def _check_brand_languages(brand: model.Brand, doc: Document, shared, treatments, content: Path) -> list[Problem]:
+    """Every language a brand offers has its wording files; the mistake is shown on the brand's line."""
+    known = sorted(set(shared) | {lang for entry in treatments.values() for lang in entry.wording})
     problems = []
-    if lang not in entry.wording:
-        problems.append(Problem(folder / f"{lang}.yaml", 1, 1, f"a brand hands out leaflets in '{lang}', "
-                                f"but {entry.id} has no wording in that language (this file is missing)"))
-    if lang not in shared:
-        problems.append(Problem(content / "shared" / f"{lang}.yaml", 1, 1, f"a brand hands out leaflets in "
-                                f"'{lang}', but there is no shared wording in that language (this file is missing)"))
+    for index, lang in enumerate(brand.languages):
+        missing = [] if lang in shared else [content / "shared" / f"{lang}.yaml"]
+        missing += [content / "treatments" / entry.id / f"{lang}.yaml"
+                    for entry in treatments.values() if lang not in entry.wording]
+        if missing:
+            files = ", ".join(display_path(path) for path in missing)
+            problems.append(doc.problem(("languages", index), f"this clinic hands out leaflets in '{lang}', but "
+                                        f"there is no wording in that language ({files} missing)"
+                                        f"{_did_you_mean(lang, known)}"))
+    if brand.fallback_language and brand.fallback_language not in brand.languages:
+        problems.append(doc.problem(("fallback_language",), f"the fallback language '{brand.fallback_language}' "
+                                    "must also be one of this brand's languages"))
     return problems
 
 

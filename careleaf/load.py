@@ -211,6 +211,10 @@ class _ColumnMark:
 _YAML_ERRORS = [
     ("anchors and aliases", "'&' and '*' have a special meaning in YAML and are not supported here. "
                             "If they are part of your text, put the whole text in quotes"),
+    ("while scanning an alias", "'&' and '*' have a special meaning in YAML and are not supported here. "
+                                "If they are part of your text, put the whole text in quotes"),
+    ("while scanning an anchor", "'&' and '*' have a special meaning in YAML and are not supported here. "
+                                 "If they are part of your text, put the whole text in quotes"),
     ("tags are not supported", "a value cannot start with '!'; put the whole text in quotes"),
     ("comment after a value", "the text stops here, because a '#' after a space starts a note that is "
                               "not printed. Put the whole text in double quotes, or move the note to a line "
@@ -225,6 +229,8 @@ _YAML_ERRORS = [
     ("while scanning a quoted scalar", "a quote opened here is never closed. Add the closing quote"),
     ("while scanning a double-quoted", "a quote opened here is never closed. Add the closing quote"),
     ("while scanning a single-quoted", "a quote opened here is never closed. Add the closing quote"),
+    ("expected <block end>, but found ':'", "this line starts with ':' but has no name before it; "
+                                            "write it as 'name: text'"),
     ("expected <block end>, but found '-'", "a list item '-' is indented differently from the items above it. "
                                             "Line it up with them"),
     ("expected <block end>", "this line is indented differently from the lines above it. "
@@ -249,12 +255,15 @@ _YAML_ERRORS = [
 ]
 
 
+_REPORT_WHERE_IT_STARTED = ("quoted scalar", "simple key", "flow", "an alias", "an anchor")
+
+
 def _explain_yaml_error(path: Path, error: yaml.MarkedYAMLError, lines: list[str]) -> Problem:
     mark = error.problem_mark or error.context_mark
     said = f"{error.context or ''} {error.problem or ''}"
-    # A quote that never closes is best reported where it opened, and text that
-    # never reaches its ':' where that text started.
-    if ("quoted scalar" in said or "simple key" in said) and error.context_mark is not None:
+    # A quote or bracket that never closes is best reported where it opened, and
+    # text that never reaches its ':' where that text started.
+    if error.context_mark is not None and any(p in said for p in _REPORT_WHERE_IT_STARTED):
         mark = error.context_mark
     line, column = (mark.line, mark.column) if mark else (0, 0)
     for hint in _HINTS if any(p in said for p in _PARSER_LOST) else ():
@@ -319,6 +328,19 @@ def _quote_closed_early(lines, line, column, said):
     return line, column - 1, f"this {quote} ends the quoted text, but more text follows it ({following}…). {advice}"
 
 
+def _quote_left_open(lines, line, column, said):
+    """A quote left open runs on to the next quote, lines below: report where it opened."""
+    text = _line(lines, line)
+    quote = text[column - 1] if 0 < column <= len(text) else ""
+    if not quote or quote not in "'\"" or text[:column].count(quote) != 1:
+        return None
+    for index in range(line - 1, -1, -1):
+        opened = re.match(rf"^\s*(?:-\s+|[\w-]+:\s+){quote}", _line(lines, index))
+        if opened and _line(lines, index).count(quote) % 2 == 1:
+            return index, opened.end() - 1, "a quote opened here is never closed. Add the closing quote"
+    return None
+
+
 def _curly_quotes(lines, line, column, said):
     """Word's “…” look like quotes but are just letters to YAML."""
     text = _line(lines, line)
@@ -359,8 +381,8 @@ def _key_read_as_text(lines, line, column, said):
                           "text. Line it up with the key it belongs to")
 
 
-_HINTS = [_no_space_after_colon, _quote_closed_early, _curly_quotes, _list_dash_without_space,
-          _block_text_not_indented, _key_read_as_text]
+_HINTS = [_no_space_after_colon, _quote_closed_early, _quote_left_open, _curly_quotes,
+          _list_dash_without_space, _block_text_not_indented, _key_read_as_text]
 
 
 def _to_python(doc: Document, node: Node, where: KeyPath) -> Any:

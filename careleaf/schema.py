@@ -76,6 +76,10 @@ def _id(value: str) -> str:
 
 
 def _reference(value: str) -> str:
+    if " - " in value and all(_REFERENCE.match(part) for part in value.split(" - ")):
+        # A '- name' line indented further than the one above reads as that line going on.
+        raise Invalid(f"'{_shortened(value)}' is two names run together: line up the '-' on the line below "
+                      "with this one")
     if not _REFERENCE.match(value):
         raise Invalid(f"'{_shortened(value)}' is not a section name: use lower-case letters, digits and single "
                       "hyphens, with 'shared/' in front for a shared section")
@@ -258,7 +262,10 @@ class Reader:
 
     def _scalar(self, scalar: Scalar, value: Any, where: KeyPath) -> Any:
         if not isinstance(value, str):
-            self.fail(where, f"{_name(where)} should be a single value, not {_shape(value)}")
+            hint = ""
+            if isinstance(value, dict) and len(value) == 1:  # 'Note: call us' reads as key 'Note'
+                hint = ". If it is text with ': ' in it, put the whole text in double quotes"
+            self.fail(where, f"{_name(where)} should be a single value, not {_shape(value)}{hint}")
             return None
         try:
             return scalar.parse(value)
