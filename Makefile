@@ -14,6 +14,9 @@ leaflets: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+check: $(STAMP)
+	$(BIN)/python generate.py check
+
 schema: $(STAMP)
 	$(BIN)/python -m careleaf.jsonschema leaflets/schema
 

@@ -181,6 +181,11 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
             summary.built.append(name)
             write_manifest(out, manifest)
         write_manifest(out, manifest)
+        if write_html:  # leaflets that did not need a new PDF still get their HTML when asked
+            for page in wanted.values():
+                preview = (out / page.job.output).with_suffix(".html")
+                if page not in todo and not preview.is_file():
+                    write_atomically(preview, page.html.encode("utf-8"))
     if todo:
         summary.notes += _renderer_notes()
     summary.seconds = time.perf_counter() - started

@@ -1,20 +1,25 @@
 """The command line: parse options, run the library, turn its errors into plain messages.
 
-Exit codes: 0 success, 1 a leaflet failed to render, 2 the input is invalid.
+Exit codes for build: 0 success, 1 a leaflet failed to render, 2 the input is invalid.
+``check`` exits 1 when it finds an error; ``changes`` exits 1 when a leaflet needs
+a new version number and 2 for a revision git does not know.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, changes, check
 from .build import Project, Summary, build
+from .changes import RevisionError
 from .errors import InputError, RenderError
 
 EXIT_OK, EXIT_RENDER, EXIT_INPUT = 0, 1, 2
+EXIT_FOUND = 1  # check found an error; changes found a leaflet that needs a new version number
 
 
 def parser() -> argparse.ArgumentParser:
@@ -44,6 +49,26 @@ def parser() -> argparse.ArgumentParser:
     build_cmd.add_argument("--allow-overdue", action="store_true",
                            help="build leaflets past their review date anyway, each page marked REVIEW OVERDUE")
     build_cmd.add_argument("--quiet", action="store_true", help="print only problems and the summary")
+
+    check_cmd = commands.add_parser("check", help="check the wording without building anything",
+                                    description="Read every input and report problems, review dates, drafts, "
+                                                "stale translations and wording that is hard to read (targets "
+                                                "in leaflets/check.yaml), with each answer's readability score. "
+                                                "Nothing is built.",
+                                    epilog="Exit status: 0 no errors (warnings and notes allowed), 1 errors found.")
+    check_cmd.add_argument("--json", action="store_true", help="print the findings and scores as JSON")
+
+    changes_cmd = commands.add_parser("changes", help="list wording changed since a git revision, for sign-off",
+                                      description="Compare the wording and facts with those at a git revision "
+                                                  "(a commit, tag or branch, e.g. HEAD~1 or v3): show each change "
+                                                  "word by word, the leaflets and PDFs it reaches, and the "
+                                                  "leaflets whose version number was not raised.",
+                                      epilog="Exit status: 0 every changed leaflet has a new version, "
+                                             "1 a leaflet needs a version bump, 2 bad revision or invalid input.")
+    changes_cmd.add_argument("revision", metavar="REV", help="the git revision the PDFs in use were built from")
+    changes_cmd.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
+                             help="the output folder the PDFs are named in (default: out)")
+    changes_cmd.add_argument("--json", action="store_true", help="print the changes as JSON")
     return main
 
 
@@ -66,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if options.command == "build":
             return _build(project, options)
+        if options.command == "check":
+            return _check(project, options)
+        if options.command == "changes":
+            return _changes(project, options)
     except InputError as error:
         print(error, file=sys.stderr)
         count = len(error.problems)
@@ -74,6 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     except RenderError as error:
         print(f"Error: {error}", file=sys.stderr)
         return EXIT_RENDER
+    except RevisionError as error:
+        print(f"Error: {error}", file=sys.stderr)
+        return EXIT_INPUT
+    except BrokenPipeError:  # the output was piped into a reader that stopped early ('| head'): not a fault
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("Stopped; PDFs already written are complete, the others are as they were.", file=sys.stderr)
         return EXIT_RENDER
@@ -120,3 +155,21 @@ def _print_summary(summary: Summary, out: Path) -> None:
         print("Drafts (wording awaiting clinical approval; every page is marked DRAFT): " + ", ".join(summary.drafts))
     if summary.stale:
         print("Translations awaiting review (the source wording changed): " + ", ".join(summary.stale))
+
+
+def _check(project: Project, options: argparse.Namespace) -> int:
+    result = check.run(project)
+    if options.json:
+        print(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
+    else:
+        print(check.text(result))
+    return EXIT_OK if result.ok else EXIT_FOUND
+
+
+def _changes(project: Project, options: argparse.Namespace) -> int:
+    result = changes.compare(project, options.revision, options.out)
+    if options.json:
+        print(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
+    else:
+        print(changes.text(result))
+    return EXIT_FOUND if result.needs_bump else EXIT_OK

@@ -18,6 +18,7 @@ SCHEMAS = {
     "treatment-wording.schema.json": (model.TreatmentWording, "careleaf treatment wording (one language)"),
     "shared-wording.schema.json": (model.SharedWording, "careleaf shared wording (one language)"),
     "brand.schema.json": (model.Brand, "careleaf brand"),
+    "check.schema.json": (model.CheckSettings, "careleaf check settings (readability targets, hard words, reviews)"),
 }
 
 

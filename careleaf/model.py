@@ -215,3 +215,45 @@ class Brand:
     email: Optional[Text] = field("An email address for questions", None)
     leaflet_page: Optional[Url] = field("The web page of each leaflet, for a QR code; {code} and {lang} "
                                         "are filled in, e.g. https://clinic.example/leaflets/{code}", None)
+
+
+# --- check.yaml: what `generate.py check` holds the wording to -----------------------
+
+@dataclass(frozen=True)
+class PlainWord:
+    """A hard word and the plain word to use instead."""
+
+    word: Text = field("The hard word or phrase, for example 'haematoma'; it also matches with any "
+                       "ending ('haematomas')")
+    say: Text = field("The plain word to use instead, for example 'bruise'. Where this is in the same "
+                      "sentence, the hard word is being explained and is not reported")
+
+
+@dataclass(frozen=True)
+class EnglishChecks:
+    """Readability targets for English wording (Flesch scores) and its hard words."""
+
+    min_reading_ease: int = field("The lowest Flesch Reading Ease an answer may score "
+                                  "(60-69 standard, 70-79 fairly easy, 80 and above easy)", 60)
+    max_grade: int = field("The highest Flesch-Kincaid grade an answer may score "
+                           "(grade 6 is a reading age of about 11)", 8)
+    jargon: list[PlainWord] = field("Hard words, each with the plain word to use instead", [])
+
+
+@dataclass(frozen=True)
+class TurkishChecks:
+    """Readability targets for Turkish wording (Ateşman's formula) and its hard words."""
+
+    min_atesman: int = field("The lowest Ateşman score an answer may have (50-69 orta güçlükte, "
+                             "70-89 kolay, 90 and above çok kolay)", 60)
+    jargon: list[PlainWord] = field("Hard words, each with the plain word to use instead", [])
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """What 'generate.py check' holds the wording to: sentence length, readability, review dates."""
+
+    max_sentence_words: int = field("Sentences longer than this many words are reported", 25)
+    review_due_days: int = field("Leaflets due for review within this many days are reported", 30)
+    en: EnglishChecks = field("English: readability targets and hard words", EnglishChecks())
+    tr: TurkishChecks = field("Turkish: readability targets and hard words", TurkishChecks())
