@@ -114,7 +114,8 @@ def _read_brands(files: _Collector, content: Path, styles: Path):
             continue
         logo = styles / "brands" / path.stem / brand.logo
         if not logo.is_file():
-            files.problems.append(doc.problem(("logo",), f"the logo file {logo.relative_to(styles.parent)} does not exist"))
+            shown = logo.relative_to(styles.parent)
+            files.problems.append(doc.problem(("logo",), f"the logo file {shown} does not exist"))
         files.problems.extend(_brand_contrast(brand, doc))
         brands[path.stem] = brand
         docs[path.stem] = doc

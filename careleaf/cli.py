@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from . import __version__, changes, check
-from .build import Project, Summary, build
+from .build import DEFAULT_TIME_LIMIT, Project, Summary, build
 from .changes import RevisionError
 from .errors import InputError, RenderError
 
@@ -46,6 +46,9 @@ def parser() -> argparse.ArgumentParser:
                            help="skip the large-print variants")
     build_cmd.add_argument("--shard", type=_shard, metavar="K/N",
                            help="build only the K-th of N stable shares of the catalog (for splitting across machines)")
+    build_cmd.add_argument("--time-limit", type=_positive, default=int(DEFAULT_TIME_LIMIT), metavar="SECONDS",
+                           help="stop rendering a leaflet that takes longer than this; it fails, the others "
+                                f"go on (default: {int(DEFAULT_TIME_LIMIT)})")
     build_cmd.add_argument("--allow-overdue", action="store_true",
                            help="build leaflets past their review date anyway, each page marked REVIEW OVERDUE")
     build_cmd.add_argument("--quiet", action="store_true", help="print only problems and the summary")
@@ -125,7 +128,7 @@ def _build(project: Project, options: argparse.Namespace) -> int:
     progress = None if options.quiet else _progress_printer()
     summary = build(project, options.out, force=options.force, jobs=options.jobs, write_html=options.html,
                     large_print=options.large_print, shard=options.shard, allow_overdue=options.allow_overdue,
-                    progress=progress)
+                    progress=progress, time_limit_seconds=options.time_limit)
     _print_summary(summary, options.out)
     return EXIT_RENDER if summary.failed else EXIT_OK
 
@@ -155,6 +158,8 @@ def _print_summary(summary: Summary, out: Path) -> None:
         print("Drafts (wording awaiting clinical approval; every page is marked DRAFT): " + ", ".join(summary.drafts))
     if summary.stale:
         print("Translations awaiting review (the source wording changed): " + ", ".join(summary.stale))
+    for note in summary.notes:
+        print(f"Note: {note}")
 
 
 def _check(project: Project, options: argparse.Namespace) -> int:

@@ -111,7 +111,7 @@ def _decode(path: Path, raw: bytes) -> str:
                                 f"this file is not saved as UTF-8 text (byte 0x{raw[error.start]:02x} here). "
                                 "Save it again choosing the encoding 'UTF-8'")) from None
     text = text.removeprefix("\ufeff")
-    if not text.strip() or all(not l.strip() or l.lstrip().startswith("#") for l in text.splitlines()):
+    if all(not line.strip() or line.lstrip().startswith("#") for line in text.splitlines()):
         raise LoadError(Problem(path, 1, 1, "this file is empty; it needs at least one 'key: value' line"))
     return _normalise_word_spaces(text)
 

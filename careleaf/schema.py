@@ -39,8 +39,8 @@ class Scalar:
 def field(doc: str, default: Any = MISSING, **kwargs: Any) -> Any:
     """A model field with the one-line help text editors see in completion."""
     if isinstance(default, (list, dict)):
-        factory = (lambda d=default: type(d)(d))
-        return dataclasses.field(default_factory=factory, metadata={"doc": doc}, **kwargs)
+        # Each object gets its own copy of a mutable default.
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"doc": doc}, **kwargs)
     return dataclasses.field(default=default, metadata={"doc": doc}, **kwargs)
 
 
