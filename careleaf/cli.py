@@ -72,6 +72,14 @@ def parser() -> argparse.ArgumentParser:
     changes_cmd.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
                              help="the output folder the PDFs are named in (default: out)")
     changes_cmd.add_argument("--json", action="store_true", help="print the changes as JSON")
+
+    translations_cmd = commands.add_parser(
+        "translations", help="list translations older than their English, or mark one as reviewed",
+        description="Without options: list every translated item whose English wording changed since it was "
+                    "translated. With --reviewed: after updating a translation file, record that it now matches "
+                    "the current English.")
+    translations_cmd.add_argument("--reviewed", type=Path, nargs="+", metavar="FILE",
+                                  help="translation files (e.g. leaflets/shared/tr.yaml) brought up to date")
     return main
 
 
@@ -98,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             return _check(project, options)
         if options.command == "changes":
             return _changes(project, options)
+        if options.command == "translations":
+            return _translations(project, options)
     except InputError as error:
         print(error, file=sys.stderr)
         count = len(error.problems)
@@ -178,3 +188,21 @@ def _changes(project: Project, options: argparse.Namespace) -> int:
     else:
         print(changes.text(result))
     return EXIT_FOUND if result.needs_bump else EXIT_OK
+
+
+def _translations(project: Project, options: argparse.Namespace) -> int:
+    from .build import check as read_catalog
+    from .translation import out_of_date, reviewed
+
+    catalog = read_catalog(project)
+    if options.reviewed:
+        for path in options.reviewed:
+            reviewed(catalog, path.resolve())
+            print(f"marked {path} as matching the current English")
+        return EXIT_OK
+    stale = out_of_date(catalog)
+    for path, items in stale.items():
+        print(f"{path}: {len(items)} item(s) older than the English: {', '.join(items)}")
+    if not stale:
+        print("Every translation matches the current English.")
+    return EXIT_OK

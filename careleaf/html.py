@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from babel import Locale
+from babel import Locale, localedata
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from babel.units import format_unit
@@ -44,8 +44,8 @@ def environment(templates: Path) -> jinja2.Environment:
     env.filters["markup"] = markup
     env.filters["css_string"] = css_string
     env.filters["page_counter"] = page_counter
-    env.filters["duration"] = jinja2.pass_context(lambda ctx, d: format_duration(d, ctx["leaflet"].lang))
-    env.filters["date"] = jinja2.pass_context(lambda ctx, d: format_date(d, "long", locale=ctx["leaflet"].lang))
+    env.filters["duration"] = jinja2.pass_context(lambda ctx, d: format_duration(d, locale_of(ctx["leaflet"])))
+    env.filters["date"] = jinja2.pass_context(lambda ctx, d: format_date(d, "long", locale=locale_of(ctx["leaflet"])))
     env.filters["direction"] = direction
     env.filters["language_name"] = jinja2.pass_context(
         lambda ctx, code: Locale.parse(ctx["leaflet"].lang).languages.get(code, code))
@@ -70,6 +70,18 @@ def page_counter(label: str) -> Markup:
     parts = re.split(r"(\{page\}|\{pages\})", label)
     counters = {"{page}": "counter(page)", "{pages}": "counter(pages)"}
     return Markup(" ".join(counters.get(part) or css_string(part) for part in parts if part))
+
+
+def locale_of(leaflet: Leaflet) -> str:
+    """The leaflet's language as written in the clinic's country: 10 January 2026 in Britain, January 10 in the US."""
+    return _locale(leaflet.lang, leaflet.brand.country)
+
+
+@lru_cache(maxsize=None)
+def _locale(lang: str, country: str | None) -> str:
+    regional = f"{lang}_{country}"
+    # Babel has data for en_GB or tr_TR but not for every pairing (tr_GB): then the language alone.
+    return regional if country and localedata.exists(regional) else lang
 
 
 def format_duration(duration: Duration, lang: str) -> str:
@@ -105,7 +117,7 @@ def render(env: jinja2.Environment, leaflet: Leaflet, templates: Path) -> str:
 
 def timeline_picture(leaflet: Leaflet, words: dict[str, str]) -> dict[str, Any]:
     """The timeline drawing, its labels, and the sentence that says the same for screen readers."""
-    marks = [Mark(m.label, m.when, format_duration(m.when, leaflet.lang), m.visit, m.after_repeat)
+    marks = [Mark(m.label, m.when, format_duration(m.when, locale_of(leaflet)), m.visit, m.after_repeat)
              for m in leaflet.timeline]
     picture = timeline(marks, words["treatment_day"], leaflet.brand.colours.primary,
                        font_size=LABEL_SIZE[leaflet.job.large_print], rtl=leaflet.direction == "rtl")

@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from .schema import Code, Colour, Duration, Id, Language, Markup, Reference, SvgFile, Text, Url, field
+from .schema import Code, Colour, Country, Duration, Id, Language, Markup, Reference, SvgFile, Text, Url, field
 
 Kind = Literal["pre-treatment", "aftercare"]
 Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare", "not-known"]
@@ -209,6 +209,8 @@ class Brand:
     website: Url = field("The clinic's website, starting with https://")
     page_size: PageSize = field("A4 or Letter")
     languages: list[Language] = field("Languages this clinic hands leaflets out in", ["en"])
+    country: Optional[Country] = field("The clinic's country as two capital letters (GB, US, TR), so dates "
+                                       "and numbers are written the local way", None)
     fallback_language: Optional[Language] = field("Where a section has no wording in a language, print it in "
                                                   "this one (the leaflet says so); without it, a gap is an error",
                                                   None)

@@ -155,6 +155,12 @@ def _language(value: str) -> str:
     return value
 
 
+def _country(value: str) -> str:
+    if not re.match(r"^[A-Z]{2}$", value):
+        raise Invalid(f"'{_shortened(value)}' is not a country code; use two capital letters such as GB, US or TR")
+    return value
+
+
 def _file_name(value: str) -> str:
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.svg$", value) or ".." in value:
         raise Invalid(f"'{_shortened(value)}' should be the name of an SVG file in the brand's folder, "
@@ -206,6 +212,7 @@ Code = typing.NewType("Code", str)
 Colour = typing.NewType("Colour", str)
 Url = typing.NewType("Url", str)
 Language = typing.NewType("Language", str)
+Country = typing.NewType("Country", str)
 SvgFile = typing.NewType("SvgFile", str)
 
 SCALARS: dict[Any, Scalar] = {
@@ -217,6 +224,7 @@ SCALARS: dict[Any, Scalar] = {
     Colour: Scalar(_colour, {"type": "string", "pattern": _COLOUR.pattern}),
     Url: Scalar(_url, {"type": "string", "pattern": "^https://"}),
     Language: Scalar(_language, {"type": "string", "pattern": "^[a-z]{2}$"}),
+    Country: Scalar(_country, {"type": "string", "pattern": "^[A-Z]{2}$"}),
     SvgFile: Scalar(_file_name, {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.svg$"}),
     int: Scalar(_whole_number, {"type": ["integer", "string"], "pattern": r"^[1-9]\d*$", "minimum": 1}),
     bool: Scalar(_boolean, {"type": ["boolean", "string"], "enum": [True, False, "true", "false"]}),

@@ -78,3 +78,40 @@ def mark_reviewed(path: Path, source: model.TreatmentWording | model.SharedWordi
         lines.append(f"    {group}:")
         lines += [f"      {name}: \"{value}\"" for name, value in names.items()]
     path.write_text(kept + "\n".join(lines) + "\n", "utf-8")
+
+
+def out_of_date(catalog) -> dict[str, list[str]]:
+    """Each translation file with its stale items, as shown to the translator."""
+    from .errors import display_path
+
+    report: dict[str, list[str]] = {}
+    for path, source, translated in _translation_files(catalog):
+        items = stale_items(source, translated)
+        if items:
+            report[display_path(path)] = items
+    return report
+
+
+def reviewed(catalog, path: Path) -> None:
+    """Record that the translation file at ``path`` now matches its source. Raises InputError otherwise."""
+    from .errors import InputError, Problem
+
+    for candidate, source, _ in _translation_files(catalog):
+        if candidate.resolve() == path:
+            mark_reviewed(path, source)
+            return
+    raise InputError([Problem(path, 1, 1, "this is not a translation file of the catalog "
+                                          "(leaflets/shared/<lang>.yaml or leaflets/treatments/<id>/<lang>.yaml)")])
+
+
+def _translation_files(catalog):
+    """(path, source wording, translated wording) for every translation in the catalog."""
+    if SOURCE_LANGUAGE not in catalog.shared:
+        return
+    for lang, (wording, doc) in sorted(catalog.shared.items()):
+        if lang != SOURCE_LANGUAGE:
+            yield doc.path, catalog.shared[SOURCE_LANGUAGE][0], wording
+    for entry in catalog.treatments.values():
+        for lang, wording in sorted(entry.wording.items()):
+            if lang != SOURCE_LANGUAGE and SOURCE_LANGUAGE in entry.wording:
+                yield entry.wording_docs[lang].path, entry.wording[SOURCE_LANGUAGE], wording

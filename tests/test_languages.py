@@ -1,0 +1,223 @@
+"""Leaflets in the patient's language: Turkish catalog, right-to-left Arabic,
+localised numbers, dates and labels, fallback sections and stale translations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from careleaf.build import Project, build, check, pages
+from careleaf.errors import InputError
+from careleaf.translation import mark_reviewed
+from conftest import FIXTURES, copy_project, normalise, pdf_pages_text, replace_in, run_cli
+
+TREATMENTS = ("botox-facial-lines", "botox-underarm-sweating")
+KINDS = ("pre-treatment", "aftercare")
+ARABIC = FIXTURES / "arabic"
+
+
+def pdf_text(path: Path) -> str:
+    return normalise("\n".join(pdf_pages_text(path)))
+
+
+def html_of(project: Project, name: str, today: dt.date | None = None) -> str:
+    """One leaflet's HTML, drawn without rendering a PDF."""
+    found = [p for p in pages(project, check(project), today=today) if p.job.name == name]
+    assert found, f"no leaflet {name}"
+    return found[0].html
+
+
+# --- Turkish ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("brand", ["harbour-skin", "maple-aesthetics"])
+@pytest.mark.parametrize("treatment", TREATMENTS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_turkish_pdfs_exist_with_turkish_labels_and_language(sample, brand, treatment, kind):
+    pdf = sample.out / brand / "tr" / f"{treatment}-{kind}.pdf"
+    text = pdf_text(pdf)
+    pages_count = len(pdf_pages_text(pdf))
+    assert f"Sayfa 1 / {pages_count}" in text
+    assert "Olası yan etkiler" in text
+    assert "Bu tedavi kimlere uygulanmaz" in text
+    assert str(pypdf.PdfReader(pdf).trailer["/Root"]["/Lang"]) == "tr"
+
+
+def test_turkish_text_keeps_dotted_and_dotless_i(sample):
+    text = pdf_text(sample.out / "harbour-skin" / "tr" / "botox-facial-lines-aftercare.pdf")
+    assert "İlk 4 saat içinde" in text          # dotted capital İ from the checklist heading
+    assert "Olası" in text and "ılık" not in "Olasi"   # dotless ı survives extraction
+    assert "Ilk" not in text and "Olasi " not in text
+
+
+def test_turkish_figures_use_a_decimal_comma(sample):
+    text = pdf_text(sample.out / "harbour-skin" / "tr" / "botox-facial-lines-aftercare.pdf")
+    assert "4,5-6 ay" in text                   # Babel's Turkish number format, in the timeline table
+    assert "4.5-6 ay" not in text
+    english = pdf_text(sample.out / "harbour-skin" / "en" / "botox-facial-lines-aftercare.pdf")
+    assert "4.5-6 months" in english
+
+
+def test_footer_dates_are_written_in_the_leaflets_language(tmp_path):
+    root = copy_project(tmp_path)
+    replace_in(root / "leaflets/treatments/botox-facial-lines/treatment.yaml", "code: BTX-FL-AC",
+               "code: BTX-FL-AC\n    approved_by: Dr A. Example\n    approved_on: 2026-01-10\n"
+               "    review_by: 2028-01-10")
+    project = Project(root)
+    today = dt.date(2026, 6, 1)
+    assert "10 Ocak 2026" in html_of(project, "harbour-skin/tr/botox-facial-lines-aftercare", today)
+    assert "10 Ocak 2028" in html_of(project, "harbour-skin/tr/botox-facial-lines-aftercare", today)
+    assert "10 January 2026" in html_of(project, "harbour-skin/en/botox-facial-lines-aftercare", today)
+
+
+def test_no_label_is_left_in_english_in_a_turkish_leaflet(sample):
+    english = {"Side effects", "Possible side effects", "Page 1 of", "What to expect", "Contact us",
+               "Get urgent help", "Your aftercare checklist", "version"}
+    text = pdf_text(sample.out / "maple-aesthetics" / "tr" / "botox-underarm-sweating-aftercare.pdf")
+    assert not {word for word in english if word in text}
+
+
+# --- never mixing languages silently --------------------------------------------
+
+def test_a_section_missing_in_a_language_is_an_error_naming_file_and_section(tmp_path):
+    root = copy_project(tmp_path)
+    wording = root / "leaflets/treatments/botox-facial-lines/tr.yaml"
+    lines = wording.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = lines.index("  if-i-stop:\n")
+    end = next(i for i in range(start + 1, len(lines))
+               if lines[i].strip() and not lines[i].startswith("    "))   # the next section or top-level key
+    wording.write_text("".join(lines[:start] + lines[end:]), encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        check(Project(root))
+    messages = [str(p) for p in caught.value.problems]
+    assert any("'if-i-stop'" in m and "botox-facial-lines/tr.yaml" in m for m in messages), messages
+
+
+def test_a_brand_may_fill_gaps_from_an_explicit_fallback_language(tmp_path):
+    root = _arabic_project(tmp_path)
+    html = html_of(Project(root), "harbour-skin/ar/botox-facial-lines-aftercare")
+    # 'how-long-does-it-last' has no Arabic wording: it is printed in English, and says so.
+    assert '<section class="qa" lang="en" dir="ltr">' in html
+    assert "How long will the effect last?" in html
+    assert "طُبع باللغة الإنجليزية" in html
+    # Sections the Arabic file has are printed in Arabic.
+    assert "ما الطبيعي بعد العلاج؟" in html
+
+
+# --- stale translations ------------------------------------------------------------
+
+def test_changing_one_english_answer_flags_exactly_the_turkish_section_made_from_it(tmp_path):
+    root = copy_project(tmp_path)
+    project = Project(root)
+    assert check(project).stale("botox-facial-lines", "tr") == set()
+    replace_in(root / "leaflets/treatments/botox-facial-lines/en.yaml",
+               "It usually goes within **24-48 hours**.", "It usually goes within **24-48 hours**, often sooner.")
+    catalog = check(project)
+    assert catalog.stale("botox-facial-lines", "tr") == {"treatment:sections/what-is-normal-afterwards"}
+    assert catalog.stale("botox-underarm-sweating", "tr") == set()
+    drawn = {p.job.name: p for p in pages(project, catalog)}
+    # The aftercare leaflet prints that section and carries the note; the pre-treatment one does not.
+    assert "translation-review" in drawn["harbour-skin/tr/botox-facial-lines-aftercare"].html
+    assert "translation-review" not in drawn["harbour-skin/tr/botox-facial-lines-pre-treatment"].html
+    assert "translation-review" not in drawn["harbour-skin/en/botox-facial-lines-aftercare"].html
+    listed = run_cli("translations", cwd=root)
+    assert listed.returncode == 0
+    assert "botox-facial-lines/tr.yaml: 1 item(s) older than the English: sections/what-is-normal-afterwards" \
+        in listed.stdout
+
+
+def test_marking_a_translation_reviewed_clears_the_flag(tmp_path):
+    root = copy_project(tmp_path)
+    replace_in(root / "leaflets/shared/en.yaml", "Botulinum toxin is a medicine.",
+               "Botulinum toxin is a medicine, made with great care.")
+    assert check(Project(root)).stale("botox-facial-lines", "tr") == {"shared:sections/what-is-botulinum-toxin"}
+    reviewed = run_cli("translations", "--reviewed", "leaflets/shared/tr.yaml", cwd=root)
+    assert reviewed.returncode == 0, reviewed.stderr
+    assert check(Project(root)).stale("botox-facial-lines", "tr") == set()
+
+
+def test_fingerprints_ignore_the_approval_flag(tmp_path):
+    root = copy_project(tmp_path)
+    replace_in(root / "leaflets/shared/en.yaml",
+               "question: What should I bring to my appointment?\n    needs_approval: true\n",
+               "question: What should I bring to my appointment?\n    needs_approval: false\n")
+    # A clinician approving the English does not make the Turkish out of date: the words did not change.
+    assert check(Project(root)).stale("botox-facial-lines", "tr") == set()
+
+
+# --- right to left -----------------------------------------------------------------
+
+def _arabic_project(dest: Path) -> Path:
+    """The sample catalog cut to one brand and treatment, with the small Arabic fixture and English fallback."""
+    root = copy_project(dest)
+    shutil.rmtree(root / "leaflets/treatments/botox-underarm-sweating")
+    (root / "leaflets/brands/maple-aesthetics.yaml").unlink()
+    shutil.copy(ARABIC / "treatments/botox-facial-lines/ar.yaml", root / "leaflets/treatments/botox-facial-lines/")
+    shutil.copy(ARABIC / "shared/ar.yaml", root / "leaflets/shared/")
+    replace_in(root / "leaflets/brands/harbour-skin.yaml", "languages: [en, tr]",
+               "languages: [en, ar]\nfallback_language: en")
+    return root
+
+
+@pytest.fixture(scope="module")
+def arabic(tmp_path_factory) -> tuple[Path, Path]:
+    root = _arabic_project(tmp_path_factory.mktemp("arabic"))
+    out = root / "out"
+    summary = build(Project(root), out, large_print=False, write_html=True)
+    assert not summary.failed, summary.failed
+    return root, out
+
+
+def test_arabic_leaflet_is_right_to_left_with_its_language(arabic):
+    _, out = arabic
+    html = (out / "harbour-skin/ar/botox-facial-lines-aftercare.html").read_text(encoding="utf-8")
+    assert '<html lang="ar" dir="rtl"' in html
+    reader = pypdf.PdfReader(out / "harbour-skin/ar/botox-facial-lines-aftercare.pdf")
+    assert str(reader.trailer["/Root"]["/Lang"]) == "ar"
+
+
+def test_arabic_text_extracts_in_reading_order_with_joined_letters(arabic):
+    _, out = arabic
+    reader = pypdf.PdfReader(out / "harbour-skin/ar/botox-facial-lines-aftercare.pdf")
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    # Whole phrases in logical order, including the lam-alef ligature of "العلاج".
+    assert "توكسين البوتولينوم لخطوط الوجه: بعد العلاج" in text
+    assert "الآثار الجانبية المحتملة" in text
+    assert "ما الطبيعي بعد العلاج؟" in text
+
+
+def test_arabic_glyphs_come_from_the_bundled_arabic_font(arabic):
+    _, out = arabic
+    reader = pypdf.PdfReader(out / "harbour-skin/ar/botox-facial-lines-aftercare.pdf")
+    fonts = {str(font.get_object()["/BaseFont"]).split("+", 1)[-1]
+             for page in reader.pages for font in page["/Resources"]["/Font"].values()}
+    assert "Leaflet-Arabic" in fonts, fonts
+
+
+def test_arabic_timeline_is_mirrored(arabic):
+    root, _ = arabic
+    project = Project(root)
+    arabic_html = html_of(project, "harbour-skin/ar/botox-facial-lines-aftercare")
+    english_html = html_of(project, "harbour-skin/en/botox-facial-lines-aftercare")
+
+    def day_label_left(html: str, label: str) -> float:
+        before = html[: html.index(label)]
+        return float(before[before.rindex("left: ") + 6:].split("%", 1)[0])
+
+    # The treatment day sits at the start of the line: the left in English, the right in Arabic.
+    assert day_label_left(english_html, "Treatment day") < 20
+    assert day_label_left(arabic_html, "يوم العلاج") > 60
+
+
+def test_reviewing_the_arabic_fixture_clears_its_note(tmp_path):
+    root = _arabic_project(tmp_path)
+    project = Project(root)
+    assert check(project).stale("botox-facial-lines", "ar")       # the fixture records no fingerprints
+    catalog = check(project)
+    mark_reviewed(root / "leaflets/treatments/botox-facial-lines/ar.yaml",
+                  catalog.treatments["botox-facial-lines"].wording["en"])
+    mark_reviewed(root / "leaflets/shared/ar.yaml", catalog.shared["en"][0])
+    assert check(project).stale("botox-facial-lines", "ar") == set()
