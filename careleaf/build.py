@@ -175,17 +175,21 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
                 continue
             pdf, html = result
             write_atomically(out / page.job.output, pdf)
+            preview = (out / page.job.output).with_suffix(".html")
             if write_html:
-                write_atomically((out / page.job.output).with_suffix(".html"), html.encode("utf-8"))
+                write_atomically(preview, html.encode("utf-8"))
+            else:  # a preview from an earlier --html build would now show older wording than the PDF
+                preview.unlink(missing_ok=True)
             manifest[name] = page.fingerprint
             summary.built.append(name)
             write_manifest(out, manifest)
         write_manifest(out, manifest)
-        if write_html:  # leaflets that did not need a new PDF still get their HTML when asked
+        if write_html:  # leaflets that did not need a new PDF still get their current HTML when asked
             for page in wanted.values():
                 preview = (out / page.job.output).with_suffix(".html")
-                if page not in todo and not preview.is_file():
-                    write_atomically(preview, page.html.encode("utf-8"))
+                html = page.html.encode("utf-8") if page not in todo else None
+                if html and (not preview.is_file() or preview.read_bytes() != html):
+                    write_atomically(preview, html)
     if todo:
         summary.notes += _renderer_notes()
     summary.seconds = time.perf_counter() - started

@@ -1,0 +1,147 @@
+"""Shared set-up for the careleaf tests.
+
+Two projects are built once per test session and shared:
+
+* ``sample``: a snapshot of this repository's real catalog (leaflets/, templates/,
+  styles/), built without the large-print variants (8 PDFs);
+* ``mini``: the small catalog in tests/fixtures/mini (one brand, one treatment)
+  with this repository's templates and styles, built with large print (4 PDFs).
+
+Tests that change content or output copy one of them into their own tmp_path
+first. Nothing is written outside tmp_path.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from careleaf.build import Project, Summary, build, check
+from careleaf.catalog import Catalog
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+MINI = FIXTURES / "mini"
+GENERATE = ROOT / "generate.py"
+
+# Every kind of dash or hyphen a renderer or an editor may use between two numbers.
+_DASHES = re.compile("[\u002d\u2010\u2011\u2012\u2013\u2014\u2015\u2212]")
+
+
+# --- projects -------------------------------------------------------------------
+
+def copy_project(dest: Path, source: Path = ROOT) -> Path:
+    """A copy of a project's leaflets/, templates/ and styles/ in ``dest``."""
+    for folder in ("leaflets", "templates", "styles"):
+        shutil.copytree(source / folder, dest / folder)
+    return dest
+
+
+def mini_project(dest: Path) -> Path:
+    """The small test catalog, drawn with this repository's templates and styles."""
+    shutil.copytree(ROOT / "templates", dest / "templates")
+    shutil.copytree(ROOT / "styles", dest / "styles")
+    shutil.copytree(MINI / "leaflets", dest / "leaflets")
+    shutil.copytree(MINI / "styles", dest / "styles", dirs_exist_ok=True)
+    return dest
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    """Change one exact piece of a text file; the piece must occur exactly once."""
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times in {path}"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+@dataclass
+class Built:
+    """A project and the output folder it was built into."""
+
+    root: Path
+    out: Path
+    catalog: Catalog
+    summary: Summary
+    large_print: bool
+
+    @property
+    def project(self) -> Project:
+        return Project(self.root)
+
+    def pdfs(self) -> list[Path]:
+        return sorted(self.out.rglob("*.pdf"))
+
+    def copy_to(self, dest: Path) -> tuple[Path, Path]:
+        """A copy of the project with its output at <dest>/out, brought up to date by the command.
+
+        The update normally has nothing to do; it matters only when careleaf itself
+        changed after the session's build (its code is part of every fingerprint).
+        """
+        root = copy_project(dest, self.root)
+        shutil.copytree(self.out, dest / "out")
+        options = [] if self.large_print else ["--no-large-print"]
+        settled = run_cli("--project", ".", "build", "--out", "out", "--quiet", *options, cwd=root)
+        assert settled.returncode == 0, settled.stderr
+        return root, dest / "out"
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory) -> Built:
+    """The real sample catalog, built once (standard print only)."""
+    root = copy_project(tmp_path_factory.mktemp("sample"))
+    out = root.parent / "sample-out"
+    summary = build(Project(root), out, large_print=False)
+    assert not summary.failed, summary.failed
+    return Built(root, out, check(Project(root)), summary, large_print=False)
+
+
+@pytest.fixture(scope="session")
+def mini(tmp_path_factory) -> Built:
+    """The small test catalog, built once with its large-print variants."""
+    root = mini_project(tmp_path_factory.mktemp("mini"))
+    out = root.parent / "mini-out"
+    summary = build(Project(root), out)
+    assert not summary.failed, summary.failed
+    return Built(root, out, check(Project(root)), summary, large_print=True)
+
+
+# --- running the command ------------------------------------------------------------
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``python generate.py ARGS`` in a separate process, as an editor runs it."""
+    return subprocess.run([sys.executable, str(GENERATE), *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+# --- reading output -----------------------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def pdf_pages_text(path: Path) -> tuple[str, ...]:
+    """The text of each page of a PDF, in the order it is drawn (poppler's pdftotext).
+
+    Cached: only read PDFs that no test rewrites (the session's builds) through it.
+    """
+    result = subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(path), "-"],
+                            capture_output=True, text=True, check=True)
+    pages = result.stdout.split("\f")
+    if pages and not pages[-1].strip():
+        pages.pop()
+    return tuple(pages)
+
+
+def normalise(text: str) -> str:
+    """Every dash written as '-' and every run of white space as one space."""
+    return " ".join(_DASHES.sub("-", text).split())
+
+
+def files_state(folder: Path, pattern: str = "*.pdf") -> dict[str, tuple[bytes, int, int]]:
+    """Each file's bytes, modification time and inode: enough to tell whether it was rewritten."""
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_ino)
+            for p in sorted(folder.rglob(pattern)) if p.is_file()}
