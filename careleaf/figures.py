@@ -56,7 +56,6 @@ class Timeline:
     """
 
     svg: str
-    height_ratio: float             # height / width, for the picture's box
     labels: tuple[Label, ...]
 
 
@@ -91,7 +90,7 @@ def timeline(marks: list[Mark], day_label: str, colour: str, *, font_size: float
                                 tuple(line for line in (box.mark.label, box.mark.when_text) if line)))
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH:.0f}" height="{height:.0f}" '
            f'viewBox="0 0 {WIDTH:.0f} {height:.0f}">\n' + "\n".join(shapes) + "\n</svg>")
-    return Timeline(svg, height / WIDTH, tuple(labels))
+    return Timeline(svg, tuple(labels))
 
 
 def timeline_sentence(marks: list[Mark], intro: str) -> str:

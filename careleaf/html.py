@@ -122,7 +122,7 @@ def timeline_picture(leaflet: Leaflet, words: dict[str, str]) -> dict[str, Any]:
     picture = timeline(marks, words["treatment_day"], leaflet.brand.colours.primary,
                        font_size=LABEL_SIZE[leaflet.job.large_print], rtl=leaflet.direction == "rtl")
     return {"src": data_uri(picture.svg), "alt": timeline_sentence(marks, words["timeline_alt"]),
-            "height": round(100 * picture.height_ratio, 3), "labels": picture.labels}
+            "labels": picture.labels}
 
 
 def qr_code(leaflet: Leaflet) -> dict[str, str] | None:

@@ -6,6 +6,8 @@
 * The manifest records, for each PDF, the fingerprint of everything it was made
   from, so the next build can skip leaflets that did not change.
 * A lock keeps two builds from writing the same output folder at once.
+* A folder that cannot be written (a full disk, a read-only share) is reported
+  in plain words, naming the file, rather than as a system error.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import fcntl
 import json
 import os
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Iterator
 
@@ -27,27 +29,69 @@ os.umask(_UMASK)
 LOCK = ".careleaf.lock"
 
 
+class WriteError(RenderError):
+    """The output folder cannot be written: the disk is full, it is read-only, or similar."""
+
+
+# What each system error means to someone running a build, and what to do.
+_WHY = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the disk or folder is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EEXIST: "a file of that name is in the way of a folder",
+    errno.ENOTDIR: "a file of that name is in the way of a folder",
+    errno.EISDIR: "a folder of that name is in the way",
+}
+
+
+@contextmanager
+def _plainly(path: Path) -> Iterator[None]:
+    """Turn a system error while writing ``path`` into a message the person running the build can act on."""
+    try:
+        yield
+    except OSError as error:
+        why = _WHY.get(error.errno) or error.strerror or str(error)
+        raise WriteError(f"cannot write to {path}: {why}. Fix that and build again; "
+                         "the PDFs not yet rebuilt are as they were") from error
+
+
 def write_atomically(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` in one step; on any failure the old file stays as it was."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    try:
-        os.fchmod(handle, 0o666 & ~_UMASK)  # mkstemp makes private files; leaflets are for sharing
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _sync_folder(path.parent)
+    with _plainly(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        try:
+            try:
+                os.fchmod(handle, 0o666 & ~_UMASK)  # mkstemp makes private files; leaflets are for sharing
+                _write_all(handle, data)
+                os.fsync(handle)  # the bytes are on disk before the name points at them
+            finally:
+                os.close(handle)
+            os.replace(temporary, path)
+        except BaseException:
+            with suppress(OSError):  # on a read-only disk this fails too; the next build cleans up
+                Path(temporary).unlink(missing_ok=True)
+            raise
+        _sync_folder(path.parent)
+
+
+def _write_all(handle: int, data: bytes) -> None:
+    """os.write may write less than asked (a signal, a nearly full disk): carry on until all is written."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(handle, view):]
 
 
 def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable; some file systems cannot sync a folder, and then it is done anyway."""
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(descriptor)
+    except OSError as error:
+        if error.errno not in (errno.EINVAL, errno.ENOTSUP):
+            raise
     finally:
         os.close(descriptor)
 
@@ -70,7 +114,8 @@ def write_manifest(out: Path, entries: dict[str, str]) -> None:
 
 
 def remove_quietly(path: Path) -> None:
-    path.unlink(missing_ok=True)
+    with _plainly(path):
+        path.unlink(missing_ok=True)
     for folder in (path.parent, path.parent.parent):
         try:
             folder.rmdir()  # only when empty
@@ -81,7 +126,8 @@ def remove_quietly(path: Path) -> None:
 def clean_partials(out: Path) -> None:
     """Temporary files left by a build that was killed."""
     for partial in out.glob("**/.*.partial"):
-        partial.unlink(missing_ok=True)
+        with _plainly(partial):
+            partial.unlink(missing_ok=True)
 
 
 class Busy(RenderError):
@@ -91,8 +137,10 @@ class Busy(RenderError):
 @contextmanager
 def locked(out: Path) -> Iterator[None]:
     """Hold the output folder's lock for the length of a build."""
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / LOCK, "a+") as lock:
+    with _plainly(out):
+        out.mkdir(parents=True, exist_ok=True)
+        lock = open(out / LOCK, "a+")
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:

@@ -3,7 +3,10 @@
 The renderer is locked down: it may read files only from the project's asset
 folder (``styles/``), after symbolic links are resolved, and never the network.
 Any other reference makes the render fail, naming the reference, rather than
-being fetched or silently dropped.
+being fetched or silently dropped. So does a file that should be there and is
+not (a deleted font), and anything WeasyPrint itself could not load or draw:
+left alone, it would log the problem and print the page without the logo, or
+in a fallback font.
 
 WeasyPrint is imported lazily so that commands which render nothing stay fast.
 Fonts and stylesheets are prepared once per process and reused for every PDF.
@@ -13,9 +16,14 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import re
+import sys
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from typing import Iterator
+from urllib.parse import unquote, urljoin, urlsplit
+from xml.etree import ElementTree
 
 from .errors import RenderError
 
@@ -26,17 +34,29 @@ class Refused(Exception):
     """A resource outside the project's asset folder was asked for."""
 
 
+class Missing(Exception):
+    """A resource inside the asset folder that is not there (a deleted font, a renamed logo)."""
+
+
 @lru_cache(maxsize=None)
 def _renderer(styles: Path):
-    """The font configuration and parsed stylesheets, shared by every PDF this process makes."""
+    """The font configuration and parsed stylesheets, shared by every PDF this process makes.
+
+    Checked before it is kept: fonts are loaded here, once, so a font that could not be
+    loaded would otherwise go unnoticed in every PDF after the first.
+    """
     from weasyprint import CSS
     from weasyprint.text.fonts import FontConfiguration
 
-    logging.getLogger("weasyprint").setLevel(logging.CRITICAL)  # refusals are reported by us, not logged
+    _keep_weasyprint_log_to_ourselves()
     fonts = FontConfiguration()
     fetcher = _fetcher_class()(styles)
-    sheets = {name: CSS(filename=str(styles / f"{name}.css"), font_config=fonts, url_fetcher=fetcher)
-              for name in ("leaflet", "large-print")}
+    with _weasyprint_errors() as errors:
+        sheets = {name: CSS(filename=str(styles / f"{name}.css"), font_config=fonts, url_fetcher=fetcher)
+                  for name in ("leaflet", "large-print")}
+    problems = _problems(fetcher, errors)
+    if problems:
+        raise RenderError("the stylesheets or fonts in styles/ could not be loaded: " + " ".join(problems))
     return fonts, sheets
 
 
@@ -51,6 +71,7 @@ def _fetcher_class():
             super().__init__(allowed_protocols={"file", "data"}, fail_on_errors=False)
             self.root = root.resolve()
             self.refused: list[str] = []
+            self.missing: list[str] = []
 
         def fetch(self, url: str, headers=None):
             try:
@@ -58,23 +79,83 @@ def _fetcher_class():
             except Refused as refusal:
                 self.refused.append(str(refusal))
                 raise
+            except Missing as missing:
+                self.missing.append(str(missing))
+                raise
 
         def _fetch(self, url: str, headers):
+            path = self._vet(url)
+            if path is None:
+                return super().fetch(url, headers)  # a small data: URL
+            body = path.read_bytes()
+            kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            if kind == "image/svg+xml":
+                self._vet_svg(path, body)
+            return URLFetcherResponse(path.as_uri(), body=body, headers={"Content-Type": kind})
+
+        def _vet(self, url: str) -> Path | None:
+            """The file a URL names, if it may be read; None for an allowed data: URL. Never reads it."""
             scheme = url.split(":", 1)[0].lower()
             if scheme == "data":
                 if len(url) > MAX_DATA_URL:
                     raise Refused(f"an embedded data: resource larger than {MAX_DATA_URL // 1024} KB")
-                return super().fetch(url, headers)
+                return None
             parts = urlsplit(url)
             if scheme != "file" or parts.netloc not in ("", "localhost"):
                 raise Refused(f"{url[:120]} (only files in {self.root} may be used)")
-            path = Path(unquote(parts.path)).resolve()
-            if not path.is_relative_to(self.root) or not path.is_file():
-                raise Refused(f"{unquote(parts.path)} (only files in {self.root} may be used)")
-            kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            return URLFetcherResponse(path.as_uri(), body=path.read_bytes(), headers={"Content-Type": kind})
+            named = Path(unquote(parts.path))
+            try:
+                path = named.resolve()
+            except (OSError, ValueError):  # a loop of links, a NUL byte
+                raise Refused(f"{str(named)[:120]} (only files in {self.root} may be used)") from None
+            if not path.is_relative_to(self.root):
+                link = f", a link to {path}" if named.absolute() != path and named.absolute().is_relative_to(
+                    self.root) else ""
+                raise Refused(f"{named}{link} (only files in {self.root} may be used)")
+            if not path.is_file():
+                raise Missing(str(named))
+            return path
+
+        def _vet_svg(self, path: Path, body: bytes) -> None:
+            """An SVG's own references, vetted as if fetched.
+
+            WeasyPrint fetches an SVG's images through us anyway, but skips or trips over
+            others (@import, url() in its styles, <use> of another file); those are refused
+            here too, so a logo that names something outside styles/ never passes unnoticed.
+            """
+            for reference in _svg_references(body):
+                if reference.startswith("#"):
+                    continue  # a part of the same file: a gradient, a clip path
+                try:
+                    self._vet(urljoin(path.as_uri(), reference))
+                except (Refused, Missing) as error:
+                    raise type(error)(f"{error}, named in {path}") from None
 
     return AssetFetcher
+
+
+# url(…) in CSS, quoted or not, and @import "…".
+_CSS_REFERENCE = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)\s]*))\s*\)|@import\s*(?:"([^"]*)"|'([^']*)')""",
+                            re.IGNORECASE)
+
+
+def _svg_references(body: bytes) -> list[str]:
+    """Every address an SVG names: href and src attributes, and url() or @import in its styles."""
+    try:
+        tree = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return []  # WeasyPrint cannot read it either, and that fails the render (see _weasyprint_errors)
+    found = []
+    for element in tree.iter():
+        texts = [element.text or ""] if str(element.tag).rsplit("}", 1)[-1] == "style" else []
+        for name, value in element.attrib.items():
+            if name.rsplit("}", 1)[-1] in ("href", "src"):
+                found.append(value.strip())
+            else:
+                texts.append(value)
+        found += [next(group for group in match.groups() if group is not None).strip()
+                  for text in texts for match in _CSS_REFERENCE.finditer(text)]
+    return [reference for reference in found if reference]
 
 
 def render_pdf(html: str, styles: Path, *, large_print: bool = False, source: str = "") -> bytes:
@@ -83,16 +164,84 @@ def render_pdf(html: str, styles: Path, *, large_print: bool = False, source: st
 
     try:
         fonts, sheets = _renderer(styles.resolve())
-        fetcher = _fetcher_class()(styles)
-        stylesheets = [sheets["leaflet"]] + ([sheets["large-print"]] if large_print else [])
-        document = HTML(string=html, base_url=str(styles.resolve()) + "/", url_fetcher=fetcher)
-        pdf = document.write_pdf(stylesheets=stylesheets, font_config=fonts, pdf_variant="pdf/ua-1",
-                                 custom_metadata=True)
-    except Exception as error:  # WeasyPrint raises many kinds; the leaflet's name matters most
-        raise RenderError(f"{source}: could not be rendered: {error}") from error
-    if fetcher.refused:
-        raise RenderError(f"{source}: refers to files the renderer may not read: " + "; ".join(fetcher.refused))
+    except RenderError as error:
+        raise RenderError(f"{source}: {error}") from None
+    fetcher = _fetcher_class()(styles)
+    stylesheets = [sheets["leaflet"]] + ([sheets["large-print"]] if large_print else [])
+    with _weasyprint_errors() as errors:
+        try:
+            document = HTML(string=html, base_url=str(styles.resolve()) + "/", url_fetcher=fetcher)
+            pdf = document.write_pdf(stylesheets=stylesheets, font_config=fonts, pdf_variant="pdf/ua-1",
+                                     custom_metadata=True)
+        except RenderError:
+            raise  # the time limit, which already names the leaflet
+        except Exception as error:  # WeasyPrint raises many kinds; the leaflet's name matters most
+            raise RenderError(f"{source}: could not be rendered: {error}") from error
+    if errors.interrupted:  # the time limit struck while WeasyPrint was loading an image, which it caught
+        raise errors.interrupted
+    problems = _problems(fetcher, errors)
+    if problems:
+        raise RenderError(f"{source}: " + " ".join(problems))
     return pdf
+
+
+def _problems(fetcher, errors: _ErrorLog) -> list[str]:
+    """What went wrong in one render, in plain words, each kind of problem once."""
+    found = []
+    if fetcher.refused:
+        found.append("refers to files the renderer may not read: " + "; ".join(dict.fromkeys(fetcher.refused)))
+    if fetcher.missing:
+        found.append(f"needs files that are missing from {fetcher.root}: " + "; ".join(dict.fromkeys(fetcher.missing)))
+    if errors and not found:  # a refusal is also logged as a failed load: say it once, the plain way
+        found.append("could not be rendered: " + "; ".join(dict.fromkeys(errors)))
+    return found
+
+
+class _ErrorLog(list):
+    """The resources WeasyPrint could not load or draw during one render (it logs them and carries on)."""
+
+    interrupted: RenderError | None = None
+
+
+# What WeasyPrint logs when a resource could not be had; its other errors are about the
+# document (PDF/UA remarks on a decorative image, say) and are not ours to fail on.
+_NOT_LOADED = ("Failed to load", "Failed to render", "Unsupported stylesheet")
+
+
+class _Collector(logging.Handler):
+    def __init__(self, errors: _ErrorLog):
+        super().__init__(logging.ERROR)
+        self.errors = errors
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith(_NOT_LOADED):
+            self.errors.append(record.getMessage()[:300])
+        # WeasyPrint logs inside its 'except' blocks: if what it caught was ours (the
+        # time limit), the render must stop as that, not carry on without the image.
+        caught = sys.exc_info()[1]
+        while caught is not None and self.errors.interrupted is None:
+            if isinstance(caught, RenderError):
+                self.errors.interrupted = caught
+            caught = caught.__cause__ or caught.__context__
+
+
+@contextmanager
+def _weasyprint_errors() -> Iterator[_ErrorLog]:
+    logger = logging.getLogger("weasyprint")
+    errors = _ErrorLog()
+    handler = _Collector(errors)
+    logger.addHandler(handler)
+    try:
+        yield errors
+    finally:
+        logger.removeHandler(handler)
+
+
+def _keep_weasyprint_log_to_ourselves() -> None:
+    """Errors reach our collector and no further: the editor is told once, by us, not by a log line."""
+    logger = logging.getLogger("weasyprint")
+    logger.setLevel(logging.ERROR)
+    logger.propagate = False
 
 
 def uses_fast_subsetting() -> bool:
