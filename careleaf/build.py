@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import metadata
+import importlib.util
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -258,7 +258,9 @@ def _render_one(task: tuple[Page, Path, float]) -> tuple[bytes, str] | RenderErr
 @lru_cache(maxsize=None)
 def _tools_fingerprint(styles: Path, templates: Path) -> str:
     """Everything besides the content that a PDF's bytes depend on: assets, templates, renderer and tool."""
-    digest = hashlib.sha256(f"careleaf {__version__} weasyprint {metadata.version('weasyprint')}".encode())
+    digest = hashlib.sha256(f"careleaf {__version__}".encode())
+    renderer = importlib.util.find_spec("weasyprint")   # its files, without the cost of importing it
+    digest.update(Path(renderer.origin).read_bytes() if renderer and renderer.origin else b"")
     for folder in (styles, templates, PACKAGE):
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
