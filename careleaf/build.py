@@ -32,6 +32,7 @@ from .output import (clean_partials, locked, read_manifest, remove_quietly, writ
                      write_manifest)
 
 PACKAGE = Path(__file__).resolve().parent
+MANIFEST_EVERY = 1.0         # seconds between saves of the manifest during a build
 DEFAULT_TIME_LIMIT = 120.0   # seconds for one leaflet; a normal one takes well under one
 
 
@@ -168,12 +169,15 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
             summary.removed.append(name)
         todo = [p for name, p in wanted.items() if force or manifest.get(name) != p.fingerprint]
         summary.unchanged = sorted(name for name, p in wanted.items() if p not in todo)
+        slow_fonts = False
+        saved = time.monotonic()
         for page, result in _render_all(project, todo, jobs, progress, time_limit_seconds):
             name = str(page.job.output)
             if isinstance(result, RenderError):
                 summary.failed.append(str(result))
                 continue
-            pdf, html = result
+            pdf, html, fast_subsetting = result
+            slow_fonts |= not fast_subsetting
             write_atomically(out / page.job.output, pdf)
             preview = (out / page.job.output).with_suffix(".html")
             if write_html:
@@ -182,7 +186,10 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
                 preview.unlink(missing_ok=True)
             manifest[name] = page.fingerprint
             summary.built.append(name)
-            write_manifest(out, manifest)
+            # Saved now and then, not after every PDF: a killed build only rebuilds a few PDFs too many.
+            if time.monotonic() - saved > MANIFEST_EVERY:
+                write_manifest(out, manifest)
+                saved = time.monotonic()
         write_manifest(out, manifest)
         if write_html:  # leaflets that did not need a new PDF still get their current HTML when asked
             for page in wanted.values():
@@ -190,8 +197,8 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
                 html = page.html.encode("utf-8") if page not in todo else None
                 if html and (not preview.is_file() or preview.read_bytes() != html):
                     write_atomically(preview, html)
-    if todo:
-        summary.notes += _renderer_notes()
+    if todo and slow_fonts:
+        summary.notes.append(SLOW_FONTS)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -231,24 +238,20 @@ def _render_all(project: Project, todo: list[Page], jobs: int | None, progress: 
             executor.shutdown(cancel_futures=True)
 
 
-def _renderer_notes() -> list[str]:
-    from .pdf import uses_fast_subsetting
-
-    if uses_fast_subsetting():
-        return []
-    return ["HarfBuzz's font subsetter (Debian/Ubuntu package libharfbuzz-subset0) was not found, so fonts "
-            "are subset with fontTools instead: writing each PDF takes about four times longer."]
+SLOW_FONTS = ("HarfBuzz's font subsetter (Debian/Ubuntu package libharfbuzz-subset0) was not found, so fonts "
+              "are subset with fontTools instead: writing each PDF takes about four times longer.")
 
 
-def _render_one(task: tuple[Page, Path, float]) -> tuple[bytes, str] | RenderError:
-    """HTML, then PDF, for one leaflet; runs in a worker process."""
-    from .pdf import render_pdf
+def _render_one(task: tuple[Page, Path, float]) -> tuple[bytes, str, bool] | RenderError:
+    """HTML, then PDF, for one leaflet; runs in a worker process (which also says how it subsets fonts)."""
+    from .pdf import render_pdf, uses_fast_subsetting
 
     page, styles, limit = task
     try:
         with time_limit(limit, page.job.name):
             html = page.html
-            return render_pdf(html, styles, large_print=page.job.large_print, source=page.job.name), html
+            pdf = render_pdf(html, styles, large_print=page.job.large_print, source=page.job.name)
+            return pdf, html, uses_fast_subsetting()
     except RenderError as error:
         return error
     except Exception as error:  # a template fault must fail this leaflet, not the whole build

@@ -35,7 +35,7 @@ from . import model
 from .assemble import Job, jobs
 from .build import Project, check as check_inputs
 from .catalog import Catalog
-from .errors import display_path
+from .errors import RevisionError, display_path
 from .load import Document, LoadError, load
 from .schema import Duration, read
 from .translation import items as wording_items
@@ -55,9 +55,6 @@ LISTS = ("contents", "symptoms")
 
 Key = tuple[str, str, str]   # (file inside leaflets/, group, name): ("shared/en.yaml", "sections", "is-it-a-poison")
 
-
-class RevisionError(Exception):
-    """git could not give the content at the revision asked for."""
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__, changes, check
+from . import __version__
 from .build import DEFAULT_TIME_LIMIT, Project, Summary, build
-from .changes import RevisionError
-from .errors import InputError, RenderError
+from .errors import InputError, RenderError, RevisionError
 
 EXIT_OK, EXIT_RENDER, EXIT_INPUT = 0, 1, 2
 EXIT_FOUND = 1  # check found an error; changes found a leaflet that needs a new version number
@@ -173,6 +172,8 @@ def _print_summary(summary: Summary, out: Path) -> None:
 
 
 def _check(project: Project, options: argparse.Namespace) -> int:
+    from . import check  # imported here: its readability library is slow to load, and build needs none of it
+
     result = check.run(project)
     if options.json:
         print(json.dumps(result.as_json(), indent=2, ensure_ascii=False))
@@ -182,6 +183,8 @@ def _check(project: Project, options: argparse.Namespace) -> int:
 
 
 def _changes(project: Project, options: argparse.Namespace) -> int:
+    from . import changes
+
     result = changes.compare(project, options.revision, options.out)
     if options.json:
         print(json.dumps(result.as_json(), indent=2, ensure_ascii=False))

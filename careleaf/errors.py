@@ -35,6 +35,10 @@ class RenderError(Exception):
     """A valid leaflet could not be turned into a PDF."""
 
 
+class RevisionError(Exception):
+    """git could not give the content at the revision asked for."""
+
+
 def display_path(path: Path) -> str:
     """A path relative to the working folder when it is inside it."""
     try:
