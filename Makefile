@@ -24,6 +24,7 @@ golden: $(STAMP)
 	CARELEAF_REFRESH_GOLDEN=1 $(BIN)/python -m pytest tests/test_golden.py
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -r bench/requirements.txt
 	$(BIN)/python bench/run.py
 
 $(STAMP): pyproject.toml
