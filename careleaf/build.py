@@ -247,11 +247,14 @@ def _render_one(task: tuple[Page, Path, float]) -> tuple[bytes, str, bool] | Ren
     from .pdf import render_pdf, uses_fast_subsetting
 
     page, styles, limit = task
+    started = time.monotonic()
     try:
         with time_limit(limit, page.job.name):
             html = page.html
             pdf = render_pdf(html, styles, large_print=page.job.large_print, source=page.job.name)
-            return pdf, html, uses_fast_subsetting()
+        if time.monotonic() - started > limit:  # the alarm can be swallowed inside the renderer
+            raise TimeLimit(f"{page.job.name}: rendering took longer than {limit:g} s and was stopped")
+        return pdf, html, uses_fast_subsetting()
     except RenderError as error:
         return error
     except Exception as error:  # a template fault must fail this leaflet, not the whole build
@@ -266,5 +269,6 @@ def _tools_fingerprint(styles: Path, templates: Path) -> str:
     digest.update(Path(renderer.origin).read_bytes() if renderer and renderer.origin else b"")
     for folder in (styles, templates, PACKAGE):
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-            digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+            inside = path.resolve().is_relative_to(folder.resolve())   # never read through a link out of it
+            digest.update(str(path.relative_to(folder)).encode() + b"\0" + (path.read_bytes() if inside else b"-"))
     return digest.hexdigest()

@@ -113,7 +113,10 @@ def _read_brands(files: _Collector, content: Path, styles: Path):
         if brand is None:
             continue
         logo = styles / "brands" / path.stem / brand.logo
-        if not logo.is_file():
+        if logo.is_file() and not logo.resolve().is_relative_to(styles.resolve()):
+            files.problems.append(doc.problem(("logo",), f"the logo {logo.relative_to(styles.parent)} is a link "
+                                              "to a file outside styles/; put the file itself there"))
+        elif not logo.is_file():
             shown = logo.relative_to(styles.parent)
             files.problems.append(doc.problem(("logo",), f"the logo file {shown} does not exist"))
         files.problems.extend(_brand_contrast(brand, doc))

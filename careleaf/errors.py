@@ -20,7 +20,9 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        return f"{display_path(self.path)}:{self.line}:{self.column}: {self.message}"
+        # One problem, one line: a line break or control character quoted from the file is shown escaped.
+        message = "".join(c if c.isprintable() else repr(c)[1:-1] for c in self.message)
+        return f"{display_path(self.path)}:{self.line}:{self.column}: {message}"
 
 
 class InputError(Exception):

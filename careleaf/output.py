@@ -33,7 +33,7 @@ class WriteError(RenderError):
     """The output folder cannot be written: the disk is full, it is read-only, or similar."""
 
 
-# What each system error means to someone running a build, and what to do.
+# What each system error means to someone running a build.
 _WHY = {
     errno.ENOSPC: "the disk is full",
     errno.EDQUOT: "the disk quota is used up",
@@ -137,9 +137,9 @@ class Busy(RenderError):
 @contextmanager
 def locked(out: Path) -> Iterator[None]:
     """Hold the output folder's lock for the length of a build."""
-    with _plainly(out):
+    with _plainly(out):  # a folder that cannot be made or written is said plainly; the build's own errors are not
         out.mkdir(parents=True, exist_ok=True)
-        lock = open(out / LOCK, "a+")
+        lock = open(out / LOCK, "a+")  # noqa: SIM115 - closed by the 'with' below
     with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

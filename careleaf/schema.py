@@ -17,6 +17,7 @@ import difflib
 import re
 import types
 import typing
+import unicodedata
 from dataclasses import MISSING, dataclass
 from typing import Any, Callable, Literal, get_args, get_origin
 
@@ -50,6 +51,9 @@ def _text(value: str) -> str:
     value = value.strip()
     if not value:
         raise Invalid("is empty; write the text, or remove the line")
+    hidden = next((c for c in value if unicodedata.category(c) == "Cc" and c not in "\n\t"), None)
+    if hidden:  # written as an escape such as "\x0b" inside quotes: invisible in print, so never meant
+        raise Invalid(f"contains an invisible control character (U+{ord(hidden):04X}); delete it")
     return value
 
 
