@@ -12,6 +12,7 @@ leaflets: $(STAMP)
 	$(BIN)/python generate.py build
 
 test: $(STAMP)
+	$(BIN)/ruff check careleaf tests bench generate.py
 	$(BIN)/python -m pytest
 
 check: $(STAMP)

@@ -24,7 +24,6 @@ import os
 import platform
 import pstats
 import re
-import resource
 import shutil
 import statistics
 import subprocess
