@@ -14,7 +14,6 @@ Layout of the content folder::
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 from . import model
 from .errors import InputError, Problem, display_path
 from .load import Document, LoadError, load
-from .schema import read
+from .schema import closest, read
 from .translation import SOURCE_LANGUAGE, stale_items
 
 LANGUAGE_FILE = "??.yaml"
@@ -328,5 +327,5 @@ def _check_reference(entry, index, position, reference, available: _Available, l
 
 
 def _did_you_mean(name: str, options) -> str:
-    guess = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    guess = closest(name, options)
     return f"; did you mean '{guess[0]}'?" if guess else ""

@@ -197,7 +197,7 @@ def _duration(value: str) -> Duration:
                       "for example '48-72 hours' or '2 weeks'")
     unit = _SINGULAR.get(match["unit"], match["unit"])
     if unit not in UNITS:
-        suggestion = difflib.get_close_matches(unit, UNITS, n=1)
+        suggestion = closest(unit, UNITS)
         hint = f"; did you mean '{suggestion[0]}'?" if suggestion else f"; use one of {', '.join(UNITS)}"
         raise Invalid(f"'{match['unit']}' is not a unit of time{hint}")
     low = _number(match["low"])
@@ -289,7 +289,7 @@ class Reader:
         if isinstance(value, str) and value in options:
             return value
         shown = ", ".join(f"'{o}'" for o in options)
-        guess = _closest(value, options) if isinstance(value, str) else []
+        guess = closest(value, options) if isinstance(value, str) else []
         hint = f"; did you mean '{guess[0]}'?" if guess else ""
         self.fail(where, f"{_name(where)} should be one of {shown}, not {_shape(value)}{hint}")
         return None
@@ -335,16 +335,16 @@ class Reader:
         return cls(**arguments)
 
 
-def _closest(value: str, options: tuple[str, ...]) -> list[str]:
+def closest(value: str, options) -> list[str]:
     """'a4' → 'A4', 'tell us' → 'tell-us': case and spacing are the usual slips."""
     loose = {o.lower().replace("-", " "): o for o in options}
     if value.strip().lower().replace("-", " ") in loose:
         return [loose[value.strip().lower().replace("-", " ")]]
-    return difflib.get_close_matches(value, options, n=1)
+    return difflib.get_close_matches(value, list(options), n=1)
 
 
 def _unknown_key(key: str, fields: dict[str, Any], cls: type) -> str:
-    guess = difflib.get_close_matches(key, list(fields), n=1, cutoff=0.6)
+    guess = closest(key, fields)
     if guess:
         return f"unknown key '{key}'; did you mean '{guess[0]}'?"
     return f"unknown key '{key}'; the keys allowed here are: {', '.join(fields)}"

@@ -1,0 +1,159 @@
+"""The blocks patients take in at a glance: timeline picture, side effects by frequency,
+who should not be treated, urgent help, checklist, review visit, contact and QR code."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+
+from careleaf.build import Project, check, pages
+from careleaf.figures import Mark, timeline
+from careleaf.schema import Duration
+from conftest import copy_project, normalise, pdf_pages_text, replace_in
+
+AFTERCARE = "harbour-skin/en/botox-facial-lines-aftercare"
+
+
+def drawn(project: Project) -> dict[str, str]:
+    """Every leaflet's HTML, by name, without rendering PDFs."""
+    return {p.job.name: p.html for p in pages(project, check(project))}
+
+
+@pytest.fixture(scope="module")
+def sample_html(tmp_path_factory) -> dict[str, str]:
+    return drawn(Project(copy_project(tmp_path_factory.mktemp("components"))))
+
+
+def timeline_svg(html: str) -> str:
+    encoded = re.search(r'<figure class="timeline-picture[^>]*>\s*<div[^>]*>\s*<img src="data:image/svg\+xml;base64,'
+                        r'([^"]+)" alt="([^"]+)"', html)
+    assert encoded, "no timeline picture"
+    return base64.b64decode(encoded.group(1)).decode("utf-8")
+
+
+def timeline_alt(html: str) -> str:
+    return re.search(r'<img src="data:image/svg\+xml;base64,[^"]+" alt="([^"]+)"', html).group(1)
+
+
+# --- timeline ---------------------------------------------------------------------
+
+def test_timeline_is_an_svg_figure_with_the_facts_as_its_text_alternative(sample_html):
+    html = sample_html[AFTERCARE]
+    assert timeline_svg(html).startswith("<svg ")
+    assert timeline_alt(html) == ("Timeline after treatment: Effect starts: 48–72 hours. Full effect: 10–14 days. "
+                                  "Review visit: 2 weeks. Effect lasts: 4.5–6 months. "
+                                  "Effect lasts, after repeat treatments: 8–10 months.")
+
+
+def test_underarm_timeline_shows_its_own_figures(sample_html):
+    alt = timeline_alt(sample_html["maple-aesthetics/en/botox-underarm-sweating-aftercare"])
+    assert "10–12 months" in alt and "16–18 months" in alt and "4.5–6 months" not in alt
+
+
+def test_changing_a_number_in_yaml_changes_the_picture(tmp_path, sample_html):
+    root = copy_project(tmp_path)
+    replace_in(root / "leaflets/treatments/botox-facial-lines/treatment.yaml", "when: 48-72 hours",
+               "when: 36-60 hours")
+    html = drawn(Project(root))[AFTERCARE]
+    assert "Effect starts: 36–60 hours." in timeline_alt(html)
+    assert ">36–60 hours<" in html                                  # the label over the picture
+    assert timeline_svg(html) != timeline_svg(sample_html[AFTERCARE])   # the bar moved
+
+
+def _boxes(labels, width=100.0):
+    return [(label.left, label.left + label.width, label.top) for label in labels]
+
+
+def test_labels_never_overlap_even_when_milestones_crowd_together():
+    hours = lambda low, high: Duration(low, high, "hours")  # noqa: E731 - a local shorthand
+    marks = [Mark(f"Milestone number {i}", hours(10 + i, 12 + i), f"{10 + i}–{12 + i} hours", False, False)
+             for i in range(6)]
+    marks.append(Mark("A visit", hours(13, 13), "13 hours", True, False))
+    drawing = timeline(marks, "Treatment day", "#0b4a66", font_size=12, rtl=False)
+    assert len(drawing.labels) == 8      # six effects, one visit, the treatment day
+    rows: dict[float, list[tuple[float, float]]] = {}
+    for start, end, top in _boxes(drawing.labels):
+        rows.setdefault(round(top, 3), []).append((start, end))
+        assert 0 <= start and end <= 100.01
+    for spans in rows.values():
+        spans.sort()
+        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), spans
+
+
+def test_ranges_are_bars_and_visits_are_diamonds():
+    marks = [Mark("Effect starts", Duration(48, 72, "hours"), "48–72 hours", False, False),
+             Mark("Review visit", Duration(2, 2, "weeks"), "2 weeks", True, False),
+             Mark("After repeats", Duration(8, 10, "months"), "8–10 months", False, True)]
+    svg = timeline(marks, "Treatment day", "#0b4a66", font_size=12, rtl=False).svg
+    assert svg.count("<rect ") == 2            # the two ranges
+    assert svg.count("<polygon ") == 1         # the visit
+    assert svg.count("<circle ") == 1          # the treatment day
+    assert 'stroke-dasharray="3 2"' in svg     # the repeat range is drawn differently, readable in greyscale
+
+
+# --- side effects, contraindications, urgent help, checklist ----------------------
+
+def test_side_effects_use_the_ema_frequency_wording(sample, tmp_path):
+    text = normalise("".join(pdf_pages_text(sample.out / "harbour-skin/en/botox-facial-lines-aftercare.pdf")))
+    assert "frequency cannot be estimated from the available data" in text
+    root = copy_project(tmp_path)
+    replace_in(root / "leaflets/treatments/botox-facial-lines/treatment.yaml",
+               "  - id: headache\n    frequency: not-known", "  - id: headache\n    frequency: common")
+    html = drawn(Project(root))[AFTERCARE]
+    common = html.index("Common: may affect up to 1 in 10 people")
+    assert common < html.index("A headache") < html.index("How often: not known")   # most common first
+
+
+def test_contraindications_are_two_groups(sample_html):
+    html = sample_html[AFTERCARE]
+    do_not, tell_us = html.index("Do not have this treatment if:"), html.index("Tell us before your treatment if:")
+    assert do_not < html.index("you are pregnant") < tell_us < html.index("you take medicines or supplements")
+
+
+def test_urgent_help_box_has_the_red_flags_and_the_brands_urgent_number(sample):
+    for brand, number in (("harbour-skin", "020 7946 0999"), ("maple-aesthetics", "(802) 555-0187")):
+        text = normalise("".join(pdf_pages_text(sample.out / brand / "en/botox-facial-lines-aftercare.pdf")))
+        assert "Get urgent help" in text
+        assert "Trouble swallowing, speaking or breathing" in text
+        assert f"Call us now on {number}" in text
+
+
+def test_urgent_help_box_never_splits_across_pages(sample):
+    for pdf in sorted(sample.out.glob("*/*/*-aftercare.pdf")):
+        holding = [page for page in pdf_pages_text(pdf) if "Trouble swallowing, speaking or breathing" in page
+                   or "Yutma, konuşma ya da nefes almada güçlük" in page]
+        assert len(holding) == 1, pdf
+        assert "Call us now on" in holding[0] or "Hemen arayın" in holding[0], pdf
+
+
+def test_checklist_has_a_tick_box_per_step_grouped_by_window(sample_html):
+    html = sample_html[AFTERCARE]
+    section = html[html.index('<section class="checklist">'):]
+    section = section[: section.index("</section>")]
+    assert [m for m in re.findall(r"<h3>(.*?)</h3>", section)] == [
+        "In the first 4 hours", "In the first 24 hours", "In the first 2 weeks"]
+    assert section.count("<li>") == 5 and 'class="ticks"' in section
+
+
+def test_review_visit_and_contact_come_from_the_brand(sample_html):
+    html = sample_html["maple-aesthetics/en/botox-facial-lines-aftercare"]
+    assert "Come back to see us about 2 weeks after your treatment" in html
+    assert "(802) 555-0142" in html and "220 Sugarhouse Lane, Suite 3" in html
+
+
+def test_qr_code_only_where_the_brand_has_leaflet_pages(sample_html):
+    harbour = sample_html[AFTERCARE]
+    assert 'alt="Scan for this leaflet online: https://harbourskin.example/leaflets/BTX-FL-AC?lang=en"' in harbour
+    svg = re.search(r'<figure class="qr">\s*<img src="data:image/svg\+xml', harbour)
+    assert svg, "the QR code is not a vector image"
+    assert '<figure class="qr">' not in sample_html["maple-aesthetics/en/botox-facial-lines-aftercare"]
+
+
+def test_large_print_is_the_same_content(sample_html):
+    standard = sample_html[AFTERCARE]
+    large = sample_html[AFTERCARE + "-large-print"]
+    assert 'class="large-print"' in large
+    strip = lambda html: re.sub(r'style="[^"]*"|src="[^"]*"|class="[^"]*-print"', "", html)  # noqa: E731
+    assert strip(standard) == strip(large)
