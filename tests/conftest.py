@@ -54,6 +54,31 @@ def mini_project(dest: Path) -> Path:
     return dest
 
 
+SMALL_BRAND = "harbour-skin"
+SMALL_TREATMENT = "botox-facial-lines"
+
+
+def small_project(dest: Path, languages: str = "en") -> Path:
+    """A copy of the real catalog cut down to one clinic and one treatment (two leaflets a language)."""
+    copy_project(dest)
+    for brand in (dest / "leaflets/brands").glob("*.yaml"):
+        if brand.stem != SMALL_BRAND:
+            brand.unlink()
+    for treatment in (dest / "leaflets/treatments").iterdir():
+        if treatment.is_dir() and treatment.name != SMALL_TREATMENT:
+            shutil.rmtree(treatment)
+    edit(dest / f"leaflets/brands/{SMALL_BRAND}.yaml", r"(?m)^languages:.*$", f"languages: [{languages}]")
+    return dest
+
+
+def edit(path: Path, pattern: str, new: str) -> None:
+    """Replace the first match of a pattern in a text file with ``new``, keeping the pattern's group 1 in front."""
+    text, count = re.subn(pattern, lambda m: (m.group(1) if m.groups() else "") + new,
+                          path.read_text("utf-8"), count=1)
+    assert count == 1, f"{pattern!r} not found in {path}"
+    path.write_text(text, "utf-8")
+
+
 def replace_in(path: Path, old: str, new: str) -> None:
     """Change one exact piece of a text file; the piece must occur exactly once."""
     text = path.read_text(encoding="utf-8")

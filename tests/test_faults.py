@@ -30,6 +30,7 @@ from careleaf import cli
 from careleaf.build import Project, build
 from careleaf.cli import main
 from careleaf.output import MANIFEST, locked
+from conftest import edit, small_project
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATE = ROOT / "generate.py"
@@ -41,28 +42,6 @@ PRE_TREATMENT = f"{BRAND}/en/{TREATMENT}-pre-treatment.pdf"
 
 
 # --- a small project: one clinic, one treatment (two leaflets in English) ---------------------
-
-def small_project(dest: Path, languages: str = "en") -> Path:
-    """A copy of the real catalog cut down to one clinic and one treatment."""
-    for folder in ("leaflets", "templates", "styles"):
-        shutil.copytree(ROOT / folder, dest / folder)
-    for brand in (dest / "leaflets/brands").glob("*.yaml"):
-        if brand.stem != BRAND:
-            brand.unlink()
-    for treatment in (dest / "leaflets/treatments").iterdir():
-        if treatment.is_dir() and treatment.name != TREATMENT:
-            shutil.rmtree(treatment)
-    edit(dest / f"leaflets/brands/{BRAND}.yaml", r"(?m)^languages:.*$", f"languages: [{languages}]")
-    return dest
-
-
-def edit(path: Path, pattern: str, new: str) -> None:
-    """Replace the first match of a pattern in a text file with ``new``, keeping the pattern's group 1 in front."""
-    text, count = re.subn(pattern, lambda m: (m.group(1) if m.groups() else "") + new,
-                          path.read_text("utf-8"), count=1)
-    assert count == 1, f"{pattern!r} not found in {path}"
-    path.write_text(text, "utf-8")
-
 
 def rename_clinic(root: Path) -> None:
     """A change that reaches every page of every leaflet."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 import copy
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pypdf
@@ -41,6 +40,7 @@ from careleaf.build import Project, check, pages
 from careleaf.cli import main
 from careleaf.errors import InputError
 from careleaf.labels import labels
+from conftest import small_project
 
 ROOT = Path(__file__).resolve().parents[1]
 BRAND = "harbour-skin"
@@ -70,21 +70,6 @@ FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None
                 phases=(Phase.explicit, Phase.generate) + SHRINK,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
-
-
-def small_project(dest: Path) -> Path:
-    """A copy of the real catalog cut down to one clinic, one treatment and English (two leaflets)."""
-    for folder in ("leaflets", "templates", "styles"):
-        shutil.copytree(ROOT / folder, dest / folder)
-    for brand in (dest / "leaflets/brands").glob("*.yaml"):
-        if brand.stem != BRAND:
-            brand.unlink()
-    for treatment in (dest / "leaflets/treatments").iterdir():
-        if treatment.is_dir() and treatment.name != TREATMENT:
-            shutil.rmtree(treatment)
-    brand = dest / TARGETS["brand"]
-    brand.write_text(re.sub(r"(?m)^languages:.*$", "languages: [en]", brand.read_text("utf-8")), "utf-8")
-    return dest
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ from careleaf.build import Project, build, check, pages
 from careleaf.cli import main
 from careleaf.errors import InputError, RenderError
 from careleaf.pdf import MAX_DATA_URL, render_pdf
+from conftest import edit, small_project
 
 ROOT = Path(__file__).resolve().parents[1]
 BRAND = "harbour-skin"
@@ -39,28 +40,6 @@ TREATMENT = "botox-facial-lines"
 
 
 # --- a small project: one clinic, one treatment, English (two leaflets) ----------------------
-
-def small_project(dest: Path) -> Path:
-    """A copy of the real catalog cut down to one clinic, one treatment and one language."""
-    for folder in ("leaflets", "templates", "styles"):
-        shutil.copytree(ROOT / folder, dest / folder)
-    for brand in (dest / "leaflets/brands").glob("*.yaml"):
-        if brand.stem != BRAND:
-            brand.unlink()
-    for treatment in (dest / "leaflets/treatments").iterdir():
-        if treatment.is_dir() and treatment.name != TREATMENT:
-            shutil.rmtree(treatment)
-    edit(dest / f"leaflets/brands/{BRAND}.yaml", r"(?m)^languages:.*$", "languages: [en]")
-    return dest
-
-
-def edit(path: Path, pattern: str, new: str) -> None:
-    """Replace the first match of a pattern in a text file with ``new``, keeping the pattern's group 1 in front."""
-    text, count = re.subn(pattern, lambda m: (m.group(1) if m.groups() else "") + new,
-                          path.read_text("utf-8"), count=1)
-    assert count == 1, f"{pattern!r} not found in {path}"
-    path.write_text(text, "utf-8")
-
 
 def quoted(text: str) -> str:
     """A YAML double-quoted string (JSON's quoting is valid YAML)."""
