@@ -50,7 +50,6 @@ class Catalog:
     brands: dict[str, model.Brand]
     shared: dict[str, tuple[model.SharedWording, Document]]
     treatments: dict[str, TreatmentEntry]
-    files: list[Path]
 
     def stale(self, treatment: str, lang: str) -> set[str]:
         """Translated items (as 'treatment:group/name' or 'shared:group/name') older than their source."""
@@ -62,10 +61,14 @@ class Catalog:
         return found
 
     def fallback(self, lang: str) -> str | None:
-        """The language gaps in ``lang`` may be filled from: only if every brand offering it agrees."""
-        offering = [b for b in self.brands.values() if lang in b.languages]
-        choices = {b.fallback_language for b in offering}
-        return choices.pop() if len(choices) == 1 and offering else None
+        return fallback_language(self.brands, lang)
+
+
+def fallback_language(brands: dict[str, model.Brand], lang: str) -> str | None:
+    """The language gaps in ``lang`` may be filled from: only if every brand offering it agrees."""
+    offering = [b for b in brands.values() if lang in b.languages]
+    choices = {b.fallback_language for b in offering}
+    return choices.pop() if len(choices) == 1 and offering else None
 
 
 class _Collector:
@@ -73,10 +76,8 @@ class _Collector:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
-        self.files: list[Path] = []
 
     def read(self, path: Path, cls: type) -> tuple[Any, Document | None]:
-        self.files.append(path)
         try:
             doc = load(path)
         except LoadError as error:
@@ -101,7 +102,7 @@ def load_catalog(content: Path, styles: Path | None = None) -> Catalog:
         files.problems.append(Problem(content / "treatments", 1, 1, "there are no treatments to build"))
     if files.problems:
         raise InputError(files.problems)
-    return Catalog(content, styles, brands, shared, treatments, sorted(files.files))
+    return Catalog(content, styles, brands, shared, treatments)
 
 
 def _read_brands(files: _Collector, content: Path, styles: Path):
@@ -178,14 +179,13 @@ def _read_treatments(files: _Collector, content: Path) -> dict[str, TreatmentEnt
 def _cross_check(brands, brand_docs, shared, treatments, content: Path) -> list[Problem]:
     problems: list[Problem] = []
     shared_sections = {lang: set(value.sections) for lang, (value, _) in shared.items()}
-    catalog = Catalog(content, content, brands, shared, treatments, [])
     for brand_id, brand in brands.items():
         problems += _check_brand_languages(brand, brand_docs[brand_id], shared, treatments, content)
     codes: dict[str, str] = {}
     for entry in treatments.values():
         problems += _check_facts(entry, codes)
         for lang, wording in entry.wording.items():
-            fallback = catalog.fallback(lang)
+            fallback = fallback_language(brands, lang)
             available = _Available(wording.sections, shared_sections.get(lang, set()),
                                    entry.wording.get(fallback).sections if fallback in entry.wording else {},
                                    shared_sections.get(fallback, set()))
