@@ -19,7 +19,7 @@ check: $(STAMP)
 	$(BIN)/python generate.py check
 
 schema: $(STAMP)
-	$(BIN)/python -m careleaf.jsonschema leaflets/schema
+	$(BIN)/python -m careleaf.editor_schemas leaflets/schema
 
 golden: $(STAMP)
 	CARELEAF_REFRESH_GOLDEN=1 $(BIN)/python -m pytest tests/test_golden.py

@@ -3,19 +3,26 @@
 The result is plain data the templates draw: sections in the order the leaflet
 definition lists them, and the structured topics (timeline, side effects,
 contraindications, checklist) already grouped the way every leaflet shows them.
+
+Assembling also records every item the leaflet takes (``Leaflet.printed``): the
+one record of what a leaflet prints, which the approval check, the translation
+note, the build's fingerprint and ``changes`` all read.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from . import model
-from .catalog import Catalog
+from .catalog import Catalog, brand_file, labels_file, shared_file
 from .governance import approved, overdue
-from .schema import Duration
+from .items import BRAND_NOT_PRINTED, Key
+from .labels import printed_labels
+from .validate import Duration
 
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
 
@@ -86,9 +93,15 @@ class Leaflet:
     tell_us: list[str]
     checklist: list[tuple[Duration, list[str]]]                 # (window, steps), shortest window first
     urgent_help: model.UrgentHelp | None
-    needs_approval: bool               # something it prints is marked needs_approval
+    words: dict[str, str]              # the template words ("Side effects") in its language
     overdue: bool                      # past its review date (printed only with --allow-overdue)
-    stale: list[str]                   # translated items awaiting review against the changed source
+    printed: dict[Key, Any]            # every item it prints: the one record of what is in it
+    stale: list[Key]                   # printed translations awaiting review against the changed source
+
+    @property
+    def needs_approval(self) -> bool:
+        """Something it prints is still marked needs_approval."""
+        return any(getattr(value, "needs_approval", False) for value in self.printed.values())
 
     @property
     def draft(self) -> bool:
@@ -124,109 +137,99 @@ def jobs(catalog: Catalog, *, large_print: bool = True) -> list[Job]:
 
 
 def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
-    """The leaflet ``job`` describes, with its wording resolved."""
+    """The leaflet ``job`` describes, with its wording resolved and the record of every item it prints."""
     entry = catalog.treatments[job.treatment]
-    facts = entry.facts
-    wording = entry.wording[job.lang]
-    shared = catalog.shared[job.lang][0]
-    definition = entry.leaflet(job.kind)
-    fallback = catalog.fallback(job.lang)
-    own = _Sources(job.lang, wording, shared)
-    spare = _Sources(fallback, entry.wording[fallback], catalog.shared[fallback][0]) if fallback else None
-    blocks = list(_blocks(definition, own, spare))
-    leaflet_wording = wording.leaflets[job.kind]
+    take = _Taker(catalog)
+    facts, own = entry.facts_file, entry.wording_file(job.lang)
+    definition = take(facts, "leaflets", job.kind)
+    leaflet_wording = take(own, "leaflets", job.kind)
+    shown = set(definition.contents)
+    blocks = [_block(reference, take, entry, job.lang, catalog.fallback(job.lang)) for reference in definition.contents]
+    brand = catalog.brands[job.brand]
+    for spec in dataclasses.fields(model.Brand):
+        if spec.name not in BRAND_NOT_PRINTED:
+            take(brand_file(job.brand), spec.name)
+    take(f"styles/brands/{job.brand}/{brand.logo}", "logo")
+
+    def group(name: str, blocks_that_print_it: set[str]) -> list[tuple[Any, Any]]:
+        """(fact, wording) of every item of a group, taken only when the leaflet prints it."""
+        if not shown & blocks_that_print_it:
+            return []
+        return [(take(facts, name, fact.id), take(own, name, fact.id)) for fact in getattr(entry.facts, name)]
+
+    timeline = group("timeline", {"timeline", "review-visit"})
+    side_effects = group("side_effects", {"side-effects"})
+    contraindications = group("contraindications", {"contraindications"})
+    checklist = group("aftercare_checklist", {"aftercare-checklist"})
+    urgent_help = take(shared_file(job.lang), "urgent_help", "box") if "urgent-help" in shown else None
+    words = catalog.labels[job.lang]
+    for name in printed_labels(words, job.kind, {effect.frequency for effect, _ in side_effects}):
+        take(labels_file(job.lang), name)
     return Leaflet(
         job=job,
-        brand=catalog.brands[job.brand],
+        brand=brand,
         definition=definition,
-        treatment_name=wording.name,
+        treatment_name=take(own, "name", "name"),
         title=leaflet_wording.title,
         intro=leaflet_wording.intro,
         blocks=blocks,
-        timeline=[MilestoneView(wording.timeline[m.id], m.when, m.visit, m.after_repeat) for m in facts.timeline],
-        side_effects=_by_frequency(facts.side_effects, wording),
-        do_not_treat=[wording.contraindications[c.id] for c in facts.contraindications if c.rule == "do-not-treat"],
-        tell_us=[wording.contraindications[c.id] for c in facts.contraindications if c.rule == "tell-us"],
-        checklist=_by_window(facts.aftercare_checklist, wording),
-        urgent_help=shared.urgent_help,
-        needs_approval=_needs_approval(blocks, facts, definition, shared),
+        timeline=[MilestoneView(label, m.when, m.visit, m.after_repeat) for m, label in timeline],
+        side_effects=_by_frequency(side_effects),
+        do_not_treat=[text for c, text in contraindications if c.rule == "do-not-treat"],
+        tell_us=[text for c, text in contraindications if c.rule == "tell-us"],
+        checklist=_by_window(checklist),
+        urgent_help=urgent_help,
+        words=words,
         overdue=overdue(definition, today),
-        stale=sorted(_shown(catalog.stale(job.treatment, job.lang), definition)),
+        printed=take.printed,
+        stale=sorted(key for key in take.printed if key in catalog.stale),
     )
 
 
-@dataclass(frozen=True)
-class _Sources:
-    lang: str
-    wording: model.TreatmentWording
-    shared: model.SharedWording
+class _Taker:
+    """Takes items from the catalog by key, recording each one: the leaflet's record of what it prints."""
 
-    def section(self, reference: str) -> model.Section | None:
-        if reference.startswith("shared/"):
-            return self.shared.sections.get(reference.removeprefix("shared/"))
-        return self.wording.sections.get(reference)
+    def __init__(self, catalog: Catalog):
+        self.items = catalog.items
+        self.printed: dict[Key, Any] = {}
 
+    def __call__(self, file: str, group: str, name: str = "") -> Any:
+        key = Key(file, group, name)
+        value = self.items[key].value
+        self.printed[key] = value
+        return value
 
-def _blocks(definition: model.LeafletDefinition, own: _Sources, fallback: _Sources | None) -> Iterator[Block]:
-    for reference in definition.contents:
-        if reference in model.COMPONENTS:
-            yield Block(reference)
-        elif own.section(reference):
-            yield Block("section", own.section(reference))
-        else:  # the catalog check allowed the gap only because the fallback has it
-            yield Block("section", fallback.section(reference), lang=fallback.lang)
+    def has(self, file: str, group: str, name: str = "") -> bool:
+        return Key(file, group, name) in self.items
 
 
-def _shown(stale: set[str], definition: model.LeafletDefinition) -> set[str]:
-    """The stale items this leaflet actually prints."""
-    groups = {"timeline": "timeline", "review-visit": "timeline", "side-effects": "side_effects",
-              "contraindications": "contraindications", "aftercare-checklist": "aftercare_checklist",
-              "urgent-help": "urgent_help"}
-    printed = {"treatment:name/name", f"treatment:leaflets/{definition.kind}"}
-    for reference in definition.contents:
-        if reference.startswith("shared/"):
-            printed.add(f"shared:sections/{reference.removeprefix('shared/')}")
-        elif reference not in groups:
-            printed.add(f"treatment:sections/{reference}")
-    shown_groups = {groups[r] for r in definition.contents if r in groups}
-    return {item for item in stale
-            if item in printed or item.split(":", 1)[1].split("/", 1)[0] in shown_groups}
+def _block(reference: str, take: _Taker, entry, lang: str, fallback: str | None) -> Block:
+    """One item of the contents: a built-in block, or a section in the leaflet's language or its fallback."""
+    if reference in model.COMPONENTS:
+        return Block(reference)
+    if reference.startswith("shared/"):
+        files = [shared_file(lang)] + ([shared_file(fallback)] if fallback else [])
+        name = reference.removeprefix("shared/")
+    else:
+        files = [entry.wording_file(lang)] + ([entry.wording_file(fallback)] if fallback else [])
+        name = reference
+    # The catalog check allowed a gap only because the fallback language has the section.
+    file = next(f for f in files if take.has(f, "sections", name))
+    return Block("section", take(file, "sections", name), lang=None if file == files[0] else fallback)
 
 
-def _by_frequency(effects: list[model.SideEffect], wording: model.TreatmentWording):
+def _by_frequency(effects: list[tuple[model.SideEffect, model.SideEffectWording]]):
     groups = []
     for frequency in model.FREQUENCIES:
-        views = [SideEffectView(wording.side_effects[e.id].effect, e.lasts, wording.side_effects[e.id].what_to_do)
-                 for e in effects if e.frequency == frequency]
+        views = [SideEffectView(words.effect, fact.lasts, words.what_to_do) for fact, words in effects
+                 if fact.frequency == frequency]
         if views:
             groups.append((frequency, views))
     return groups
 
 
-def _hours(duration: Duration) -> float:
-    return duration.high * {"hours": 1, "days": 24, "weeks": 168, "months": 730}[duration.unit]
-
-
-def _by_window(items: list[model.ChecklistItem], wording: model.TreatmentWording):
+def _by_window(items: list[tuple[model.ChecklistItem, str]]):
     windows: dict[Duration, list[str]] = {}
-    for item in sorted(items, key=lambda i: _hours(i.within)):
-        windows.setdefault(item.within, []).append(wording.aftercare_checklist[item.id])
+    for item, words in sorted(items, key=lambda pair: pair[0].within.high_hours):
+        windows.setdefault(item.within, []).append(words)
     return list(windows.items())
-
-
-def _needs_approval(blocks: list[Block], facts: model.Treatment, definition: model.LeafletDefinition,
-                    shared: model.SharedWording) -> bool:
-    """True when anything this leaflet prints still waits for a clinician's approval."""
-    shown = {b.kind for b in blocks}
-    parts: list[Any] = [b.section for b in blocks if b.section]
-    if "timeline" in shown or "review-visit" in shown:
-        parts += facts.timeline
-    if "side-effects" in shown:
-        parts += facts.side_effects
-    if "contraindications" in shown:
-        parts += facts.contraindications
-    if "aftercare-checklist" in shown:
-        parts += facts.aftercare_checklist
-    if "urgent-help" in shown and shared.urgent_help:
-        parts.append(shared.urgent_help)
-    return any(part.needs_approval for part in parts)

@@ -2,8 +2,9 @@
 
 1. read and check every input (nothing is rendered if anything is wrong);
 2. assemble each leaflet and draw its HTML;
-3. skip leaflets whose fingerprint (their HTML plus the assets and the tool)
-   matches the last build's; render the rest to PDF, in parallel;
+3. skip leaflets whose fingerprint (the items they print, plus the templates,
+   assets and the tool) matches the last build's; render the rest to PDF, in
+   parallel, each in a worker process that is ended if it runs past the time limit;
 4. write each PDF atomically, remove PDFs whose leaflet no longer exists, and
    record what was built in the manifest.
 """
@@ -13,9 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import signal
-from contextlib import contextmanager
 import time
+from concurrent.futures import TimeoutError as TookTooLong, as_completed
 from dataclasses import dataclass, field
 from functools import lru_cache
 import importlib.util
@@ -27,51 +27,19 @@ from .assemble import Job, Leaflet, assemble, jobs as all_jobs
 from .catalog import Catalog, load_catalog
 from .errors import RenderError
 from .governance import ReviewOverdue, today as current_date
-from .labels import check_labels
+from .items import digest
 from .output import (clean_partials, locked, read_manifest, remove_quietly, write_atomically,
                      write_manifest)
+from .cli import DEFAULT_TIME_LIMIT
+from .project import Project
+from .validate import origin
 
 PACKAGE = Path(__file__).resolve().parent
 MANIFEST_EVERY = 1.0         # seconds between saves of the manifest during a build
-DEFAULT_TIME_LIMIT = 120.0   # seconds for one leaflet; a normal one takes well under one
 
 
 class TimeLimit(RenderError):
     """A leaflet took longer to render than the limit allows."""
-
-
-@contextmanager
-def time_limit(seconds: float, name: str) -> Iterator[None]:
-    """Stop a render that runs away (a pathological layout), failing that leaflet only."""
-    def expire(signum, frame):
-        raise TimeLimit(f"{name}: rendering took longer than {seconds:g} s and was stopped")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@dataclass(frozen=True)
-class Project:
-    """Where a project's content, templates and assets live."""
-
-    root: Path
-
-    @property
-    def content(self) -> Path:
-        return self.root / "leaflets"
-
-    @property
-    def templates(self) -> Path:
-        return self.root / "templates"
-
-    @property
-    def styles(self) -> Path:
-        return self.root / "styles"
 
 
 @dataclass
@@ -81,14 +49,14 @@ class Page:
     job: Job
     leaflet: Leaflet
     fingerprint: str
-    templates: Path
+    project: Project
 
     @property
     def html(self) -> str:
         """Drawn on demand: a build with nothing to do never loads the HTML stage."""
         from .html import render_leaflet
 
-        return render_leaflet(self.templates, self.leaflet)
+        return render_leaflet(self.project, self.leaflet)
 
 
 @dataclass
@@ -106,31 +74,26 @@ class Summary:
 Progress = Callable[[int, int, str], None]
 
 
-def check(project: Project) -> Catalog:
-    """Read and check every input; raises InputError listing all problems."""
-    catalog = load_catalog(project.content, project.styles)
-    check_labels(project.templates, sorted({lang for b in catalog.brands.values() for lang in b.languages}))
-    return catalog
-
-
 def pages(project: Project, catalog: Catalog, *, large_print: bool = True, shard: tuple[int, int] | None = None,
           today: dt.date | None = None) -> list[Page]:
-    """Every leaflet of the catalog, assembled, with its fingerprint.
-
-    The fingerprint covers the assembled leaflet (exactly the wording, facts and
-    brand data it prints), the templates, the assets and the tool itself, so a
-    change reaches the leaflets that show it and no others.
-    """
+    """Every leaflet of the catalog, assembled, with its fingerprint."""
     today = today or current_date()
-    tools = _tools_fingerprint(project.styles, project.templates)
+    tools = _tools_fingerprint(project)
     result = []
     for job in all_jobs(catalog, large_print=large_print):
         if shard and not in_shard(job, *shard):
             continue
         leaflet = assemble(catalog, job, today)
-        fingerprint = hashlib.sha256(f"{tools}\0{leaflet!r}".encode("utf-8")).hexdigest()
-        result.append(Page(job, leaflet, fingerprint, project.templates))
+        result.append(Page(job, leaflet, fingerprint(leaflet, tools), project))
     return result
+
+
+def fingerprint(leaflet: Leaflet, tools: str) -> str:
+    """Everything a leaflet's PDF depends on: the items it prints (exactly the wording, facts, brand
+    fields and template words), whether it is overdue or awaits translation review, and the tools."""
+    return digest({"tools": tools, "job": leaflet.job, "overdue": leaflet.overdue,
+                   "printed": {str(key): value for key, value in leaflet.printed.items()},
+                   "stale": [str(key) for key in leaflet.stale]})
 
 
 def in_shard(job: Job, index: int, count: int) -> bool:
@@ -148,7 +111,7 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
     Raises InputError (invalid input) or ReviewOverdue before anything is written.
     """
     started = time.perf_counter()
-    catalog = check(project)
+    catalog = load_catalog(project)
     drawn = pages(project, catalog, large_print=large_print, shard=shard, today=today)
     late = sorted({p.leaflet.definition.code for p in drawn if p.leaflet.overdue})
     if late and not allow_overdue:
@@ -171,7 +134,7 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
         summary.unchanged = sorted(name for name, p in wanted.items() if p not in todo)
         slow_fonts = False
         saved = time.monotonic()
-        for page, result in _render_all(project, todo, jobs, progress, time_limit_seconds):
+        for page, result in _render_all(todo, jobs, progress, time_limit_seconds):
             name = str(page.job.output)
             if isinstance(result, RenderError):
                 summary.failed.append(str(result))
@@ -191,6 +154,7 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
                 write_manifest(out, manifest)
                 saved = time.monotonic()
         write_manifest(out, manifest)
+        summary.built.sort()
         if write_html:  # leaflets that did not need a new PDF still get their current HTML when asked
             for page in wanted.values():
                 preview = (out / page.job.output).with_suffix(".html")
@@ -206,54 +170,59 @@ def build(project: Project, out: Path, *, force: bool = False, jobs: int | None 
 def _overdue_message(catalog: Catalog, codes: list[str]) -> str:
     lines = []
     for entry in catalog.treatments.values():
-        for index, definition in enumerate(entry.facts.leaflets):
+        for definition in entry.facts.leaflets:
             if definition.code in codes:
-                place = entry.facts_doc.problem(("leaflets", index, "review_by"), "")
-                lines.append(f"{str(place).rstrip(': ')}: {definition.code} ({entry.id} {definition.kind}) was due "
-                             f"for review by {definition.review_by.isoformat()}")
+                lines.append(f"{origin(definition).place('review_by')}: {definition.code} ({entry.id} "
+                             f"{definition.kind}) was due for review by {definition.review_by.isoformat()}")
     return ("leaflets past their review date; review them and set a new review_by, "
             "or build with --allow-overdue to print them marked REVIEW OVERDUE:\n  " + "\n  ".join(lines))
 
 
-def _render_all(project: Project, todo: list[Page], jobs: int | None, progress: Progress | None,
-                time_limit_seconds: float = DEFAULT_TIME_LIMIT):
-    """Yield (page, pdf bytes or RenderError) as each leaflet finishes."""
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    tasks = [(page, project.styles, time_limit_seconds) for page in todo]
-    if workers == 1:
-        results = map(_render_one, tasks)
-        executor = None
-    else:
-        from concurrent.futures import ProcessPoolExecutor  # only when there is work to share
+def _render_all(todo: list[Page], jobs: int | None, progress: Progress | None,
+                limit: float = DEFAULT_TIME_LIMIT) -> Iterator[tuple[Page, tuple[bytes, str, bool] | RenderError]]:
+    """Yield (page, result or RenderError) as each leaflet finishes.
 
-        executor = ProcessPoolExecutor(max_workers=workers)
-        results = executor.map(_render_one, tasks)
+    Each leaflet renders in a worker process; one that runs past the time limit
+    has its worker ended (and replaced), which no layout inside WeasyPrint can
+    swallow, and fails alone.
+    """
+    from pebble import ProcessPool   # only when there is work to do
+
+    if importlib.util.find_spec("weasyprint") is None:   # said once, not as a failure of every leaflet
+        raise ModuleNotFoundError("No module named 'weasyprint'", name="weasyprint")
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+    with ProcessPool(max_workers=workers) as pool:
+        futures = {pool.schedule(_render_one, (page,), timeout=limit): page for page in todo}
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                page = futures[future]
+                if progress:
+                    progress(done, len(todo), page.job.name)
+                yield page, _outcome(future, page, limit)
+        finally:
+            pool.stop()
+
+
+def _outcome(future, page: Page, limit: float) -> tuple[bytes, str, bool] | RenderError:
     try:
-        for done, (page, result) in enumerate(zip(todo, results), start=1):
-            if progress:
-                progress(done, len(todo), page.job.name)
-            yield page, result
-    finally:
-        if executor:
-            executor.shutdown(cancel_futures=True)
+        return future.result()
+    except TookTooLong:
+        return TimeLimit(f"{page.job.name}: rendering took longer than {limit:g} s and was stopped")
+    except Exception as error:  # the worker died (killed, out of memory): this leaflet fails, the others go on
+        return RenderError(f"{page.job.name}: the render process stopped: {type(error).__name__}: {error}")
 
 
 SLOW_FONTS = ("HarfBuzz's font subsetter (Debian/Ubuntu package libharfbuzz-subset0) was not found, so fonts "
               "are subset with fontTools instead: writing each PDF takes about four times longer.")
 
 
-def _render_one(task: tuple[Page, Path, float]) -> tuple[bytes, str, bool] | RenderError:
+def _render_one(page: Page) -> tuple[bytes, str, bool] | RenderError:
     """HTML, then PDF, for one leaflet; runs in a worker process (which also says how it subsets fonts)."""
     from .pdf import render_pdf, uses_fast_subsetting
 
-    page, styles, limit = task
-    started = time.monotonic()
     try:
-        with time_limit(limit, page.job.name):
-            html = page.html
-            pdf = render_pdf(html, styles, large_print=page.job.large_print, source=page.job.name)
-        if time.monotonic() - started > limit:  # the alarm can be swallowed inside the renderer
-            raise TimeLimit(f"{page.job.name}: rendering took longer than {limit:g} s and was stopped")
+        html = page.html
+        pdf = render_pdf(html, page.project.asset_folders, large_print=page.job.large_print, source=page.job.name)
         return pdf, html, uses_fast_subsetting()
     except RenderError as error:
         return error
@@ -262,13 +231,21 @@ def _render_one(task: tuple[Page, Path, float]) -> tuple[bytes, str, bool] | Ren
 
 
 @lru_cache(maxsize=None)
-def _tools_fingerprint(styles: Path, templates: Path) -> str:
-    """Everything besides the content that a PDF's bytes depend on: assets, templates, renderer and tool."""
-    digest = hashlib.sha256(f"careleaf {__version__}".encode())
+def _tools_fingerprint(project: Project) -> str:
+    """Everything besides the items a PDF's bytes depend on: templates, assets, the renderer and careleaf.
+
+    Brand logos are left out: each is an item of its own brand's leaflets, so
+    adding a brand rebuilds only that brand's PDFs.
+    """
+    hashed = hashlib.sha256(f"careleaf {__version__}".encode())
     renderer = importlib.util.find_spec("weasyprint")   # its files, without the cost of importing it
-    digest.update(Path(renderer.origin).read_bytes() if renderer and renderer.origin else b"")
-    for folder in (styles, templates, PACKAGE):
+    hashed.update(Path(renderer.origin).read_bytes() if renderer and renderer.origin else b"")
+    # The theme's templates and styles are inside the package, read with it.
+    for folder in (project.root / "templates", project.styles, PACKAGE):
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            relative = path.relative_to(folder)
+            if folder == project.styles and relative.parts[0] == "brands":
+                continue
             inside = path.resolve().is_relative_to(folder.resolve())   # never read through a link out of it
-            digest.update(str(path.relative_to(folder)).encode() + b"\0" + (path.read_bytes() if inside else b"-"))
-    return digest.hexdigest()
+            hashed.update(str(relative).encode() + b"\0" + (path.read_bytes() if inside else b"-"))
+    return hashed.hexdigest()

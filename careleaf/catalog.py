@@ -14,14 +14,18 @@ Layout of the content folder::
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import model
 from .errors import InputError, Problem, display_path
+from .items import Item, Key, file_items
+from .labels import read_labels
 from .load import Document, LoadError, load
-from .schema import closest, read
+from .project import Project
+from .validate import closest, read
 from .translation import SOURCE_LANGUAGE, stale_items
 
 LANGUAGE_FILE = "??.yaml"
@@ -37,31 +41,51 @@ class TreatmentEntry:
     wording: dict[str, model.TreatmentWording] = field(default_factory=dict)
     wording_docs: dict[str, Document] = field(default_factory=dict)
 
+    @property
+    def facts_file(self) -> str:
+        return f"leaflets/treatments/{self.id}/treatment.yaml"
+
+    def wording_file(self, lang: str) -> str:
+        return f"leaflets/treatments/{self.id}/{lang}.yaml"
+
     def leaflet(self, kind: str) -> model.LeafletDefinition:
         return next(d for d in self.facts.leaflets if d.kind == kind)
 
 
+def shared_file(lang: str) -> str:
+    return f"leaflets/shared/{lang}.yaml"
+
+
+def brand_file(brand: str) -> str:
+    return f"leaflets/brands/{brand}.yaml"
+
+
+def labels_file(lang: str) -> str:
+    return f"templates/labels/{lang}.yaml"
+
+
 @dataclass
 class Catalog:
-    """Everything that was read, valid and cross-checked."""
+    """Everything that was read, valid and cross-checked, and every item in it by key."""
 
-    content: Path
-    styles: Path
+    project: Project
     brands: dict[str, model.Brand]
     shared: dict[str, tuple[model.SharedWording, Document]]
     treatments: dict[str, TreatmentEntry]
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)      # template words by language
+    items: dict[Key, Item] = field(default_factory=dict)
+    stale: frozenset[Key] = frozenset()        # translated items older than their source wording
+    documents: dict[str, Document] = field(default_factory=dict)          # each items file, as read
 
-    def stale(self, treatment: str, lang: str) -> set[str]:
-        """Translated items (as 'treatment:group/name' or 'shared:group/name') older than their source."""
-        if lang == SOURCE_LANGUAGE or SOURCE_LANGUAGE not in self.shared:
-            return set()
-        entry = self.treatments[treatment]
-        found = {f"treatment:{item}" for item in stale_items(entry.wording[SOURCE_LANGUAGE], entry.wording[lang])}
-        found |= {f"shared:{item}" for item in stale_items(self.shared[SOURCE_LANGUAGE][0], self.shared[lang][0])}
-        return found
+    @property
+    def content(self) -> Path:
+        return self.project.content
 
     def fallback(self, lang: str) -> str | None:
         return fallback_language(self.brands, lang)
+
+    def logo(self, brand: str) -> Path:
+        return self.project.styles / "brands" / brand / self.brands[brand].logo
 
 
 def fallback_language(brands: dict[str, model.Brand], lang: str) -> str | None:
@@ -88,10 +112,9 @@ class _Collector:
         return (value if not problems else None), doc
 
 
-def load_catalog(content: Path, styles: Path | None = None) -> Catalog:
-    """Read and check the whole content folder. Raises InputError listing every problem."""
-    content = Path(content)
-    styles = Path(styles) if styles else content.parent / "styles"
+def load_catalog(project: Project) -> Catalog:
+    """Read and check the whole project: content and template words. Raises InputError listing every problem."""
+    content, styles = project.content, project.styles
     files = _Collector()
     brands, brand_docs = _read_brands(files, content, styles)
     shared = _read_all_languages(files, content / "shared", model.SharedWording)
@@ -100,9 +123,46 @@ def load_catalog(content: Path, styles: Path | None = None) -> Catalog:
         files.problems.extend(_cross_check(brands, brand_docs, shared, treatments, content))
     if not files.problems and not treatments:
         files.problems.append(Problem(content / "treatments", 1, 1, "there are no treatments to build"))
+    if files.problems:    # template words are checked against the languages of valid brands only
+        raise InputError(files.problems)
+    languages = sorted({lang for brand in brands.values() for lang in brand.languages})
+    labels, label_docs = read_labels(project.template_folders, languages, files.problems)
     if files.problems:
         raise InputError(files.problems)
-    return Catalog(content, styles, brands, shared, treatments)
+    catalog = Catalog(project, brands, shared, treatments, labels)
+    documents = {brand_file(b): (brands[b], doc) for b, doc in brand_docs.items()}
+    documents |= {shared_file(lang): pair for lang, pair in shared.items()}
+    documents |= {labels_file(lang): (labels[lang], doc) for lang, doc in label_docs.items()}
+    for entry in treatments.values():
+        documents[entry.facts_file] = (entry.facts, entry.facts_doc)
+        documents |= {entry.wording_file(lang): (entry.wording[lang], entry.wording_docs[lang])
+                      for lang in entry.wording}
+    for file, (value, doc) in documents.items():
+        catalog.items.update(file_items(file, value, doc))
+        catalog.documents[file] = doc
+    for brand in brands:
+        logo = catalog.logo(brand)
+        key = Key(f"styles/brands/{brand}/{logo.name}", "logo")
+        catalog.items[key] = Item(key, hashlib.sha256(logo.read_bytes()).hexdigest(), Problem(logo, 1, 1, ""))
+    catalog.stale = frozenset(stale_keys({file: value for file, (value, _) in documents.items()}))
+    return catalog
+
+
+def stale_keys(wording: dict[str, Any]) -> set[Key]:
+    """Keys of translated items whose source wording changed since they were translated.
+
+    ``wording`` maps each file to what it holds; the source of a translation is
+    the file of the same name in the source language.
+    """
+    found = set()
+    for file, value in wording.items():
+        if not isinstance(value, (model.TreatmentWording, model.SharedWording)):
+            continue
+        folder, _, name = file.rpartition("/")
+        source = wording.get(f"{folder}/{SOURCE_LANGUAGE}.yaml")
+        if name != f"{SOURCE_LANGUAGE}.yaml" and source is not None:
+            found |= {Key(file, group, item) for group, item in stale_items(source, value)}
+    return found
 
 
 def _read_brands(files: _Collector, content: Path, styles: Path):

@@ -1,16 +1,20 @@
-"""`generate.py changes REV`: the sheet a clinician signs before new PDFs go out.
+"""`careleaf changes REV`: the sheet a clinician signs before new PDFs go out.
 
-It compares the wording and facts now with those at a git revision (the one the
+It compares the project now with the project at a git revision (the one the
 PDFs in use were built from) and lists:
 
 * every item whose wording or facts changed, word by word, in git's
   ``[-old-]{+new+}`` style: questions and answers, leaflet titles and intros,
   the words of timeline steps, side effects, contraindications and aftercare
-  steps, the urgent-help box, and the facts in ``treatment.yaml`` (a timeline
-  figure, a frequency, which sections a leaflet holds);
-* the leaflets and PDFs each change reaches, worked out the way the build puts
-  a leaflet together, so a change to English wording reaches English PDFs only
-  (and other languages only where they fall back to English);
+  steps, the urgent-help box, the facts in ``treatment.yaml`` (a timeline
+  figure, a frequency, which sections a leaflet holds), the brand's details
+  (an urgent number, an address) and the template words ("Common: may affect up
+  to 1 in 10 people");
+* translations that fell out of date because their English changed: their
+  leaflets will carry the "awaiting translation review" note;
+* the leaflets and PDFs each change reaches. A change reaches a leaflet when
+  the leaflet prints the item (``Leaflet.printed``, the same record the build
+  fingerprints), so a change to English wording reaches English PDFs only;
 * the leaflets among those whose version number was not raised: the code and
   version printed on a leaflet are what a consent form refers to, so changed
   wording under an old version would make the form point at the wrong text.
@@ -24,37 +28,32 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import os
 import re
 import subprocess
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from . import model
-from .assemble import Job, jobs
-from .build import Project, check as check_inputs
-from .catalog import Catalog
+from .assemble import Job, assemble, jobs
+from .catalog import Catalog, labels_file, load_catalog, stale_keys
 from .errors import RevisionError, display_path
-from .load import Document, LoadError, load
-from .schema import Duration, read
-from .translation import items as wording_items
-
-FACT_GROUPS = ("timeline", "side_effects", "contraindications", "aftercare_checklist")
-
-# Built-in blocks and the group of items each prints (see assemble.py).
-BLOCK_GROUPS = {"timeline": "timeline", "review-visit": "timeline", "side-effects": "side_effects",
-                "contraindications": "contraindications", "aftercare-checklist": "aftercare_checklist"}
+from .governance import today as current_date
+from .items import LABELS, Key, file_items, language_of, model_of
+from .labels import shape_problems
+from .load import LoadError, load
+from .project import THEME, Project
+from .validate import Duration, origin, read
 
 # Not wording: whether something still awaits approval, the approval record itself, the version
 # (compared separately) and the evidence kept on record.
 NOT_WORDING = {"id", "kind", "needs_approval", "version", "approved_by", "approved_on", "review_by", "sources"}
 
 # Fields that are lists of short lines, shown with their neighbours.
-LISTS = ("contents", "symptoms")
+LISTS = ("contents", "symptoms", "address")
 
-Key = tuple[str, str, str]   # (file inside leaflets/, group, name): ("shared/en.yaml", "sections", "is-it-a-poison")
-
+STALE = "awaiting translation review"   # the status of a translation whose English changed
 
 
 @dataclass(frozen=True)
@@ -75,13 +74,16 @@ class FieldChange:
 class Change:
     """An item whose wording or facts changed, and the leaflets it reaches."""
 
-    file: str
-    line: int
-    item: str                       # "sections/will-my-face-swell", "timeline/effect-starts", "name"
-    status: str                     # "changed", "added" or "removed"
-    fields: list[FieldChange]
     key: Key
+    file: str                       # as the editor finds it, relative to the working folder
+    line: int
+    status: str                     # "changed", "added", "removed" or STALE
+    fields: list[FieldChange]
     reaches: dict[tuple[str, str], set[str]] = field(default_factory=dict)   # (code, kind) → languages
+
+    @property
+    def item(self) -> str:
+        return self.key.item
 
     @property
     def leaflets(self) -> list[dict[str, Any]]:
@@ -105,10 +107,11 @@ class Reached:
     version_then: int | None        # None: the leaflet did not exist at the revision
     version_at: str                 # file:line of its version, to raise it
     pdfs: list[str] = field(default_factory=list)
+    wording_changed: bool = False   # not only a translation falling out of date
 
     @property
     def needs_bump(self) -> bool:
-        return self.version_then is not None and self.version_then >= self.version
+        return self.wording_changed and self.version_then is not None and self.version_then >= self.version
 
     def as_json(self) -> dict[str, Any]:
         return {"code": self.code, "treatment": self.treatment, "kind": self.kind, "version": self.version,
@@ -133,20 +136,23 @@ class Comparison:
                 "leaflets": [r.as_json() for r in self.leaflets], "notes": self.notes}
 
 
-def compare(project: Project, revision: str, out: Path = Path("out")) -> Comparison:
+def compare(project: Project, revision: str, out: Path = Path("out"), today: dt.date | None = None) -> Comparison:
     """What changed since ``revision``. Raises InputError (content now invalid) or RevisionError."""
-    catalog = check_inputs(project)
+    catalog = load_catalog(project)
     git = _Git(project.root)
     commit = git.commit(revision)
     notes: list[str] = []
-    then = _content_at(git, commit, project, revision, notes)
-    now, docs = _content_now(catalog)
-    changes = _changes(then, now, docs, project.content)
-    reached = _reach(catalog, changes, then, out)
+    then = _files_at(git, commit, catalog, revision, notes)
+    then_items = {key: item.value for file, (value, doc) in then.items()
+                  for key, item in file_items(file, value, doc).items()}
+    changes = _changes(catalog, then_items)
+    changes += _newly_stale(catalog, stale_keys({file: value for file, (value, _) in then.items()}))
+    changes.sort(key=lambda c: (c.file, c.line, c.item))   # in the order an editor meets them
+    reached = _reach(catalog, changes, then, out, today or current_date())
     return Comparison(revision, commit[:12], changes, reached, notes)
 
 
-# --- reading the content then and now --------------------------------------------------
+# --- reading the files then --------------------------------------------------------------
 
 class _Git:
     """git, run in the project folder; every failure becomes a plain RevisionError."""
@@ -165,7 +171,7 @@ class _Git:
 
     def commit(self, revision: str) -> str:
         try:
-            self.run("rev-parse", "--show-toplevel")
+            self.top = Path(self.run("rev-parse", "--show-toplevel").decode().strip()).resolve()
         except RevisionError:
             raise RevisionError(f"{self.root} is not in a git repository, so there is no earlier version "
                                 "of the wording to compare with") from None
@@ -178,81 +184,64 @@ class _Git:
                                 "for example HEAD~1 (see 'git log --oneline')") from None
 
     def files(self, commit: str, folder: str) -> list[str]:
+        """Files under ``folder`` (relative to the project) at ``commit``, relative to the project."""
         listed = self.run("ls-tree", "-r", "-z", "--name-only", commit, "--", folder)
         return [name for name in listed.decode("utf-8").split("\0") if name]
 
-    def show(self, commit: str, path: str) -> bytes:
-        return self.run("show", f"{commit}:./{path}")
+    def show(self, commit: str, path: Path) -> bytes | None:
+        """A file at ``commit`` by its path on disk; None when it is outside the repository or was not there."""
+        if not path.resolve().is_relative_to(self.top):
+            return None
+        try:
+            return self.run("show", f"{commit}:./{os.path.relpath(path, self.root)}")
+        except RevisionError:
+            return None
 
 
-def _model_of(relative: PurePosixPath) -> type | None:
-    """Which model a content file holds, by where it is (brands are not wording and are left out)."""
-    parts = relative.parts
-    if len(parts) == 2 and parts[0] == "shared" and re.fullmatch(r"[a-z]{2}\.yaml", parts[1]):
-        return model.SharedWording
-    if len(parts) == 3 and parts[0] == "treatments":
-        if parts[2] == "treatment.yaml":
-            return model.Treatment
-        if re.fullmatch(r"[a-z]{2}\.yaml", parts[2]):
-            return model.TreatmentWording
-    return None
+def _files_at(git: _Git, commit: str, catalog: Catalog, revision: str, notes: list[str]) -> dict[str, tuple]:
+    """Every items file at the revision as (value, document), read with the same loader and schema as now.
 
-
-def _content_at(git: _Git, commit: str, project: Project, revision: str, notes: list[str]) -> dict[str, Any]:
-    """Every wording and facts file at the revision, read with the same loader and schema as now."""
-    folder = project.content.relative_to(project.root).as_posix()
+    Template words come from the project's own file at the revision, or else the
+    theme's, when careleaf's theme is in the same repository (as in careleaf's own).
+    """
+    root = catalog.project.root
+    names = [name for name in git.files(commit, "leaflets") if model_of(name)]
+    labels = [labels_file(lang) for lang in catalog.labels]
     found = {}
     with tempfile.TemporaryDirectory(prefix="careleaf-changes-") as scratch:
-        for name in git.files(commit, folder):
-            relative = PurePosixPath(name).relative_to(folder)
-            cls = _model_of(relative)
-            if cls is None:
+        for name in [*names, *labels]:
+            data = git.show(commit, root / name)
+            if data is None and name in labels:
+                data = git.show(commit, THEME / name)
+            if data is None and name in labels:   # careleaf's theme, installed: its words are as they are now
+                found[name] = (catalog.labels[language_of(name)], catalog.documents[name])
                 continue
-            value = _read_old(Path(scratch) / relative, git.show(commit, name), cls)
+            if data is None:
+                continue
+            value, doc = _read_old(Path(scratch) / name, data, model_of(name))
             if value is None:
-                notes.append(f"{folder}/{relative} could not be read at {revision} (it was not valid then), "
+                notes.append(f"{name} could not be read at {revision} (it was not valid then), "
                              "so all of its wording is listed as new")
             else:
-                found[str(relative)] = value
+                found[name] = (value, doc)
     return found
 
 
-def _read_old(path: Path, data: bytes, cls: type) -> Any:
+def _read_old(path: Path, data: bytes, cls: Any) -> tuple[Any, Any]:
     # load.py reads files, not text, so the old version is written to a scratch file first.
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     try:
-        value, problems = read(load(path), cls)
+        doc = load(path)
     except LoadError:
-        return None
-    return None if problems else value
-
-
-def _content_now(catalog: Catalog) -> tuple[dict[str, Any], dict[str, Document]]:
-    content: dict[str, Any] = {}
-    docs: dict[str, Document] = {}
-    for entry in catalog.treatments.values():
-        content[f"treatments/{entry.id}/treatment.yaml"] = entry.facts
-        docs[f"treatments/{entry.id}/treatment.yaml"] = entry.facts_doc
-        for lang, wording in entry.wording.items():
-            content[f"treatments/{entry.id}/{lang}.yaml"] = wording
-            docs[f"treatments/{entry.id}/{lang}.yaml"] = entry.wording_docs[lang]
-    for lang, (shared, doc) in catalog.shared.items():
-        content[f"shared/{lang}.yaml"] = shared
-        docs[f"shared/{lang}.yaml"] = doc
-    return content, docs
+        return None, None
+    if cls is LABELS:
+        return (None if shape_problems(doc) else doc.data), doc
+    value, problems = read(doc, cls)
+    return (None if problems else value), doc
 
 
 # --- what changed ------------------------------------------------------------------------
-
-def _items(value: Any) -> dict[tuple[str, str], Any]:
-    """A file's items by (group, name): each fact, leaflet definition or piece of wording."""
-    if isinstance(value, model.Treatment):
-        found = {(group, item.id): item for group in FACT_GROUPS for item in getattr(value, group)}
-        found.update({("leaflets", d.kind): d for d in value.leaflets})
-        return found
-    return {(group, name): item for group, name, item in wording_items(value)}
-
 
 def _fields(value: Any) -> dict[str, str]:
     """An item as text, field by field, the way an editor wrote it."""
@@ -273,6 +262,8 @@ def as_text(value: Any) -> str:
         return "\n".join(f"- {as_text(v)}" for v in value)
     if isinstance(value, dt.date):
         return value.isoformat()
+    if dataclasses.is_dataclass(value):      # a brand's colours
+        return ", ".join(f"{name}: {text}" for name, text in _fields(value).items())
     return str(value).strip()
 
 
@@ -285,100 +276,71 @@ def _same(old: str, new: str) -> bool:
     return old.split() == new.split()
 
 
-def _changes(then: dict[str, Any], now: dict[str, Any], docs: dict[str, Document], content: Path) -> list[Change]:
+def _changes(catalog: Catalog, then: dict[Key, Any]) -> list[Change]:
+    now = {key: item.value for key, item in catalog.items.items() if model_of(key.file)}
     found = []
-    for file in sorted(set(then) | set(now)):
-        old_items = _items(then[file]) if file in then else {}
-        new_items = _items(now[file]) if file in now else {}
-        for key in sorted(set(old_items) | set(new_items)):
-            change = _compare_item(file, key, old_items.get(key), new_items.get(key))
-            if change:
-                change.file, change.line = _place(file, key, now.get(file), docs.get(file), content)
-                found.append(change)
-    return sorted(found, key=lambda c: (c.file, c.line, c.item))   # in the order an editor meets them
+    for key in sorted(set(then) | set(now)):
+        old, new = then.get(key), now.get(key)
+        old_fields = _fields(old) if key in then else {}
+        new_fields = _fields(new) if key in now else {}
+        status = "added" if key not in then else "removed" if key not in now else "changed"
+        fields = [FieldChange(name, old_fields.get(name, ""), new_fields.get(name, ""))
+                  for name in dict.fromkeys([*old_fields, *new_fields])
+                  if not _same(old_fields.get(name, ""), new_fields.get(name, ""))]
+        if fields:
+            found.append(Change(key, *_place(catalog, key), status, fields))
+    return found
 
 
-def _compare_item(file: str, key: tuple[str, str], old: Any, new: Any) -> Change | None:
-    old_fields = _fields(old) if old is not None else {}
-    new_fields = _fields(new) if new is not None else {}
-    status = "added" if old is None else "removed" if new is None else "changed"
-    fields = [FieldChange(name, old_fields.get(name, ""), new_fields.get(name, ""))
-              for name in dict.fromkeys([*old_fields, *new_fields])
-              if not _same(old_fields.get(name, ""), new_fields.get(name, ""))]
-    if not fields:
-        return None
-    group, name = key
-    item = group if group == "name" else f"{group}/{name}"
-    return Change("", 0, item, status, fields, (file, group, name))
+def _newly_stale(catalog: Catalog, stale_then: set[Key]) -> list[Change]:
+    """Translations that were up to date at the revision and are not now: their English changed."""
+    return [Change(key, *_place(catalog, key), STALE, []) for key in sorted(catalog.stale - stale_then)]
 
 
-def _place(file: str, key: tuple[str, str], value: Any, doc: Document | None, content: Path) -> tuple[str, int]:
-    """The file and line of an item now (for a removed item, of its group)."""
+def _place(catalog: Catalog, key: Key) -> tuple[str, int]:
+    """The file and line of an item now (for one no longer there, of its group)."""
+    if key in catalog.items:
+        where = catalog.items[key].where
+        return display_path(where.path), where.line
+    doc = catalog.documents.get(key.file)
     if doc is None:
-        return display_path(content / file), 1
-    group, name = key
-    if isinstance(value, model.Treatment):
-        listed = value.leaflets if group == "leaflets" else getattr(value, group)
-        ids = [d.kind if group == "leaflets" else d.id for d in listed]
-        where = (group, ids.index(name)) if name in ids else (group,)
-        return display_path(doc.path), doc.problem(where, "").line
-    where = {"name": ("name",), "urgent_help": ("urgent_help",)}.get(group, (group, name))
-    return display_path(doc.path), doc.problem(where, "", at_key=True).line
+        return display_path(catalog.project.root / key.file), 1
+    return display_path(doc.path), doc.problem((key.group,), "", at_key=True).line
 
 
 # --- which leaflets and PDFs a change reaches ------------------------------------------------
 
-def printed(catalog: Catalog, job: Job) -> set[Key]:
-    """The items a leaflet prints, as assemble.py chooses them ('*': every item of that group)."""
-    entry = catalog.treatments[job.treatment]
-    definition = entry.leaflet(job.kind)
-    facts, own = f"treatments/{entry.id}/treatment.yaml", f"treatments/{entry.id}/{job.lang}.yaml"
-    fallback = catalog.fallback(job.lang)
-    keys = {(own, "name", "name"), (own, "leaflets", job.kind), (facts, "leaflets", job.kind)}
-    for reference in definition.contents:
-        if reference in BLOCK_GROUPS:
-            keys |= {(facts, BLOCK_GROUPS[reference], "*"), (own, BLOCK_GROUPS[reference], "*")}
-        elif reference == "urgent-help":
-            keys.add((f"shared/{job.lang}.yaml", "urgent_help", "*"))
-        elif reference.startswith("shared/"):
-            name = reference.removeprefix("shared/")
-            lang = job.lang if name in catalog.shared[job.lang][0].sections else fallback
-            keys.add((f"shared/{lang}.yaml", "sections", name))
-        elif reference not in model.COMPONENTS:
-            lang = job.lang if reference in entry.wording[job.lang].sections else fallback
-            keys.add((f"treatments/{entry.id}/{lang}.yaml", "sections", reference))
-    return keys
+def _reaches(change: Change, printed: dict[Key, Any]) -> bool:
+    """A leaflet prints the item; an item no longer there reached the leaflets that print its group."""
+    if change.status == "removed":
+        return any((key.file, key.group) == (change.key.file, change.key.group) for key in printed)
+    return change.key in printed
 
 
-def _reaches(change: Change, keys: set[Key]) -> bool:
-    file, group, _ = change.key
-    return change.key in keys or (file, group, "*") in keys
-
-
-def _reach(catalog: Catalog, changes: list[Change], then: dict[str, Any], out: Path) -> list[Reached]:
+def _reach(catalog: Catalog, changes: list[Change], then: dict[str, tuple], out: Path,
+           today: dt.date) -> list[Reached]:
     reached: dict[tuple[str, str], Reached] = {}
     for job in jobs(catalog, large_print=True):
-        keys = printed(catalog, job)
-        hits = [c for c in changes if _reaches(c, keys)]
+        printed = assemble(catalog, job, today).printed
+        hits = [c for c in changes if _reaches(c, printed)]
         if not hits:
             continue
         leaflet = reached.get((job.treatment, job.kind)) or _reached(catalog, job, then)
         reached[(job.treatment, job.kind)] = leaflet
         leaflet.pdfs.append((out / job.output).as_posix())
+        leaflet.wording_changed |= any(c.status != STALE for c in hits)
         for change in hits:
             change.reaches.setdefault((leaflet.code, job.kind), set()).add(job.lang)
     return sorted(reached.values(), key=lambda r: r.code)
 
 
-def _reached(catalog: Catalog, job: Job, then: dict[str, Any]) -> Reached:
+def _reached(catalog: Catalog, job: Job, then: dict[str, tuple]) -> Reached:
     entry = catalog.treatments[job.treatment]
-    index = next(i for i, d in enumerate(entry.facts.leaflets) if d.kind == job.kind)
-    definition = entry.facts.leaflets[index]
-    old_facts = then.get(f"treatments/{entry.id}/treatment.yaml")
+    definition = entry.leaflet(job.kind)
+    old_facts = then.get(entry.facts_file, (None,))[0]
     old = next((d for d in old_facts.leaflets if d.kind == job.kind), None) if old_facts else None
-    place = entry.facts_doc.problem(("leaflets", index, "version"), "")
     return Reached(definition.code, entry.id, job.kind, definition.version, old.version if old else None,
-                   f"{display_path(place.path)}:{place.line}")
+                   origin(definition).place("version"))
 
 
 # --- word-by-word differences --------------------------------------------------------------
@@ -484,6 +446,8 @@ def text(result: Comparison) -> str:
 
 def _change_text(change: Change) -> str:
     lines = [f"{change.file}:{change.line}: {change.item} ({change.status})"]
+    if change.status == STALE:
+        lines.append("    the English wording changed after this was translated")
     for item in change.fields:
         diff = item.diff.split("\n")
         label = f"{item.field}: " if item.field else ""

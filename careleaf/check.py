@@ -27,13 +27,12 @@ from typing import Any, Iterator
 
 from . import model, readability
 from .assemble import assemble, jobs
-from .build import Project, check as check_inputs
-from .catalog import Catalog
+from .catalog import Catalog, load_catalog
 from .errors import InputError, Problem, display_path
 from .governance import approved, due_within, overdue, today as current_date
 from .load import Document, KeyPath, LoadError, load
-from .schema import read
-from .translation import SOURCE_LANGUAGE
+from .project import Project
+from .validate import origin, read
 
 SETTINGS_FILE = "check.yaml"
 LEVELS = ("error", "warning", "info")
@@ -96,7 +95,7 @@ def run(project: Project, today: dt.date | None = None) -> Report:
     settings, problems = load_settings(project.content)
     report = Report([_invalid(p) for p in problems])
     try:
-        catalog = check_inputs(project)
+        catalog = load_catalog(project)
     except InputError as error:
         report.findings += [_invalid(p) for p in error.problems]
         report.findings.sort(key=Finding.sort_key)
@@ -116,6 +115,10 @@ def _finding(doc: Document, where: KeyPath, level: str, code: str, message: str,
              at_key: bool = False) -> Finding:
     place = doc.problem(where, message, at_key=at_key)
     return Finding(display_path(place.path), place.line, level, code, message)
+
+
+def _at(problem: Problem, level: str, code: str, message: str) -> Finding:
+    return Finding(display_path(problem.path), problem.line, level, code, message)
 
 
 def _invalid(problem: Problem) -> Finding:
@@ -181,29 +184,30 @@ def unused_sections(catalog: Catalog) -> list[Finding]:
 
 # --- governance: review dates and drafts ----------------------------------------------
 
-def _leaflets(catalog: Catalog) -> Iterator[tuple[Any, int, model.LeafletDefinition]]:
+def _leaflets(catalog: Catalog) -> Iterator[tuple[Any, model.LeafletDefinition]]:
     for entry in catalog.treatments.values():
-        for index, definition in enumerate(entry.facts.leaflets):
-            yield entry, index, definition
+        for definition in entry.facts.leaflets:
+            yield entry, definition
 
 
 def reviews(catalog: Catalog, today: dt.date, days: int) -> list[Finding]:
     found = []
-    for entry, index, definition in _leaflets(catalog):
+    for entry, definition in _leaflets(catalog):
         name = f"{definition.code} ({entry.id} {definition.kind})"
+        where = origin(definition)
         if definition.review_by is None:
-            found.append(_finding(entry.facts_doc, ("leaflets", index, "code"), "warning", "no-review-date",
-                                  f"{name} has no review date: add 'review_by: YYYY-MM-DD' "
-                                  "(leaflets are usually reviewed every 2 to 3 years)"))
+            found.append(_at(where.problem("", "code"), "warning", "no-review-date",
+                             f"{name} has no review date: add 'review_by: YYYY-MM-DD' "
+                             "(leaflets are usually reviewed every 2 to 3 years)"))
         elif overdue(definition, today):
-            found.append(_finding(entry.facts_doc, ("leaflets", index, "review_by"), "error", "review-overdue",
-                                  f"{name} was due for review by {definition.review_by.isoformat()}; review it "
-                                  "and set a new review_by (the build refuses it until then)"))
+            found.append(_at(where.problem("", "review_by"), "error", "review-overdue",
+                             f"{name} was due for review by {definition.review_by.isoformat()}; review it "
+                             "and set a new review_by (the build refuses it until then)"))
         elif due_within(definition, today, days):
             left = (definition.review_by - today).days
-            found.append(_finding(entry.facts_doc, ("leaflets", index, "review_by"), "warning", "review-due-soon",
-                                  f"{name} is due for review by {definition.review_by.isoformat()}, "
-                                  f"in {left} day{'s' if left != 1 else ''}"))
+            found.append(_at(where.problem("", "review_by"), "warning", "review-due-soon",
+                             f"{name} is due for review by {definition.review_by.isoformat()}, "
+                             f"in {left} day{'s' if left != 1 else ''}"))
     return found
 
 
@@ -219,38 +223,30 @@ def drafts(catalog: Catalog, today: dt.date) -> list[Finding]:
             if leaflet.needs_approval:
                 why["it prints wording or facts marked needs_approval: true"] = None
     found = []
-    for entry, index, definition in _leaflets(catalog):
+    for entry, definition in _leaflets(catalog):
         if definition.code in reasons:
             why = " and ".join(reasons[definition.code])
-            found.append(_finding(entry.facts_doc, ("leaflets", index, "code"), "info", "draft",
-                                  f"{definition.code} ({entry.id} {definition.kind}) is printed as a DRAFT: {why}"))
+            found.append(_at(origin(definition).problem("", "code"), "info", "draft",
+                             f"{definition.code} ({entry.id} {definition.kind}) is printed as a DRAFT: {why}"))
     return found
 
 
 # --- translations ---------------------------------------------------------------------
 
 def stale_translations(catalog: Catalog) -> list[Finding]:
-    found: dict[tuple[str, str], Finding] = {}  # shared items are stale for every treatment: report them once
-    for entry in catalog.treatments.values():
-        for lang in entry.wording:
-            if lang == SOURCE_LANGUAGE or lang not in catalog.shared or SOURCE_LANGUAGE not in entry.wording:
-                continue
-            for item in sorted(catalog.stale(entry.id, lang)):
-                scope, _, path = item.partition(":")
-                doc = entry.wording_docs[lang] if scope == "treatment" else catalog.shared[lang][1]
-                found.setdefault((str(doc.path), path), _stale(doc, path))
-    return list(found.values())
+    """One warning per translated item older than its English (shared items once, not per treatment)."""
+    return [_stale(catalog, key) for key in sorted(catalog.stale)]
 
 
-def _stale(doc: Document, item: str) -> Finding:
-    group, _, name = item.partition("/")
-    where = {"name": ("name",), "urgent_help": ("urgent_help",)}.get(group, (group, name))
-    if where not in doc.key_at:
-        return _finding(doc, where, "warning", "stale-translation",
-                        f"'{item}' is in the English wording but not translated here yet", at_key=True)
-    return _finding(doc, where, "warning", "stale-translation",
-                    f"the English wording of '{item}' changed after this was translated: bring the translation "
-                    "up to date (until then its leaflets say the translation awaits review)", at_key=True)
+def _stale(catalog: Catalog, key) -> Finding:
+    item = catalog.items.get(key)
+    if item is None:    # in the English wording, not yet in this file: shown at its group
+        doc = catalog.documents[key.file]
+        return _finding(doc, (key.group,), "warning", "stale-translation",
+                        f"'{key.item}' is in the English wording but not translated here yet", at_key=True)
+    return _at(item.where, "warning", "stale-translation",
+               f"the English wording of '{key.item}' changed after this was translated: bring the translation "
+               "up to date (until then its leaflets say the translation awaits review)")
 
 
 # --- wording: sentence length, hard words, readability --------------------------------

@@ -14,11 +14,12 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .build import DEFAULT_TIME_LIMIT, Project, Summary, build
 from .errors import InputError, RenderError, RevisionError
+from .project import Project, find_project, new_project
 
 EXIT_OK, EXIT_RENDER, EXIT_INPUT = 0, 1, 2
 EXIT_FOUND = 1  # check found an error; changes found a leaflet that needs a new version number
+DEFAULT_TIME_LIMIT = 120    # seconds for one leaflet to render; a normal one takes well under one
 
 
 def parser() -> argparse.ArgumentParser:
@@ -27,15 +28,24 @@ def parser() -> argparse.ArgumentParser:
         description="Build printable, accessible patient leaflets (PDF) from the YAML wording in leaflets/.",
         epilog="Exit status: 0 success, 1 a leaflet failed to render, 2 the input is invalid.")
     main.add_argument("--version", action="version", version=f"careleaf {__version__}")
-    main.add_argument("--project", type=Path, default=Path("."), metavar="DIR",
-                      help="the project folder holding leaflets/, templates/ and styles/ (default: this folder)")
+    main.add_argument("--project", type=Path, metavar="DIR",
+                      help="the project folder holding leaflets/ (default: this folder, or the nearest one above "
+                           "it that has leaflets/)")
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    new_cmd = commands.add_parser("new", help="start a new project: one clinic, one treatment, ready to build",
+                                  description="Write a small, working project into DIR: leaflets/ with one brand, "
+                                              "one treatment and English wording, and the brand's logo in styles/. "
+                                              "Templates, stylesheets and fonts come with careleaf; copy one into "
+                                              "the project's templates/ or styles/ to change it.")
+    new_cmd.add_argument("folder", type=Path, metavar="DIR", help="the new project's folder (empty or not yet there)")
 
     build_cmd = commands.add_parser("build", help="build every leaflet's PDF",
                                     description="Check every input, then build each leaflet for each brand "
                                                 "and language. Only leaflets that changed are rebuilt.")
-    build_cmd.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
-                           help="where PDFs are written, as DIR/<brand>/<lang>/<treatment>-<kind>.pdf (default: out)")
+    build_cmd.add_argument("--out", type=Path, metavar="DIR",
+                           help="where PDFs are written, as DIR/<brand>/<lang>/<treatment>-<kind>.pdf "
+                                "(default: out/ in the project)")
     build_cmd.add_argument("--force", action="store_true", help="rebuild every leaflet, changed or not")
     build_cmd.add_argument("--html", action="store_true",
                            help="also write each leaflet's HTML beside its PDF, to preview in a browser")
@@ -68,8 +78,8 @@ def parser() -> argparse.ArgumentParser:
                                       epilog="Exit status: 0 every changed leaflet has a new version, "
                                              "1 a leaflet needs a version bump, 2 bad revision or invalid input.")
     changes_cmd.add_argument("revision", metavar="REV", help="the git revision the PDFs in use were built from")
-    changes_cmd.add_argument("--out", type=Path, default=Path("out"), metavar="DIR",
-                             help="the output folder the PDFs are named in (default: out)")
+    changes_cmd.add_argument("--out", type=Path, metavar="DIR",
+                             help="the output folder the PDFs are named in (default: out/ in the project)")
     changes_cmd.add_argument("--json", action="store_true", help="print the changes as JSON")
 
     translations_cmd = commands.add_parser(
@@ -97,8 +107,12 @@ def _shard(text: str) -> tuple[int, int]:
 
 def main(argv: list[str] | None = None) -> int:
     options = parser().parse_args(argv)
-    project = Project(options.project.resolve())
     try:
+        if options.command == "new":
+            return _new(options)
+        project = find_project(options.project)
+        if getattr(options, "out", "") is None:   # shown relative to here, as the editor typed the command
+            options.out = Path(os.path.relpath(project.root / "out"))
         if options.command == "build":
             return _build(project, options)
         if options.command == "check":
@@ -107,6 +121,11 @@ def main(argv: list[str] | None = None) -> int:
             return _changes(project, options)
         if options.command == "translations":
             return _translations(project, options)
+    except ModuleNotFoundError as error:   # run with a Python that careleaf was not installed into
+        print(f"careleaf needs the Python package '{error.name}', which this Python ({sys.executable}) does not "
+              "have.\nRun `make leaflets` (it sets up .venv the first time), or use the Python careleaf was "
+              "installed into, for example: .venv/bin/python generate.py build", file=sys.stderr)
+        return EXIT_INPUT
     except InputError as error:
         print(error, file=sys.stderr)
         count = len(error.problems)
@@ -134,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _build(project: Project, options: argparse.Namespace) -> int:
+    from .build import build
+
     progress = None if options.quiet else _progress_printer()
     summary = build(project, options.out, force=options.force, jobs=options.jobs, write_html=options.html,
                     large_print=options.large_print, shard=options.shard, allow_overdue=options.allow_overdue,
@@ -156,7 +177,7 @@ def _progress_printer():
     return show
 
 
-def _print_summary(summary: Summary, out: Path) -> None:
+def _print_summary(summary, out: Path) -> None:
     for failure in summary.failed:
         print(f"Error: {failure}", file=sys.stderr)
     for name in summary.removed:
@@ -193,11 +214,19 @@ def _changes(project: Project, options: argparse.Namespace) -> int:
     return EXIT_FOUND if result.needs_bump else EXIT_OK
 
 
+def _new(options: argparse.Namespace) -> int:
+    written = new_project(options.folder)
+    print(f"Started a careleaf project in {options.folder}/ ({len(written)} files). Next:\n"
+          f"  cd {options.folder}\n  careleaf build      # the PDFs, in out/\n"
+          "  careleaf check      # review dates, drafts and readability")
+    return EXIT_OK
+
+
 def _translations(project: Project, options: argparse.Namespace) -> int:
-    from .build import check as read_catalog
+    from .catalog import load_catalog
     from .translation import out_of_date, reviewed
 
-    catalog = read_catalog(project)
+    catalog = load_catalog(project)
     if options.reviewed:
         for path in options.reviewed:
             reviewed(catalog, path.resolve())

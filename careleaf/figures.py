@@ -13,11 +13,21 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .schema import Duration
+from .validate import HOURS_IN, Duration
 
-HOURS = {"hours": 1, "days": 24, "weeks": 24 * 7, "months": 24 * 30.44}
-FONTS = Path(__file__).resolve().parent.parent / "styles" / "fonts"
+# The fonts the stylesheet prints labels in, measured to place them (styles/fonts/ in the theme or project).
+FONT_FILES = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf", "NotoSansArabic-Regular.ttf", "NotoSansArabic-Bold.ttf")
 WIDTH = 480.0          # points; the image is scaled to the text column's width
+
+
+@dataclass(frozen=True)
+class Fonts:
+    """The font files of FONT_FILES, in that order, as found in the asset folders."""
+
+    latin: Path
+    latin_bold: Path
+    arabic: Path
+    arabic_bold: Path
 
 
 @dataclass(frozen=True)
@@ -59,7 +69,8 @@ class Timeline:
     labels: tuple[Label, ...]
 
 
-def timeline(marks: list[Mark], day_label: str, colour: str, *, font_size: float, rtl: bool) -> Timeline:
+def timeline(marks: list[Mark], day_label: str, colour: str, fonts: Fonts, *, font_size: float,
+             rtl: bool) -> Timeline:
     """A timeline on a logarithmic scale, so hours and months are both readable.
 
     Effects (ranges, drawn as bars) are labelled above the line; the treatment day
@@ -67,7 +78,7 @@ def timeline(marks: list[Mark], day_label: str, colour: str, *, font_size: float
     treatments on a dashed second line at the bottom. Labels take as many rows as
     they need so that none overlaps another or is crossed by a leader line.
     """
-    layout = _Layout(font_size, rtl)
+    layout = _Layout(font_size, rtl, fonts)
     day = Mark(day_label, Duration(0, 0, "hours"), "", True, False)
     effects = layout.place([m for m in marks if not m.visit and not m.after_repeat])
     visits = layout.place([day] + [m for m in marks if m.visit and not m.after_repeat])
@@ -101,7 +112,8 @@ def timeline_sentence(marks: list[Mark], intro: str) -> str:
 class _Layout:
     """Positions on the page: a log scale of hours, and label rows that never collide."""
 
-    def __init__(self, font_size: float, rtl: bool):
+    def __init__(self, font_size: float, rtl: bool, fonts: Fonts):
+        self.fonts = fonts
         self.font_size = font_size
         self.rtl = rtl                    # time runs from right to left
         self.line = font_size * 1.25
@@ -112,17 +124,17 @@ class _Layout:
         self.right = 6.0
 
     def x(self, duration_hours: float) -> float:
-        span = math.log1p(24 * 30.44 * 19)   # up to about 19 months
+        span = math.log1p(HOURS_IN["months"] * 19)   # up to about 19 months
         usable = WIDTH - self.left - self.right
         position = self.left + usable * min(math.log1p(duration_hours) / span, 1.0)
         return WIDTH - position if self.rtl else position
 
     def place(self, marks: list[Mark]) -> "_Placement":
         placement = _Placement()
-        for mark in sorted(marks, key=lambda m: m.when.low * HOURS[m.when.unit]):
-            low, high = (self.x(v * HOURS[mark.when.unit]) for v in (mark.when.low, mark.when.high))
-            width = max(text_width(mark.label, self.font_size, bold=True),
-                        text_width(mark.when_text, self.font_size)) + self.font_size
+        for mark in sorted(marks, key=lambda m: m.when.low_hours):
+            low, high = self.x(mark.when.low_hours), self.x(mark.when.high_hours)
+            width = max(text_width(mark.label, self.font_size, self.fonts, bold=True),
+                        text_width(mark.when_text, self.font_size, self.fonts)) + self.font_size
             centre = min(max((low + high) / 2, width / 2), WIDTH - width / 2)
             placement.add(_Box(mark, centre - width / 2, centre + width / 2, (low + high) / 2, 0))
         return placement
@@ -183,7 +195,7 @@ def _axis(y: float, rtl: bool, *, dashed: bool) -> str:
 
 def _marker(layout: _Layout, mark: Mark, y: float, fill: str) -> str:
     """The treatment day is a dot, a visit a diamond, a range a bar (dashed when after repeats)."""
-    low, high = sorted(layout.x(v * HOURS[mark.when.unit]) for v in (mark.when.low, mark.when.high))
+    low, high = sorted((layout.x(mark.when.low_hours), layout.x(mark.when.high_hours)))
     size = layout.font_size * 0.55
     if mark.when.high == 0:
         return f'<circle cx="{low:.1f}" cy="{y:.1f}" r="{size * 0.85:.1f}" fill="#1a1a1a"/>'
@@ -208,17 +220,17 @@ def _label_position(layout: _Layout, box: _Box, y: float, *, up: bool) -> tuple[
 
 
 @lru_cache(maxsize=None)
-def _metrics(name: str) -> tuple[dict[int, str], dict[str, tuple[int, int]], int]:
+def _metrics(path: Path) -> tuple[dict[int, str], dict[str, tuple[int, int]], int]:
     from fontTools.ttLib import TTFont
 
-    font = TTFont(FONTS / name, lazy=True)
+    font = TTFont(path, lazy=True)
     return font.getBestCmap(), font["hmtx"].metrics, font["head"].unitsPerEm
 
 
-def text_width(text: str, size: float, *, bold: bool = False) -> float:
-    """The printed width of a line in the bundled fonts, so labels can be placed without overlap."""
-    latin = _metrics("NotoSans-Bold.ttf" if bold else "NotoSans-Regular.ttf")
-    arabic = _metrics("NotoSansArabic-Bold.ttf" if bold else "NotoSansArabic-Regular.ttf")
+def text_width(text: str, size: float, fonts: Fonts, *, bold: bool = False) -> float:
+    """The printed width of a line in the leaflet's fonts, so labels can be placed without overlap."""
+    latin = _metrics(fonts.latin_bold if bold else fonts.latin)
+    arabic = _metrics(fonts.arabic_bold if bold else fonts.arabic)
     total = 0.0
     for char in text:
         for cmap, advances, units in (latin, arabic):

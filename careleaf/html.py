@@ -21,9 +21,9 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from .assemble import Leaflet, direction
-from .labels import labels
-from .figures import Mark, data_uri, qr_data_uri, timeline, timeline_sentence
-from .schema import Duration
+from .figures import FONT_FILES, Fonts, Mark, data_uri, qr_data_uri, timeline, timeline_sentence
+from .project import Project
+from .validate import Duration
 
 # The timeline's label size in points; styles/*.css print the labels at the same size.
 LABEL_SIZE = {False: 12, True: 16}
@@ -31,10 +31,10 @@ LABEL_SIZE = {False: 12, True: 16}
 _MARKDOWN = MarkdownIt("zero", {"html": False, "breaks": False}).enable(["emphasis", "list"])
 
 
-def environment(templates: Path) -> jinja2.Environment:
-    """The one Jinja2 environment every leaflet is drawn with."""
+def environment(folders: tuple[Path, ...]) -> jinja2.Environment:
+    """The one Jinja2 environment every leaflet is drawn with; a template is looked up in each folder in turn."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates),
+        loader=jinja2.FileSystemLoader(list(folders)),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -95,31 +95,36 @@ def format_duration(duration: Duration, lang: str) -> str:
     return whole.replace(high, f"{low}–{high}", 1)
 
 
-def render_leaflet(templates: Path, leaflet: Leaflet) -> str:
-    """The leaflet's HTML, with this process's one environment for ``templates``."""
-    return render(_environment(templates), leaflet, templates)
+def render_leaflet(project: Project, leaflet: Leaflet) -> str:
+    """The leaflet's HTML, with this process's one environment for the project's templates."""
+    return render(_environment(project.template_folders), leaflet, _fonts(project))
 
 
 @lru_cache(maxsize=None)
-def _environment(templates: Path) -> jinja2.Environment:
-    return environment(templates)
+def _environment(folders: tuple[Path, ...]) -> jinja2.Environment:
+    return environment(folders)
 
 
-def render(env: jinja2.Environment, leaflet: Leaflet, templates: Path) -> str:
+@lru_cache(maxsize=None)
+def _fonts(project: Project) -> Fonts:
+    return Fonts(*(project.asset(f"fonts/{name}") for name in FONT_FILES))
+
+
+def render(env: jinja2.Environment, leaflet: Leaflet, fonts: Fonts) -> str:
     """The leaflet's complete HTML document."""
     template = env.get_template(f"{leaflet.job.kind}.html")
-    words = labels(templates, leaflet.lang)
-    context: dict[str, Any] = {"leaflet": leaflet, "brand": leaflet.brand, "label": words,
-                               "timeline_picture": timeline_picture(leaflet, words),
+    context: dict[str, Any] = {"leaflet": leaflet, "brand": leaflet.brand, "label": leaflet.words,
+                               "timeline_picture": timeline_picture(leaflet, fonts),
                                "qr": qr_code(leaflet)}
     return template.render(context)
 
 
-def timeline_picture(leaflet: Leaflet, words: dict[str, str]) -> dict[str, Any]:
+def timeline_picture(leaflet: Leaflet, fonts: Fonts) -> dict[str, Any]:
     """The timeline drawing, its labels, and the sentence that says the same for screen readers."""
+    words = leaflet.words
     marks = [Mark(m.label, m.when, format_duration(m.when, locale_of(leaflet)), m.visit, m.after_repeat)
              for m in leaflet.timeline]
-    picture = timeline(marks, words["treatment_day"], leaflet.brand.colours.primary,
+    picture = timeline(marks, words["treatment_day"], leaflet.brand.colours.primary, fonts,
                        font_size=LABEL_SIZE[leaflet.job.large_print], rtl=leaflet.direction == "rtl")
     return {"src": data_uri(picture.svg), "alt": timeline_sentence(marks, words["timeline_alt"]),
             "labels": picture.labels}

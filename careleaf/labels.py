@@ -1,7 +1,8 @@
 """The templates' own words ("Side effects", "Page 2 of 3"), one file per language.
 
-They live in ``templates/labels/<lang>.yaml``; every language must have every
-word the English file has, so no leaflet prints a gap or falls back silently.
+They live in ``templates/labels/<lang>.yaml``, in the theme or, replacing the
+theme's file, in the project; every language must have every word the templates
+print, so no leaflet prints a gap or falls back silently.
 """
 
 from __future__ import annotations
@@ -10,33 +11,47 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import InputError, Problem
+from .errors import Problem
 from .load import Document, LoadError, load
+from .project import first_existing
 from .model import FREQUENCIES, KINDS
 
 REFERENCE_LANGUAGE = "en"
 
 
 # Words the templates ask for by a computed name ('frequency_' ~ frequency, kind ~ '_lede').
-_COMPUTED = [f"frequency_{f}" for f in FREQUENCIES] + [f"{k.replace('-', '_')}_lede" for k in KINDS]
+COMPUTED = [f"frequency_{f}" for f in FREQUENCIES] + [f"{k.replace('-', '_')}_lede" for k in KINDS]
 _USED = re.compile(r"label(?:\.([a-z_]+)|\[['\"]([a-z_-]+)['\"]\])")
 
 
-@lru_cache(maxsize=None)
-def labels(templates: Path, lang: str) -> dict[str, str]:
-    """The template's own words ("Side effects", "Page 2 of 3") in one language. Raises InputError."""
-    path = templates / "labels" / f"{lang}.yaml"
-    try:
-        document = load(path)
-    except LoadError as error:
-        raise InputError([error.problem]) from None
-    problems = _shape_problems(document)
-    if problems:
-        raise InputError(problems)
-    return document.data
+def read_labels(folders: tuple[Path, ...], languages: list[str],
+                problems: list[Problem]) -> tuple[dict[str, dict[str, str]], dict[str, Document]]:
+    """The template words of every language a brand offers (and English), each from the first of
+    ``folders`` that has its file; what is wrong is added to ``problems``."""
+    needed = used_by_templates(folders)
+    words, documents = {}, {}
+    for lang in sorted(set(languages) | {REFERENCE_LANGUAGE}):
+        path = first_existing(folders, f"labels/{lang}.yaml")
+        if path is None:
+            problems.append(Problem(folders[0] / "labels" / f"{lang}.yaml", 1, 1,
+                                    f"the template words for '{lang}' are missing (this file)"))
+            continue
+        try:
+            document = load(path)
+        except LoadError as error:
+            problems.append(error.problem)
+            continue
+        found = shape_problems(document)
+        missing = sorted(needed - set(document.data)) if isinstance(document.data, dict) else []
+        if missing:
+            found.append(Problem(path, 1, 1, f"these template words are missing: {', '.join(missing)}"))
+        problems += found
+        if not found:
+            words[lang], documents[lang] = document.data, document
+    return words, documents
 
 
-def _shape_problems(document: Document) -> list[Problem]:
+def shape_problems(document: Document) -> list[Problem]:
     """A labels file is 'name: one line of text' and nothing else."""
     if not isinstance(document.data, dict):
         return [document.problem((), "this file should be a list of 'name: words' lines")]
@@ -48,29 +63,16 @@ def _shape_problems(document: Document) -> list[Problem]:
 
 
 @lru_cache(maxsize=None)
-def used_by_templates(templates: Path) -> frozenset[str]:
+def used_by_templates(folders: tuple[Path, ...]) -> frozenset[str]:
     """Every template word the templates print, so a file lacking one is refused before drawing."""
-    found = set(_COMPUTED)
-    for template in templates.rglob("*.html"):
-        found |= {a or b for a, b in _USED.findall(template.read_text("utf-8"))}
+    found = set(COMPUTED)
+    for folder in folders:
+        for template in folder.rglob("*.html"):
+            found |= {a or b for a, b in _USED.findall(template.read_text("utf-8"))}
     return frozenset(found)
 
 
-def check_labels(templates: Path, languages: list[str]) -> None:
-    """Every language a brand offers has all the words the templates print. Raises InputError."""
-    needed = used_by_templates(templates)
-    problems = []
-    for lang in sorted(set(languages) | {REFERENCE_LANGUAGE}):
-        path = templates / "labels" / f"{lang}.yaml"
-        if not path.is_file():
-            problems.append(Problem(path, 1, 1, f"the template words for '{lang}' are missing (this file)"))
-            continue
-        try:
-            missing = sorted(needed - set(labels(templates, lang)))
-        except InputError as error:
-            problems += error.problems
-            continue
-        if missing:
-            problems.append(Problem(path, 1, 1, f"these template words are missing: {', '.join(missing)}"))
-    if problems:
-        raise InputError(problems)
+def printed_labels(words: dict[str, str], kind: str, frequencies: set[str]) -> list[str]:
+    """The template words a leaflet of ``kind`` prints: all but the computed ones it does not ask for."""
+    wanted = {f"frequency_{f}" for f in frequencies} | {f"{kind.replace('-', '_')}_lede"}
+    return [name for name in words if name not in COMPUTED or name in wanted]

@@ -32,7 +32,7 @@ import yaml
 from yaml.events import AliasEvent, ScalarEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .errors import Problem
+from .errors import Problem, display_path
 
 MAX_FILE_BYTES = 1_000_000
 MAX_DEPTH = 12
@@ -51,12 +51,42 @@ class Document:
 
     def problem(self, where: KeyPath, message: str, *, at_key: bool = False) -> Problem:
         """A problem located at a value (or its key), falling back to the nearest parent."""
+        return self.origin(()).problem(message, *where, at_key=at_key)
+
+    def origin(self, where: KeyPath) -> Origin:
+        """Where the value at ``where`` was written; it shares this file's table of positions."""
+        return Origin(self.path, tuple(where), self.value_at, self.key_at)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a loaded value was written: its file, its key path, and the positions of its parts.
+
+    Every model object read from a file carries one (see ``validate.origin``), so
+    code that reports on an object finds its line without rebuilding key paths.
+    """
+
+    path: Path
+    where: KeyPath
+    value_at: dict[KeyPath, tuple[int, int]] = field(repr=False, compare=False)
+    key_at: dict[KeyPath, tuple[int, int]] = field(repr=False, compare=False)
+
+    def problem(self, message: str, *part: Any, at_key: bool = False) -> Problem:
+        """A problem at a part of this value (or its key), falling back to the nearest parent."""
         table = self.key_at if at_key else self.value_at
-        probe = tuple(where)
+        probe = self.where + part
         while probe and probe not in table and probe not in self.value_at:
             probe = probe[:-1]
         line, column = table.get(probe) or self.value_at.get(probe, (1, 1))
         return Problem(self.path, line, column, message)
+
+    def line(self, *part: Any, at_key: bool = False) -> int:
+        return self.problem("", *part, at_key=at_key).line
+
+    def place(self, *part: Any, at_key: bool = False) -> str:
+        """'path:line', as editors' tools and the sign-off sheet show it."""
+        found = self.problem("", *part, at_key=at_key)
+        return f"{display_path(found.path)}:{found.line}"
 
 
 class LoadError(Exception):

@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal, Optional
 
-from .schema import Code, Colour, Country, Duration, Id, Language, Markup, Reference, SvgFile, Text, Url, field
+from .validate import Code, Colour, Country, Duration, Id, Language, Markup, Reference, SvgFile, Text, Url, field
 
 Kind = Literal["pre-treatment", "aftercare"]
 Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare", "not-known"]

@@ -1,7 +1,9 @@
 """Stage 5: turn a leaflet's HTML into a tagged PDF with WeasyPrint.
 
-The renderer is locked down: it may read files only from the project's asset
-folder (``styles/``), after symbolic links are resolved, and never the network.
+The renderer is locked down: it may read files only from the asset folders (the
+project's ``styles/``, then careleaf's theme), after symbolic links are resolved,
+and never the network. A file is looked up by its place in those folders, the
+project's first, so a project's stylesheet or font replaces the theme's.
 Any other reference makes the render fail, naming the reference, rather than
 being fetched or silently dropped. So does a file that should be there and is
 not (a deleted font), and anything WeasyPrint itself could not load or draw:
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+import os
 import re
 import sys
 from contextlib import contextmanager
@@ -39,7 +42,7 @@ class Missing(Exception):
 
 
 @lru_cache(maxsize=None)
-def _renderer(styles: Path):
+def _renderer(folders: tuple[Path, ...]):
     """The font configuration and parsed stylesheets, shared by every PDF this process makes.
 
     Checked before it is kept: fonts are loaded here, once, so a font that could not be
@@ -50,13 +53,13 @@ def _renderer(styles: Path):
 
     _remove_at_exit()
     fonts = FontConfiguration()
-    fetcher = _fetcher_class()(styles)
+    fetcher = _fetcher_class()(folders)
     with _weasyprint_errors() as errors:
-        sheets = {name: CSS(filename=str(styles / f"{name}.css"), font_config=fonts, url_fetcher=fetcher)
+        sheets = {name: CSS(url=(folders[0] / f"{name}.css").as_uri(), font_config=fonts, url_fetcher=fetcher)
                   for name in ("leaflet", "large-print")}
     problems = _problems(fetcher, errors)
     if problems:
-        raise RenderError("the stylesheets or fonts in styles/ could not be loaded: " + " ".join(problems))
+        raise RenderError("the stylesheets or fonts could not be loaded: " + " ".join(problems))
     return fonts, sheets
 
 
@@ -88,11 +91,15 @@ def _fetcher_class():
     class AssetFetcher(URLFetcher):
         """Serves files from one folder; refuses everything else and remembers what it refused."""
 
-        def __init__(self, root: Path):
+        def __init__(self, folders: tuple[Path, ...]):
             super().__init__(allowed_protocols={"file", "data"}, fail_on_errors=False)
-            self.root = root.resolve()
+            self.folders = tuple(folder.resolve() for folder in folders)
             self.refused: list[str] = []
             self.missing: list[str] = []
+
+        @property
+        def allowed(self) -> str:
+            return " or ".join(str(folder) for folder in self.folders)
 
         def fetch(self, url: str, headers=None):
             try:
@@ -115,7 +122,12 @@ def _fetcher_class():
             return URLFetcherResponse(path.as_uri(), body=body, headers={"Content-Type": kind})
 
         def _vet(self, url: str) -> Path | None:
-            """The file a URL names, if it may be read; None for an allowed data: URL. Never reads it."""
+            """The file a URL names, if it may be read; None for an allowed data: URL. Never reads it.
+
+            The URL's place inside any asset folder is looked up in each folder in
+            turn, so 'fonts/x.ttf' named by the theme's stylesheet is the project's
+            font when the project has one.
+            """
             scheme = url.split(":", 1)[0].lower()
             if scheme == "data":
                 if len(url) > MAX_DATA_URL:
@@ -123,19 +135,22 @@ def _fetcher_class():
                 return None
             parts = urlsplit(url)
             if scheme != "file" or parts.netloc not in ("", "localhost"):
-                raise Refused(f"{url[:120]} (only files in {self.root} may be used)")
-            named = Path(unquote(parts.path))
-            try:
-                path = named.resolve()
-            except (OSError, ValueError):  # a loop of links, a NUL byte
-                raise Refused(f"{str(named)[:120]} (only files in {self.root} may be used)") from None
-            if not path.is_relative_to(self.root):
-                link = f", a link to {path}" if named.absolute() != path and named.absolute().is_relative_to(
-                    self.root) else ""
-                raise Refused(f"{named}{link} (only files in {self.root} may be used)")
-            if not path.is_file():
-                raise Missing(str(named))
-            return path
+                raise Refused(f"{url[:120]} (only files in {self.allowed} may be used)")
+            named = Path(os.path.normpath(unquote(parts.path)))
+            relative = next((named.relative_to(f) for f in self.folders if named.is_relative_to(f)), None)
+            if relative is None:
+                raise Refused(f"{str(named)[:120]} (only files in {self.allowed} may be used)")
+            for folder in self.folders:
+                candidate = folder / relative
+                try:
+                    path = candidate.resolve()
+                except (OSError, ValueError):  # a loop of links, a NUL byte
+                    raise Refused(f"{str(candidate)[:120]} (only files in {self.allowed} may be used)") from None
+                if not path.is_relative_to(folder):
+                    raise Refused(f"{candidate}, a link to {path} (only files in {self.allowed} may be used)")
+                if path.is_file():
+                    return path
+            raise Missing(str(named))
 
         def _vet_svg(self, path: Path, body: bytes) -> None:
             """An SVG's own references, vetted as if fetched.
@@ -179,19 +194,21 @@ def _svg_references(body: bytes) -> list[str]:
     return [reference for reference in found if reference]
 
 
-def render_pdf(html: str, styles: Path, *, large_print: bool = False, source: str = "") -> bytes:
-    """A tagged PDF/UA-1 document from a leaflet's HTML. Raises RenderError."""
+def render_pdf(html: str, folders: tuple[Path, ...], *, large_print: bool = False, source: str = "") -> bytes:
+    """A tagged PDF/UA-1 document from a leaflet's HTML, whose relative references (the logo) are read
+    from the asset ``folders``, the first one winning. Raises RenderError."""
     from weasyprint import HTML
 
+    folders = tuple(Path(folder).resolve() for folder in folders)
     try:
-        fonts, sheets = _renderer(styles.resolve())
+        fonts, sheets = _renderer(folders)
     except RenderError as error:
         raise RenderError(f"{source}: {error}") from None
-    fetcher = _fetcher_class()(styles)
+    fetcher = _fetcher_class()(folders)
     stylesheets = [sheets["leaflet"]] + ([sheets["large-print"]] if large_print else [])
     with _weasyprint_errors() as errors:
         try:
-            document = HTML(string=html, base_url=str(styles.resolve()) + "/", url_fetcher=fetcher)
+            document = HTML(string=html, base_url=folders[0].as_uri() + "/", url_fetcher=fetcher)
             pdf = document.write_pdf(stylesheets=stylesheets, font_config=fonts, pdf_variant="pdf/ua-1",
                                      custom_metadata=True)
         except RenderError:
@@ -212,7 +229,7 @@ def _problems(fetcher, errors: _ErrorLog) -> list[str]:
     if fetcher.refused:
         found.append("refers to files the renderer may not read: " + "; ".join(dict.fromkeys(fetcher.refused)))
     if fetcher.missing:
-        found.append(f"needs files that are missing from {fetcher.root}: " + "; ".join(dict.fromkeys(fetcher.missing)))
+        found.append(f"needs files that are missing from {fetcher.allowed}: " + "; ".join(dict.fromkeys(fetcher.missing)))
     if errors and not found:  # a refusal is also logged as a failed load: say it once, the plain way
         found.append("could not be rendered: " + "; ".join(dict.fromkeys(errors)))
     return found

@@ -15,9 +15,10 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from . import model
+from .items import wording_items
 
 SOURCE_LANGUAGE = "en"
 BLOCK = "translated_from"
@@ -31,34 +32,20 @@ def fingerprint(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
-def items(wording: model.TreatmentWording | model.SharedWording) -> Iterator[tuple[str, str, Any]]:
-    """Every translatable item of a wording file as (group, name, value)."""
-    if isinstance(wording, model.TreatmentWording):
-        yield "name", "name", wording.name
-        for group in ("leaflets", "sections", "timeline", "side_effects", "contraindications", "aftercare_checklist"):
-            for name, value in getattr(wording, group).items():
-                yield group, name, value
-    else:
-        for name, value in wording.sections.items():
-            yield "sections", name, value
-        if wording.urgent_help:
-            yield "urgent_help", "box", wording.urgent_help
-
-
 def source_fingerprints(source: model.TreatmentWording | model.SharedWording) -> dict[str, dict[str, str]]:
     table: dict[str, dict[str, str]] = {}
-    for group, name, value in items(source):
+    for group, name, value in wording_items(source):
         table.setdefault(group, {})[name] = fingerprint(value)
     return table
 
 
 def stale_items(source: model.TreatmentWording | model.SharedWording,
-                translated: model.TreatmentWording | model.SharedWording) -> list[str]:
-    """'group/name' of each translated item whose source wording changed since it was translated."""
+                translated: model.TreatmentWording | model.SharedWording) -> list[tuple[str, str]]:
+    """(group, name) of each translated item whose source wording changed since it was translated."""
     record = translated.translated_from
     recorded = dataclasses.asdict(record.fingerprints) if record and record.language == SOURCE_LANGUAGE else {}
     current = source_fingerprints(source)
-    return [f"{group}/{name}" for group, names in current.items() for name, print_ in names.items()
+    return [(group, name) for group, names in current.items() for name, print_ in names.items()
             if recorded.get(group, {}).get(name) != print_]
 
 
@@ -86,9 +73,9 @@ def out_of_date(catalog) -> dict[str, list[str]]:
 
     report: dict[str, list[str]] = {}
     for path, source, translated in _translation_files(catalog):
-        items = stale_items(source, translated)
-        if items:
-            report[display_path(path)] = items
+        stale = stale_items(source, translated)
+        if stale:
+            report[display_path(path)] = [f"{group}/{name}" for group, name in stale]
     return report
 
 

@@ -1,11 +1,17 @@
 """Shared set-up for the careleaf tests.
 
+The tests use fixture projects under tests/fixtures/, never the repository's own
+leaflets/ (only tests/test_live_catalog.py builds that), so a clinic that
+replaces the sample catalog keeps `make test` green. Templates, styles and fonts
+come from careleaf's theme, as in any project.
+
 Two projects are built once per test session and shared:
 
-* ``sample``: a snapshot of this repository's real catalog (leaflets/, templates/,
-  styles/), built without the large-print variants (8 PDFs);
-* ``mini``: the small catalog in tests/fixtures/mini (one brand, one treatment)
-  with this repository's templates and styles, built with large print (4 PDFs).
+* ``sample``: tests/fixtures/sample, a frozen copy of the Botox sample catalog
+  (two brands, two treatments, English and Turkish), built without the
+  large-print variants (16 PDFs);
+* ``mini``: tests/fixtures/mini (one brand, one treatment), built with large
+  print (4 PDFs).
 
 Tests that change content or output copy one of them into their own tmp_path
 first. Nothing is written outside tmp_path.
@@ -24,12 +30,14 @@ from pathlib import Path
 
 import pytest
 
-from careleaf.build import Project, Summary, build, check
-from careleaf.catalog import Catalog
+from careleaf.build import Summary, build
+from careleaf.catalog import Catalog, load_catalog
+from careleaf.project import THEME, Project
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MINI = FIXTURES / "mini"
+SAMPLE = FIXTURES / "sample"
 GENERATE = ROOT / "generate.py"
 
 # Every kind of dash or hyphen a renderer or an editor may use between two numbers.
@@ -38,20 +46,35 @@ _DASHES = re.compile("[\u002d\u2010\u2011\u2012\u2013\u2014\u2015\u2212]")
 
 # --- projects -------------------------------------------------------------------
 
-def copy_project(dest: Path, source: Path = ROOT) -> Path:
-    """A copy of a project's leaflets/, templates/ and styles/ in ``dest``."""
+def copy_project(dest: Path, source: Path = SAMPLE) -> Path:
+    """A copy of a project's leaflets/, styles/ and templates/ (those it has) in ``dest``."""
     for folder in ("leaflets", "templates", "styles"):
-        shutil.copytree(source / folder, dest / folder)
+        if (source / folder).is_dir():
+            shutil.copytree(source / folder, dest / folder, dirs_exist_ok=True)
     return dest
 
 
 def mini_project(dest: Path) -> Path:
-    """The small test catalog, drawn with this repository's templates and styles."""
-    shutil.copytree(ROOT / "templates", dest / "templates")
-    shutil.copytree(ROOT / "styles", dest / "styles")
-    shutil.copytree(MINI / "leaflets", dest / "leaflets")
-    shutil.copytree(MINI / "styles", dest / "styles", dirs_exist_ok=True)
-    return dest
+    """The small test catalog."""
+    return copy_project(dest, MINI)
+
+
+def sample_file(relative: str) -> Path:
+    """A file of the sample project as it starts: its own, or else careleaf's theme's (template words)."""
+    return next(p for p in (SAMPLE / relative, THEME / relative) if p.exists())
+
+
+def own_labels(root: Path) -> Path:
+    """Give a project its own copy of the template words (templates/labels/), replacing the theme's."""
+    shutil.copytree(THEME / "templates" / "labels", root / "templates" / "labels", dirs_exist_ok=True)
+    return root
+
+
+def with_theme(root: Path) -> Path:
+    """Copy careleaf's theme (templates and styles) into a project, for tests that change a template or asset."""
+    shutil.copytree(THEME / "templates", root / "templates", dirs_exist_ok=True)
+    shutil.copytree(THEME / "styles", root / "styles", dirs_exist_ok=True)
+    return root
 
 
 SMALL_BRAND = "harbour-skin"
@@ -59,7 +82,7 @@ SMALL_TREATMENT = "botox-facial-lines"
 
 
 def small_project(dest: Path, languages: str = "en") -> Path:
-    """A copy of the real catalog cut down to one clinic and one treatment (two leaflets a language)."""
+    """The sample catalog cut down to one clinic and one treatment (two leaflets a language)."""
     copy_project(dest)
     for brand in (dest / "leaflets/brands").glob("*.yaml"):
         if brand.stem != SMALL_BRAND:
@@ -124,7 +147,7 @@ def sample(tmp_path_factory) -> Built:
     out = root.parent / "sample-out"
     summary = build(Project(root), out, large_print=False)
     assert not summary.failed, summary.failed
-    return Built(root, out, check(Project(root)), summary, large_print=False)
+    return Built(root, out, load_catalog(Project(root)), summary, large_print=False)
 
 
 @pytest.fixture(scope="session")
@@ -134,7 +157,7 @@ def mini(tmp_path_factory) -> Built:
     out = root.parent / "mini-out"
     summary = build(Project(root), out)
     assert not summary.failed, summary.failed
-    return Built(root, out, check(Project(root)), summary, large_print=True)
+    return Built(root, out, load_catalog(Project(root)), summary, large_print=True)
 
 
 # --- running the command ------------------------------------------------------------

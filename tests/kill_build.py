@@ -40,6 +40,7 @@ import pypdf
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATE = ROOT / "generate.py"
+SAMPLE = ROOT / "tests" / "fixtures" / "sample"
 MANIFEST = ".careleaf-manifest.json"
 
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"seed {seed} (rerun with --seed {seed})")
     with tempfile.TemporaryDirectory(prefix="kill-build-") as scratch:
         work = Path(scratch)
-        project = _copy_project(options.project or ROOT, work / "project")
+        project = _copy_project(options.project or SAMPLE, work / "project")
         killer = Killer(project, work / "out", options, work / "tmp")
         return killer.run(options.times, chance)
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--times", type=int, default=20, help="how many builds to kill (default: 20)")
-    parser.add_argument("--project", type=Path, help="a project folder to copy (default: this repository)")
+    parser.add_argument("--project", type=Path, help="a project folder to copy (default: the sample test project)")
     parser.add_argument("--jobs", type=int, default=2, help="render workers per build (default: 2)")
     parser.add_argument("--no-large-print", dest="large_print", action="store_false",
                         help="build without the large-print variants (faster)")
@@ -68,7 +69,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _copy_project(source: Path, dest: Path) -> Path:
     for folder in ("leaflets", "templates", "styles"):
-        shutil.copytree(source / folder, dest / folder)
+        if (source / folder).is_dir():
+            shutil.copytree(source / folder, dest / folder)
     return dest
 
 

@@ -40,9 +40,12 @@ from pathlib import Path
 
 import pytest
 
-from careleaf.build import Project, check, pages
+from careleaf.build import pages
+from careleaf.project import Project
+from careleaf.catalog import load_catalog
 from careleaf.cli import main
 from careleaf.load import MAX_FILE_BYTES
+from conftest import copy_project, own_labels, sample_file
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = Path(__file__).resolve().parent / "bad-input"
@@ -102,7 +105,7 @@ def _unescape(text: str) -> str:
 
 
 def _real(target: str) -> str:
-    return (ROOT / TARGETS[target]).read_text(encoding="utf-8")
+    return sample_file(TARGETS[target]).read_text(encoding="utf-8")
 
 
 def _oversize() -> bytes:
@@ -143,10 +146,8 @@ BAD_CASES = _bad_cases()
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory) -> tuple[Path, Path, dict]:
-    """The real catalog copied and built once (standard print only): its root, output and file states."""
-    base = tmp_path_factory.mktemp("bad-input-base")
-    for folder in ("leaflets", "templates", "styles"):
-        shutil.copytree(ROOT / folder, base / folder)
+    """The sample catalog, with its own template words to spoil, copied and built once (standard print only)."""
+    base = own_labels(copy_project(tmp_path_factory.mktemp("bad-input-base")))
     out = base / "out"
     assert main(["--project", str(base), "build", "--out", str(out), "--no-large-print", "--quiet"]) == 0
     state = _state(out)
@@ -230,7 +231,7 @@ GOOD_CASES = sorted(GOOD.glob("*/*.yaml"))
 @pytest.fixture(scope="session")
 def original_pages(built) -> dict:
     base = built[0]
-    return {page.job: page.html for page in pages(Project(base), check(Project(base)), large_print=False)}
+    return {page.job: page.html for page in pages(Project(base), load_catalog(Project(base)), large_print=False)}
 
 
 @pytest.mark.parametrize("path", GOOD_CASES, ids=[f"{p.parent.name}/{p.stem}" for p in GOOD_CASES])
@@ -239,7 +240,7 @@ def test_good_input_simply_works(path, built, original_pages, tmp_path):
     raw = path.read_bytes()
     head = _header(raw)
     project = _project(base, tmp_path / "project", path.parent.name, raw)
-    drawn = pages(Project(project), check(Project(project)), large_print=False)
+    drawn = pages(Project(project), load_catalog(Project(project)), large_print=False)
     text = "\n".join(html.unescape(page.html) for page in drawn)
     expected = [_unescape(value) for key, value in head if key == "expect-in-html"]
     assert expected, f"{path}: list at least one '# expect-in-html: …' line"

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from careleaf.build import Project, check
+from careleaf.project import Project
 from careleaf.catalog import contrast, load_catalog
 from careleaf.errors import InputError
 
-from conftest import ROOT, mini_project, replace_in
+from conftest import SAMPLE, mini_project, replace_in
 
 FACTS = "leaflets/treatments/demo/treatment.yaml"
 WORDING = "leaflets/treatments/demo/en.yaml"
@@ -33,15 +33,15 @@ def root(tmp_path, monkeypatch) -> Path:
 
 def problems() -> list[str]:
     with pytest.raises(InputError) as caught:
-        load_catalog(Path("leaflets"), Path("styles"))
+        load_catalog(Project(Path(".")))
     return [str(p) for p in caught.value.problems]
 
 
 def test_fixture_and_sample_catalogs_are_valid(root):
-    catalog = load_catalog(Path("leaflets"), Path("styles"))
+    catalog = load_catalog(Project(Path(".")))
     assert list(catalog.treatments) == ["demo"]
     assert list(catalog.brands) == ["clinic"]
-    sample = check(Project(ROOT))
+    sample = load_catalog(Project(SAMPLE))
     assert sample.treatments and sample.brands
 
 
@@ -187,7 +187,7 @@ def test_brand_colour_contrast_threshold_is_wcag_aa(root, primary, accepted):
     """#767676 is the lightest grey that passes WCAG AA (4.54:1) on white; #777777 (4.48:1) fails."""
     replace_in(root / BRAND, 'primary: "#0b4a66"', f'primary: "{primary}"')
     if accepted:
-        load_catalog(Path("leaflets"), Path("styles"))
+        load_catalog(Project(Path(".")))
     else:
         assert len(problems()) == 1
 
@@ -214,7 +214,7 @@ def test_problems_in_two_files_are_reported_together(root):
     replace_in(root / FACTS, "    frequency: common\n", "    frequency: comon\n")
     replace_in(root / BRAND, "page_size: A4\n", "page_size: A3\n")
     with pytest.raises(InputError) as caught:
-        load_catalog(Path("leaflets"), Path("styles"))
+        load_catalog(Project(Path(".")))
     expected = [
         f"{BRAND}:13:12: 'page_size' should be one of 'A4', 'Letter', not 'A3'",
         f"{WORDING}:3:1: 'name' appears twice in the same place (lines 2 and 3); keep one of them",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from careleaf.build import Project
+from careleaf.project import Project
 from careleaf.changes import RevisionError, compare, word_diff
 
 from conftest import copy_project, replace_in, run_cli
@@ -54,7 +54,7 @@ def test_an_edited_answer_is_named_with_the_leaflets_it_reaches(repo):
     result = run_cli("changes", "HEAD~1", "--json", cwd=repo)
     assert result.returncode == 1, result.stderr  # the leaflet kept its version number
     data = json.loads(result.stdout)
-    [change] = data["changes"]
+    [change, stale] = data["changes"]
     assert change["file"] == f"{FACIAL}/en.yaml" and change["item"] == "sections/will-my-face-swell"
     assert change["status"] == "changed" and change["line"] == 34
     [answer] = change["fields"]
@@ -62,10 +62,14 @@ def test_an_edited_answer_is_named_with_the_leaflets_it_reaches(repo):
     assert answer["diff"] == "…\nYou may have a little redness and swelling where the needle went in. " \
                              "This lasts a [-short time-]{+little while+}. It usually goes within 24-48 hours."
     assert change["leaflets"] == [{"code": "BTX-FL-PT", "kind": "pre-treatment", "languages": ["en"]}]
+    # The Turkish answer was translated from the old English: it falls out of date, and its PDFs say so.
+    assert (stale["file"], stale["item"], stale["status"], stale["fields"]) == \
+        (f"{FACIAL}/tr.yaml", "sections/will-my-face-swell", "awaiting translation review", [])
+    assert stale["leaflets"] == [{"code": "BTX-FL-PT", "kind": "pre-treatment", "languages": ["tr"]}]
     [leaflet] = data["leaflets"]
     assert leaflet["code"] == "BTX-FL-PT" and leaflet["needs_version_bump"] is True
     assert (leaflet["version"], leaflet["version_then"]) == (1, 1)
-    assert sorted(leaflet["pdfs"]) == pdfs("pre-treatment", ("en",))  # the Turkish wording did not change
+    assert sorted(leaflet["pdfs"]) == pdfs("pre-treatment", ("en", "tr"))
 
 
 def test_the_sheet_flags_a_missing_version_bump(repo):
@@ -126,9 +130,11 @@ def test_a_new_section_and_its_place_in_a_leaflet(repo):
     assert [(c.file, c.item, c.status) for c in result.changes] == [
         (f"{FACIAL}/en.yaml", "sections/make-up", "added"),
         (f"{FACIAL}/tr.yaml", "sections/make-up", "added"),
+        # written without recording the English it was translated from, so not yet reviewed against it
+        (f"{FACIAL}/tr.yaml", "sections/make-up", "awaiting translation review"),
         (f"{FACIAL}/treatment.yaml", "leaflets/aftercare", "changed"),
     ]
-    contents = result.changes[2].fields[0]
+    contents = result.changes[3].fields[0]
     assert (contents.field, contents.diff) == ("contents", "- what-is-normal-afterwards\n{+- make-up+}\n- aftercare-checklist\n…")
     assert [r.code for r in result.leaflets] == ["BTX-FL-AC"]
 

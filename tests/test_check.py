@@ -12,7 +12,8 @@ import sys
 import pytest
 
 from careleaf import check, readability
-from careleaf.build import Project
+from careleaf.editor_schemas import schema_texts
+from careleaf.project import Project
 from careleaf.catalog import load_catalog
 
 from conftest import ROOT, copy_project, mini_project, replace_in, run_cli
@@ -39,7 +40,7 @@ def test_sample_passes_and_every_answer_and_intro_is_scored(tmp_path):
     report = json.loads(result.stdout)
     assert not [f for f in report["findings"] if f["level"] == "error"]
 
-    catalog = load_catalog(root / "leaflets")
+    catalog = load_catalog(Project(root))
     expected = {(f"{t}/{name}", lang) for t, entry in catalog.treatments.items()
                 for lang, wording in entry.wording.items() for name in wording.sections}
     expected |= {(f"{t}/{kind} intro", lang) for t, entry in catalog.treatments.items()
@@ -202,7 +203,7 @@ def test_without_a_settings_file_the_defaults_apply(tmp_path):
 
 
 def test_the_settings_schema_is_written_for_editors():
-    schema = json.loads((ROOT / "leaflets/schema/check.schema.json").read_text("utf-8"))
+    schema = json.loads(schema_texts()["check.schema.json"])
     assert schema["properties"]["en"]["properties"]["jargon"]["items"]["required"] == ["word", "say"]
     assert "min_atesman" in schema["properties"]["tr"]["properties"]
 

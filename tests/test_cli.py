@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 
 from careleaf import cli
-from careleaf.build import Project, check, pages
+from careleaf.build import pages
+from careleaf.project import Project
+from careleaf.catalog import load_catalog
 
-from conftest import files_state, replace_in, run_cli
+from conftest import files_state, replace_in, run_cli, with_theme
 
 SUMMARY = re.compile(r"^(\d+) built, (\d+) unchanged, (\d+) removed, (\d+) failed in \d+\.\d s; output in out/$",
                      re.MULTILINE)
@@ -119,7 +121,7 @@ def test_html_option_writes_every_leaflets_html(mini, tmp_path):
     result = build(root, "--html", "--quiet")
     assert result.returncode == 0, result.stderr
     project = Project(root)
-    for page in pages(project, check(project)):
+    for page in pages(project, load_catalog(project)):
         written = out / page.job.output.with_suffix(".html")
         assert written.is_file(), f"{written.relative_to(out)} was not written"
         assert written.read_text("utf-8") == page.html
@@ -202,7 +204,7 @@ def test_reference_outside_the_assets_fails_the_leaflet_with_exit_1(mini, tmp_pa
     root, out = mini.copy_to(tmp_path / "project")
     failing = "clinic/en/demo-aftercare.pdf"
     before = files_state(out)[failing]
-    contact = root / "templates/components/contact.html"
+    contact = with_theme(root) / "templates/components/contact.html"   # the project's own copy of the template
     contact.write_text(contact.read_text("utf-8") + "{% if leaflet.job.kind == 'aftercare' and not "
                        "leaflet.job.large_print %}<img src=\"https://example.invalid/pixel.png\" alt=\"\">{% endif %}\n",
                        "utf-8")

@@ -8,9 +8,12 @@ import re
 
 import pytest
 
-from careleaf.build import Project, check, pages
-from careleaf.figures import Mark, timeline
-from careleaf.schema import Duration
+from careleaf.build import pages
+from careleaf.project import Project
+from careleaf.catalog import load_catalog
+from careleaf.figures import FONT_FILES, Fonts, Mark, timeline
+from careleaf.project import THEME
+from careleaf.validate import Duration
 from conftest import copy_project, normalise, pdf_pages_text, replace_in
 
 AFTERCARE = "harbour-skin/en/botox-facial-lines-aftercare"
@@ -18,7 +21,7 @@ AFTERCARE = "harbour-skin/en/botox-facial-lines-aftercare"
 
 def drawn(project: Project) -> dict[str, str]:
     """Every leaflet's HTML, by name, without rendering PDFs."""
-    return {p.job.name: p.html for p in pages(project, check(project))}
+    return {p.job.name: p.html for p in pages(project, load_catalog(project))}
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +65,10 @@ def test_changing_a_number_in_yaml_changes_the_picture(tmp_path, sample_html):
     assert timeline_svg(html) != timeline_svg(sample_html[AFTERCARE])   # the bar moved
 
 
+# The fonts the theme's stylesheet prints the timeline's labels in, which place them.
+THEME_FONTS = Fonts(*(THEME / "styles" / "fonts" / name for name in FONT_FILES))
+
+
 def _boxes(labels, width=100.0):
     return [(label.left, label.left + label.width, label.top) for label in labels]
 
@@ -71,7 +78,7 @@ def test_labels_never_overlap_even_when_milestones_crowd_together():
     marks = [Mark(f"Milestone number {i}", hours(10 + i, 12 + i), f"{10 + i}–{12 + i} hours", False, False)
              for i in range(6)]
     marks.append(Mark("A visit", hours(13, 13), "13 hours", True, False))
-    drawing = timeline(marks, "Treatment day", "#0b4a66", font_size=12, rtl=False)
+    drawing = timeline(marks, "Treatment day", "#0b4a66", THEME_FONTS, font_size=12, rtl=False)
     assert len(drawing.labels) == 8      # six effects, one visit, the treatment day
     rows: dict[float, list[tuple[float, float]]] = {}
     for start, end, top in _boxes(drawing.labels):
@@ -86,7 +93,7 @@ def test_ranges_are_bars_and_visits_are_diamonds():
     marks = [Mark("Effect starts", Duration(48, 72, "hours"), "48–72 hours", False, False),
              Mark("Review visit", Duration(2, 2, "weeks"), "2 weeks", True, False),
              Mark("After repeats", Duration(8, 10, "months"), "8–10 months", False, True)]
-    svg = timeline(marks, "Treatment day", "#0b4a66", font_size=12, rtl=False).svg
+    svg = timeline(marks, "Treatment day", "#0b4a66", THEME_FONTS, font_size=12, rtl=False).svg
     assert svg.count("<rect ") == 2            # the two ranges
     assert svg.count("<polygon ") == 1         # the visit
     assert svg.count("<circle ") == 1          # the treatment day

@@ -27,10 +27,11 @@ from pathlib import Path
 import pytest
 
 from careleaf import cli
-from careleaf.build import Project, build
+from careleaf.build import build
+from careleaf.project import Project
 from careleaf.cli import main
 from careleaf.output import MANIFEST, locked
-from conftest import edit, small_project
+from conftest import edit, replace_in, small_project, with_theme
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATE = ROOT / "generate.py"
@@ -72,14 +73,17 @@ class Versions:
     new: dict[str, bytes]
 
     def start(self, dest: Path, *, copy_styles: bool = False) -> tuple[Path, Path]:
-        """A project with the new content over an output folder holding the old PDFs."""
+        """A project with the new content over an output folder holding the old PDFs.
+
+        Its styles/ (the brands' logos) is the old project's, linked, unless the
+        test changes something in it and asks for a copy of its own.
+        """
         root = dest / "project"
         shutil.copytree(self.old_root / "leaflets", root / "leaflets")
-        for folder in ("templates", "styles"):
-            if copy_styles or folder == "templates":
-                shutil.copytree(self.old_root / folder, root / folder)
-            else:  # shared: every test then uses the one set of fonts this process has loaded
-                (root / folder).symlink_to(self.old_root / folder, target_is_directory=True)
+        if copy_styles:
+            shutil.copytree(self.old_root / "styles", root / "styles")
+        else:
+            (root / "styles").symlink_to(self.old_root / "styles", target_is_directory=True)
         rename_clinic(root)
         shutil.copytree(self.old_out, dest / "out")
         return root, dest / "out"
@@ -182,17 +186,24 @@ def test_an_output_path_that_cannot_be_a_folder_is_named_plainly(where, versions
 
 
 def test_missing_font_fails_every_leaflet_by_name_and_keeps_the_old_pdfs(versions, tmp_path, capsys):
+    """The clinic's stylesheet (its own, replacing careleaf's) names a font of its own that goes missing.
+
+    (A project's copy of one of careleaf's own fonts cannot go missing: the theme's is used instead.)
+    """
     root, out = versions.start(tmp_path, copy_styles=True)
+    with_theme(root)
+    font = root / "styles/fonts/ClinicSans-Bold.ttf"
+    (root / "styles/fonts/NotoSans-Bold.ttf").rename(font)
+    replace_in(root / "styles/leaflet.css", 'url("fonts/NotoSans-Bold.ttf")', 'url("fonts/ClinicSans-Bold.ttf")')
     before = files_state(out, "*.pdf")
-    font = root / "styles/fonts/NotoSans-Bold.ttf"
     saved = font.read_bytes()
     font.unlink()
     code = main(run(root, out))
     err = capsys.readouterr().err
     assert code == 1, err
     failures = [line for line in err.splitlines() if line.startswith("Error: ")]
-    assert len(failures) == 2, err
-    assert all("missing" in line and "fonts/NotoSans-Bold.ttf" in line for line in failures), err
+    assert sorted(line.split(":")[1].strip() for line in failures) == [AFTERCARE[:-4], PRE_TREATMENT[:-4]], err
+    assert all("missing" in line and "fonts/ClinicSans-Bold.ttf" in line for line in failures), err
     assert_plain(err)
     assert files_state(out, "*.pdf") == before
     font.write_bytes(saved)

@@ -36,11 +36,13 @@ import yaml
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from careleaf.build import Project, check, pages
+from careleaf.build import pages
+from careleaf.project import Project
+from careleaf.catalog import load_catalog
 from careleaf.cli import main
 from careleaf.errors import InputError
-from careleaf.labels import labels
-from conftest import small_project
+
+from conftest import own_labels, sample_file, small_project
 
 ROOT = Path(__file__).resolve().parents[1]
 BRAND = "harbour-skin"
@@ -74,8 +76,8 @@ FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Project:
-    root = small_project(tmp_path_factory.mktemp("fuzz"))
-    check(Project(root))  # the starting point is valid
+    root = own_labels(small_project(tmp_path_factory.mktemp("fuzz")))
+    load_catalog(Project(root))  # the starting point is valid
     return Project(root)
 
 
@@ -89,7 +91,6 @@ class Swapped:
     def __enter__(self):
         self.original = self.path.read_bytes()
         self.path.write_bytes(self.data)
-        labels.cache_clear()  # read once per process, as a build does; here each example is a new "build"
         return self
 
     def __exit__(self, *exc):
@@ -101,7 +102,7 @@ def assert_works_or_refuses_plainly(project: Project, target: str) -> str:
     """'built' (every leaflet drawn as HTML) or 'refused' (a clean InputError); anything else fails the test."""
     try:
         try:
-            catalog = check(project)
+            catalog = load_catalog(project)
         except InputError as error:
             assert_plain_problems(shown(error), len(error.problems))
             return "refused"
@@ -169,7 +170,7 @@ def _paths(data, prefix=()):
 def content_documents(draw) -> tuple[str, bytes]:
     """A real file's data with a few places replaced, removed or added, as YAML text."""
     target = draw(st.sampled_from(sorted(TARGETS)))
-    data = copy.deepcopy(yaml.safe_load((ROOT / TARGETS[target]).read_text("utf-8")))
+    data = copy.deepcopy(yaml.safe_load(sample_file(TARGETS[target]).read_text("utf-8")))
     known = sorted({str(key) for path in _paths(data) for key in path if isinstance(key, str)})
     keys = st.one_of(st.sampled_from(known), TEXT)
     for _ in range(draw(st.integers(1, 4))):
@@ -213,7 +214,7 @@ INSERTS = ["\t", '"', "'", ":", ": ", "- ", "#", " #", "&", "*", "!", "{", "}", 
 @st.composite
 def mutated_files(draw) -> tuple[str, bytes]:
     target = draw(st.sampled_from(sorted(TARGETS)))
-    lines = (ROOT / TARGETS[target]).read_bytes().split(b"\n")
+    lines = sample_file(TARGETS[target]).read_bytes().split(b"\n")
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["delete", "duplicate", "swap", "insert", "indent", "byte", "truncate"]))
         i = draw(st.integers(0, len(lines) - 1))
@@ -292,27 +293,27 @@ def test_through_the_command_to_pdfs(project, tmp_path_factory, case, capsys):
 @pytest.mark.parametrize("text", ["null\n", "''\n", "- a\n", "keep_leaflet: x\n", "side_effects:\n  a: b\n"],
                          ids=["null", "empty-text", "a-list", "words-missing", "word-not-text"])
 def test_a_broken_labels_file_is_refused_plainly(project, text):
-    original = (ROOT / TARGETS["labels"]).read_text("utf-8")
+    original = sample_file(TARGETS["labels"]).read_text("utf-8")
     data = text if text in ("null\n", "''\n", "- a\n", "keep_leaflet: x\n") else \
         re.sub(r"(?m)^side_effects: .*\n", lambda _: text, original, count=1)
     with Swapped(project, "labels", data.encode("utf-8")):
         with pytest.raises(InputError) as refused:
-            check(project)
+            load_catalog(project)
     assert all(p.path.name == "en.yaml" and p.path.parent.name == "labels" for p in refused.value.problems)
 
 
 def test_a_key_with_a_line_break_is_reported_on_one_line(project):
-    data = (ROOT / TARGETS["brand"]).read_text("utf-8") + '"car\\rriage\\u2028line\\x0bbreak": x\n'
+    data = sample_file(TARGETS["brand"]).read_text("utf-8") + '"car\\rriage\\u2028line\\x0bbreak": x\n'
     with Swapped(project, "brand", data.encode("utf-8")):
         with pytest.raises(InputError) as refused:
-            check(project)
+            load_catalog(project)
     assert "unknown key" in str(refused.value)
     assert_plain_problems(str(refused.value), len(refused.value.problems))
 
 
 def test_a_control_character_written_as_an_escape_is_refused(project):
-    original = (ROOT / TARGETS["brand"]).read_text("utf-8")
+    original = sample_file(TARGETS["brand"]).read_text("utf-8")
     data = re.sub(r"(?m)^name: .*$", lambda _: 'name: "Harbour\\x0b Skin\\x00 Clinic\\x1b[31m"', original, count=1)
     with Swapped(project, "brand", data.encode("utf-8")):
         with pytest.raises(InputError, match=r"harbour-skin\.yaml:\d+:\d+: "):
-            check(project)
+            load_catalog(project)

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from careleaf.build import Project, check, pages
+from careleaf.build import pages
+from careleaf.project import Project
+from careleaf.catalog import load_catalog
 
-from conftest import ROOT
+from conftest import SAMPLE
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 REFRESH = os.environ.get("CARELEAF_REFRESH_GOLDEN") == "1"
@@ -33,8 +35,8 @@ def drawn() -> dict[Path, str]:
     """golden file path (<brand>/<lang>/<name>.html) → the HTML the project draws now."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CARELEAF_TODAY", PINNED_TODAY)
-        project = Project(ROOT)
-        return {page.job.output.with_suffix(".html"): page.html for page in pages(project, check(project))}
+        project = Project(SAMPLE)
+        return {page.job.output.with_suffix(".html"): page.html for page in pages(project, load_catalog(project))}
 
 
 def golden_files() -> set[Path]:

@@ -7,7 +7,9 @@ import subprocess
 import sys
 
 from careleaf.assemble import jobs
-from careleaf.build import Project, build, check, in_shard, pages
+from careleaf.build import build, in_shard, pages
+from careleaf.project import Project
+from careleaf.catalog import load_catalog
 from conftest import ROOT, files_state, mini_project, replace_in
 
 
@@ -15,7 +17,7 @@ def test_editing_one_shared_answer_rebuilds_exactly_the_leaflets_that_print_it(t
     root = mini_project(tmp_path / "project")
     out = tmp_path / "out"
     build(Project(root), out, large_print=False)
-    catalog = check(Project(root))
+    catalog = load_catalog(Project(root))
     shared = next(iter(catalog.shared["en"][0].sections))
     reaching = {f"{p.job.output}" for p in pages(Project(root), catalog, large_print=False)
                 if f"shared/{shared}" in p.leaflet.definition.contents}
@@ -25,7 +27,7 @@ def test_editing_one_shared_answer_rebuilds_exactly_the_leaflets_that_print_it(t
     replace_in(wording, answer, answer + " Edited.")
     summary = build(Project(root), out, large_print=False)
     assert set(summary.built) == reaching
-    assert set(summary.unchanged) == {f"{p.job.output}" for p in pages(Project(root), check(Project(root)),
+    assert set(summary.unchanged) == {f"{p.job.output}" for p in pages(Project(root), load_catalog(Project(root)),
                                                                          large_print=False)} - reaching
 
 
@@ -58,7 +60,7 @@ def test_shards_split_the_catalog_into_stable_disjoint_parts(sample):
 
 def test_shard_builds_add_up_to_the_whole_catalog(tmp_path):
     root = mini_project(tmp_path / "project")
-    whole = {p.job.output.as_posix() for p in pages(Project(root), check(Project(root)))}
+    whole = {p.job.output.as_posix() for p in pages(Project(root), load_catalog(Project(root)))}
     built = set()
     for index in (1, 2):
         summary = build(Project(root), tmp_path / f"shard{index}", shard=(index, 2))

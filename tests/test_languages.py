@@ -10,8 +10,11 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from careleaf.build import Project, build, check, pages
+from careleaf.build import build, pages
+from careleaf.project import Project
+from careleaf.catalog import load_catalog
 from careleaf.errors import InputError
+from careleaf.items import Key
 from careleaf.translation import mark_reviewed
 from conftest import FIXTURES, copy_project, normalise, pdf_pages_text, replace_in, run_cli
 
@@ -26,7 +29,7 @@ def pdf_text(path: Path) -> str:
 
 def html_of(project: Project, name: str, today: dt.date | None = None) -> str:
     """One leaflet's HTML, drawn without rendering a PDF."""
-    found = [p for p in pages(project, check(project), today=today) if p.job.name == name]
+    found = [p for p in pages(project, load_catalog(project), today=today) if p.job.name == name]
     assert found, f"no leaflet {name}"
     return found[0].html
 
@@ -49,8 +52,10 @@ def test_turkish_pdfs_exist_with_turkish_labels_and_language(sample, brand, trea
 def test_turkish_text_keeps_dotted_and_dotless_i(sample):
     text = pdf_text(sample.out / "harbour-skin" / "tr" / "botox-facial-lines-aftercare.pdf")
     assert "İlk 4 saat içinde" in text          # dotted capital İ from the checklist heading
-    assert "Olası" in text and "ılık" not in "Olasi"   # dotless ı survives extraction
-    assert "Ilk" not in text and "Olasi " not in text
+    # Dotless ı survives into the PDF's text: from the template words and from the wording.
+    assert "Olası yan etkiler" in text and "Ne yapmalısınız" in text
+    assert "kızarıklık" in text
+    assert "Ilk" not in text and "Olasi " not in text and "yapmalisiniz" not in text and "kizariklik" not in text
 
 
 def test_turkish_figures_use_a_decimal_comma(sample):
@@ -91,7 +96,7 @@ def test_a_section_missing_in_a_language_is_an_error_naming_file_and_section(tmp
                if lines[i].strip() and not lines[i].startswith("    "))   # the next section or top-level key
     wording.write_text("".join(lines[:start] + lines[end:]), encoding="utf-8")
     with pytest.raises(InputError) as caught:
-        check(Project(root))
+        load_catalog(Project(root))
     messages = [str(p) for p in caught.value.problems]
     assert any("'if-i-stop'" in m and "botox-facial-lines/tr.yaml" in m for m in messages), messages
 
@@ -112,17 +117,19 @@ def test_a_brand_may_fill_gaps_from_an_explicit_fallback_language(tmp_path):
 def test_changing_one_english_answer_flags_exactly_the_turkish_section_made_from_it(tmp_path):
     root = copy_project(tmp_path)
     project = Project(root)
-    assert check(project).stale("botox-facial-lines", "tr") == set()
+    assert load_catalog(project).stale == frozenset()
     replace_in(root / "leaflets/treatments/botox-facial-lines/en.yaml",
                "It usually goes within **24-48 hours**.", "It usually goes within **24-48 hours**, often sooner.")
-    catalog = check(project)
-    assert catalog.stale("botox-facial-lines", "tr") == {"treatment:sections/what-is-normal-afterwards"}
-    assert catalog.stale("botox-underarm-sweating", "tr") == set()
+    catalog = load_catalog(project)
+    changed = Key("leaflets/treatments/botox-facial-lines/tr.yaml", "sections", "what-is-normal-afterwards")
+    assert catalog.stale == {changed}       # nothing of the other treatment, of English, or of shared wording
     drawn = {p.job.name: p for p in pages(project, catalog)}
     # The aftercare leaflet prints that section and carries the note; the pre-treatment one does not.
+    assert drawn["harbour-skin/tr/botox-facial-lines-aftercare"].leaflet.stale == [changed]
     assert "translation-review" in drawn["harbour-skin/tr/botox-facial-lines-aftercare"].html
     assert "translation-review" not in drawn["harbour-skin/tr/botox-facial-lines-pre-treatment"].html
     assert "translation-review" not in drawn["harbour-skin/en/botox-facial-lines-aftercare"].html
+    assert not any(p.leaflet.stale for name, p in drawn.items() if "botox-underarm-sweating" in name)
     listed = run_cli("translations", cwd=root)
     assert listed.returncode == 0
     assert "botox-facial-lines/tr.yaml: 1 item(s) older than the English: sections/what-is-normal-afterwards" \
@@ -133,10 +140,10 @@ def test_marking_a_translation_reviewed_clears_the_flag(tmp_path):
     root = copy_project(tmp_path)
     replace_in(root / "leaflets/shared/en.yaml", "Botulinum toxin is a medicine.",
                "Botulinum toxin is a medicine, made with great care.")
-    assert check(Project(root)).stale("botox-facial-lines", "tr") == {"shared:sections/what-is-botulinum-toxin"}
+    assert load_catalog(Project(root)).stale == {Key("leaflets/shared/tr.yaml", "sections", "what-is-botulinum-toxin")}
     reviewed = run_cli("translations", "--reviewed", "leaflets/shared/tr.yaml", cwd=root)
     assert reviewed.returncode == 0, reviewed.stderr
-    assert check(Project(root)).stale("botox-facial-lines", "tr") == set()
+    assert load_catalog(Project(root)).stale == frozenset()
 
 
 def test_fingerprints_ignore_the_approval_flag(tmp_path):
@@ -145,7 +152,7 @@ def test_fingerprints_ignore_the_approval_flag(tmp_path):
                "question: What should I bring to my appointment?\n    needs_approval: true\n",
                "question: What should I bring to my appointment?\n    needs_approval: false\n")
     # A clinician approving the English does not make the Turkish out of date: the words did not change.
-    assert check(Project(root)).stale("botox-facial-lines", "tr") == set()
+    assert load_catalog(Project(root)).stale == frozenset()
 
 
 # --- right to left -----------------------------------------------------------------
@@ -215,9 +222,10 @@ def test_arabic_timeline_is_mirrored(arabic):
 def test_reviewing_the_arabic_fixture_clears_its_note(tmp_path):
     root = _arabic_project(tmp_path)
     project = Project(root)
-    assert check(project).stale("botox-facial-lines", "ar")       # the fixture records no fingerprints
-    catalog = check(project)
+    catalog = load_catalog(project)
+    files = {"leaflets/treatments/botox-facial-lines/ar.yaml", "leaflets/shared/ar.yaml"}
+    assert {key.file for key in catalog.stale} == files      # the fixture records no fingerprints
     mark_reviewed(root / "leaflets/treatments/botox-facial-lines/ar.yaml",
                   catalog.treatments["botox-facial-lines"].wording["en"])
     mark_reviewed(root / "leaflets/shared/ar.yaml", catalog.shared["en"][0])
-    assert check(project).stale("botox-facial-lines", "ar") == set()
+    assert load_catalog(project).stale == frozenset()

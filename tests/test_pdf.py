@@ -19,7 +19,9 @@ import pytest
 import yaml
 from babel.numbers import format_decimal
 
-from careleaf.build import Project, check, pages
+from careleaf.build import pages
+from careleaf.project import Project
+from careleaf.catalog import load_catalog
 from careleaf.pdf import render_pdf
 
 from conftest import mini_project, normalise, pdf_pages_text, replace_in, run_cli
@@ -84,7 +86,10 @@ def squeezed(text: str) -> str:
 
 
 def label(built, lang: str, name: str) -> str:
-    return yaml.safe_load((built.root / "templates" / "labels" / f"{lang}.yaml").read_text("utf-8"))[name]
+    """A template word as the project's labels file gives it: its own, or else careleaf's theme's."""
+    path = built.project.template_file(f"labels/{lang}.yaml")
+    assert path is not None, f"no template words for '{lang}'"
+    return yaml.safe_load(path.read_text("utf-8"))[name]
 
 
 def facts(built, treatment: str) -> dict:
@@ -281,7 +286,7 @@ def test_content_cannot_inject_html_or_template_code(tmp_path):
     replace_in(root / "leaflets/treatments/demo/en.yaml", "    question: What is it?\n",
                "    question: \"What is <i>it</i> {{ 6*7 }}?\"\n")
     project = Project(root)
-    page = next(p for p in pages(project, check(project), large_print=False) if p.job.kind == "pre-treatment")
+    page = next(p for p in pages(project, load_catalog(project), large_print=False) if p.job.kind == "pre-treatment")
 
     assert "<script>" not in page.html and "<b>" not in page.html and "<i>" not in page.html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.html
@@ -291,7 +296,7 @@ def test_content_cannot_inject_html_or_template_code(tmp_path):
     assert re.search(r"<h2>What is &lt;i&gt;it&lt;/i&gt; \{\{ 6\*7 \}\}\?</h2>", page.html)
 
     pdf = tmp_path / "hostile.pdf"
-    pdf.write_bytes(render_pdf(page.html, project.styles, source=page.job.name))
+    pdf.write_bytes(render_pdf(page.html, project.asset_folders, source=page.job.name))
     text = text_of(pdf)
     assert normalise("Watch <script>alert(1)</script> and {{ 7*7 }} and <b>not bold</b> but really bold here.") in text
     assert "What is <i>it</i> {{ 6*7 }}?" in text

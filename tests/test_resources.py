@@ -1,13 +1,15 @@
-"""What content and assets can make the renderer do: print text, and read files in styles/. Nothing else.
+"""What content and assets can make the renderer do: print text, and read files in the asset folders
+(the project's styles/, then careleaf's theme styles). Nothing else.
 
 * Injection is inert: HTML, <script>, CSS and Jinja syntax typed into wording or
   brand fields reach the HTML escaped and the PDF as the characters typed; a
   brand colour that is not a colour is refused before anything is built.
 * Resources are locked down: whatever a logo or a page's HTML names (another
-  file, a link out of styles/, the network, a huge data: URI), the renderer
-  fails that leaflet naming the reference, reads nothing outside styles/ and
-  opens no connection; the previous PDF stays as it was. The real logo and
-  fonts still load.
+  file, a link out of styles/, a file beside the theme's styles in careleaf's
+  package, the network, a huge data: URI), the renderer fails that leaflet
+  naming the reference and the two folders it may read, reads nothing outside
+  them and opens no connection; the previous PDF stays as it was. The real logo
+  and the theme's fonts still load.
 
 "Never read" is checked with an audit hook that sees every file Python opens;
 "never connected" by replacing the socket functions for the test's length.
@@ -28,7 +30,9 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from careleaf.build import Project, build, check, pages
+from careleaf.build import build, pages
+from careleaf.project import THEME, Project
+from careleaf.catalog import load_catalog
 from careleaf.cli import main
 from careleaf.errors import InputError, RenderError
 from careleaf.pdf import MAX_DATA_URL, render_pdf
@@ -91,7 +95,7 @@ def injected(tmp_path_factory):
     inject(root)
     drawn = {}
     for name, project in (("clean", Project(clean)), ("injected", Project(root))):
-        drawn[name] = {page.job.kind: page.html for page in pages(project, check(project), large_print=False)}
+        drawn[name] = {page.job.kind: page.html for page in pages(project, load_catalog(project), large_print=False)}
     out = root / "out"
     summary = build(Project(root), out, large_print=False, jobs=1)
     assert not summary.failed, summary.failed
@@ -130,14 +134,14 @@ def test_a_brand_colour_that_is_not_a_colour_is_refused_before_anything_is_built
     root = small_project(tmp_path / "project")
     edit(root / f"leaflets/brands/{BRAND}.yaml", r"(?m)^(  primary: ).*$", quoted(colour))
     with pytest.raises(InputError, match="is not a colour"):
-        check(Project(root))
+        load_catalog(Project(root))
     code = main(["--project", str(root), "build", "--out", str(tmp_path / "out"), "--no-large-print"])
     assert code == 2
     assert not (tmp_path / "out").exists()
     assert "is not a colour" in capsys.readouterr().err
 
 
-# --- 2. resources: the network and files outside styles/ are never reached ---------------------
+# --- 2. resources: the network and files outside the asset folders are never reached -----------
 
 _OPENED: list[str] | None = None
 
@@ -210,6 +214,21 @@ def with_extra(svg: bytes, extra: str) -> bytes:
     return svg.replace(b"</svg>", extra.encode() + b"\n</svg>")
 
 
+def folders(root: Path) -> tuple[Path, ...]:
+    """The folders the renderer may read: the project's styles/, then the theme's."""
+    assert Project(root).asset_folders == (root / "styles", THEME / "styles")
+    return Project(root).asset_folders
+
+
+def allowed(root: Path) -> str:
+    """How an error names the folders the renderer may read: both of them, the project's first."""
+    return f"{(root / 'styles').resolve()} or {(THEME / 'styles').resolve()}"
+
+
+# Files beside the theme's styles, in careleaf's own package: the theme's folder is no way out of it.
+THEME_NEIGHBOURS = (THEME / "templates/labels/en.yaml", THEME.parent / "project.py")
+
+
 BIG_DATA = "data:image/png;base64," + "A" * (MAX_DATA_URL + 10)
 
 # A logo with one more reference in it: (what is added, what the error must name, the file it must not read).
@@ -238,8 +257,10 @@ def test_a_logo_naming_anything_outside_styles_fails_the_render(case, assets, lo
     extra, named, secret = LOGO_CASES[case]
     logo.write_bytes(with_extra(logo.read_bytes(), extra))
     with pytest.raises(RenderError, match=re.escape(named)) as refused:
-        render_pdf(page_with_logo(), assets / "styles", source="case")
+        render_pdf(page_with_logo(), folders(assets), source="case")
     assert "logo.svg" in str(refused.value)
+    if case != "big-data-uri":
+        assert allowed(assets) in str(refused.value)
     if secret:
         target = Path(secret) if secret.startswith("/") else assets / secret
         assert not watch.read(target), f"{target} was read"
@@ -249,7 +270,7 @@ def test_a_logo_with_an_external_entity_fails_without_reading_it(assets, logo, w
     logo.write_bytes(b'<?xml version="1.0"?>\n<!DOCTYPE svg [<!ENTITY secret SYSTEM "file:///etc/passwd">]>\n'
                      b'<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><text>&secret;</text></svg>')
     with pytest.raises(RenderError, match="logo.svg"):
-        render_pdf(page_with_logo(), assets / "styles", source="case")
+        render_pdf(page_with_logo(), folders(assets), source="case")
     assert not watch.read(Path("/etc/passwd"))
 
 
@@ -258,9 +279,20 @@ def test_a_logo_that_links_outside_styles_is_refused(target, assets, logo, watch
     outside = assets.parent / "outside.svg" if target == "outside-svg" else Path(target)
     logo.unlink()
     logo.symlink_to(outside)
-    with pytest.raises(RenderError, match=re.escape(f"a link to {outside.resolve()}")):
-        render_pdf(page_with_logo(), assets / "styles", source="case")
+    with pytest.raises(RenderError, match=re.escape(f"a link to {outside.resolve()}")) as refused:
+        render_pdf(page_with_logo(), folders(assets), source="case")
+    assert f"(only files in {allowed(assets)} may be used)" in str(refused.value)
     assert not watch.read(outside)
+
+
+@pytest.mark.parametrize("target", THEME_NEIGHBOURS, ids=lambda p: p.name)
+def test_a_logo_that_links_beside_the_theme_styles_is_refused(target, assets, logo, watch):
+    """The theme's folder is one the renderer may read, not a door to the rest of careleaf's package."""
+    logo.unlink()
+    logo.symlink_to(target)
+    with pytest.raises(RenderError, match=re.escape(f"a link to {target.resolve()}")):
+        render_pdf(page_with_logo(), folders(assets), source="case")
+    assert not watch.read(target)
 
 
 # References in a page's HTML (which content cannot write, but a template could).
@@ -281,6 +313,11 @@ PAGE_CASES = {
     "list-image-https": ('<ul style="list-style-image: url(https://example.invalid/dot.png)"><li>x</li></ul>',
                          "https://example.invalid/dot.png"),
     "missing-asset": ('<img src="brands/nobody/logo.svg" alt="">', "brands/nobody/logo.svg"),
+    "theme-templates": (f'<img src="{THEME_NEIGHBOURS[0].as_uri()}" alt="">', str(THEME_NEIGHBOURS[0])),
+    "theme-package": (f'<p style="background: url({THEME_NEIGHBOURS[1].as_uri()})">x</p>',
+                      str(THEME_NEIGHBOURS[1])),
+    "theme-up": (f'<img src="{(THEME / "styles").as_uri()}/../templates/labels/en.yaml" alt="">',
+                 str(THEME_NEIGHBOURS[0])),
 }
 
 
@@ -288,9 +325,13 @@ PAGE_CASES = {
 def test_a_page_naming_anything_outside_styles_fails_the_render(case, assets, watch):
     markup, named = PAGE_CASES[case]
     page = f'<!DOCTYPE html><html lang="en"><head><title>t</title></head><body><p>Text.</p>{markup}</body></html>'
-    with pytest.raises(RenderError, match=re.escape(named)):
-        render_pdf(page, assets / "styles", source="case")
-    for secret in ("/etc/passwd", "/etc/hostname", assets / "leaflets/brands/harbour-skin.yaml"):
+    with pytest.raises(RenderError, match=re.escape(named)) as refused:
+        render_pdf(page, folders(assets), source="case")
+    if case == "missing-asset":   # in neither folder
+        assert f"needs files that are missing from {allowed(assets)}" in str(refused.value)
+    else:
+        assert f"(only files in {allowed(assets)} may be used)" in str(refused.value)
+    for secret in ("/etc/passwd", "/etc/hostname", assets / "leaflets/brands/harbour-skin.yaml", *THEME_NEIGHBOURS):
         assert not watch.read(Path(secret)), f"{secret} was read"
 
 
@@ -300,15 +341,16 @@ def test_references_the_renderer_ignores_are_never_read(assets, watch):
             '<video poster="file:///etc/passwd"></video><input type="image" src="file:///etc/passwd">'
             '<p style="background-image: image-set(url(file:///etc/passwd) 1x)">x</p>'
             '<a href="file:///etc/passwd">a link is not fetched</a></body></html>')
-    assert pypdf.PdfReader(_bytes_io(render_pdf(page, assets / "styles", source="case"))).pages
+    assert pypdf.PdfReader(_bytes_io(render_pdf(page, folders(assets), source="case"))).pages
     assert not watch.read(Path("/etc/passwd"))
 
 
 def test_the_real_logo_and_fonts_still_load(assets, watch):
-    """The lockdown lets through what leaflets need: the clinic's logo and the bundled fonts, embedded."""
+    """The lockdown lets through what leaflets need: the clinic's logo and the theme's fonts, embedded."""
     project = Project(assets)
-    page = next(p for p in pages(project, check(project), large_print=False) if p.job.kind == "aftercare")
-    data = render_pdf(page.html, assets / "styles", source=page.job.name)
+    assert not (assets / "styles/fonts").exists()       # the fonts can only come from the theme
+    page = next(p for p in pages(project, load_catalog(project), large_print=False) if p.job.kind == "aftercare")
+    data = render_pdf(page.html, folders(assets), source=page.job.name)
     assert watch.read(assets / f"styles/brands/{BRAND}/logo.svg")
     fonts = set()
     for pdf_page in pypdf.PdfReader(_bytes_io(data)).pages:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from careleaf import model, schema
-from careleaf.jsonschema import SCHEMAS, schema_texts
+from careleaf import model, validate
+from careleaf.editor_schemas import SCHEMAS, schema_texts
 from careleaf.load import load
-from careleaf.schema import Duration
+from careleaf.validate import Duration
 
 from conftest import ROOT
 
@@ -24,7 +24,7 @@ def in_tmp(tmp_path, monkeypatch):
 def read(text: str, cls: type, name: str = "file.yaml"):
     path = Path(name)
     path.write_text(text, encoding="utf-8")
-    return schema.read(load(path), cls)
+    return validate.read(load(path), cls)
 
 
 def problems(text: str, cls: type, name: str = "file.yaml") -> list[str]:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import model
-from .schema import json_schema
+from .validate import json_schema
 
 SCHEMAS = {
     "treatment.schema.json": (model.Treatment, "careleaf treatment (facts and figures)"),

@@ -22,7 +22,15 @@ from dataclasses import MISSING, dataclass
 from typing import Any, Callable, Literal, get_args, get_origin
 
 from .errors import Problem
-from .load import Document, KeyPath
+from .load import Document, KeyPath, Origin
+
+
+ORIGIN = "_origin"
+
+
+def origin(value: Any) -> Origin:
+    """Where a model object was written (file, line, column of it and its parts)."""
+    return vars(value)[ORIGIN]
 
 
 class Invalid(ValueError):
@@ -172,9 +180,15 @@ def _file_name(value: str) -> str:
     return value
 
 
-UNITS = ("hours", "days", "weeks", "months")
 _SINGULAR = {"hour": "hours", "day": "days", "week": "weeks", "month": "months"}
 _DURATION = re.compile(r"^(?P<low>[\d.,]+)(\s*(-|–|—|to)\s*(?P<high>[\d.,]+))?\s+(?P<unit>[A-Za-z]+)$")
+
+
+# Hours in each unit of time; a month is a twelfth of an average year (365.25 days).
+HOURS_IN = {"hours": 1, "days": 24, "weeks": 24 * 7, "months": 365.25 * 24 / 12}
+
+
+UNITS = tuple(HOURS_IN)
 
 
 @dataclass(frozen=True)
@@ -188,6 +202,14 @@ class Duration:
     @property
     def is_range(self) -> bool:
         return self.low != self.high
+
+    @property
+    def low_hours(self) -> float:
+        return self.low * HOURS_IN[self.unit]
+
+    @property
+    def high_hours(self) -> float:
+        return self.high * HOURS_IN[self.unit]
 
 
 def _duration(value: str) -> Duration:
@@ -332,7 +354,9 @@ class Reader:
                    if n not in arguments and s.default is MISSING and s.default_factory is MISSING]
         if missing:
             return None
-        return cls(**arguments)
+        made = cls(**arguments)
+        object.__setattr__(made, ORIGIN, self.doc.origin(where))   # not a field: equality and repr ignore it
+        return made
 
 
 def closest(value: str, options) -> list[str]:
