@@ -6,14 +6,18 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: leaflets test check schema golden bench clean
+.PHONY: leaflets test test-fast check schema golden bench clean
 
 leaflets: $(STAMP)
 	$(BIN)/python generate.py build
 
+# Every test, on every core (pytest-xdist); test-fast leaves out the slow ones (subprocesses, kills, fuzzing).
 test: $(STAMP)
 	$(BIN)/ruff check careleaf tests bench generate.py
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n auto -m "not slow"
 
 check: $(STAMP)
 	$(BIN)/python generate.py check

@@ -4,8 +4,8 @@ side by side with headless Chromium, peak memory per worker, and growth with cat
 
     .venv/bin/python bench/run.py [--sizes 10,100,1000] [--quick] [--no-chromium] [--keep]
 
-Everything runs in a temporary copy of the project (leaflets/, templates/, styles/), so
-the working tree is never touched. Prints the results and writes bench/RESULTS.md.
+Everything runs in a temporary copy of careleaf (with its theme) and of the repository's project
+(leaflets/, styles/, and templates/ if any), so the working tree is never touched. Prints the results and writes bench/RESULTS.md.
 See bench/README.md for what each number means and how it is measured.
 """
 
@@ -221,7 +221,11 @@ class CpuSampler(threading.Thread):
                 "other_cores": (other1 - other0) / wall if wall else 0.0, "load": os.getloadavg()[0]}
 
 
-SNAPSHOT = ("careleaf", "leaflets", "templates", "styles", "generate.py")
+# careleaf's code (its theme, careleaf/theme/, included), the CLI script, and what a project is: leaflets/,
+# and its own styles/ (logos; stylesheets and fonts replacing the theme's) and templates/ when it has them.
+SNAPSHOT = ("careleaf", "generate.py", "leaflets")
+PROJECT_OPTIONAL = ("styles", "templates")
+PROJECT_PARTS = ("leaflets", *PROJECT_OPTIONAL)
 
 
 def snapshot_sources(dest: Path, worktree: bool) -> str:
@@ -235,14 +239,17 @@ def snapshot_sources(dest: Path, worktree: bool) -> str:
                               capture_output=True, text=True).stdout.strip() or "unknown"
     if worktree:
         ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-        for name in SNAPSHOT:
+        for name in SNAPSHOT + tuple(n for n in PROJECT_OPTIONAL if (REPO / n).exists()):
             source = REPO / name
             if source.is_dir():
                 shutil.copytree(source, dest / name, ignore=ignore)
             else:
                 shutil.copy2(source, dest / name)
         return f"working tree at the start of the run (git {describe})"
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "HEAD", *SNAPSHOT],
+    committed = set(subprocess.run(["git", "-C", str(REPO), "ls-tree", "--name-only", "HEAD"], capture_output=True,
+                                   text=True, check=True).stdout.split("\n"))
+    names = SNAPSHOT + tuple(n for n in PROJECT_OPTIONAL if n in committed)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "HEAD", *names],
                              capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(dest)
@@ -259,8 +266,9 @@ def snapshot_sources(dest: Path, worktree: bool) -> str:
 def make_project(dest: Path, treatments: int | None = None) -> Path:
     """A copy of the sample project; with ``treatments``, cloned (or trimmed) to that many treatments."""
     dest.mkdir(parents=True)
-    for name in ("leaflets", "templates", "styles"):
-        shutil.copytree(SOURCE / name, dest / name)
+    for name in PROJECT_PARTS:
+        if (SOURCE / name).is_dir():
+            shutil.copytree(SOURCE / name, dest / name)
     if treatments is None:
         return dest
     folder = dest / "leaflets" / "treatments"
@@ -285,9 +293,18 @@ def make_project(dest: Path, treatments: int | None = None) -> Path:
 
 def draw(project: Path):
     """Every leaflet of the project as careleaf draws it (careleaf.build.pages)."""
-    from careleaf.build import Project, check, pages
+    from careleaf.build import pages
+    from careleaf.catalog import load_catalog
+    from careleaf.project import Project
 
-    return pages(Project(project), check(Project(project)))
+    return pages(Project(project), load_catalog(Project(project)))
+
+
+def asset_folders(project: Path) -> tuple[Path, ...]:
+    """Where careleaf's renderer finds a project's assets: its styles/, then the theme's (render_pdf's folders)."""
+    from careleaf.project import Project
+
+    return Project(project).asset_folders
 
 
 def leaflet_count(project: Path) -> int:
@@ -462,30 +479,33 @@ def cold_build(project: Path, out: Path) -> Run:
 
 # --- helper processes (hidden sub-commands of this script) -------------------------------------
 
-def _render_task(task):
+def _render_task(html: str, folders: tuple[Path, ...], large_print: bool, name: str) -> bytes:
     from careleaf.pdf import render_pdf
 
-    html, styles, large_print, name = task
-    return render_pdf(html, Path(styles), large_print=large_print, source=name)
+    return render_pdf(html, folders, large_print=large_print, source=name)
 
 
-def render_only_main(html_dir: Path, out_dir: Path, styles: Path, jobs: int) -> None:
-    """Render exactly the HTML files given, with the same worker pool and safe writes as a build."""
-    from concurrent.futures import ProcessPoolExecutor
+def render_only_main(html_dir: Path, out_dir: Path, project: Path, jobs: int) -> None:
+    """Render exactly the HTML files given, with the same worker pool (pebble, one task per leaflet under
+    the same time limit, results taken as they finish) and safe writes as a build (careleaf.build._render_all)."""
+    from concurrent.futures import as_completed
 
+    from pebble import ProcessPool
+
+    from careleaf.cli import DEFAULT_TIME_LIMIT
     from careleaf.output import write_atomically
 
+    folders = asset_folders(project)
     files = sorted(html_dir.glob("*.html"))
-    tasks = [(f.read_text("utf-8"), str(styles), f.stem.endswith("-large-print"), f.stem) for f in files]
-    workers = max(1, min(jobs, len(tasks)))
-    if workers == 1:
-        results = map(_render_task, tasks)
-        for f, pdf in zip(files, results):
-            write_atomically(out_dir / f"{f.stem}.pdf", pdf)
-        return
-    with ProcessPoolExecutor(max_workers=workers) as executor:
-        for f, pdf in zip(files, executor.map(_render_task, tasks)):
-            write_atomically(out_dir / f"{f.stem}.pdf", pdf)
+    workers = max(1, min(jobs, len(files)))
+    with ProcessPool(max_workers=workers) as pool:
+        futures = {pool.schedule(_render_task, (f.read_text("utf-8"), folders, f.stem.endswith("-large-print"), f.stem),
+                                 timeout=DEFAULT_TIME_LIMIT): f for f in files}
+        try:
+            for future in as_completed(futures):
+                write_atomically(out_dir / f"{futures[future].stem}.pdf", future.result())
+        finally:
+            pool.stop()
 
 
 async def _chromium_print_all(html_dir: Path, out_dir: Path, jobs: int) -> None:
@@ -536,9 +556,20 @@ def chromium_status() -> tuple[bool, str]:
         return False, f"Chromium did not start: {str(error).splitlines()[0]}"
 
 
+def chromium_assets(project: Path, dest: Path) -> Path:
+    """One folder holding what careleaf's renderer reads for ``project``: the theme's styles with the
+    project's styles/ laid over them, file by file (the project's file wins, as in render_pdf's lookup).
+    Chromium resolves the logo, the stylesheets and the fonts they name against it."""
+    for folder in reversed(asset_folders(project)):
+        if folder.is_dir():
+            shutil.copytree(folder, dest, dirs_exist_ok=True)
+    return dest
+
+
 def chromium_html(html: str, large_print: bool, styles: Path) -> str:
-    """A leaflet's HTML, made to load the same assets in a browser: a <base> to styles/ and the
-    stylesheets careleaf passes to WeasyPrint, linked after the document's own <style>."""
+    """A leaflet's HTML, made to load the same assets in a browser: a <base> to ``styles`` (the merged
+    asset folder from chromium_assets) and the stylesheets careleaf passes to WeasyPrint, linked after
+    the document's own <style>."""
     assert "<head>" in html and "</head>" in html, "unexpected HTML shape"
     links = '<link rel="stylesheet" href="leaflet.css">'
     if large_print:
@@ -572,16 +603,17 @@ def measure_warm(project: Path, work: Path, rounds: int, use_chromium: bool, res
     """Per-leaflet render time in one warm process, careleaf and Chromium interleaved, same HTML."""
     from careleaf.pdf import render_pdf
 
-    styles = project / "styles"
+    styles = asset_folders(project)                          # what render_pdf reads: project styles/, theme's
     drawn_at = time.perf_counter()
     drawn = draw(project)
     html = {page.job.name: page.html for page in drawn}      # Page.html may draw on every access
     results["draw_seconds"] = time.perf_counter() - drawn_at
     html_dir = work / "chromium-html"
     html_dir.mkdir()
+    merged = chromium_assets(project, work / "chromium-assets")
     for page in drawn:
         (html_dir / f"{flat(page.job.name)}.html").write_text(
-            chromium_html(html[page.job.name], page.job.large_print, styles), "utf-8")
+            chromium_html(html[page.job.name], page.job.large_print, merged), "utf-8")
     results["chromium_html_dir"] = html_dir
 
     weasy_times, chrome_times, weasy_sizes, chrome_sizes = [], [], {}, {}
@@ -697,7 +729,7 @@ def measure_rebuilds(project: Path, work: Path, repeats: int, results: dict) -> 
         baseline_out.mkdir()
         log(f"sample: rendering only those {len(reached)} {attempt + 1}/{repeats}")
         baselines.append(run_measured([PYTHON, __file__, "_render-only", str(html_dir), str(baseline_out),
-                                       str(project / "styles"), str(os.cpu_count() or 1)], watch=False).wall)
+                                       str(project), str(os.cpu_count() or 1)], watch=False).wall)
     shared.write_text(original, "utf-8")                      # back to the original wording and output
     shutil.rmtree(out)
     shutil.copytree(pristine, out, symlinks=True)
@@ -717,7 +749,7 @@ def stage_by_name(stats: dict, file_suffix: str, name_pattern: str) -> float | N
 def noop_breakdown(project: Path, results: dict) -> None:
     """Where a no-op rebuild's wall time goes: interpreter, imports, checking, assembling, hashing."""
     import careleaf.build
-    from careleaf.build import Project
+    from careleaf.project import Project
 
     out = project.parent / "out-noop"
     shutil.copytree(project.parent / "out-sample", out, symlinks=True)   # complete and up to date
@@ -749,11 +781,12 @@ def noop_breakdown(project: Path, results: dict) -> None:
     in_process = median(timings)
     parts = []
     for label, file_suffix, pattern in [
-            ("read and check all YAML (build.check)", "careleaf/build.py", "check"),
+            ("read and check all YAML (catalog.load_catalog)", "careleaf/catalog.py", "load_catalog"),
             ("assemble every leaflet and fingerprint it (build.pages)", "careleaf/build.py", "pages"),
             ("of which assemble", "careleaf/assemble.py", "assemble"),
             ("of which drawing HTML (careleaf/html.py render*)", "careleaf/html.py", "render.*"),
-            ("of which hashing styles/, templates/, careleaf/ (build.*fingerprint)", "careleaf/build.py", "_.*fingerprint"),
+            ("of which hashing the project's styles/ and templates/, and careleaf/ with its theme "
+             "(build.*fingerprint)", "careleaf/build.py", "_.*fingerprint"),
             ("manifest: read", "careleaf/output.py", "read_manifest"),
             ("manifest: write + fsync", "careleaf/output.py", "write_manifest")]:
         value = stage_by_name(stats, file_suffix, pattern)
@@ -845,7 +878,7 @@ def profile_render(project: Path, results: dict) -> None:
 
     from careleaf.pdf import render_pdf
 
-    styles = project / "styles"
+    styles = asset_folders(project)
     drawn = draw(project)
     page = next((p for p in drawn if p.job.kind == "pre-treatment" and not p.job.large_print), drawn[0])
     html = page.html
@@ -899,12 +932,13 @@ started = time.perf_counter()
 import weasyprint
 imported = time.perf_counter()
 import careleaf.pdf
-careleaf.pdf._renderer(Path(sys.argv[1]).resolve())
+from careleaf.project import Project
+careleaf.pdf._renderer(tuple(folder.resolve() for folder in Project(Path(sys.argv[1])).asset_folders))
 print(imported - started, spent[0], time.perf_counter() - imported)
 """
     timings = []
     for _ in range(3):
-        run = run_measured([PYTHON, "-c", code, str(SOURCE / "styles")], watch=False)
+        run = run_measured([PYTHON, "-c", code, str(SOURCE)], watch=False)
         timings.append([float(x) for x in run.stdout.split()])
     return {"import": median([t[0] for t in timings]), "find_library": median([t[1] for t in timings]),
             "renderer": median([t[2] for t in timings])}

@@ -17,7 +17,6 @@ import os
 import time
 from concurrent.futures import TimeoutError as TookTooLong, as_completed
 from dataclasses import dataclass, field
-from functools import lru_cache
 import importlib.util
 from pathlib import Path
 from typing import Callable, Iterator
@@ -186,12 +185,18 @@ def _render_all(todo: list[Page], jobs: int | None, progress: Progress | None,
     has its worker ended (and replaced), which no layout inside WeasyPrint can
     swallow, and fails alone.
     """
+    if not todo:
+        return
+    import multiprocessing
+
     from pebble import ProcessPool   # only when there is work to do
 
     if importlib.util.find_spec("weasyprint") is None:   # said once, not as a failure of every leaflet
         raise ModuleNotFoundError("No module named 'weasyprint'", name="weasyprint")
+    import weasyprint  # noqa: F401 - imported once here, so every forked worker starts with it loaded
+
     workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-    with ProcessPool(max_workers=workers) as pool:
+    with ProcessPool(max_workers=workers, context=multiprocessing.get_context("fork")) as pool:
         futures = {pool.schedule(_render_one, (page,), timeout=limit): page for page in todo}
         try:
             for done, future in enumerate(as_completed(futures), start=1):
@@ -230,12 +235,13 @@ def _render_one(page: Page) -> tuple[bytes, str, bool] | RenderError:
         return RenderError(f"{page.job.name}: could not be drawn: {type(error).__name__}: {error}")
 
 
-@lru_cache(maxsize=None)
 def _tools_fingerprint(project: Project) -> str:
     """Everything besides the items a PDF's bytes depend on: templates, assets, the renderer and careleaf.
 
-    Brand logos are left out: each is an item of its own brand's leaflets, so
-    adding a brand rebuilds only that brand's PDFs.
+    Brand logos and the project's template words are left out: they are items of
+    the leaflets that print them, so adding a brand rebuilds only that brand's PDFs
+    and a changed Turkish word only Turkish ones. Read afresh for every build, so a
+    long-running process sees edits.
     """
     hashed = hashlib.sha256(f"careleaf {__version__}".encode())
     renderer = importlib.util.find_spec("weasyprint")   # its files, without the cost of importing it
@@ -244,7 +250,7 @@ def _tools_fingerprint(project: Project) -> str:
     for folder in (project.root / "templates", project.styles, PACKAGE):
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             relative = path.relative_to(folder)
-            if folder == project.styles and relative.parts[0] == "brands":
+            if (folder, relative.parts[0]) in ((project.styles, "brands"), (project.root / "templates", "labels")):
                 continue
             inside = path.resolve().is_relative_to(folder.resolve())   # never read through a link out of it
             hashed.update(str(relative).encode() + b"\0" + (path.read_bytes() if inside else b"-"))

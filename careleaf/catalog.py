@@ -23,9 +23,9 @@ from . import model
 from .errors import InputError, Problem, display_path
 from .items import Item, Key, file_items
 from .labels import read_labels
-from .load import Document, LoadError, load
+from .load import Document
 from .project import Project
-from .validate import closest, read
+from .validate import closest, read_file
 from .translation import SOURCE_LANGUAGE, stale_items
 
 LANGUAGE_FILE = "??.yaml"
@@ -102,14 +102,9 @@ class _Collector:
         self.problems: list[Problem] = []
 
     def read(self, path: Path, cls: type) -> tuple[Any, Document | None]:
-        try:
-            doc = load(path)
-        except LoadError as error:
-            self.problems.append(error.problem)
-            return None, None
-        value, problems = read(doc, cls)
+        value, doc, problems = read_file(path, cls)
         self.problems.extend(problems)
-        return (value if not problems else None), doc
+        return value, doc
 
 
 def load_catalog(project: Project) -> Catalog:

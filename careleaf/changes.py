@@ -40,11 +40,9 @@ from .assemble import Job, assemble, jobs
 from .catalog import Catalog, labels_file, load_catalog, stale_keys
 from .errors import RevisionError, display_path
 from .governance import today as current_date
-from .items import LABELS, Key, file_items, language_of, model_of
-from .labels import shape_problems
-from .load import LoadError, load
+from .items import Key, file_items, language_of, model_of
 from .project import THEME, Project
-from .validate import Duration, origin, read
+from .validate import Duration, origin, read_file
 
 # Not wording: whether something still awaits approval, the approval record itself, the version
 # (compared separately) and the evidence kept on record.
@@ -231,14 +229,8 @@ def _read_old(path: Path, data: bytes, cls: Any) -> tuple[Any, Any]:
     # load.py reads files, not text, so the old version is written to a scratch file first.
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    try:
-        doc = load(path)
-    except LoadError:
-        return None, None
-    if cls is LABELS:
-        return (None if shape_problems(doc) else doc.data), doc
-    value, problems = read(doc, cls)
-    return (None if problems else value), doc
+    value, doc, _ = read_file(path, cls)
+    return value, doc
 
 
 # --- what changed ------------------------------------------------------------------------

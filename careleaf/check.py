@@ -30,9 +30,9 @@ from .assemble import assemble, jobs
 from .catalog import Catalog, load_catalog
 from .errors import InputError, Problem, display_path
 from .governance import approved, due_within, overdue, today as current_date
-from .load import Document, KeyPath, LoadError, load
+from .load import Document, KeyPath
 from .project import Project
-from .validate import origin, read
+from .validate import origin, read_file
 
 SETTINGS_FILE = "check.yaml"
 LEVELS = ("error", "warning", "info")
@@ -132,12 +132,8 @@ def load_settings(content: Path) -> tuple[model.CheckSettings, list[Problem]]:
     path = content / SETTINGS_FILE
     if not path.is_file():
         return model.CheckSettings(), []
-    try:
-        doc = load(path)
-    except LoadError as error:
-        return model.CheckSettings(), [error.problem]
-    settings, problems = read(doc, model.CheckSettings)
-    if settings is not None and not problems:  # an item with a problem is None: check the rest once it reads
+    settings, doc, problems = read_file(path, model.CheckSettings)
+    if settings is not None:  # repeated words are looked for once everything else reads
         problems += _repeated_words(doc, settings)
     return (settings if settings is not None and not problems else model.CheckSettings()), problems
 

@@ -31,6 +31,7 @@ from typing import Any, Iterator
 
 from . import model
 from .errors import Problem
+from .labels import TemplateWords
 from .load import Document
 from .validate import Duration
 
@@ -40,7 +41,6 @@ FACT_GROUPS = ("timeline", "side_effects", "contraindications", "aftercare_check
 # Brand fields that print nothing themselves (which languages are offered is a list of PDFs, not their content).
 BRAND_NOT_PRINTED = ("languages",)
 
-LABELS = "labels"   # a file of template words: 'name: words' lines
 
 
 @dataclass(frozen=True, order=True)
@@ -77,7 +77,7 @@ LAYOUT: list[tuple[str, Any]] = [
     (rf"leaflets/shared/{_LANGUAGE_FILE}", model.SharedWording),
     (r"leaflets/treatments/[^/]+/treatment\.yaml", model.Treatment),
     (rf"leaflets/treatments/[^/]+/{_LANGUAGE_FILE}", model.TreatmentWording),
-    (rf"templates/labels/{_LANGUAGE_FILE}", LABELS),
+    (rf"templates/labels/{_LANGUAGE_FILE}", TemplateWords),
 ]
 
 

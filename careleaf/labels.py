@@ -12,9 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import Problem
-from .load import Document, LoadError, load
+from .load import Document
 from .project import first_existing
 from .model import FREQUENCIES, KINDS
+from .validate import read_file
 
 REFERENCE_LANGUAGE = "en"
 
@@ -36,30 +37,27 @@ def read_labels(folders: tuple[Path, ...], languages: list[str],
             problems.append(Problem(folders[0] / "labels" / f"{lang}.yaml", 1, 1,
                                     f"the template words for '{lang}' are missing (this file)"))
             continue
-        try:
-            document = load(path)
-        except LoadError as error:
-            problems.append(error.problem)
-            continue
-        found = shape_problems(document)
-        missing = sorted(needed - set(document.data)) if isinstance(document.data, dict) else []
+        value, document, found = read_file(path, TemplateWords)
+        missing = sorted(needed - set(value)) if value is not None else []
         if missing:
             found.append(Problem(path, 1, 1, f"these template words are missing: {', '.join(missing)}"))
         problems += found
         if not found:
-            words[lang], documents[lang] = document.data, document
+            words[lang], documents[lang] = value, document
     return words, documents
 
 
-def shape_problems(document: Document) -> list[Problem]:
-    """A labels file is 'name: one line of text' and nothing else."""
-    if not isinstance(document.data, dict):
-        return [document.problem((), "this file should be a list of 'name: words' lines")]
-    problems = []
-    for name, words in document.data.items():
-        if not isinstance(words, str) or not words.strip() or "\n" in words.strip():
-            problems.append(document.problem((name,), f"'{name}' should be one line of words"))
-    return problems
+class TemplateWords:
+    """A template words file: 'name: one line of words' and nothing else."""
+
+    @staticmethod
+    def validate(document: Document) -> tuple[dict[str, str] | None, list[Problem]]:
+        if not isinstance(document.data, dict):
+            return None, [document.problem((), "this file should be a list of 'name: words' lines")]
+        problems = [document.problem((name,), f"'{name}' should be one line of words")
+                    for name, words in document.data.items()
+                    if not isinstance(words, str) or not words.strip() or "\n" in words.strip()]
+        return document.data, problems
 
 
 @lru_cache(maxsize=None)

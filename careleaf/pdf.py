@@ -79,7 +79,11 @@ def _remove_at_exit() -> None:
 
 def _forget_renderers() -> None:
     import gc
+    import signal
 
+    # The process is ending. A render worker that begins this clean-up on its own as the pool
+    # shuts down is then sent SIGTERM, whose handler exits at once, mid-way: ignore it until done.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _renderer.cache_clear()
     gc.collect()  # the configurations sit in reference cycles: collect them now, while all is in place
 

@@ -18,11 +18,12 @@ import re
 import types
 import typing
 import unicodedata
+from pathlib import Path
 from dataclasses import MISSING, dataclass
 from typing import Any, Callable, Literal, get_args, get_origin
 
 from .errors import Problem
-from .load import Document, KeyPath, Origin
+from .load import Document, KeyPath, LoadError, Origin, load
 
 
 ORIGIN = "_origin"
@@ -402,6 +403,21 @@ def _shortened(text: str, limit: int = 40) -> str:
     """Enough of a value to recognise it; a whole pasted answer would drown the message."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit].rstrip() + "…"
+
+
+def read_file(path: Path, cls: Any) -> tuple[Any, Document | None, list[Problem]]:
+    """Load and validate one file, for every caller (catalog, check, changes, template words).
+
+    Returns the value (None when anything is wrong), the document (None when it
+    could not be read as YAML) and every problem. ``cls`` is a model class, or a
+    class with its own ``validate(doc)`` (template words, a flat list of names).
+    """
+    try:
+        doc = load(path)
+    except LoadError as error:
+        return None, None, [error.problem]
+    value, problems = cls.validate(doc) if hasattr(cls, "validate") else read(doc, cls)
+    return (None if problems else value), doc, problems
 
 
 def read(doc: Document, cls: type) -> tuple[Any, list[Problem]]:

@@ -14,8 +14,9 @@ each distinct PDF is also opened with pypdf, and with `qpdf --check` when qpdf
 is installed, and the manifest must still be valid JSON. Finally a normal build
 must exit 0 and repair everything: every PDF the good one, no *.partial left.
 
-Without --project it works on a copy of this repository's leaflets/, templates/
-and styles/ in a temporary folder; nothing in the repository is written.
+Without --project it works on a copy of the sample test project (tests/fixtures/sample)
+in a temporary folder: its leaflets/, styles/ and templates/ (those it has; careleaf's
+theme supplies the rest). Nothing in the repository is written.
 Exit status: 0 all good, 1 a broken PDF or a failed repair.
 """
 

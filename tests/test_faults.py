@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pytest
 
+import careleaf.build as building
 from careleaf import cli
 from careleaf.build import build
 from careleaf.project import Project
@@ -258,8 +259,12 @@ def test_tiny_time_limit_fails_each_leaflet_with_exit_1_and_keeps_the_old_pdfs(v
                                                                                  capsys):
     root, out = versions.start(tmp_path)
     before = files_state(out, "*.pdf")
-    # Below what the command's option allows: give its build() a tiny limit.
-    monkeypatch.setattr(cli, "build", lambda *args, **options: build(*args, **{**options, "time_limit_seconds": 0.001}))
+    # Below what the command's option allows: give its build() a tiny limit, wherever the command takes build from.
+    def tiny_limit(*args, **options):
+        return build(*args, **{**options, "time_limit_seconds": 0.001})
+
+    monkeypatch.setattr(building, "build", tiny_limit)
+    monkeypatch.setattr(cli, "build", tiny_limit, raising=False)
     code = main(run(root, out))
     err = capsys.readouterr().err
     assert code == 1, err
