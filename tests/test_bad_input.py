@@ -203,6 +203,7 @@ def test_bad_input_is_refused_plainly(case, built, tmp_path, monkeypatch, capsys
     assert _state(out) == before, "the earlier build's output was changed"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", [c for c in BAD_CASES if c.id in IN_A_TERMINAL])
 def test_bad_input_in_a_separate_process(case, built, tmp_path):
     """As an editor runs it: `python generate.py build`; no traceback reaches the terminal."""

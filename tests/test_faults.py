@@ -227,6 +227,7 @@ def test_missing_logo_is_invalid_input_and_changes_nothing(versions, tmp_path, c
 
 # --- 4. builds killed part-way -------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_killed_builds_never_leave_a_broken_pdf(tmp_path):
     """tests/kill_build.py, with fewer kills and a smaller catalog than when run by hand (20 kills)."""
     project = small_project(tmp_path / "project", languages="en, tr")  # four leaflets
@@ -275,6 +276,7 @@ def test_tiny_time_limit_fails_each_leaflet_with_exit_1_and_keeps_the_old_pdfs(v
     assert files_state(out, "*.pdf") == before
 
 
+@pytest.mark.slow
 def test_only_the_leaflet_that_runs_away_is_stopped(versions, tmp_path):
     """A pre-treatment leaflet hundreds of pages long is stopped; the aftercare leaflet is built as usual."""
     root, out = versions.start(tmp_path)

@@ -43,6 +43,8 @@ from careleaf.errors import InputError
 
 from conftest import own_labels, sample_file, small_project
 
+pytestmark = pytest.mark.slow   # fuzzing: hundreds of generated documents
+
 BRAND = "harbour-skin"
 TREATMENT = "botox-facial-lines"
 
