@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from . import model
-from .catalog import Catalog, brand_file, labels_file, shared_file
+from .catalog import Catalog, brand_file, labels_file, logo_file, shared_file
 from .governance import approved, overdue
 from .items import BRAND_NOT_PRINTED, Key
 from .labels import printed_labels
@@ -149,7 +149,7 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
     for spec in dataclasses.fields(model.Brand):
         if spec.name not in BRAND_NOT_PRINTED:
             take(brand_file(job.brand), spec.name)
-    take(f"styles/brands/{job.brand}/{brand.logo}", "logo")
+    take(logo_file(job.brand, brand.logo), "logo")
 
     def group(name: str, blocks_that_print_it: set[str]) -> list[tuple[Any, Any]]:
         """(fact, wording) of every item of a group, taken only when the leaflet prints it."""

@@ -29,12 +29,12 @@ from .governance import ReviewOverdue, today as current_date
 from .items import digest
 from .output import (clean_partials, locked, read_manifest, remove_quietly, write_atomically,
                      write_manifest)
-from .cli import DEFAULT_TIME_LIMIT
 from .project import Project
 from .validate import origin
 
 PACKAGE = Path(__file__).resolve().parent
 MANIFEST_EVERY = 1.0         # seconds between saves of the manifest during a build
+DEFAULT_TIME_LIMIT = 120     # seconds for one leaflet to render; a normal one takes well under one
 
 
 class TimeLimit(RenderError):

@@ -60,6 +60,10 @@ def brand_file(brand: str) -> str:
     return f"leaflets/brands/{brand}.yaml"
 
 
+def logo_file(brand: str, logo: str) -> str:
+    return f"styles/brands/{brand}/{logo}"
+
+
 def labels_file(lang: str) -> str:
     return f"templates/labels/{lang}.yaml"
 
@@ -76,10 +80,6 @@ class Catalog:
     items: dict[Key, Item] = field(default_factory=dict)
     stale: frozenset[Key] = frozenset()        # translated items older than their source wording
     documents: dict[str, Document] = field(default_factory=dict)          # each items file, as read
-
-    @property
-    def content(self) -> Path:
-        return self.project.content
 
     def fallback(self, lang: str) -> str | None:
         return fallback_language(self.brands, lang)
@@ -137,7 +137,7 @@ def load_catalog(project: Project) -> Catalog:
         catalog.documents[file] = doc
     for brand in brands:
         logo = catalog.logo(brand)
-        key = Key(f"styles/brands/{brand}/{logo.name}", "logo")
+        key = Key(logo_file(brand, logo.name), "logo")
         catalog.items[key] = Item(key, hashlib.sha256(logo.read_bytes()).hexdigest(), Problem(logo, 1, 1, ""))
     catalog.stale = frozenset(stale_keys({file: value for file, (value, _) in documents.items()}))
     return catalog

@@ -19,10 +19,11 @@ from .project import Project, find_project, new_project
 
 EXIT_OK, EXIT_RENDER, EXIT_INPUT = 0, 1, 2
 EXIT_FOUND = 1  # check found an error; changes found a leaflet that needs a new version number
-DEFAULT_TIME_LIMIT = 120    # seconds for one leaflet to render; a normal one takes well under one
 
 
 def parser() -> argparse.ArgumentParser:
+    from .build import DEFAULT_TIME_LIMIT   # here, not at the top: a Python lacking careleaf's packages is told so
+
     main = argparse.ArgumentParser(
         prog="careleaf",
         description="Build printable, accessible patient leaflets (PDF) from the YAML wording in leaflets/.",
@@ -106,8 +107,8 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    options = parser().parse_args(argv)
     try:
+        options = parser().parse_args(argv)
         if options.command == "new":
             return _new(options)
         project = find_project(options.project)

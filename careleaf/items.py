@@ -33,7 +33,6 @@ from . import model
 from .errors import Problem
 from .labels import TemplateWords
 from .load import Document
-from .validate import Duration
 
 # Facts in treatment.yaml that are lists of items with an id.
 FACT_GROUPS = ("timeline", "side_effects", "contraindications", "aftercare_checklist")
@@ -150,8 +149,8 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (dt.date, Duration)):
-        return str(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
     return value
 
 
