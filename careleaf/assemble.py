@@ -20,7 +20,7 @@ from typing import Any
 from . import model
 from .catalog import Catalog, brand_file, labels_file, logo_file, shared_file
 from .governance import approved, overdue
-from .items import BRAND_NOT_PRINTED, Key
+from .items import BRAND_NOT_PRINTED, Key, digest
 from .labels import printed_labels
 from .validate import Duration
 
@@ -97,6 +97,13 @@ class Leaflet:
     overdue: bool                      # past its review date (printed only with --allow-overdue)
     printed: dict[Key, Any]            # every item it prints: the one record of what is in it
     stale: list[Key]                   # printed translations awaiting review against the changed source
+    personal: Any = None               # a patient's details and dates (careleaf.personal.Personal), or None
+
+    @property
+    def content_fingerprint(self) -> str:
+        """The approved content it prints, item by item: equal for two leaflets exactly when their wording,
+        facts, brand fields and template words are (a handout's record and the register keep it)."""
+        return digest({str(key): value for key, value in self.printed.items()})
 
     @property
     def needs_approval(self) -> bool:

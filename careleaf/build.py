@@ -91,8 +91,7 @@ def fingerprint(leaflet: Leaflet, tools: str) -> str:
     """Everything a leaflet's PDF depends on: the items it prints (exactly the wording, facts, brand
     fields and template words), whether it is overdue or awaits translation review, and the tools."""
     return digest({"tools": tools, "job": leaflet.job, "overdue": leaflet.overdue,
-                   "printed": {str(key): value for key, value in leaflet.printed.items()},
-                   "stale": [str(key) for key in leaflet.stale]})
+                   "content": leaflet.content_fingerprint, "stale": [str(key) for key in leaflet.stale]})
 
 
 def in_shard(job: Job, index: int, count: int) -> bool:

@@ -24,8 +24,8 @@ from .errors import InputError, Problem, display_path
 from .items import Item, Key, file_items
 from .labels import read_labels
 from .load import Document
-from .project import Project
-from .validate import closest, read_file
+from .project import Project, first_existing
+from .validate import closest, origin, read_file
 from .translation import SOURCE_LANGUAGE, stale_items
 
 LANGUAGE_FILE = "??.yaml"
@@ -68,6 +68,9 @@ def labels_file(lang: str) -> str:
     return f"templates/labels/{lang}.yaml"
 
 
+COUNTRIES_FILE = "countries.yaml"      # in the templates folders, beside labels/
+
+
 @dataclass
 class Catalog:
     """Everything that was read, valid and cross-checked, and every item in it by key."""
@@ -77,6 +80,7 @@ class Catalog:
     shared: dict[str, tuple[model.SharedWording, Document]]
     treatments: dict[str, TreatmentEntry]
     labels: dict[str, dict[str, str]] = field(default_factory=dict)      # template words by language
+    countries: dict[str, model.CountryFacts] = field(default_factory=dict)  # emergency numbers, reporting schemes
     items: dict[Key, Item] = field(default_factory=dict)
     stale: frozenset[Key] = frozenset()        # translated items older than their source wording
     documents: dict[str, Document] = field(default_factory=dict)          # each items file, as read
@@ -86,6 +90,21 @@ class Catalog:
 
     def logo(self, brand: str) -> Path:
         return self.project.styles / "brands" / brand / self.brands[brand].logo
+
+
+def _read_countries(files: _Collector, project: Project, brands: dict[str, model.Brand]) -> dict[str, model.CountryFacts]:
+    """The country table (the project's, else the theme's), with every brand's country in it."""
+    path = first_existing(project.template_folders, COUNTRIES_FILE)
+    countries, _ = files.read(path, dict[model.Country, model.CountryFacts])
+    if countries is None:
+        return {}
+    for brand in brands.values():
+        if brand.country and brand.country not in countries:
+            files.problems.append(origin(brand).problem(
+                f"there are no facts for country '{brand.country}' (emergency number, how to report a side "
+                f"effect) in {display_path(path)}; add them to a copy of it in the project's templates/ folder",
+                "country"))
+    return countries
 
 
 def fallback_language(brands: dict[str, model.Brand], lang: str) -> str | None:
@@ -122,9 +141,10 @@ def load_catalog(project: Project) -> Catalog:
         raise InputError(files.problems)
     languages = sorted({lang for brand in brands.values() for lang in brand.languages})
     labels, label_docs = read_labels(project.template_folders, languages, files.problems)
+    countries = _read_countries(files, project, brands)
     if files.problems:
         raise InputError(files.problems)
-    catalog = Catalog(project, brands, shared, treatments, labels)
+    catalog = Catalog(project, brands, shared, treatments, labels, countries)
     documents = {brand_file(b): (brands[b], doc) for b, doc in brand_docs.items()}
     documents |= {shared_file(lang): pair for lang, pair in shared.items()}
     documents |= {labels_file(lang): (labels[lang], doc) for lang, doc in label_docs.items()}

@@ -150,6 +150,15 @@ def compare(project: Project, revision: str, out: Path = Path("out"), today: dt.
     return Comparison(revision, commit[:12], changes, reached, notes)
 
 
+def current_revision(root: Path) -> str:
+    """The project's git commit now, or '' outside git: kept with each handout so that `superseded` can say
+    what changed since."""
+    try:
+        return _Git(root).commit("HEAD")
+    except RevisionError:
+        return ""
+
+
 # --- reading the files then --------------------------------------------------------------
 
 class _Git:
@@ -426,7 +435,7 @@ def text(result: Comparison) -> str:
     if not result.changes:
         return "\n".join([f"No wording or facts changed since {result.revision} (commit {result.commit[:8]}).",
                           *result.notes])
-    parts = [head + ":", *(_change_text(c) for c in result.changes)]
+    parts = [head + ":", *(change_text(c) for c in result.changes)]
     if result.leaflets:
         parts.append("Leaflets these changes reach, and their PDFs:\n" + "\n".join(_reached_text(r)
                                                                                for r in result.leaflets))
@@ -436,7 +445,7 @@ def text(result: Comparison) -> str:
     return "\n\n".join(parts)
 
 
-def _change_text(change: Change) -> str:
+def change_text(change: Change) -> str:
     lines = [f"{change.file}:{change.line}: {change.item} ({change.status})"]
     if change.status == STALE:
         lines.append("    the English wording changed after this was translated")

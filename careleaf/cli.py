@@ -13,8 +13,8 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import InputError, RenderError, RevisionError
+from . import __version__, desk_commands
+from .errors import HandoutError, InputError, RenderError, RevisionError
 from .project import Project, find_project, new_project
 
 EXIT_OK, EXIT_RENDER, EXIT_INPUT = 0, 1, 2
@@ -90,6 +90,7 @@ def parser() -> argparse.ArgumentParser:
                     "the current English.")
     translations_cmd.add_argument("--reviewed", type=Path, nargs="+", metavar="FILE",
                                   help="translation files (e.g. leaflets/shared/tr.yaml) brought up to date")
+    desk_commands.add_parsers(commands)
     return main
 
 
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         if options.command == "new":
             return _new(options)
         project = find_project(options.project)
-        if getattr(options, "out", "") is None:   # shown relative to here, as the editor typed the command
+        if options.command in ("build", "changes") and options.out is None:   # relative to here, as typed
             options.out = Path(os.path.relpath(project.root / "out"))
         if options.command == "build":
             return _build(project, options)
@@ -122,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             return _changes(project, options)
         if options.command == "translations":
             return _translations(project, options)
+        if options.command in desk_commands.COMMANDS:
+            return desk_commands.run(project, options)
     except ModuleNotFoundError as error:   # run with a Python that careleaf was not installed into
         print(f"careleaf needs the Python package '{error.name}', which this Python ({sys.executable}) does not "
               "have.\nRun `make leaflets` (it sets up .venv the first time), or use the Python careleaf was "
@@ -138,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     except RevisionError as error:
         print(f"Error: {error}", file=sys.stderr)
         return EXIT_INPUT
+    except HandoutError as error:
+        for problem in error.problems:
+            print(f"Error: {problem}", file=sys.stderr)
+        return EXIT_INPUT
     except BrokenPipeError:  # the output was piped into a reader that stopped early ('| head'): not a fault
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
@@ -147,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:  # a bug in careleaf, not the editor's doing: say so without a traceback
         if os.environ.get("CARELEAF_DEBUG"):
             raise
-        print(f"Internal error: {type(error).__name__}: {error}\n"
+        # A patient's fields may be inside the error's message: a handout's fault is named by its kind alone.
+        said = "" if getattr(options, "command", "") in desk_commands.COMMANDS else f": {error}"
+        print(f"Internal error: {type(error).__name__}{said}\n"
               "This is a fault in careleaf, not in your content. Set CARELEAF_DEBUG=1 for details.", file=sys.stderr)
         return EXIT_RENDER
     return EXIT_OK  # pragma: no cover - argparse requires a command

@@ -37,6 +37,18 @@ class RenderError(Exception):
     """A valid leaflet could not be turned into a PDF."""
 
 
+class HandoutError(ValueError):
+    """A patient's leaflet cannot be made: a choice or field is wrong, or the leaflet is not approved for patients.
+
+    Each problem names a field or a leaflet, never what was typed into a field: these
+    messages reach terminals, logs and screens, and patient fields are health data.
+    """
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
 class RevisionError(Exception):
     """git could not give the content at the revision asked for."""
 

@@ -39,6 +39,12 @@ class Mark:
     when_text: str
     visit: bool
     after_repeat: bool
+    date_text: str = ""             # on a patient's own leaflet: the dates, 'Fri 5 – Sat 6 Dec'
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        """The label's lines: its name (printed bold), when, and the patient's dates."""
+        return tuple(line for line in (self.label, self.when_text, self.date_text) if line)
 
 
 def data_uri(svg: str) -> str:
@@ -78,7 +84,7 @@ def timeline(marks: list[Mark], day_label: str, colour: str, fonts: Fonts, *, fo
     treatments on a dashed second line at the bottom. Labels take as many rows as
     they need so that none overlaps another or is crossed by a leader line.
     """
-    layout = _Layout(font_size, rtl, fonts)
+    layout = _Layout(font_size, rtl, fonts, lines=max(len(m.lines) for m in marks) if marks else 2)
     day = Mark(day_label, Duration(0, 0, "hours"), "", True, False)
     effects = layout.place([m for m in marks if not m.visit and not m.after_repeat])
     visits = layout.place([day] + [m for m in marks if m.visit and not m.after_repeat])
@@ -98,7 +104,7 @@ def timeline(marks: list[Mark], day_label: str, colour: str, fonts: Fonts, *, fo
             if leader:
                 shapes.append(leader)
             labels.append(Label(100 * box.start / WIDTH, 100 * top / height, 100 * (box.end - box.start) / WIDTH,
-                                tuple(line for line in (box.mark.label, box.mark.when_text) if line)))
+                                box.mark.lines))
     svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH:.0f}" height="{height:.0f}" '
            f'viewBox="0 0 {WIDTH:.0f} {height:.0f}">\n' + "\n".join(shapes) + "\n</svg>")
     return Timeline(svg, tuple(labels))
@@ -106,18 +112,18 @@ def timeline(marks: list[Mark], day_label: str, colour: str, fonts: Fonts, *, fo
 
 def timeline_sentence(marks: list[Mark], intro: str) -> str:
     """The same facts as the picture, as a sentence for screen readers."""
-    return intro + " " + " ".join(f"{m.label}: {m.when_text}." for m in marks)
+    return intro + " " + " ".join(f"{m.label}: {', '.join(m.lines[1:])}." for m in marks)
 
 
 class _Layout:
     """Positions on the page: a log scale of hours, and label rows that never collide."""
 
-    def __init__(self, font_size: float, rtl: bool, fonts: Fonts):
+    def __init__(self, font_size: float, rtl: bool, fonts: Fonts, *, lines: int):
         self.fonts = fonts
         self.font_size = font_size
         self.rtl = rtl                    # time runs from right to left
         self.line = font_size * 1.25
-        self.row_height = self.line * 2 + font_size * 0.6
+        self.row_height = self.line * lines + font_size * 0.6
         self.pad = font_size * 0.5
         self.gap = font_size * 1.6
         self.left = font_size * 2.5       # room for the treatment-day label under the start
@@ -133,8 +139,8 @@ class _Layout:
         placement = _Placement()
         for mark in sorted(marks, key=lambda m: m.when.low_hours):
             low, high = self.x(mark.when.low_hours), self.x(mark.when.high_hours)
-            width = max(text_width(mark.label, self.font_size, self.fonts, bold=True),
-                        text_width(mark.when_text, self.font_size, self.fonts)) + self.font_size
+            width = max(text_width(line, self.font_size, self.fonts, bold=index == 0)
+                        for index, line in enumerate(mark.lines)) + self.font_size
             centre = min(max((low + high) / 2, width / 2), WIDTH - width / 2)
             placement.add(_Box(mark, centre - width / 2, centre + width / 2, (low + high) / 2, 0))
         return placement
@@ -209,7 +215,7 @@ def _marker(layout: _Layout, mark: Mark, y: float, fill: str) -> str:
 
 def _label_position(layout: _Layout, box: _Box, y: float, *, up: bool) -> tuple[float, str]:
     """Where a label's block starts, and the leader line joining it to its mark."""
-    block = layout.line * (2 if box.mark.when_text else 1)
+    block = layout.line * len(box.mark.lines)
     offset = layout.gap * 0.6 + box.row * layout.row_height
     top = y - offset - block if up else y + offset
     if box.mark.when.high == 0:      # the treatment day's label sits right under its dot

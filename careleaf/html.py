@@ -122,7 +122,9 @@ def render(env: jinja2.Environment, leaflet: Leaflet, fonts: Fonts) -> str:
 def timeline_picture(leaflet: Leaflet, fonts: Fonts) -> dict[str, Any]:
     """The timeline drawing, its labels, and the sentence that says the same for screen readers."""
     words = leaflet.words
-    marks = [Mark(m.label, m.when, format_duration(m.when, locale_of(leaflet)), m.visit, m.after_repeat)
+    personal = leaflet.personal
+    marks = [Mark(m.label, m.when, format_duration(m.when, locale_of(leaflet)), m.visit, m.after_repeat,
+                  personal.milestone(m, short=True) if personal else "")
              for m in leaflet.timeline]
     picture = timeline(marks, words["treatment_day"], leaflet.brand.colours.primary, fonts,
                        font_size=LABEL_SIZE[leaflet.job.large_print], rtl=leaflet.direction == "rtl")

@@ -37,8 +37,9 @@ from .load import Document
 # Facts in treatment.yaml that are lists of items with an id.
 FACT_GROUPS = ("timeline", "side_effects", "contraindications", "aftercare_checklist")
 
-# Brand fields that print nothing themselves (which languages are offered is a list of PDFs, not their content).
-BRAND_NOT_PRINTED = ("languages",)
+# Brand fields that print nothing on a catalog leaflet: which languages are offered is a list of PDFs, not
+# their content; the time zone and opening days give a patient's own leaflet its dates (careleaf.personal).
+BRAND_NOT_PRINTED = ("languages", "time_zone", "opening_days", "closed_dates")
 
 
 

@@ -22,6 +22,9 @@ REFERENCE_LANGUAGE = "en"
 
 # Words the templates ask for by a computed name ('frequency_' ~ frequency, kind ~ '_lede').
 COMPUTED = [f"frequency_{f}" for f in FREQUENCIES] + [f"{k.replace('-', '_')}_lede" for k in KINDS]
+# Words only a patient's own leaflet (careleaf.personal) or its email print: part of the theme, not of the
+# approved content of the catalog's leaflets.
+NOT_IN_CATALOG = ("personal_", "email_")
 _USED = re.compile(r"label(?:\.([a-z_]+)|\[['\"]([a-z_-]+)['\"]\])")
 
 
@@ -71,6 +74,8 @@ def used_by_templates(folders: tuple[Path, ...]) -> frozenset[str]:
 
 
 def printed_labels(words: dict[str, str], kind: str, frequencies: set[str]) -> list[str]:
-    """The template words a leaflet of ``kind`` prints: all but the computed ones it does not ask for."""
+    """The catalog words a leaflet of ``kind`` prints: all but the computed ones it does not ask for, and the
+    words of a patient's own leaflet."""
     wanted = {f"frequency_{f}" for f in frequencies} | {f"{kind.replace('-', '_')}_lede"}
-    return [name for name in words if name not in COMPUTED or name in wanted]
+    return [name for name in words
+            if not name.startswith(NOT_IN_CATALOG) and (name not in COMPUTED or name in wanted)]

@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Literal, Optional, get_args
 
-from .validate import Code, Colour, Country, Duration, Id, Language, Markup, Reference, SvgFile, Text, Url, field
+from .validate import (Code, Colour, Country, Duration, Id, Language, Markup, Reference, SvgFile, Text, TimeZone, Url,
+                       field)
 
 Kind = Literal["pre-treatment", "aftercare"]
 Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare", "not-known"]
 Rule = Literal["do-not-treat", "tell-us"]
 PageSize = Literal["A4", "Letter"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 KINDS: tuple[str, ...] = ("pre-treatment", "aftercare")
+WEEKDAYS: tuple[str, ...] = get_args(Weekday)          # in date.weekday() order, Monday first
 FREQUENCIES: tuple[str, ...] = ("very-common", "common", "uncommon", "rare", "very-rare", "not-known")
 
 # Blocks drawn from structured data; a leaflet lists them among its sections by name.
@@ -217,6 +220,32 @@ class Brand:
     email: Optional[Text] = field("An email address for questions", None)
     leaflet_page: Optional[Url] = field("The web page of each leaflet, for a QR code; {code} and {lang} "
                                         "are filled in, e.g. https://clinic.example/leaflets/{code}", None)
+    time_zone: Optional[TimeZone] = field("The clinic's time zone, for example Europe/London: a patient's "
+                                          "leaflet gives real dates and times in it", None)
+    opening_days: list[Weekday] = field("The days the clinic is open, so a suggested review date falls on one",
+                                        ["monday", "tuesday", "wednesday", "thursday", "friday"])
+    closed_dates: list[dt.date] = field("Dates the clinic is closed although it is an opening day "
+                                        "(bank holidays), YYYY-MM-DD", [])
+
+
+# --- templates/countries.yaml: facts about each country a clinic may be in ----------
+
+@dataclass(frozen=True)
+class Reporting:
+    """The national scheme for reporting a suspected side effect of a medicine."""
+
+    scheme: Text = field("Its name, as patients know it, for example 'MHRA Yellow Card'")
+    website: Url = field("Where to report online, starting with https://")
+    phone: Optional[Text] = field("A phone number for reports, if the scheme has one", None)
+
+
+@dataclass(frozen=True)
+class CountryFacts:
+    """What a leaflet needs to know about the country a clinic is in."""
+
+    emergency: Text = field("The emergency phone number, for example 999, 911 or 112")
+    reporting: Reporting = field("How to report a suspected side effect")
+    source: Text = field("Where these facts come from (kept on record, not printed)")
 
 
 # --- check.yaml: what `generate.py check` holds the wording to -----------------------

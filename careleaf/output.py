@@ -57,14 +57,17 @@ def _plainly(path: Path) -> Iterator[None]:
                          "the PDFs not yet rebuilt are as they were") from error
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` in one step; on any failure the old file stays as it was."""
+def write_atomically(path: Path, data: bytes, *, private: bool = False) -> None:
+    """Replace ``path`` with ``data`` in one step; on any failure the old file stays as it was.
+
+    A ``private`` file (a patient's leaflet) is readable by its owner only."""
     with _plainly(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
         try:
             try:
-                os.fchmod(handle, 0o666 & ~_UMASK)  # mkstemp makes private files; leaflets are for sharing
+                if not private:   # mkstemp makes private files; the catalog's leaflets are for sharing
+                    os.fchmod(handle, 0o666 & ~_UMASK)
                 _write_all(handle, data)
                 os.fsync(handle)  # the bytes are on disk before the name points at them
             finally:

@@ -174,6 +174,19 @@ def _country(value: str) -> str:
     return value
 
 
+def _time_zone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        if "/" not in value or value.startswith(("/", ".")) or ".." in value:
+            raise ValueError
+        ZoneInfo(value)
+    except (ValueError, ZoneInfoNotFoundError):
+        raise Invalid(f"'{_shortened(value)}' is not a time zone; write it as Region/City, "
+                      "for example Europe/London, America/New_York or Europe/Istanbul") from None
+    return value
+
+
 def _file_name(value: str) -> str:
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.svg$", value) or ".." in value:
         raise Invalid(f"'{_shortened(value)}' should be the name of an SVG file in the brand's folder, "
@@ -240,6 +253,7 @@ Colour = typing.NewType("Colour", str)
 Url = typing.NewType("Url", str)
 Language = typing.NewType("Language", str)
 Country = typing.NewType("Country", str)
+TimeZone = typing.NewType("TimeZone", str)
 SvgFile = typing.NewType("SvgFile", str)
 
 SCALARS: dict[Any, Scalar] = {
@@ -252,6 +266,7 @@ SCALARS: dict[Any, Scalar] = {
     Url: Scalar(_url, {"type": "string", "pattern": "^https://"}),
     Language: Scalar(_language, {"type": "string", "pattern": "^[a-z]{2}$"}),
     Country: Scalar(_country, {"type": "string", "pattern": "^[A-Z]{2}$"}),
+    TimeZone: Scalar(_time_zone, {"type": "string", "pattern": r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)+$"}),
     SvgFile: Scalar(_file_name, {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.svg$"}),
     int: Scalar(_whole_number, {"type": ["integer", "string"], "pattern": r"^[1-9]\d*$", "minimum": 1}),
     bool: Scalar(_boolean, {"type": ["boolean", "string"], "enum": [True, False, "true", "false"]}),
@@ -290,7 +305,7 @@ class Reader:
         if origin is list:
             return self._list(get_args(kind)[0], value, where)
         if origin is dict:
-            return self._dict(get_args(kind)[1], value, where)
+            return self._dict(*get_args(kind), value, where)
         if origin is Literal:
             return self._choice(get_args(kind), value, where)
         raise TypeError(f"the model uses a type the schema does not know: {kind}")
@@ -323,14 +338,14 @@ class Reader:
             return []
         return [self._value(item, element, where + (i,)) for i, element in enumerate(value)]
 
-    def _dict(self, item: Any, value: Any, where: KeyPath) -> dict[str, Any]:
+    def _dict(self, key_kind: Any, item: Any, value: Any, where: KeyPath) -> dict[str, Any]:
         if not isinstance(value, dict):
             self.fail(where, f"{_name(where)} should be a set of 'name: …' entries, not {_shape(value)}")
             return {}
         result = {}
         for key, element in value.items():
             try:
-                _id(key)
+                SCALARS[key_kind].parse(str(key))
             except Invalid as error:
                 self.fail(where + (key,), str(error), at_key=True)
                 continue

@@ -193,3 +193,17 @@ def files_state(folder: Path, pattern: str = "*.pdf") -> dict[str, tuple[bytes, 
     """Each file's bytes, modification time and inode: enough to tell whether it was rewritten."""
     return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_ino)
             for p in sorted(folder.rglob(pattern)) if p.is_file()}
+
+
+def approved_project(dest: Path, languages: str = "en, tr") -> Path:
+    """The small sample catalog as a clinic has it once a clinician signed it off: nothing awaits approval,
+    and each leaflet has an approval record. Patients' own leaflets can be made from it."""
+    small_project(dest, languages)
+    for path in (dest / "leaflets").rglob("*.yaml"):
+        text = re.sub(r"(?m)^[ \t]*needs_approval: true[ \t]*\n", "", path.read_text("utf-8"))
+        if path.name == "treatment.yaml":
+            text = re.sub(r"(?m)^(    version: \d+\n)",
+                          r"\1    approved_by: Dr Test Person\n    approved_on: 2026-01-05\n    review_by: 2099-01-05\n",
+                          text)
+        path.write_text(text, "utf-8")
+    return dest
