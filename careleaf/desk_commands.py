@@ -187,10 +187,11 @@ def _fields(options: argparse.Namespace) -> dict[str, str]:
 
 def _read_fields(source: str) -> dict[str, str]:
     """Patient fields from a JSON object (a file, or '-' for standard input): kept out of the shell's history."""
-    text = sys.stdin.read() if source == "-" else Path(source).read_text("utf-8")
     try:
-        fields = json.loads(text)
-    except ValueError:
+        fields = json.loads(sys.stdin.read() if source == "-" else Path(source).read_text("utf-8"))
+    except OSError as error:
+        raise HandoutError([f"--fields: cannot read {source}: {error.strerror}"]) from None
+    except ValueError:      # not JSON, or not UTF-8
         fields = None
     if not isinstance(fields, dict):
         raise HandoutError(["--fields: not a JSON object of field names and text"])

@@ -24,7 +24,7 @@ from .assemble import Job, Leaflet, assemble
 from .catalog import Catalog, brand_file, load_catalog
 from .dates import Writer
 from .errors import HandoutError, Problem
-from .patient import FIELDS, Patient, check_reference, read_patient
+from .patient import FIELDS, Patient, check_reference, read_patient, safe_name
 from .project import Project
 
 UTC = dt.timezone.utc
@@ -146,7 +146,7 @@ def record(leaflet: Leaflet, now: dt.datetime) -> HandoutRecord:
 def _check_choice(catalog: Catalog, choice: Choice) -> None:
     def one_of(what: str, given: str, options) -> str | None:
         options = sorted(options)
-        return None if given in options else f"{what}: there is no '{given}'; choose one of {', '.join(options)}"
+        return None if given in options else f"{what}: there is no {safe_name(given)}; choose one of {', '.join(options)}"
 
     problems = [one_of("brand", choice.brand, catalog.brands), one_of("treatment", choice.treatment, catalog.treatments)]
     if not any(problems):
@@ -178,8 +178,9 @@ def read_day_list(text: str, path: Path) -> list[tuple[int, tuple[Choice, dict[s
     required = [c for c in ("brand", "treatment", "kind", "lang", "treated") if c not in columns]
     problems = []
     if unknown:
-        problems.append(Problem(path, 1, 1, f"unknown columns: {', '.join(c[:30] for c in unknown)}; the columns are "
-                                            f"{', '.join(COLUMNS)}"))
+        hint = "" if set(columns) & set(COLUMNS) else " (is the heading row missing?)"
+        problems.append(Problem(path, 1, 1, f"unknown columns: {', '.join(safe_name(c) for c in unknown)}{hint}; "
+                                            f"the columns are {', '.join(COLUMNS)}"))
     if required:
         problems.append(Problem(path, 1, 1, f"missing columns: {', '.join(required)}"))
     if problems:

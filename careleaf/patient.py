@@ -63,7 +63,7 @@ def read_patient(given: Mapping[str, str | None], time_zone: str, today: dt.date
     problems: list[str] = []
     unknown = sorted(set(given) - set(FIELDS))
     if unknown:
-        problems.append(f"unknown fields: {', '.join(_safe_name(name) for name in unknown)} "
+        problems.append(f"unknown fields: {', '.join(safe_name(name) for name in unknown)} "
                         f"(the fields are {', '.join(FIELDS)})")
     text = {name: _text(name, given.get(name), problems) for name in FIELDS}
     zone = ZoneInfo(time_zone)
@@ -97,6 +97,8 @@ def _text(name: str, value: str | None, problems: list[str]) -> str:
     if len(value) > LIMITS[name]:
         problems.append(f"{name}: too long (at most {LIMITS[name]} characters)")
     allowed_breaks = "\n" if name == "note" else ""
+    if any(unicodedata.category(c) == "Cs" for c in value):
+        problems.append(f"{name}: contains characters that are not text")
     if any(unicodedata.category(c) == "Cc" and c not in allowed_breaks for c in value):
         problems.append(f"{name}: contains control characters (such as a tab or a line break)")
     if any(c in _BIDI_CONTROLS for c in value):
@@ -130,9 +132,10 @@ def _moment(name: str, value: str, zone: ZoneInfo, today: dt.date, problems: lis
     return wall, bool(match[2])
 
 
-def _safe_name(name: str) -> str:
-    """A field name as typed, shown only when it is plainly a field name (never a value pasted by mistake)."""
-    return name if re.match(r"^[a-z_]{1,20}$", name) else "(a column)"
+def safe_name(name: str) -> str:
+    """A name as typed (a field, a column, a brand), shown only when it is plainly a name of that kind:
+    a value pasted in the wrong place (a patient's name in the brand column) is never repeated."""
+    return f"'{name}'" if re.match(r"^[a-z0-9][a-z0-9_-]{0,39}$", str(name)) else "(what was given)"
 
 
 def check_reference(reference: str | None) -> str:

@@ -64,11 +64,34 @@ class OutboxSettings:
 
 
 @dataclass(frozen=True)
+class Account:
+    """A member of staff who may sign in to the front desk."""
+
+    name: Text = field("The name they sign in with")
+    password_hash: Text = field("Their password's argon2 hash, from `careleaf password-hash` (never the password)")
+
+
+@dataclass(frozen=True)
+class DeskSettings:
+    """The front desk's web page and API (careleaf serve)."""
+
+    accounts: list[Account] = field("Staff who may sign in; needed to listen beyond this machine", [])
+    api_tokens_env: Text = field("The environment variable holding the API's tokens, separated by commas",
+                                 "CARELEAF_API_TOKENS")
+    secret_key_env: Text = field("The environment variable holding the key that signs sign-in cookies",
+                                 "CARELEAF_SECRET_KEY")
+    render_workers: int = field("Leaflets rendered at once; more requests wait their turn", 2)
+    render_timeout: int = field("Seconds one leaflet may take to render before it is stopped", 60)
+    https: bool = field("true when served behind HTTPS, so sign-in cookies are sent only over it", False)
+
+
+@dataclass(frozen=True)
 class Settings:
     """careleaf.yaml: the front desk's settings."""
 
     email: Optional[EmailSettings] = field("The mail server leaflets are sent through", None)
     outbox: OutboxSettings = field("Where emails wait until delivered", OutboxSettings())
+    desk: DeskSettings = field("The front desk's web page and API", DeskSettings())
     data: Text = field("The folder for the outbox and the register, relative to the project", "data")
     staff_env: Text = field("The environment variable naming the member of staff, for the register", "CARELEAF_STAFF")
 
@@ -88,7 +111,14 @@ def load_settings(project: Project) -> Settings:
 
 def _cross_check(settings: Settings) -> list[Problem]:
     problems = []
-    names = [("staff_env", settings, settings.staff_env), ("redis_url_env", settings.outbox, settings.outbox.redis_url_env)]
+    names = [("staff_env", settings, settings.staff_env), ("redis_url_env", settings.outbox, settings.outbox.redis_url_env),
+             ("api_tokens_env", settings.desk, settings.desk.api_tokens_env),
+             ("secret_key_env", settings.desk, settings.desk.secret_key_env)]
+    for account in settings.desk.accounts:
+        if not account.password_hash.startswith("$argon2"):
+            problems.append(origin(account).problem("password_hash should be an argon2 hash from "
+                                                    "`careleaf password-hash`, never the password itself",
+                                                    "password_hash"))
     email = settings.email
     if email:
         names.append(("password_env", email, email.password_env))
