@@ -21,7 +21,7 @@ from .errors import HandoutError
 from .output import write_atomically
 from .project import Project
 
-COMMANDS = ("handout", "handouts", "send", "worker", "outbox", "register", "superseded")
+COMMANDS = ("handout", "handouts", "send", "worker", "outbox", "register", "superseded", "serve", "password-hash")
 EXIT_OK, EXIT_INPUT = 0, 2
 
 
@@ -29,11 +29,13 @@ def add_parsers(commands) -> None:
     _handout_parsers(commands)
     _email_parsers(commands)
     _register_parsers(commands)
+    _web_parsers(commands)
 
 
 def run(project: Project, options: argparse.Namespace) -> int:
     return {"handout": _handout, "handouts": _handouts, "send": _send, "worker": _worker, "outbox": _outbox,
-            "register": _register, "superseded": _superseded}[options.command](project, options)
+            "register": _register, "superseded": _superseded, "serve": _serve,
+            "password-hash": _password_hash}[options.command](project, options)
 
 
 # --- options ------------------------------------------------------------------------------
@@ -134,6 +136,19 @@ def _register_parsers(commands) -> None:
         description="List the handouts in the register whose leaflet now has a higher version, grouped by leaflet "
                     "and version, with the wording changed since (from git): the patients to contact again.")
     superseded.add_argument("--json", action="store_true", help="as JSON")
+
+
+def _web_parsers(commands) -> None:
+    serve = commands.add_parser(
+        "serve", help="the front desk's web page, the editor's live preview, and the JSON API",
+        description="Serve the front desk (choose, preview, personalise, print, email), the editor's page and the "
+                    "JSON API from this project. It listens on 127.0.0.1 only, unless careleaf.yaml has staff accounts "
+                    "and the environment has API tokens and a cookie-signing key.")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="the port (default: 8000)")
+    commands.add_parser("password-hash", help="hash a member of staff's password for careleaf.yaml",
+                        description="Ask for a password (twice) and print its argon2 hash, to paste into "
+                                    "careleaf.yaml under desk: accounts:. The password itself is never stored.")
 
 
 # --- handouts ------------------------------------------------------------------------------
@@ -335,4 +350,35 @@ def _superseded(project: Project, options: argparse.Namespace) -> int:
             print(f"  {group.note}")
     if not groups:
         print("No handouts of a leaflet that has changed since.")
+    return EXIT_OK
+
+
+# --- the web app ---------------------------------------------------------------------------
+
+def _serve(project: Project, options: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .settings import load_settings
+    from .web.app import create_app
+    from .web.security import CannotListen, check_can_listen
+
+    settings = load_settings(project)
+    try:
+        check_can_listen(options.host, settings.desk)
+    except CannotListen as refusal:
+        raise HandoutError([str(refusal)]) from None
+    print(f"The front desk is at http://{options.host}:{options.port}/ (stop with Ctrl+C)", file=sys.stderr)
+    uvicorn.run(create_app(project, settings=settings), host=options.host, port=options.port, server_header=False,
+                log_level="info")
+    return EXIT_OK
+
+
+def _password_hash(project: Project, options: argparse.Namespace) -> int:
+    from .web.security import password_hash
+
+    first = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+    again = getpass.getpass("Again: ") if sys.stdin.isatty() else first
+    if first != again or len(first) < 10:
+        raise HandoutError(["password-hash: the two passwords differ, or it is shorter than 10 characters"])
+    print(password_hash(first))
     return EXIT_OK

@@ -18,7 +18,7 @@ from .assemble import direction
 from .catalog import load_catalog
 from .changes import current_revision
 from .errors import HandoutError
-from .handouts import Choice, handout
+from .handouts import Choice, Handout, handout
 from .mail import check_address, compose, lock_pdf, new_password
 from .outbox import Outbox, idempotency_key
 from .output import write_atomically
@@ -42,11 +42,12 @@ class Sent:
 def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str, str | None], to: str,
          reference: str = "", staff: str = "", password: str | None = None, eml: Path | None = None,
          allow_draft: bool = False, now: dt.datetime | None = None, settings: Settings | None = None,
-         outbox: Outbox | None = None) -> Sent:
+         outbox: Outbox | None = None, made: Handout | None = None) -> Sent:
     """Queue one patient's leaflet for email (or, with ``eml``, write the message to that file).
 
     ``password``: None sends the PDF unlocked; GENERATE makes a password (returned, never stored);
-    any other text locks it with that text. Raises HandoutError for a wrong field or address.
+    any other text locks it with that text. ``made``: the leaflet, already made by ``handout`` for this
+    choice and patient (the front desk renders in its own pool). Raises HandoutError for a wrong field or address.
     """
     project = project if isinstance(project, Project) else Project(Path(project))
     settings = settings or load_settings(project)
@@ -56,7 +57,7 @@ def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str,
         raise HandoutError(["email: careleaf.yaml has no email settings, so nothing can be sent; add them "
                             "(see the README), or export the message with --eml"])
     catalog = load_catalog(project)
-    made = handout(project, choice, patient=patient, allow_draft=allow_draft, now=now, catalog=catalog)
+    made = made or handout(project, choice, patient=patient, allow_draft=allow_draft, now=now, catalog=catalog)
     if password == GENERATE:
         password = new_password()
     pdf = lock_pdf(made.pdf, password) if password else made.pdf

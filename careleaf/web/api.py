@@ -1,0 +1,209 @@
+"""The JSON API, for practice-management systems: list leaflets, make a patient's leaflet, queue and follow
+an email, query the register. Every route needs a bearer token (``Authorization: Bearer …``) from the
+environment variable the settings name; the OpenAPI description is at /api/openapi.json.
+
+Patient fields travel only in request bodies, never in a URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Literal, Optional
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..handouts import Choice, not_for_patients
+from ..patient import LIMITS
+from .app import render_errors
+from .catalog_view import catalog_now, record_print
+from .security import token_allowed
+
+
+def require_token(request: Request) -> str:
+    if not token_allowed(request.headers.get("authorization"), request.app.state.settings.desk):
+        raise HTTPException(401, "A valid API token is needed (Authorization: Bearer <token>).",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return "api"
+
+
+router = APIRouter(dependencies=[Depends(require_token)], tags=["api"])
+
+
+class LeafletChoice(BaseModel):
+    """Which leaflet."""
+
+    model_config = ConfigDict(extra="forbid")
+    brand: str = Field(max_length=60, examples=["harbour-skin"])
+    treatment: str = Field(max_length=60, examples=["botox-facial-lines"])
+    kind: Literal["pre-treatment", "aftercare"]
+    lang: str = Field(max_length=8, examples=["en"])
+    large_print: bool = False
+
+    def choice(self) -> Choice:
+        return Choice(self.brand, self.treatment, self.kind, self.lang, self.large_print)
+
+
+class PatientFields(BaseModel):
+    """The patient's details; checked as the front desk checks them (never echoed in errors)."""
+
+    model_config = ConfigDict(extra="forbid")
+    treated: str = Field(max_length=LIMITS["treated"], examples=["2026-12-01 14:30"])
+    name: Optional[str] = Field(None, max_length=LIMITS["name"])
+    review: Optional[str] = Field(None, max_length=LIMITS["review"])
+    areas: Optional[str] = Field(None, max_length=LIMITS["areas"])
+    product: Optional[str] = Field(None, max_length=LIMITS["product"])
+    batch: Optional[str] = Field(None, max_length=LIMITS["batch"])
+    units: Optional[str] = Field(None, max_length=LIMITS["units"])
+    practitioner: Optional[str] = Field(None, max_length=LIMITS["practitioner"])
+    note: Optional[str] = Field(None, max_length=LIMITS["note"])
+
+
+class HandoutRequest(LeafletChoice):
+    patient: PatientFields
+    reference: str = Field("", max_length=40, description="The clinic's own patient reference, for the register")
+    staff: str = Field("api", max_length=60)
+
+
+class SendRequest(HandoutRequest):
+    to: str = Field(max_length=254, description="The patient's email address (one)")
+    lock: bool = Field(False, description="Lock the PDF with a new password, returned once in the response")
+
+
+class Leaflet(BaseModel):
+    brand: str
+    treatment: str
+    kind: str
+    lang: str
+    code: str
+    version: int
+    state: Literal["approved", "not for patients"]
+    reasons: list[str]
+
+
+class Sent(BaseModel):
+    id: str
+    status: str
+    password: Optional[str] = None
+
+
+class SendStatus(BaseModel):
+    id: str
+    status: str
+    attempts: int
+    code: str
+    version: int
+    lang: str
+    created: str
+    updated: str
+    reply: str
+
+
+class RegisterQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reference: Optional[str] = Field(None, max_length=40)
+    code: Optional[str] = Field(None, max_length=40)
+    since: Optional[dt.date] = None
+    until: Optional[dt.date] = None
+
+
+class RegisterEntry(BaseModel):
+    at: str
+    channel: str
+    code: str
+    version: int
+    lang: str
+    large_print: bool
+    content_fingerprint: str
+    brand: str
+    treatment: str
+    kind: str
+    staff: str
+    reference: str
+    revision: str
+
+
+@router.get("/leaflets", response_model=list[Leaflet], summary="Every leaflet, with its code, version and state")
+async def leaflets(request: Request):
+    from ..assemble import assemble, jobs
+    from ..governance import today
+
+    catalog, problem = await asyncio.to_thread(catalog_now, request.app)
+    if catalog is None:
+        raise HTTPException(503, "The leaflets' content has problems; an editor must run check.")
+    found = []
+    for job in jobs(catalog, large_print=False):
+        leaflet = assemble(catalog, job, today())
+        reasons = not_for_patients(leaflet)
+        found.append(Leaflet(brand=job.brand, treatment=job.treatment, kind=job.kind, lang=job.lang,
+                             code=leaflet.definition.code, version=leaflet.definition.version,
+                             state="not for patients" if reasons else "approved", reasons=reasons))
+    return found
+
+
+@router.post("/handouts", summary="Make a patient's leaflet (the PDF); recorded in the register",
+             responses={200: {"content": {"application/pdf": {}}}, 422: {"description": "A field or choice is wrong"}})
+async def make_handout(request: Request, body: HandoutRequest):
+    made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient)))
+    if problem:
+        raise HTTPException(422, problem)
+    await _register_print(request, made.record, body)
+    return Response(made.pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="{made.file_name}"'})
+
+
+@router.post("/sends", response_model=Sent, status_code=202, summary="Queue a patient's leaflet for email")
+async def queue_send(request: Request, body: SendRequest):
+    from ..errors import HandoutError
+    from ..send import GENERATE, send
+    from .desk_pages import _outbox
+
+    made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient)))
+    if problem:
+        raise HTTPException(422, problem)
+    try:
+        sent = await asyncio.to_thread(send, request.app.state.project, body.choice(), patient=_fields(body.patient),
+                                       to=body.to, reference=body.reference, staff=body.staff, made=made,
+                                       settings=request.app.state.settings, password=GENERATE if body.lock else None,
+                                       outbox=_outbox(request))
+    except HandoutError as error:
+        raise HTTPException(422, "\n".join(error.problems)) from None
+    return Sent(id=sent.id, status=sent.status, password=sent.password)
+
+
+@router.get("/sends/{send_id}", response_model=SendStatus, summary="How a queued email went")
+async def send_status(request: Request, send_id: str):
+    from .desk_pages import _outbox
+
+    found = _outbox(request).status(send_id) if send_id.isalnum() and len(send_id) <= 64 else None
+    if found is None:
+        raise HTTPException(404, "No such email in the outbox.")
+    return SendStatus(**{name: found[name] for name in SendStatus.model_fields})
+
+
+@router.post("/register/search", response_model=list[RegisterEntry],
+             summary="Handouts in the register (a POST, so that patient references stay out of URLs)")
+async def register_search(request: Request, query: RegisterQuery):
+    from ..register import REGISTER_FILE, Register
+    from ..settings import data_folder
+
+    app = request.app
+    register = Register(data_folder(app.state.project, app.state.settings) / REGISTER_FILE)
+    entries = await asyncio.to_thread(register.find, reference=query.reference, code=query.code, since=query.since,
+                                      until=query.until)
+    return [RegisterEntry(**entry.__dict__) for entry in entries]
+
+
+def _fields(patient: PatientFields) -> dict[str, str]:
+    return {name: value for name, value in patient.model_dump().items() if value is not None}
+
+
+async def _register_print(request: Request, record, body: HandoutRequest) -> None:
+    from ..errors import HandoutError
+
+    try:
+        await asyncio.to_thread(record_print, request.app, record, body.staff, body.reference)
+    except HandoutError as error:
+        raise HTTPException(422, "\n".join(error.problems)) from None

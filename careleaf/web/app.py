@@ -1,0 +1,189 @@
+"""The front desk: one web page to choose, preview, personalise, print and email a leaflet; an editor's
+page with a live preview; and a JSON API for practice-management systems.
+
+Routes, in one place:
+
+    GET  /                         the desk: choose a leaflet (query: brand, treatment, kind, lang, large_print)
+    POST /handout                  personalise: action=preview (page images), print (the PDF) or email (queued)
+    GET  /sends/{id}               how an email went (queued, sent, failed)
+    GET  /preview/{...}/{n}.png    a page of a catalog leaflet
+    GET  /editor                   check's findings and a live preview; /editor/events streams changes
+    GET|POST /login, POST /logout  staff sign-in (only when accounts are configured)
+    /api/...                       the JSON API (see api.py; described at /api/openapi.json)
+
+Patient fields travel only in POST bodies: never in a URL, a log line or a file
+(beyond the outbox until delivery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from jinja2 import StrictUndefined
+from starlette.middleware.sessions import SessionMiddleware
+
+from ..errors import HandoutError, InputError, RenderError
+from ..handouts import Choice
+from ..patient import FIELDS
+from ..project import Project
+from ..settings import Settings, load_settings, secret
+from .renderer import Renderer
+from .security import Guard, LoginLimiter, csrf_matches, new_csrf_token, password_matches
+
+HERE = Path(__file__).resolve().parent
+log = logging.getLogger("careleaf.web")
+
+
+def create_app(project: Project, *, settings: Settings | None = None, renderer: Renderer | None = None) -> FastAPI:
+    """The web app for a project; its routes are listed in this module's docstring."""
+    settings = settings or load_settings(project)
+    desk = settings.desk
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.renderer = renderer or Renderer(project.root, workers=desk.render_workers,
+                                                  timeout=desk.render_timeout)
+        try:
+            yield
+        finally:
+            app.state.renderer.close()
+
+    app = FastAPI(title="careleaf front desk", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url="/api/openapi.json")
+    app.state.project, app.state.settings = project, settings
+    app.state.limiter = LoginLimiter()
+    app.state.previews = {}
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.undefined = StrictUndefined
+    app.state.templates = templates
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    from . import api, desk_pages, editor_pages
+
+    app.include_router(desk_pages.router)
+    app.include_router(editor_pages.router)
+    app.include_router(api.router, prefix="/api")
+
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    async def login_page(request: Request):
+        return page(request, "login.html", failed=False)
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request, name: str = Form(max_length=100), password: str = Form(max_length=200),
+                    csrf: str = Form("")):
+        check_csrf(request, csrf)
+        limiter, address = request.app.state.limiter, request.client.host if request.client else "-"
+        keys = (f"address:{address}", f"name:{name}")
+        if limiter.blocked(*keys):
+            return page(request, "login.html", status=429, failed=True, blocked=True)
+        account = next((a for a in desk.accounts if a.name == name), None)
+        if account is None or not password_matches(account.password_hash, password):
+            limiter.failed(*keys)
+            return page(request, "login.html", status=401, failed=True)
+        limiter.succeeded(*keys)
+        request.session.clear()
+        request.session["staff"] = account.name
+        request.session["csrf"] = new_csrf_token()
+        return RedirectResponse("/", status_code=303)
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(request: Request, csrf: str = Form("")):
+        check_csrf(request, csrf)
+        request.session.clear()
+        return RedirectResponse("/login" if desk.accounts else "/", status_code=303)
+
+    @app.exception_handler(NeedsSignIn)
+    async def sign_in_first(request: Request, error: NeedsSignIn):
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, error: RequestValidationError):
+        # FastAPI's own answer quotes what was sent; a patient's name must not come back in an error.
+        said = [{"field": ".".join(str(part) for part in e["loc"]), "problem": e["msg"]} for e in error.errors()]
+        return JSONResponse({"detail": said}, status_code=422)
+
+    # Last added, first to run: the guard sees every request before anything reads it.
+    key = secret(desk.secret_key_env) or secrets.token_urlsafe(32)   # without one, sign-ins last until a restart
+    app.add_middleware(SessionMiddleware, secret_key=key, session_cookie="careleaf_session", same_site="strict",
+                       https_only=desk.https, max_age=12 * 3600)
+    app.add_middleware(Guard)
+    return app
+
+
+# --- shared by the pages ---------------------------------------------------------------------
+
+def page(request: Request, template: str, *, status: int = 200, **context) -> HTMLResponse:
+    """A page, with what every page needs: the member of staff signed in and the form token."""
+    app = request.app
+    context |= {"staff": staff_of(request), "csrf": csrf_token(request),
+                "accounts": bool(app.state.settings.desk.accounts)}
+    return app.state.templates.TemplateResponse(request, template, context, status_code=status)
+
+
+def staff_of(request: Request) -> str | None:
+    return request.session.get("staff")
+
+
+def csrf_token(request: Request) -> str:
+    if "csrf" not in request.session:
+        request.session["csrf"] = new_csrf_token()
+    return request.session["csrf"]
+
+
+def check_csrf(request: Request, given: str) -> None:
+    if not csrf_matches(request.session.get("csrf"), given):
+        raise HTTPException(403, "The form has expired; go back, reload the page and try again.")
+
+
+def signed_in(request: Request) -> str:
+    """The member of staff using the page: signed in when accounts are configured; 'desk' otherwise (on loopback)."""
+    if not request.app.state.settings.desk.accounts:
+        return "desk"
+    staff = staff_of(request)
+    if not staff:
+        raise NeedsSignIn()
+    return staff
+
+
+class NeedsSignIn(Exception):
+    pass
+
+
+def choice_from(values) -> Choice:
+    large = str(values.get("large_print", "")).lower() in ("1", "true", "yes", "on")
+    return Choice(str(values.get("brand", "")), str(values.get("treatment", "")), str(values.get("kind", "")),
+                  str(values.get("lang", "")), large)
+
+
+def patient_from(form) -> dict[str, str]:
+    return {name: str(form.get(name)) for name in FIELDS if form.get(name)}
+
+
+async def render_errors(work):
+    """Run a render; its errors as (None, message) in plain words (never echoing patient fields)."""
+    try:
+        return await work, None
+    except HandoutError as error:
+        return None, "\n".join(error.problems)
+    except InputError as error:
+        return None, f"The leaflets' content has problems; ask the editor to run check:\n{error}"
+    except RenderError as error:
+        return None, f"The leaflet could not be rendered: {error}"
+    except asyncio.TimeoutError:
+        return None, "The leaflet took too long to render; try again."
+    except Exception as error:   # a worker that died, a time limit struck (pebble's TimeoutError)
+        log.error("render failed: %s", type(error).__name__)
+        return None, "The leaflet could not be made just now; try again."
+
+
+__all__ = ["create_app", "page", "signed_in", "check_csrf", "choice_from", "patient_from", "render_errors",
+           "NeedsSignIn", "Response"]

@@ -1,0 +1,147 @@
+"""The desk page: choose a leaflet, see it, personalise it, print it or email it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import FormData
+
+from ..handouts import Choice
+from ..patient import FIELDS, LIMITS
+from .app import check_csrf, choice_from, page, patient_from, render_errors, signed_in
+from .catalog_view import catalog_now, choices, record_print, stamp_of
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def desk(request: Request):
+    signed_in(request)
+    choice = choice_from(request.query_params)
+    return await _desk_page(request, choice)
+
+
+@router.post("/handout")
+async def personalise(request: Request):
+    staff = signed_in(request)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    choice, patient, action = choice_from(form), patient_from(form), str(form.get("action", ""))
+    renderer = request.app.state.renderer
+    if action == "print":
+        made, problem = await render_errors(renderer.handout(choice, patient))
+        if problem:
+            return await _desk_page(request, choice, form=form, problem=problem, status=400)
+        await asyncio.to_thread(record_print, request.app, made.record, staff, str(form.get("reference", "")))
+        return Response(made.pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="{made.file_name}"'})
+    if action == "email":
+        return await _email(request, choice, patient, form, staff)
+    personal, problem = await render_errors(renderer.preview(choice, patient))
+    return await _desk_page(request, choice, form=form, problem=problem, personal=personal,
+                            status=400 if problem else 200)
+
+
+async def _email(request: Request, choice: Choice, patient: dict[str, str], form: FormData, staff: str):
+    from ..send import GENERATE, send
+
+    made, problem = await render_errors(request.app.state.renderer.handout(choice, patient))
+    if problem:
+        return await _desk_page(request, choice, form=form, problem=problem, status=400)
+    try:
+        sent = await asyncio.to_thread(
+            send, request.app.state.project, choice, patient=patient, to=str(form.get("email", "")),
+            reference=str(form.get("reference", "")), staff=staff, made=made, settings=request.app.state.settings,
+            password=GENERATE if form.get("lock") else None, outbox=_outbox(request))
+    except Exception as error:   # HandoutError (the address, the settings): plain words, no values
+        problems = getattr(error, "problems", None) or ["The email could not be queued."]
+        return await _desk_page(request, choice, form=form, problem="\n".join(problems), status=400)
+    # The password is shown once, on this response; the status page (a plain URL) never has it.
+    return page(request, "sent.html", send=_outbox(request).status(sent.id) or {"status": sent.status, "id": sent.id},
+                password=sent.password, refresh=False)
+
+
+@router.get("/sends/{send_id}", response_class=HTMLResponse)
+async def send_status(request: Request, send_id: str):
+    signed_in(request)
+    if not send_id.isalnum() or len(send_id) > 64:
+        raise HTTPException(404)
+    found = _outbox(request).status(send_id)
+    if found is None:
+        raise HTTPException(404, "No such email in the outbox.")
+    return page(request, "sent.html", send=found, password=None, refresh=found["status"] not in ("sent", "failed"))
+
+
+@router.get("/preview/{brand}/{lang}/{treatment}/{kind}/{size}/{number}.png")
+async def preview_page(request: Request, brand: str, lang: str, treatment: str, kind: str, size: str, number: int):
+    signed_in(request)
+    choice = Choice(brand, treatment, kind, lang, size == "large")
+    preview = await catalog_preview(request, choice)
+    if preview is None or not 1 <= number <= len(preview.pages):
+        raise HTTPException(404)
+    return Response(preview.pages[number - 1], media_type="image/png")
+
+
+async def catalog_preview(request: Request, choice: Choice):
+    """The catalog leaflet's preview for the project as it is now; the last good one while the content is broken."""
+    previews = request.app.state.previews
+    stamp = stamp_of(request.app)
+    key = (choice, stamp)
+    if key not in previews:
+        preview, problem = await render_errors(request.app.state.renderer.preview(choice))
+        if preview is None:
+            return previews.get(("last", choice))
+        previews[key] = previews[("last", choice)] = preview
+        _forget_old(previews, stamp)
+    return previews[key]
+
+
+def _forget_old(previews: dict, stamp: tuple) -> None:
+    for key in [k for k in previews if k[0] != "last" and k[1] != stamp]:
+        del previews[key]
+
+
+async def _desk_page(request: Request, choice: Choice, *, form: FormData | None = None, problem: str | None = None,
+                     personal=None, status: int = 200) -> HTMLResponse:
+    catalog, content_problem = await asyncio.to_thread(catalog_now, request.app)
+    options = choices(catalog, choice) if catalog else None
+    chosen = bool(options and options.complete)
+    preview = await catalog_preview(request, choice) if chosen else None
+    values = {name: str(form.get(name, "")) for name in FIELDS + ("email", "reference")} if form else {}
+    return page(request, "desk.html", status=status, options=options, choice=choice, chosen=chosen,
+                preview=preview, personal=_inline(personal), problem=problem, content_problem=content_problem,
+                values=values, limits=LIMITS, page_urls=page_urls(request, choice, preview))
+
+
+def page_urls(request: Request, choice: Choice, preview) -> list[str]:
+    """Where a catalog leaflet's page images are; the version makes the browser fetch them again after an edit."""
+    if preview is None:
+        return []
+    version = hashlib.sha256(repr(stamp_of(request.app)).encode()).hexdigest()[:12]
+    size = "large" if choice.large_print else "standard"
+    return [f"/preview/{choice.brand}/{choice.lang}/{choice.treatment}/{choice.kind}/{size}/{n}.png?v={version}"
+            for n in range(1, len(preview.pages) + 1)]
+
+
+def _inline(preview) -> dict | None:
+    """A personalised preview's pages as data: URLs, so the patient's leaflet is never at an address of its own."""
+    if preview is None:
+        return None
+    return {"pages": ["data:image/png;base64," + base64.b64encode(png).decode() for png in preview.pages],
+            "texts": preview.texts}
+
+
+def _outbox(request: Request):
+    from ..outbox import Outbox
+
+    app = request.app
+    if getattr(app.state, "outbox", None) is None:
+        app.state.outbox = Outbox(app.state.project, app.state.settings)
+    return app.state.outbox
+
+
+__all__ = ["router", "catalog_preview", "RedirectResponse"]

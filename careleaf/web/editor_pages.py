@@ -1,0 +1,75 @@
+"""The editor's page: check's findings, and a preview that follows the files as they are saved.
+
+The page works without JavaScript (reload it to see the latest). With it, a small
+script (static/editor.js) listens to /editor/events: when a file under leaflets/,
+templates/ or styles/ changes (watched with watchfiles), the server reads the
+project again and says either "changed" (the preview reloads) or, for an invalid
+edit, the problem with its path:line, while the last good preview stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+
+from .app import choice_from, page, signed_in
+from .catalog_view import catalog_now, choices, stamp_of
+from .desk_pages import catalog_preview, page_urls
+
+router = APIRouter(include_in_schema=False)
+WATCHED = ("leaflets", "templates", "styles", "careleaf.yaml")
+
+
+@router.get("/editor", response_class=HTMLResponse)
+async def editor(request: Request):
+    signed_in(request)
+    choice = choice_from(request.query_params)
+    catalog, problem = await asyncio.to_thread(catalog_now, request.app)
+    findings = await asyncio.to_thread(_findings, request.app)     # an invalid file is an error finding
+    options = choices(catalog, choice) if catalog else None
+    chosen = bool(options and options.complete)
+    preview = await catalog_preview(request, choice) if chosen else None
+    return page(request, "editor.html", choice=choice, options=options, chosen=chosen, preview=preview,
+                problem=problem, findings=findings, page_urls=page_urls(request, choice, preview))
+
+
+@router.get("/editor/events")
+async def events(request: Request):
+    """Server-sent events: 'changed' after a good save, 'problem' (with the messages) after a bad one."""
+    signed_in(request)
+    from watchfiles import awatch
+
+    root = request.app.state.project.root
+    paths = [str(root / name) for name in WATCHED if (root / name).exists()]
+    stop = asyncio.Event()
+
+    async def stream():
+        yield "retry: 2000\n\n"
+        async for _ in awatch(*paths, stop_event=stop, debounce=300, step=100, recursive=True):
+            if await request.is_disconnected():
+                break
+            catalog, problem = await asyncio.to_thread(catalog_now, request.app)
+            if problem:
+                yield f"event: problem\ndata: {json.dumps(problem)}\n\n"
+            else:
+                yield f"event: changed\ndata: {json.dumps(_version(request))}\n\n"
+        stop.set()
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+
+def _findings(app) -> list[dict]:
+    """check's errors, warnings and notes, each with its path:line."""
+    from .. import check
+
+    result = check.run(app.state.project)
+    return result.as_json()["findings"]
+
+
+def _version(request: Request) -> str:
+    import hashlib
+
+    return hashlib.sha256(repr(stamp_of(request.app)).encode()).hexdigest()[:12]

@@ -1,0 +1,285 @@
+"""Real servers for the email tests: an SMTP server (aiosmtpd) and a Redis server, both on 127.0.0.1.
+
+``MailServer`` is the clinic's mail server as careleaf meets it: its own certificate
+authority (trustme), STARTTLS required, and a user name and password that it asks for
+and takes only over TLS; or, with ``implicit_tls``, TLS from the first byte (port 465
+style). It keeps every message it accepts, and can be told to refuse (a 4xx or 5xx reply)
+or to stall part-way through a transaction, so faults are real network behaviour, not
+mocks. ``stop()`` then ``start()`` brings it back on the same port ("server down, then up").
+
+``RedisServer`` starts /usr/bin/redis-server (the Debian package) with nothing saved to
+disk, waits until it answers PING, and stops it.
+
+Every server is stopped by its fixture even when a test fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+USER = "leaflets@harbourskin.example"
+PASSWORD = "correct horse battery staple"
+REDIS_SERVER = "/usr/bin/redis-server"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (as far as anyone can tell)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(condition, timeout: float, interval: float = 0.1, what: str = "the condition"):
+    """Poll ``condition`` until it returns something true; that value. AssertionError at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+@dataclass
+class Received:
+    """One message the server accepted: its envelope and its bytes as they arrived."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+    login: str | None
+    tls: bool
+
+    @property
+    def message(self) -> EmailMessage:
+        return email.message_from_bytes(self.content, policy=email.policy.default)
+
+    @property
+    def message_id(self) -> str:
+        return str(self.message["Message-ID"])
+
+
+@dataclass
+class _Rule:
+    """What the server does at one stage of a transaction, for the next ``times`` transactions (None: always)."""
+
+    stage: str                      # "rcpt" or "data"
+    reply: str | None = None        # a refusal such as "451 4.3.0 try later"; {address} is the recipient
+    stall: float = 0.0              # seconds to wait before answering (at data: after keeping the message)
+    times: int | None = 1
+
+
+@dataclass
+class _Handler:
+    server: "MailServer"
+    rules: list[_Rule] = field(default_factory=list)
+
+    def _take(self, stage: str) -> _Rule | None:
+        with self.server.lock:
+            for rule in self.rules:
+                if rule.stage == stage:
+                    if rule.times is not None:
+                        rule.times -= 1
+                        if rule.times <= 0:
+                            self.rules.remove(rule)
+                    return rule
+        return None
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with self.server.lock:
+            self.server.rcpt_attempts += 1
+        rule = self._take("rcpt")
+        if rule and rule.stall:
+            self.server.stalled.set()
+            await asyncio.sleep(rule.stall)
+        if rule and rule.reply:
+            return rule.reply.format(address=address)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.server.lock:
+            self.server.data_attempts += 1
+        rule = self._take("data")
+        if rule and rule.reply:
+            return rule.reply.format(address=envelope.rcpt_tos[0] if envelope.rcpt_tos else "")
+        login = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content or b""),
+                            login, session.ssl is not None or self.server.implicit_tls)
+        with self.server.lock:
+            self.server.messages.append(received)
+        if rule and rule.stall:       # the message has arrived; the worker waits for the server's "250"
+            self.server.stalled.set()
+            await asyncio.sleep(rule.stall)
+        return "250 Message accepted for delivery"
+
+
+class MailServer:
+    """An SMTP server on 127.0.0.1 with TLS (STARTTLS, or implicit with ``implicit_tls``) and required AUTH."""
+
+    def __init__(self, folder: Path, *, implicit_tls: bool = False, tls: bool = True, auth: bool = True):
+        self.implicit_tls, self.tls, self.auth = implicit_tls, tls, auth
+        self.port = free_port()
+        self.lock = threading.Lock()
+        self.messages: list[Received] = []
+        self.rcpt_attempts = 0
+        self.data_attempts = 0
+        self.stalled = threading.Event()
+        self.handler = _Handler(self)
+        self.controller: Controller | None = None
+        self.ca = trustme.CA()
+        self.ca_file = folder / "mail-ca.pem"
+        self.ca.cert_pem.write_to_path(str(self.ca_file))
+        self._server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ca.issue_cert("localhost", "127.0.0.1").configure_cert(self._server_context)
+
+    # --- what the server does ---------------------------------------------------------------
+
+    def refuse(self, reply: str, *, at: str = "rcpt", times: int | None = 1) -> None:
+        """Answer ``reply`` (e.g. '451 4.3.0 try again later') at RCPT or DATA, ``times`` times (None: always)."""
+        with self.lock:
+            self.handler.rules.append(_Rule(at, reply=reply, times=times))
+
+    def stall(self, seconds: float, *, at: str = "rcpt", times: int | None = 1) -> None:
+        """Wait ``seconds`` before answering RCPT (nothing sent yet) or DATA (the message has arrived)."""
+        with self.lock:
+            self.stalled.clear()
+            self.handler.rules.append(_Rule(at, stall=seconds, times=times))
+
+    # --- what it received -------------------------------------------------------------------
+
+    def received(self) -> list[Received]:
+        with self.lock:
+            return list(self.messages)
+
+    def wait_for(self, count: int, timeout: float = 30) -> list[Received]:
+        """Wait until at least ``count`` messages have arrived; all of them."""
+        wait_until(lambda: len(self.received()) >= count, timeout, what=f"{count} message(s) at the mail server")
+        return self.received()
+
+    # --- running --------------------------------------------------------------------------
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        ok = (isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode()
+              and auth_data.password == PASSWORD.encode())
+        return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
+
+    def start(self) -> "MailServer":
+        assert self.controller is None, "already running"
+        options: dict = {"hostname": "127.0.0.1", "port": self.port, "ready_timeout": 10}
+        if self.auth:
+            # Over implicit TLS the whole connection is encrypted before AUTH, but aiosmtpd counts only
+            # STARTTLS as TLS for auth_require_tls, so it is switched off there (and only there).
+            options.update(authenticator=self._authenticate, auth_required=True,
+                           auth_require_tls=not self.implicit_tls)
+        if self.implicit_tls:
+            options.update(ssl_context=self._server_context)
+        elif self.tls:
+            options.update(tls_context=self._server_context, require_starttls=True)
+        self.controller = Controller(self.handler, **options)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            try:
+                self.controller.stop()
+            finally:
+                self.controller = None
+
+    @property
+    def running(self) -> bool:
+        return self.controller is not None
+
+    def settings(self, host: str = "localhost", **overrides) -> dict:
+        """The ``email:`` settings of careleaf.yaml for this server."""
+        email_settings = {"host": host, "port": self.port,
+                          "security": "tls" if self.implicit_tls else ("starttls" if self.tls else "none"),
+                          "sender": USER, "timeout": 30}
+        if self.auth:
+            email_settings.update(user=USER, password_env="CARELEAF_SMTP_PASSWORD")
+        return email_settings | overrides
+
+    def environment(self) -> dict[str, str]:
+        """What a worker needs in its environment: the password, and this server's CA as the one to trust."""
+        return {"CARELEAF_SMTP_PASSWORD": PASSWORD, "SSL_CERT_FILE": str(self.ca_file)}
+
+
+class RedisServer:
+    """redis-server on 127.0.0.1 on a free port, nothing saved to disk."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+             "--dir", str(self.folder), "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_until(self.ping, 15, what="redis-server to answer PING")
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def client(self):
+        import redis
+
+        return redis.Redis.from_url(self.url, socket_timeout=5)
+
+    def ping(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise AssertionError(f"redis-server exited with status {self.process.returncode}")
+        try:
+            with self.client() as client:
+                return bool(client.ping())
+        except Exception:
+            return False
+
+    def flush(self) -> None:
+        with self.client() as client:
+            client.flushall()
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        try:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        finally:
+            self.process = None
+
+
+def redis_available() -> str | None:
+    """Why Redis tests cannot run here, or None when they can."""
+    if not (os.access(REDIS_SERVER, os.X_OK) or shutil.which("redis-server")):
+        return f"{REDIS_SERVER} is not installed (Debian package redis-server); the Redis outbox tests need it"
+    return None
