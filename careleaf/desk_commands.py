@@ -241,10 +241,9 @@ def _staff(project: Project, options: argparse.Namespace) -> str:
 
 def _registered(project: Project, records, options: argparse.Namespace, *, reference: str | None) -> None:
     from .changes import current_revision
-    from .register import REGISTER_FILE, Register
-    from .settings import data_folder, load_settings
+    from .register import project_register
 
-    register = Register(data_folder(project, load_settings(project)) / REGISTER_FILE)
+    register = project_register(project)
     revision = current_revision(project.root)
     for record in records:
         register.add(record, channel="print", staff=_staff(project, options), reference=reference or "",
@@ -314,10 +313,9 @@ def _outbox(project: Project, options: argparse.Namespace) -> int:
 # --- the register --------------------------------------------------------------------------
 
 def _register(project: Project, options: argparse.Namespace) -> int:
-    from .register import REGISTER_FILE, Register, as_csv
-    from .settings import data_folder, load_settings
+    from .register import as_csv, project_register
 
-    register = Register(data_folder(project, load_settings(project)) / REGISTER_FILE)
+    register = project_register(project)
     entries = register.find(reference=options.reference, code=options.code, since=options.since, until=options.until)
     if options.csv:
         sys.stdout.write(as_csv(entries))
@@ -331,10 +329,9 @@ def _register(project: Project, options: argparse.Namespace) -> int:
 
 def _superseded(project: Project, options: argparse.Namespace) -> int:
     from .changes import change_text
-    from .register import REGISTER_FILE, Register, superseded
-    from .settings import data_folder, load_settings
+    from .register import project_register, superseded
 
-    groups = superseded(project, Register(data_folder(project, load_settings(project)) / REGISTER_FILE))
+    groups = superseded(project, project_register(project))
     if options.json:
         print(json.dumps([g.as_json() for g in groups], indent=2, ensure_ascii=False))
         return EXIT_OK

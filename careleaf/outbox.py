@@ -167,11 +167,11 @@ class Outbox:
             self.huey.storage.delete_data(f"claim:{send['id']}:{attempt}")
         log.info("send %s: %s", send["id"], status)
         if status == "sent":
-            from .register import Register, REGISTER_FILE
             from .handouts import HandoutRecord
+            from .register import project_register
 
             fields = {name: send[name] for name in HandoutRecord.__dataclass_fields__}
-            Register(data_folder(self.project, self.settings) / REGISTER_FILE).add(
+            project_register(self.project, self.settings).add(
                 HandoutRecord(**fields), channel="email", staff=send.get("staff", ""),
                 reference=send.get("reference", ""), revision=send.get("revision", ""))
 

@@ -48,6 +48,13 @@ class Entry:
 COLUMNS = tuple(f.name for f in fields(Entry))
 
 
+def project_register(project, settings=None) -> "Register":
+    """The project's register, in its data folder (careleaf.yaml's ``data:``)."""
+    from .settings import data_folder, load_settings
+
+    return Register(data_folder(project, settings or load_settings(project)) / REGISTER_FILE)
+
+
 class Register:
     """The register's SQLite file."""
 

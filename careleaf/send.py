@@ -24,8 +24,8 @@ from .outbox import Outbox, idempotency_key
 from .output import write_atomically
 from .project import Project
 from .patient import check_reference
-from .register import REGISTER_FILE, Register
-from .settings import Settings, data_folder, load_settings
+from .register import project_register
+from .settings import Settings, load_settings
 
 GENERATE = "generate"          # asked for as the password: make one, shown once to the member of staff
 
@@ -75,7 +75,7 @@ def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str,
     revision = current_revision(project.root)
     if eml is not None:
         write_atomically(eml, bytes(message), private=True)
-        Register(data_folder(project, settings) / REGISTER_FILE).add(made.record, channel="eml", staff=staff,
+        project_register(project, settings).add(made.record, channel="eml", staff=staff,
                                                                     reference=reference, revision=revision)
         return Sent("", "exported", password)
     outbox = outbox or Outbox(project, settings)

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..handouts import Choice, not_for_patients
 from ..patient import LIMITS
+from ..register import Entry
 from .app import render_errors
 from .catalog_view import catalog_now, record_print
 from .security import token_allowed
@@ -109,22 +110,6 @@ class RegisterQuery(BaseModel):
     until: Optional[dt.date] = None
 
 
-class RegisterEntry(BaseModel):
-    at: str
-    channel: str
-    code: str
-    version: int
-    lang: str
-    large_print: bool
-    content_fingerprint: str
-    brand: str
-    treatment: str
-    kind: str
-    staff: str
-    reference: str
-    revision: str
-
-
 @router.get("/leaflets", response_model=list[Leaflet], summary="Every leaflet, with its code, version and state")
 async def leaflets(request: Request):
     from ..assemble import assemble, jobs
@@ -183,17 +168,16 @@ async def send_status(request: Request, send_id: str):
     return SendStatus(**{name: found[name] for name in SendStatus.model_fields})
 
 
-@router.post("/register/search", response_model=list[RegisterEntry],
+@router.post("/register/search", response_model=list[Entry],
              summary="Handouts in the register (a POST, so that patient references stay out of URLs)")
 async def register_search(request: Request, query: RegisterQuery):
-    from ..register import REGISTER_FILE, Register
-    from ..settings import data_folder
+    from ..register import project_register
 
     app = request.app
-    register = Register(data_folder(app.state.project, app.state.settings) / REGISTER_FILE)
+    register = project_register(app.state.project, app.state.settings)
     entries = await asyncio.to_thread(register.find, reference=query.reference, code=query.code, since=query.since,
                                       until=query.until)
-    return [RegisterEntry(**entry.__dict__) for entry in entries]
+    return entries
 
 
 def _fields(patient: PatientFields) -> dict[str, str]:

@@ -50,9 +50,8 @@ def choices(catalog, choice: Choice) -> Options:
 
 def record_print(app, record: HandoutRecord, staff: str, reference: str) -> None:
     from ..changes import current_revision
-    from ..register import REGISTER_FILE, Register
-    from ..settings import data_folder
+    from ..register import project_register
 
     project = app.state.project
-    Register(data_folder(project, app.state.settings) / REGISTER_FILE).add(
+    project_register(project, app.state.settings).add(
         record, channel="print", staff=staff, reference=reference, revision=current_revision(project.root))
