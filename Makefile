@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: leaflets test test-fast check schema golden bench clean
+.PHONY: leaflets test test-fast check schema golden bench serve serve-training clean
 
 leaflets: $(STAMP)
 	$(BIN)/python generate.py build
@@ -18,6 +18,14 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n auto -m "not slow"
+
+# The front desk on http://127.0.0.1:8000/ (this machine only). The sample wording awaits clinical
+# approval, so its leaflets are shown but refused for patients: `make serve-training` prints them marked DRAFT.
+serve: $(STAMP)
+	$(BIN)/careleaf serve
+
+serve-training: $(STAMP)
+	$(BIN)/careleaf serve --training
 
 check: $(STAMP)
 	$(BIN)/python generate.py check

@@ -146,6 +146,8 @@ def _web_parsers(commands) -> None:
                     "and the environment has API tokens and a cookie-signing key.")
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="the port (default: 8000)")
+    serve.add_argument("--training", action="store_true",
+                       help="for training staff: drafts can be printed (marked DRAFT), and nothing is emailed")
     commands.add_parser("password-hash", help="hash a member of staff's password for careleaf.yaml",
                         description="Ask for a password (twice) and print its argon2 hash, to paste into "
                                     "careleaf.yaml under desk: accounts:. The password itself is never stored.")
@@ -365,8 +367,8 @@ def _serve(project: Project, options: argparse.Namespace) -> int:
     except CannotListen as refusal:
         raise HandoutError([str(refusal)]) from None
     print(f"The front desk is at http://{options.host}:{options.port}/ (stop with Ctrl+C)", file=sys.stderr)
-    uvicorn.run(create_app(project, settings=settings), host=options.host, port=options.port, server_header=False,
-                log_level="info")
+    app = create_app(project, settings=settings, training=options.training)
+    uvicorn.run(app, host=options.host, port=options.port, server_header=False, log_level="info")
     return EXIT_OK
 
 

@@ -43,8 +43,12 @@ HERE = Path(__file__).resolve().parent
 log = logging.getLogger("careleaf.web")
 
 
-def create_app(project: Project, *, settings: Settings | None = None, renderer: Renderer | None = None) -> FastAPI:
-    """The web app for a project; its routes are listed in this module's docstring."""
+def create_app(project: Project, *, settings: Settings | None = None, renderer: Renderer | None = None,
+               training: bool = False) -> FastAPI:
+    """The web app for a project; its routes are listed in this module's docstring.
+
+    ``training``: the desk may print drafts, marked DRAFT as always, and emails nothing (the API is unchanged).
+    """
     settings = settings or load_settings(project)
     desk = settings.desk
 
@@ -59,7 +63,7 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
 
     app = FastAPI(title="careleaf front desk", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json")
-    app.state.project, app.state.settings = project, settings
+    app.state.project, app.state.settings, app.state.training = project, settings, training
     app.state.limiter = LoginLimiter()
     app.state.previews = {}
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -125,7 +129,7 @@ def page(request: Request, template: str, *, status: int = 200, **context) -> HT
     """A page, with what every page needs: the member of staff signed in and the form token."""
     app = request.app
     context |= {"staff": staff_of(request), "csrf": csrf_token(request),
-                "accounts": bool(app.state.settings.desk.accounts)}
+                "accounts": bool(app.state.settings.desk.accounts), "training": app.state.training}
     return app.state.templates.TemplateResponse(request, template, context, status_code=status)
 
 

@@ -31,17 +31,20 @@ async def personalise(request: Request):
     form = await request.form()
     check_csrf(request, str(form.get("csrf", "")))
     choice, patient, action = choice_from(form), patient_from(form), str(form.get("action", ""))
-    renderer = request.app.state.renderer
+    renderer, training = request.app.state.renderer, request.app.state.training
     if action == "print":
-        made, problem = await render_errors(renderer.handout(choice, patient))
+        made, problem = await render_errors(renderer.handout(choice, patient, allow_draft=training))
         if problem:
             return await _desk_page(request, choice, form=form, problem=problem, status=400)
         await asyncio.to_thread(record_print, request.app, made.record, staff, str(form.get("reference", "")))
         return Response(made.pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{made.file_name}"'})
     if action == "email":
+        if training:
+            return await _desk_page(request, choice, form=form, status=400,
+                                    problem="In training mode nothing is emailed: a draft must never reach a patient.")
         return await _email(request, choice, patient, form, staff)
-    personal, problem = await render_errors(renderer.preview(choice, patient))
+    personal, problem = await render_errors(renderer.preview(choice, patient, allow_draft=training))
     return await _desk_page(request, choice, form=form, problem=problem, personal=personal,
                             status=400 if problem else 200)
 
