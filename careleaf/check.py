@@ -93,7 +93,7 @@ def run(project: Project, today: dt.date | None = None) -> Report:
     """Check the whole project; never raises for bad input, which becomes error findings."""
     today = today or current_date()
     settings, problems = load_settings(project.content)
-    report = Report([_invalid(p) for p in problems])
+    report = Report([_invalid(p) for p in problems + _desk_settings_problems(project)])
     try:
         catalog = load_catalog(project)
     except InputError as error:
@@ -119,6 +119,17 @@ def _finding(doc: Document, where: KeyPath, level: str, code: str, message: str,
 
 def _at(problem: Problem, level: str, code: str, message: str) -> Finding:
     return Finding(display_path(problem.path), problem.line, level, code, message)
+
+
+def _desk_settings_problems(project: Project) -> list[Problem]:
+    """careleaf.yaml (email, outbox, front desk), checked with everything else."""
+    from .settings import load_settings as load_desk_settings
+
+    try:
+        load_desk_settings(project)
+    except InputError as error:
+        return error.problems
+    return []
 
 
 def _invalid(problem: Problem) -> Finding:
