@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: leaflets test test-fast check schema golden bench serve serve-training clean
+.PHONY: leaflets test test-fast check schema golden bench serve serve-training bench-desk clean
 
 leaflets: $(STAMP)
 	$(BIN)/python generate.py build
@@ -39,6 +39,10 @@ golden: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -r bench/requirements.txt
 	$(BIN)/python bench/run.py
+
+# The front desk's numbers: one handout, a day's list, 1,000 emails, the web API under load.
+bench-desk: $(STAMP)
+	$(BIN)/python bench/desk.py
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -158,8 +158,11 @@ def _web_parsers(commands) -> None:
 def _handout(project: Project, options: argparse.Namespace) -> int:
     from .handouts import file_name, handout
 
+    from .patient import check_reference
+
     fields = _fields(options)
     fields.pop("to", None)
+    check_reference(options.reference)     # before anything is made: a leaflet is never left unregistered
     target = _handout_target(project, options.out, file_name(options.brand))
     made = handout(project, _choice(options), patient=fields, allow_draft=options.allow_draft)
     if target is None:
@@ -271,8 +274,9 @@ def _send(project: Project, options: argparse.Namespace) -> int:
                 staff=_staff(project, options), password=password, eml=options.eml, allow_draft=options.allow_draft)
     if sent.status == "exported":
         print(f"wrote the message to {options.eml}; send it from the clinic's mail program")
-    elif sent.status == "sent":
-        print(f"not sent again: this leaflet version already reached this patient (send {sent.id})")
+    elif sent.status.startswith("already"):
+        print(f"not sent again: this leaflet version is {sent.status} for this patient (send {sent.id}); "
+              "it keeps the password it was locked with then")
     else:
         print(f"queued as {sent.id}; `careleaf worker` delivers it, `careleaf outbox` shows how it went")
     if sent.password and options.lock:
@@ -368,7 +372,9 @@ def _serve(project: Project, options: argparse.Namespace) -> int:
         raise HandoutError([str(refusal)]) from None
     print(f"The front desk is at http://{options.host}:{options.port}/ (stop with Ctrl+C)", file=sys.stderr)
     app = create_app(project, settings=settings, training=options.training)
-    uvicorn.run(app, host=options.host, port=options.port, server_header=False, log_level="info")
+    # An editor's open live preview is a connection that never ends: stop waiting for it after 5 s.
+    uvicorn.run(app, host=options.host, port=options.port, server_header=False, log_level="info",
+                timeout_graceful_shutdown=5)
     return EXIT_OK
 
 

@@ -118,6 +118,8 @@ def deliver(message: EmailMessage, settings: EmailSettings, password: str | None
         raise _by_code(code, reply, recipient) from None
     except smtplib.SMTPResponseException as error:
         raise _by_code(error.smtp_code, error.smtp_error, recipient) from None
+    except smtplib.SMTPNotSupportedError as error:   # no STARTTLS, no AUTH: waiting will not change that
+        raise Permanent(f"the mail server does not offer what the settings need: {error}") from None
     except ssl.SSLCertVerificationError as error:
         raise Permanent(f"the mail server's certificate could not be trusted: {error.verify_message}") from None
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout, ConnectionError,

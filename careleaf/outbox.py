@@ -67,6 +67,7 @@ def idempotency_key(reference: str, code: str, version: int, lang: str) -> str:
 class Queued:
     id: str
     status: str            # queued, or sent when the same leaflet already reached this patient
+    new: bool              # False: this leaflet was already queued or sent for this patient; that send is returned
 
 
 class Outbox:
@@ -83,20 +84,24 @@ class Outbox:
     # --- the desk's side ------------------------------------------------------------------
 
     def queue(self, message_bytes: bytes, *, key: str, about: dict[str, Any]) -> Queued:
-        """Put a message in the outbox. ``about`` is what the register keeps (no name, no address)."""
-        claimed = self.huey.storage.put_if_empty(f"key:{key}", b"")
-        if not claimed:
+        """Put a message in the outbox. ``about`` is what the register keeps (no name, no address).
+
+        A message with the key of one already queued or sent is not queued again: the earlier send is
+        returned (``new`` False), and its message, not this one, is what the patient gets.
+        """
+        send_id = uuid.uuid4().hex
+        # Claiming the key and naming the send are one step, so two desks at once cannot both queue it.
+        if not self.huey.storage.put_if_empty(f"key:{key}", send_id.encode()):
             earlier = self._read(self._key_owner(key))
             if earlier and earlier["status"] != "failed":
-                return Queued(earlier["id"], earlier["status"])
-        send_id = uuid.uuid4().hex
-        self.huey.storage.put_data(f"key:{key}", send_id.encode())
+                return Queued(earlier["id"], earlier["status"], new=False)
+            self.huey.storage.put_data(f"key:{key}", send_id.encode())    # the earlier one failed: send anew
         now = _now()
         self.payloads.put_data(send_id, message_bytes)
         self._write({"id": send_id, "key": key, "status": "queued", "attempts": 0, "created": now, "updated": now,
                      "reply": "", **about})
         self.deliver_task(send_id)
-        return Queued(send_id, "queued")
+        return Queued(send_id, "queued", new=True)
 
     def status(self, send_id: str) -> dict[str, Any] | None:
         return self._read(send_id)
@@ -112,7 +117,7 @@ class Outbox:
     def deliver(self, send_id: str) -> None:
         """Deliver one queued message (runs in `careleaf worker`)."""
         send = self._read(send_id)
-        if send is None or send["status"] in FINISHED or not self._claim(send):
+        if send is None or send["status"] in FINISHED or self._leased(send) or not self._claim(send):
             return
         payload = self.payloads.peek_data(send_id)
         if payload is EmptyData:
@@ -142,13 +147,18 @@ class Outbox:
                      and dt.datetime.fromisoformat(s.get("next_try") or s["updated"]) + lease < dt.datetime.now(dt.UTC)]
             for send in stale:
                 log.info("send %s: its worker stopped; queued again", send["id"])
-                self._write(send | {"updated": _now()})
+                self._write(send | {"status": "queued", "updated": _now()})
                 self.deliver_task(send["id"])
             return len(stale)
         finally:
             self._recovering.release()
 
     # --- state ----------------------------------------------------------------------------
+
+    def _leased(self, send: dict[str, Any]) -> bool:
+        """Another worker is sending it now (it would be put back in the queue once its lease ran out)."""
+        lease = dt.timedelta(seconds=self.settings.outbox.lease)
+        return send["status"] == "sending" and dt.datetime.fromisoformat(send["updated"]) + lease > dt.datetime.now(dt.UTC)
 
     def _claim(self, send: dict[str, Any]) -> bool:
         """Take the send for this attempt: only one worker may, even if it was queued twice after a recovery."""
@@ -163,6 +173,10 @@ class Outbox:
         """Record the outcome, drop the personal data, and register a delivery."""
         self._write(send | {"status": status, "reply": reply, "updated": _now(), "next_try": None})
         self.payloads.delete_data(send["id"])
+        if isinstance(self.payloads, SqliteStorage):
+            # SQLite's write-ahead log still holds the message's pages until a checkpoint copies them back
+            # (where secure_delete has zeroed them); the outbox stays open all day, so do it now.
+            self.payloads.conn.execute("pragma wal_checkpoint(TRUNCATE)")
         for attempt in range(1, send["attempts"] + 1):
             self.huey.storage.delete_data(f"claim:{send['id']}:{attempt}")
         log.info("send %s: %s", send["id"], status)

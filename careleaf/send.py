@@ -35,7 +35,7 @@ class Sent:
     """What staff are told: the send's id and state, and the password when one was made (shown once)."""
 
     id: str
-    status: str                 # queued, sent (this leaflet already reached this patient) or exported
+    status: str                 # queued, exported, or "already queued" / "already sent" for this patient
     password: str | None = None
 
 
@@ -81,5 +81,6 @@ def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str,
     outbox = outbox or Outbox(project, settings)
     about = made.record.as_json() | {"staff": staff, "reference": reference, "revision": revision}
     queued = outbox.queue(bytes(message), key=key, about=about)
-    return Sent(queued.id, queued.status, password if queued.status == "queued" else None)
+    # An earlier send of this leaflet is what the patient gets, locked with its own password (shown then).
+    return Sent(queued.id, queued.status if queued.new else f"already {queued.status}", password if queued.new else None)
 

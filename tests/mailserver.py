@@ -7,10 +7,13 @@ style). It keeps every message it accepts, and can be told to refuse (a 4xx or 5
 or to stall part-way through a transaction, so faults are real network behaviour, not
 mocks. ``stop()`` then ``start()`` brings it back on the same port ("server down, then up").
 
+``Workers`` runs `careleaf worker` processes (``python generate.py --project DIR worker``), each
+logging to its own file, and stops them: SIGTERM (huey's consumer exits), or SIGKILL for a crash.
+
 ``RedisServer`` starts /usr/bin/redis-server (the Debian package) with nothing saved to
 disk, waits until it answers PING, and stops it.
 
-Every server is stopped by its fixture even when a test fails.
+Every server and worker is stopped by its fixture even when a test fails.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ import email
 import email.policy
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -236,7 +241,7 @@ class RedisServer:
 
     def start(self) -> "RedisServer":
         self.process = subprocess.Popen(
-            [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
+            [redis_binary(), "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
              "--dir", str(self.folder), "--protected-mode", "yes"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -278,8 +283,53 @@ class RedisServer:
             self.process = None
 
 
+def redis_binary() -> str | None:
+    """The redis-server program: the Debian package's, else one on PATH."""
+    return REDIS_SERVER if os.access(REDIS_SERVER, os.X_OK) else shutil.which("redis-server")
+
+
 def redis_available() -> str | None:
-    """Why Redis tests cannot run here, or None when they can."""
-    if not (os.access(REDIS_SERVER, os.X_OK) or shutil.which("redis-server")):
-        return f"{REDIS_SERVER} is not installed (Debian package redis-server); the Redis outbox tests need it"
+    """Why the Redis tests cannot run here, or None when they can."""
+    if redis_binary() is None:
+        return (f"redis-server is not installed ({REDIS_SERVER}, Debian package redis-server): the tests of the "
+                "Redis outbox need it; CI installs it")
     return None
+
+
+class Workers:
+    """`careleaf worker` processes; the fixture that makes them calls stop_all() whatever happens."""
+
+    def __init__(self, folder: Path, generate: Path):
+        self.folder, self.generate = folder, generate
+        self.processes: list[subprocess.Popen] = []
+
+    def start(self, root: Path, env: dict[str, str], *options: str) -> subprocess.Popen:
+        """A worker for the project at ``root``, with this process's environment and ``env`` (password, CA)."""
+        log = open(self.folder / f"worker-{len(self.processes) + 1}.log", "wb")
+        try:
+            process = subprocess.Popen([sys.executable, str(self.generate), "--project", str(root), "worker", *options],
+                                       env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+        finally:
+            log.close()
+        self.processes.append(process)
+        return process
+
+    def kill(self, process: subprocess.Popen) -> None:
+        """SIGKILL: the worker stops at once, wherever it is (a power cut, the OOM killer)."""
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def stop_all(self) -> None:
+        """SIGTERM every worker still running (huey's consumer exits at once); SIGKILL any that lingers."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+    def logs(self) -> str:
+        return "\n".join(path.read_text("utf-8", "replace") for path in sorted(self.folder.glob("worker-*.log")))

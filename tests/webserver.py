@@ -3,7 +3,8 @@
 ``WebServer(root).start()`` runs ``python generate.py --project ROOT serve --port PORT`` with its standard
 output and error captured in a file (``log()`` reads it: the tests check that no patient detail reaches
 it), waits until the server answers, and ``stop()`` ends it with SIGTERM (uvicorn's graceful shutdown,
-which also stops the render pool), then SIGKILL for anything of its own process group still running.
+which also stops the render pool), SIGINT if it is still waiting for open connections, then SIGKILL for
+anything of its own process group still running.
 ``Worker`` does the same for ``careleaf worker`` (the outbox's deliveries).
 
 Both are context managers, so a fixture that uses ``with`` stops them even when a test fails.
@@ -61,16 +62,19 @@ class _Process:
     def log_bytes(self) -> bytes:
         return self.log_file.read_bytes() if self.log_file.exists() else b""
 
-    def stop(self, timeout: float = 20) -> int | None:
-        """SIGTERM and wait; then SIGKILL to the whole process group (its own render workers). The exit status."""
+    def stop(self, grace: float = 15) -> int | None:
+        """SIGTERM and wait ``grace`` seconds; then SIGINT (uvicorn's second signal: stop without waiting for open
+        connections, still shutting the render pool down); then SIGKILL to the whole process group. The exit status."""
         if self.process is None:
             return None
         process, self.process = self.process, None
         try:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+            for sig, wait in ((signal.SIGTERM, grace), (signal.SIGINT, 10)):
+                if process.poll() is not None:
+                    break
+                process.send_signal(sig)
                 try:
-                    process.wait(timeout=timeout)
+                    process.wait(timeout=wait)
                 except subprocess.TimeoutExpired:
                     pass
         finally:
@@ -145,15 +149,33 @@ class Worker(_Process):
 
 # --- what a process uses -------------------------------------------------------------------
 
-def children(pid: int) -> list[int]:
-    """Every descendant of a process (from /proc/<pid>/task/*/children), depth first."""
+def direct_children(pid: int) -> list[int]:
+    """A process's own children (from /proc/<pid>/task/*/children)."""
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
             found += [int(child) for child in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError, ValueError):
+        except (OSError, ValueError):
             continue
-    return [d for child in found for d in [child, *children(child)]]
+    return found
+
+
+def children(pid: int) -> list[int]:
+    """Every descendant of a process, depth first."""
+    return [d for child in direct_children(pid) for d in [child, *children(child)]]
+
+
+def render_workers(pid: int) -> list[int]:
+    """The server's render processes: its own children started by multiprocessing's spawn (not their short-lived
+    helpers, such as the compiler ctypes runs to find a library, nor the server's own ``git`` calls)."""
+    found = []
+    for child in direct_children(pid):
+        try:
+            if "multiprocessing.spawn" in Path(f"/proc/{child}/cmdline").read_text():
+                found.append(child)
+        except OSError:
+            continue
+    return found
 
 
 def status_kb(pid: int, field: str) -> int:

@@ -33,7 +33,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from ..errors import HandoutError, InputError, RenderError
 from ..handouts import Choice
-from ..patient import FIELDS
+from ..patient import FIELDS, safe_name
 from ..project import Project
 from ..settings import Settings, load_settings, secret
 from .renderer import Renderer
@@ -112,7 +112,8 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError):
         # FastAPI's own answer quotes what was sent; a patient's name must not come back in an error.
-        said = [{"field": ".".join(str(part) for part in e["loc"]), "problem": e["msg"]} for e in error.errors()]
+        said = [{"field": ".".join(safe_name(str(part)).strip("'") for part in e["loc"]), "problem": e["msg"]}
+                for e in error.errors()]
         return JSONResponse({"detail": said}, status_code=422)
 
     # Last added, first to run: the guard sees every request before anything reads it.

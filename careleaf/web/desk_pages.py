@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from ..handouts import Choice
-from ..patient import FIELDS, LIMITS
+from ..errors import HandoutError
+from ..patient import FIELDS, LIMITS, check_reference
 from .app import check_csrf, choice_from, page, patient_from, render_errors, signed_in
 from .catalog_view import catalog_now, choices, record_print, stamp_of
 
@@ -32,6 +33,10 @@ async def personalise(request: Request):
     check_csrf(request, str(form.get("csrf", "")))
     choice, patient, action = choice_from(form), patient_from(form), str(form.get("action", ""))
     renderer, training = request.app.state.renderer, request.app.state.training
+    try:
+        check_reference(str(form.get("reference", "")))    # before anything is made: every print is registered
+    except HandoutError as error:
+        return await _desk_page(request, choice, form=form, problem="\n".join(error.problems), status=400)
     if action == "print":
         made, problem = await render_errors(renderer.handout(choice, patient, allow_draft=training))
         if problem:
@@ -63,7 +68,9 @@ async def _email(request: Request, choice: Choice, patient: dict[str, str], form
     except Exception as error:   # HandoutError (the address, the settings): plain words, no values
         problems = getattr(error, "problems", None) or ["The email could not be queued."]
         return await _desk_page(request, choice, form=form, problem="\n".join(problems), status=400)
-    # The password is shown once, on this response; the status page (a plain URL) never has it.
+    if not sent.password:     # the status page follows the send by itself
+        return RedirectResponse(f"/sends/{sent.id}", status_code=303)
+    # The password is shown once, on this response only; the status page (a plain URL) never has it.
     return page(request, "sent.html", send=_outbox(request).status(sent.id) or {"status": sent.status, "id": sent.id},
                 password=sent.password, refresh=False)
 
@@ -77,6 +84,16 @@ async def send_status(request: Request, send_id: str):
     if found is None:
         raise HTTPException(404, "No such email in the outbox.")
     return page(request, "sent.html", send=found, password=None, refresh=found["status"] not in ("sent", "failed"))
+
+
+@router.get("/sends/{send_id}/state")
+async def send_state(request: Request, send_id: str):
+    """The send's status alone, for the status page's script (it reloads the page when the send is done)."""
+    signed_in(request)
+    found = _outbox(request).status(send_id) if send_id.isalnum() and len(send_id) <= 64 else None
+    if found is None:
+        raise HTTPException(404)
+    return {"status": found["status"]}
 
 
 @router.get("/preview/{brand}/{lang}/{treatment}/{kind}/{size}/{number}.png")
@@ -147,4 +164,4 @@ def _outbox(request: Request):
     return app.state.outbox
 
 
-__all__ = ["router", "catalog_preview", "RedirectResponse"]
+__all__ = ["router", "catalog_preview"]

@@ -20,6 +20,7 @@ import time
 from collections import defaultdict, deque
 
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse
 
 from ..settings import DeskSettings, secret
@@ -66,9 +67,10 @@ def api_tokens(desk: DeskSettings) -> list[str]:
 
 def token_allowed(given: str | None, desk: DeskSettings) -> bool:
     """A bearer token from the Authorization header, compared in constant time with each configured token."""
-    if not given or not given.startswith("Bearer "):
+    scheme, _, offered = (given or "").partition(" ")
+    if scheme.lower() != "bearer" or not offered.strip():
         return False
-    offered = given.removeprefix("Bearer ").strip().encode()
+    offered = offered.strip().encode()
     return any(hmac.compare_digest(offered, token.encode()) for token in api_tokens(desk))
 
 
@@ -117,7 +119,7 @@ def new_csrf_token() -> str:
 
 
 def csrf_matches(session_token: str | None, form_token: str | None) -> bool:
-    return bool(session_token and form_token) and hmac.compare_digest(session_token, form_token)
+    return bool(session_token and form_token) and hmac.compare_digest(session_token.encode(), form_token.encode())
 
 
 class Guard:
@@ -129,9 +131,18 @@ class Guard:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+
+        async def secured_send(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in SECURITY_HEADERS if name not in names]
+                message = {**message, "headers": headers}
+            await send(message)
+
         length = Headers(scope=scope).get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            return await PlainTextResponse("Request too large.", status_code=413)(scope, receive, send)
+            return await TOO_LARGE(scope, receive, secured_send)
         received = 0
 
         async def limited_receive():
@@ -142,24 +153,20 @@ class Guard:
                 raise TooLarge()
             return message
 
-        async def secured_send(message):
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                names = {name.lower() for name, _ in headers}
-                for name, value in SECURITY_HEADERS:
-                    if name not in names:
-                        headers.append((name, value))
-                message = {**message, "headers": headers}
-            await send(message)
-
         try:
             await self.app(scope, limited_receive, secured_send)
         except TooLarge:
-            await PlainTextResponse("Request too large.", status_code=413)(scope, receive, send)
+            await TOO_LARGE(scope, receive, secured_send)
 
 
-class TooLarge(Exception):
-    pass
+class TooLarge(HTTPException):
+    """Raised while a body is read; an HTTPException, so FastAPI passes it on rather than calling it a bad body."""
+
+    def __init__(self) -> None:
+        super().__init__(413, "Request too large.")
+
+
+TOO_LARGE = PlainTextResponse("Request too large.", status_code=413)
 
 
 SECURITY_HEADERS = [

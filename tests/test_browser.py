@@ -1,0 +1,481 @@
+"""The front desk in a real browser (Playwright driving /usr/bin/chromium): the desk flow with the mouse and
+with the keyboard alone, accessibility (axe-core) on every page, the editor's live preview, right-to-left
+text, and screenshots of each page.
+
+One real server (``careleaf serve``, tests/webserver.py) on an approved copy of the sample catalog is
+shared by the module, with a real mail server (tests/mailserver.py: aiosmtpd with its own certificate
+authority, STARTTLS and a password) and ``careleaf worker`` delivering to it. The editor's test changes
+files, so it has a server of its own (the same one shows the Arabic leaflet); the sign-in page is
+served by a third, with a staff account. Every server, worker and mail server is stopped by its
+fixture even when a test fails. Nothing is written into the repository: screenshots go to tmp_path,
+and the desk's and the editor's are also copied to /tmp/careleaf-desk.png and /tmp/careleaf-editor.png.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import re
+import shutil
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pypdf
+import pytest
+import yaml
+
+from careleaf.web.security import password_hash
+
+from conftest import FIXTURES, approved_project, replace_in
+from mailserver import MailServer, wait_until
+from webserver import WebServer, Worker
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (the Debian package; CI "
+                                                                "installs it); `playwright install` is not used")]
+
+BRAND, TREATMENT = "harbour-skin", "botox-facial-lines"
+CHOSEN = f"brand={BRAND}&treatment={TREATMENT}&kind=aftercare&lang=en"
+NAME, BATCH = "Ayşe Yılmaz", "C3920C3"
+LONDON = ZoneInfo("Europe/London")
+WORDING = "leaflets/treatments/botox-facial-lines/en.yaml"
+OLD_SENTENCE = "Sometimes you may also have some swelling or a bruise for a while."
+NEW_SENTENCE = "Sometimes a small bruise shows for a few days."
+SERIOUS = ("serious", "critical")
+
+
+def _within_a_year(day: dt.date) -> bool:
+    return abs((day - dt.datetime.now(LONDON).date()).days) <= 366
+
+
+def flow_treatment() -> dt.date:
+    """Tuesday 1 December 2026, as in the brief, while that is within a year of today; else today."""
+    brief = dt.date(2026, 12, 1)
+    return brief if _within_a_year(brief) else dt.datetime.now(LONDON).date()
+
+
+def long_date(day: dt.date) -> str:
+    return f"{day:%A} {day.day} {day:%B}"       # 'Thursday 3 December'
+
+
+def keyboard_treatment() -> dt.date:
+    """The next date whose day and month are the same number (12 December): typed the same way whichever
+    order the browser's date field puts day and month in."""
+    today = dt.datetime.now(LONDON).date()
+    return next(day for day in (today + dt.timedelta(days=n) for n in range(367)) if day.day == day.month)
+
+
+def normalised(text: str) -> str:
+    return " ".join(text.split())
+
+
+def pdf_text(pdf: bytes) -> str:
+    return normalised(" ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages))
+
+
+# --- servers ------------------------------------------------------------------------------------
+
+def _settings(root: Path, **sections) -> None:
+    (root / "careleaf.yaml").write_text(yaml.safe_dump(sections, sort_keys=False), "utf-8")
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory):
+    """The approved catalog served by ``careleaf serve``, a mail server, and ``careleaf worker`` delivering to it."""
+    folder = tmp_path_factory.mktemp("browser")
+    root = approved_project(folder / "project")
+    with contextlib.ExitStack() as stack:
+        mail = MailServer(folder).start()
+        stack.callback(mail.stop)
+        _settings(root, email=mail.settings(host="localhost"), desk={"render_workers": 2})
+        server = stack.enter_context(WebServer(root))
+        worker = stack.enter_context(Worker(root, env=mail.environment()))
+        yield SimpleNamespace(url=server.url, root=root, mail=mail, server=server, worker=worker)
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    """A server of its own for the tests that change files: the approved catalog, offered in English and
+    Arabic (the Arabic fixture, English where it has no wording)."""
+    root = approved_project(tmp_path_factory.mktemp("scratch") / "project", languages="en, ar")
+    shutil.copy(FIXTURES / "arabic/treatments/botox-facial-lines/ar.yaml", root / "leaflets/treatments/botox-facial-lines/")
+    shutil.copy(FIXTURES / "arabic/shared/ar.yaml", root / "leaflets/shared/")
+    replace_in(root / f"leaflets/brands/{BRAND}.yaml", "languages: [en, ar]", "languages: [en, ar]\nfallback_language: en")
+    with WebServer(root) as server:
+        yield SimpleNamespace(url=server.url, root=root, server=server)
+
+
+@pytest.fixture(scope="module")
+def signin(tmp_path_factory):
+    """A server with a staff account: its pages ask to sign in."""
+    root = approved_project(tmp_path_factory.mktemp("signin") / "project")
+    _settings(root, desk={"accounts": [{"name": "reception", "password_hash": password_hash("correct horse battery")}]})
+    with WebServer(root) as server:
+        yield SimpleNamespace(url=server.url, root=root, server=server)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture()
+def context(browser):
+    context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30_000)
+    try:
+        yield context
+    finally:
+        context.close()          # closes the pages, and with them the editor's event streams
+
+
+@pytest.fixture()
+def page(context):
+    return context.new_page()
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+def pages_loaded(page, selector: str = "ol.pages img") -> list[int]:
+    """Wait until every page image under ``selector`` has loaded; their natural widths."""
+    page.wait_for_function("""(selector) => {
+        const images = [...document.querySelectorAll(selector)];
+        return images.length > 0 && images.every(i => i.complete && i.naturalWidth > 0);
+    }""", arg=selector)
+    return page.eval_on_selector_all(selector, "images => images.map(i => i.naturalWidth)")
+
+
+def leaflet_text(page, section: str = "") -> str:
+    """The text in a leaflet's text section (details.page-text), white space collapsed."""
+    return normalised(page.eval_on_selector_all(f"{section} details.page-text",
+                                                "all => all.map(d => d.textContent).join(' ')"))
+
+
+class PrintCapture:
+    """The PDF a Print button opens (in a new tab, as a download or in the PDF viewer): fetched through a route
+    on the browser context, so the bytes are the ones the browser received."""
+
+    def __init__(self, context):
+        self.pdfs: list[tuple[str, bytes]] = []
+        context.route("**/handout", self._route)
+
+    def _route(self, route) -> None:
+        request = route.request
+        if request.method == "POST" and "action=print" in (request.post_data or ""):
+            response = route.fetch()
+            self.pdfs.append((response.headers.get("content-type", ""), response.body()))
+            route.fulfill(response=response)
+        else:
+            route.continue_()
+
+    def wait(self, page, count: int = 1, timeout: float = 60) -> bytes:
+        deadline = time.monotonic() + timeout
+        while len(self.pdfs) < count:
+            assert time.monotonic() < deadline, "the Print button's PDF did not arrive"
+            page.wait_for_timeout(100)        # lets Playwright run the route
+        kind, pdf = self.pdfs[count - 1]
+        assert kind == "application/pdf" and pdf.startswith(b"%PDF"), (kind, pdf[:100])
+        return pdf
+
+
+def wait_for_message_to(mail: MailServer, address: str, timeout: float = 45):
+    return wait_until(lambda: next((m for m in mail.received() if address in m.rcpt_tos), None), timeout,
+                      interval=0.2, what=f"a message to {address} at the mail server")
+
+
+def focused(page) -> dict:
+    return page.evaluate("""() => { const e = document.activeElement;
+        return {tag: e.tagName.toLowerCase(), id: e.id, text: (e.textContent || '').trim(), value: e.value,
+                type: e.getAttribute('type'), name: e.getAttribute('name')}; }""")
+
+
+def tab_to(page, matches, *, backwards: bool = False, limit: int = 60) -> dict:
+    """Press Tab (or Shift+Tab) until the focused element matches; what is focused."""
+    for _ in range(limit):
+        page.keyboard.press("Shift+Tab" if backwards else "Tab")
+        now = focused(page)
+        if matches(now):
+            return now
+    raise AssertionError(f"never reached by {'Shift+' if backwards else ''}Tab; last focused: {focused(page)}")
+
+
+def streams_opened(server: WebServer) -> int:
+    """How many times the editor's event stream has been opened (the server's access log says so at once)."""
+    return server.log().count('"GET /editor/events HTTP/1.1" 200')
+
+
+def wait_for_stream(page, server: WebServer, opened_before: int) -> None:
+    """Wait until the page's EventSource has connected, and a moment more for the server to start watching."""
+    deadline = time.monotonic() + 30
+    while streams_opened(server) <= opened_before:
+        assert time.monotonic() < deadline, "the editor's event stream never connected"
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(700)
+
+
+def axe_check(page, what: str, report: dict) -> None:
+    """axe-core on the page as it is: its violations kept in ``report`` under ``what``."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    report[what] = [{"id": v["id"], "impact": v["impact"], "help": v["help"],
+                     "nodes": [n["target"] for n in v["nodes"]][:5]} for v in results.response["violations"]]
+
+
+def shoot(page, folder: Path, name: str, *, copy_to: str | None = None) -> Path:
+    path = folder / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000, f"{name}: a blank screenshot?"
+    if copy_to:
+        shutil.copy(path, copy_to)
+    return path
+
+
+# --- 9. the desk flow with the mouse ---------------------------------------------------------------
+
+def test_full_desk_flow(desk, context, page, tmp_path):
+    capture = PrintCapture(context)
+    page.goto(desk.url + "/")
+    page.select_option("#treatment", TREATMENT)
+    page.select_option("#kind", "aftercare")
+    page.select_option("#lang", "en")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Show this leaflet").click()
+    assert CHOSEN in page.url
+    widths = pages_loaded(page)
+    assert len(widths) >= 2 and all(w > 300 for w in widths), widths
+    assert page.locator("ol.pages img").first.is_visible()
+    assert page.get_by_role("heading", name="BTX-FL-AC, version 1").is_visible()
+    assert page.locator("p.approved").inner_text() == "Approved for patients."
+    assert OLD_SENTENCE in leaflet_text(page)
+
+    treated = flow_treatment()
+    effect_starts = long_date(treated + dt.timedelta(days=2))
+    assert treated != dt.date(2026, 12, 1) or effect_starts == "Thursday 3 December"
+    page.get_by_label("Name, as it should be printed").fill(NAME)
+    page.fill("input[type=datetime-local]#f-treated", f"{treated.isoformat()}T14:30")
+    page.get_by_label("Batch or lot number").fill(BATCH)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Preview with these details").click()
+    personal = page.locator("section.preview", has=page.get_by_role("heading", name="The patient's leaflet"))
+    assert personal.count() == 1
+    pages_loaded(page, "section.preview:last-of-type ol.pages img")
+    sources = personal.locator("img").evaluate_all("images => images.map(i => i.src.slice(0, 22))")
+    assert sources and set(sources) == {"data:image/png;base64,"}, "the patient's pages are never at an address"
+    text = leaflet_text(page, "section.preview:last-of-type")
+    assert NAME in text and BATCH in text and effect_starts in text
+    assert page.locator("#f-name").input_value() == NAME, "the form keeps what was typed"
+
+    with page.expect_popup() as opened:
+        page.get_by_role("button", name="Print").click()
+    pdf = capture.wait(page)
+    opened.value.close()
+    printed = pdf_text(pdf)
+    assert NAME in printed and BATCH in printed
+    assert effect_starts in printed, printed[:2000]
+
+    address = "ayse.flow@example.com"
+    page.get_by_label("Patient's email address").fill(address)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Email", exact=True).click()
+    # Queued, the desk goes to the status page: a plain address, with no personal data in it or on it.
+    assert re.search(r"/sends/[0-9a-f]{32}$", page.url)
+    assert NAME not in page.content() and address not in page.content()
+    if not page.get_by_role("heading", name="Email sent").is_visible():      # the worker has not been yet
+        assert page.locator("[data-follow]").count() == 1, "it follows the send by itself"
+    received = wait_for_message_to(desk.mail, address)
+    page.get_by_role("heading", name="Email sent").wait_for(timeout=30_000)
+    assert "Delivered to the patient's mail server." in page.inner_text("main")
+    assert page.locator("[data-follow]").count() == 0, "once sent, it stops following"
+
+    message = received.message
+    assert received.tls and received.login, "delivered over STARTTLS, signed in"
+    assert "Harbour Skin Clinic" in str(message["From"]) and NAME not in str(message["Subject"])
+    [attachment] = [part for part in message.iter_attachments()]
+    assert attachment.get_filename() == "harbour-skin-leaflet.pdf"
+    assert NAME in pdf_text(attachment.get_payload(decode=True))
+    shoot(page, tmp_path, "sent")
+
+
+# --- 10. the same with the keyboard alone ------------------------------------------------------------
+
+def test_desk_flow_with_the_keyboard_only(desk, context, page):
+    capture = PrintCapture(context)
+    page.goto(desk.url + "/")
+    page.keyboard.press("Tab")
+    first = focused(page)
+    assert (first["tag"], first["text"]) == ("a", "Skip to the main content")
+    box = page.locator("a.skip").bounding_box()
+    assert box and box["x"] >= 0 and box["y"] >= 0, "the skip link shows when it has focus"
+    page.keyboard.press("Enter")
+    assert page.url.endswith("#main")
+    page.keyboard.press("Tab")
+    assert focused(page)["id"] == "treatment", "after the skip link, Tab goes straight to the form"
+
+    page.keyboard.press("Tab")
+    assert focused(page)["id"] == "kind"
+    for _ in range(5):
+        if focused(page)["value"] == "aftercare":
+            break
+        page.keyboard.press("ArrowDown")
+    assert focused(page)["value"] == "aftercare"
+    page.keyboard.press("Tab")
+    assert focused(page)["id"] == "lang" and focused(page)["value"] == "en"
+    tab_to(page, lambda f: f["tag"] == "button" and f["text"] == "Show this leaflet")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert CHOSEN in page.url
+    pages_loaded(page)
+
+    treated = keyboard_treatment()
+    tab_to(page, lambda f: f["id"] == "f-name")
+    page.keyboard.type(NAME)
+    page.keyboard.press("Tab")
+    assert focused(page)["id"] == "f-treated"
+    page.keyboard.type(f"{treated.day:02d}{treated.month:02d}{treated.year}")    # day and month are the same
+    page.keyboard.press("Tab")                                                    # on to the time
+    page.keyboard.type("1430")
+    assert page.evaluate("document.querySelector('#f-treated').value") == f"{treated.isoformat()}T14:30"
+    tab_to(page, lambda f: f["id"] == "f-batch")
+    page.keyboard.type(BATCH)
+    # Past the buttons to the email field, then back with Shift+Tab to Print.
+    tab_to(page, lambda f: f["id"] == "f-email")
+    tab_to(page, lambda f: f["tag"] == "button" and f["text"] == "Print", backwards=True)
+    with page.expect_popup() as opened:
+        page.keyboard.press("Space")
+    pdf = capture.wait(page)
+    opened.value.close()
+    printed = pdf_text(pdf)
+    assert NAME in printed and BATCH in printed
+    assert long_date(treated + dt.timedelta(days=2)) in printed
+
+
+# --- 11 and 14. axe-core and a screenshot on every page --------------------------------------------------
+
+def test_every_page_passes_axe_and_is_photographed(desk, signin, context, page, tmp_path):
+    report: dict[str, list] = {}
+    page.goto(desk.url + "/")
+    axe_check(page, "desk, nothing chosen", report)
+    shoot(page, tmp_path, "desk-empty")
+
+    page.goto(f"{desk.url}/?{CHOSEN}")
+    pages_loaded(page)
+    axe_check(page, "desk with a leaflet chosen", report)
+    shoot(page, tmp_path, "desk-preview", copy_to="/tmp/careleaf-desk.png")
+
+    page.fill("#f-name", "Mehmet Demir")
+    page.fill("#f-treated", f"{dt.datetime.now(LONDON).date().isoformat()}T10:00")
+    with page.expect_navigation():
+        page.click("button[value=preview]")
+    pages_loaded(page, "section.preview:last-of-type ol.pages img")
+    axe_check(page, "the personalised preview", report)
+    shoot(page, tmp_path, "personalised-preview")
+
+    page.fill("#f-email", "mehmet.axe@example.com")
+    with page.expect_navigation():
+        page.click("button[value=email]")
+    axe_check(page, "the email page", report)
+    shoot(page, tmp_path, "email-queued")
+    with page.expect_navigation():
+        page.click("text=Check again")
+    page.get_by_role("heading", name="Email sent").wait_for(timeout=45_000)
+    axe_check(page, "the email status page", report)
+    shoot(page, tmp_path, "email-sent")
+
+    page.goto(f"{desk.url}/editor?{CHOSEN}")
+    pages_loaded(page)
+    axe_check(page, "the editor", report)
+    shoot(page, tmp_path, "editor", copy_to="/tmp/careleaf-editor.png")
+    page.goto("about:blank")          # closes the editor's event stream
+
+    page.goto(signin.url + "/")
+    assert page.url.endswith("/login")
+    axe_check(page, "the sign-in page", report)
+    shoot(page, tmp_path, "login")
+    page.fill("#name", "reception")
+    page.fill("#password", "not the password")
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    assert page.get_by_role("alert").is_visible()
+    axe_check(page, "the sign-in page after a wrong password", report)
+
+    # The checker itself works: a page with an image without words and no language fails it.
+    page.set_content('<html><head><title>x</title></head><body><img src="data:,"></body></html>')
+    axe_check(page, "control", report)
+    assert {"image-alt", "html-has-lang"} <= {v["id"] for v in report.pop("control")}
+
+    for what, violations in report.items():
+        print(f"\naxe, {what}: {violations or 'no violations'}")
+    serious = {what: [v for v in violations if v["impact"] in SERIOUS] for what, violations in report.items()}
+    assert not any(serious.values()), serious
+    assert len(report) == 8
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == sorted(
+        f"{n}.png" for n in ("desk-empty", "desk-preview", "personalised-preview", "email-queued", "email-sent",
+                             "editor", "login"))
+
+
+# --- 12. the editor's live preview -------------------------------------------------------------------
+
+def test_editor_preview_follows_saved_files(scratch, page, tmp_path):
+    wording = scratch.root / WORDING
+    original = wording.read_text("utf-8")
+    try:
+        opened = streams_opened(scratch.server)
+        page.goto(f"{scratch.url}/editor?{CHOSEN}")
+        before = pages_loaded(page)
+        assert OLD_SENTENCE in leaflet_text(page)
+        wait_for_stream(page, scratch.server, opened)
+        page.evaluate("window.notReloaded = true")
+        replace_in(wording, OLD_SENTENCE, NEW_SENTENCE)
+        page.wait_for_function("""(wanted) => !window.notReloaded && document.querySelector('details.page-text')
+            && document.querySelector('details.page-text').textContent.replace(/\\s+/g, ' ').includes(wanted)""",
+                               arg=NEW_SENTENCE, timeout=30_000)
+        assert OLD_SENTENCE not in leaflet_text(page)
+        after = pages_loaded(page)
+        assert page.locator("#live-problem").is_hidden()
+
+        wait_for_stream(page, scratch.server, opened + 1)       # the reloaded page's own stream
+        page.evaluate("window.notReloaded = true")
+        question = "    question: What is normal after my treatment?\n"
+        replace_in(wording, question, "    question:\n")
+        line = wording.read_text("utf-8").splitlines().index("    question:") + 1
+        problem = page.locator("#live-problem")
+        problem.wait_for(state="visible", timeout=30_000)
+        said = page.locator("#live-problem-text").inner_text()
+        assert f"{WORDING}:{line}" in said, said
+        assert page.evaluate("window.notReloaded === true"), "a bad save does not reload the page"
+        assert pages_loaded(page) == after and len(after) == len(before), "the last good preview stays"
+        assert NEW_SENTENCE in leaflet_text(page)
+        shoot(page, tmp_path, "editor-problem")
+    finally:
+        page.goto("about:blank")
+        wording.write_text(original, "utf-8")
+
+
+# --- 13. right-to-left text ------------------------------------------------------------------------------
+
+def test_arabic_leaflet_text_is_right_to_left(scratch, page):
+    page.goto(f"{scratch.url}/?brand={BRAND}&treatment={TREATMENT}&kind=aftercare&lang=ar")
+    pages_loaded(page)
+    assert page.locator('#lang option[value="ar"]').get_attribute("lang") == "ar"
+    sections = page.locator("details.page-text section")
+    assert sections.count() >= 1
+    for n in range(sections.count()):
+        section = sections.nth(n)
+        assert (section.get_attribute("lang"), section.get_attribute("dir")) == ("ar", "rtl")
+        heading = section.locator("h3")
+        assert (heading.get_attribute("lang"), heading.get_attribute("dir")) == ("en", "ltr")
+    assert re.search("[\u0600-\u06ff]", leaflet_text(page)), "the text is in Arabic"
+    # The untranslated fixture is not for patients yet, and the page says so.
+    assert page.get_by_text("Not for patients.").is_visible()
