@@ -683,7 +683,7 @@ def _queue_and_deliver(storage: str, root: Path, folder: Path, sink: MailSink, e
         before = time.perf_counter()
         message = compose(project, pdf=leaflet.pdf, file_name=leaflet.file_name, to=f"patient{i:05d}@{RECIPIENT_DOMAIN}",
                           sender=settings.email.sender, clinic=brand.name, phone=brand.phone, lang=lang,
-                          direction=direction(lang), words=catalog.labels[lang], locked=False, key=key)
+                          direction=direction(lang), words=catalog.labels[lang], locked=False)
         payload = bytes(message)
         middle = time.perf_counter()
         about = record.as_json() | {"staff": "bench", "reference": reference, "revision": revision}

@@ -103,7 +103,9 @@ class Writer:
         """'Friday 5 December – Saturday 6 December', or one day when they are the same."""
         if first == last:
             return self.day(first)
-        start, end = _interval_patterns(self.locale, "M" if first.year == last.year else "y")
+        if first.year != last.year:     # across a new year: each end with its year, in the locale's long form
+            return f"{format_date(first, 'long', locale=self.locale)} – {format_date(last, 'long', locale=self.locale)}"
+        start, end = _interval_patterns(self.locale)
         return format_date(first, start, locale=self.locale) + format_date(last, end, locale=self.locale)
 
     def short_days(self, first: dt.date, last: dt.date) -> str:
@@ -131,14 +133,13 @@ def _pattern(locale: str, skeleton: str, *, wide: bool) -> str:
 
 
 @lru_cache(maxsize=None)
-def _interval_patterns(locale: str, greatest_difference: str) -> tuple[str, str]:
+def _interval_patterns(locale: str) -> tuple[str, str]:
     """The two halves of the locale's own 'date – date' pattern, with full day and month names.
 
     CLDR's interval patterns abbreviate names ('Fri 5 Dec – Sat 6 Dec'); older readers
     read the full ones more easily, so each field is widened but the order kept.
     """
-    formats = Locale.parse(locale).interval_formats["MMMEd"]
-    parts = formats.get(greatest_difference) or formats.get("M")
+    parts = Locale.parse(locale).interval_formats["MMMEd"]["M"]     # the form for different months: both named
     return _widen(parts[0]), _widen(parts[1])
 
 

@@ -9,6 +9,7 @@ as JSON from standard input; passwords come from an environment variable).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import getpass
 import json
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from .errors import HandoutError
 from .output import write_atomically
-from .project import Project
+from .project import Project, refuse_shared_output
 
 COMMANDS = ("handout", "handouts", "send", "worker", "outbox", "register", "superseded", "serve", "password-hash")
 EXIT_OK, EXIT_INPUT = 0, 2
@@ -146,6 +147,8 @@ def _web_parsers(commands) -> None:
                     "and the environment has API tokens and a cookie-signing key.")
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="the port (default: 8000)")
+    serve.add_argument("--certfile", type=Path, help="a TLS certificate (PEM): needed to listen beyond this machine")
+    serve.add_argument("--keyfile", type=Path, help="the certificate's private key (PEM)")
     serve.add_argument("--training", action="store_true",
                        help="for training staff: drafts can be printed (marked DRAFT), and nothing is emailed")
     commands.add_parser("password-hash", help="hash a member of staff's password for careleaf.yaml",
@@ -172,11 +175,15 @@ def _handout(project: Project, options: argparse.Namespace) -> int:
         write_atomically(target, made.pdf, private=True)
         print(json.dumps(made.record.as_json(), indent=2))
         print(f"wrote {target}", file=sys.stderr)
-    _registered(project, [made.record], options, reference=options.reference)
+    from .register import register_handout
+
+    register_handout(project, made.record, channel="print", staff=_staff(project, options),
+                     reference=options.reference or "")
     return EXIT_OK
 
 
 def _handouts(project: Project, options: argparse.Namespace) -> int:
+    from .changes import current_revision
     from .cli import _progress_printer
     from .handouts import handouts
 
@@ -185,8 +192,11 @@ def _handouts(project: Project, options: argparse.Namespace) -> int:
     pdf, records, references = handouts(project, options.list_file, allow_draft=options.allow_draft,
                                         progress=lambda done, total: show(done, total, f"patient {done}"))
     write_atomically(target, pdf, private=True)
+    from .register import register_handout
+
+    staff, revision = _staff(project, options), current_revision(project.root)
     for record, reference in zip(records, references):
-        _registered(project, [record], options, reference=reference)
+        register_handout(project, record, channel="print", staff=staff, reference=reference, revision=revision)
     print(f"wrote {target}: {len(records)} leaflets", file=sys.stderr)
     return EXIT_OK
 
@@ -223,9 +233,7 @@ def _handout_target(project: Project, out: Path | None, default_name: str) -> Pa
     if out is None and not sys.stdout.isatty():
         return None
     target = out or _unused(Path(default_name))
-    if target.resolve().is_relative_to((project.root / "out").resolve()):
-        raise HandoutError([f"--out: a patient's leaflet is not kept in {project.root / 'out'}, the catalog's "
-                            "shared folder; choose another place"])
+    refuse_shared_output(project, target, "--out")
     return target
 
 
@@ -242,17 +250,6 @@ def _staff(project: Project, options: argparse.Namespace) -> str:
     from .settings import load_settings
 
     return options.staff or os.environ.get(load_settings(project).staff_env) or getpass.getuser()
-
-
-def _registered(project: Project, records, options: argparse.Namespace, *, reference: str | None) -> None:
-    from .changes import current_revision
-    from .register import project_register
-
-    register = project_register(project)
-    revision = current_revision(project.root)
-    for record in records:
-        register.add(record, channel="print", staff=_staff(project, options), reference=reference or "",
-                     revision=revision)
 
 
 # --- email -----------------------------------------------------------------------------------
@@ -363,18 +360,25 @@ def _serve(project: Project, options: argparse.Namespace) -> int:
 
     from .settings import load_settings
     from .web.app import create_app
-    from .web.security import CannotListen, check_can_listen
+    from .web.security import CannotListen, check_can_listen, is_loopback
 
     settings = load_settings(project)
+    tls = bool(options.certfile and options.keyfile)
+    if tls:    # sign-in cookies then travel over HTTPS only
+        settings = dataclasses.replace(settings, desk=dataclasses.replace(settings.desk, https=True))
     try:
-        check_can_listen(options.host, settings.desk)
+        check_can_listen(options.host, settings.desk, tls=tls)
     except CannotListen as refusal:
         raise HandoutError([str(refusal)]) from None
-    print(f"The front desk is at http://{options.host}:{options.port}/ (stop with Ctrl+C)", file=sys.stderr)
-    app = create_app(project, settings=settings, training=options.training)
+    # On this machine only, it answers to its own names alone (a page elsewhere cannot rebind a name to it).
+    hosts = ["127.0.0.1", "localhost", "::1", options.host] if is_loopback(options.host) else None
+    scheme = "https" if tls else "http"
+    print(f"The front desk is at {scheme}://{options.host}:{options.port}/ (stop with Ctrl+C)", file=sys.stderr)
+    app = create_app(project, settings=settings, training=options.training, hosts=hosts)
     # An editor's open live preview is a connection that never ends: stop waiting for it after 5 s.
     uvicorn.run(app, host=options.host, port=options.port, server_header=False, log_level="info",
-                timeout_graceful_shutdown=5)
+                timeout_graceful_shutdown=5, ssl_certfile=options.certfile if tls else None,
+                ssl_keyfile=options.keyfile if tls else None)
     return EXIT_OK
 
 

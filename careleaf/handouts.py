@@ -23,13 +23,14 @@ from typing import Callable, Mapping
 from .assemble import Job, Leaflet, assemble
 from .catalog import Catalog, brand_file, load_catalog
 from .dates import Writer
-from .errors import HandoutError, Problem
+from .errors import HandoutError, InputError, Problem, RenderError
 from .patient import FIELDS, Patient, check_reference, read_patient, safe_name
 from .project import Project
 
 UTC = dt.timezone.utc
 CHOICES = ("brand", "treatment", "kind", "lang", "large_print")     # which leaflet: the columns of a day's list
 COLUMNS = CHOICES + ("reference",) + FIELDS                          # and the register's patient reference
+LARGE_PRINT = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False, "": False}
 
 
 @dataclass(frozen=True)
@@ -84,18 +85,27 @@ def handout(project: Project | str | Path, choice: Choice | None = None, *, pati
     for a wrong choice or field, or a leaflet not approved for patients; InputError
     when the project's content is invalid; RenderError when the PDF cannot be made.
     """
-    from .pdf import render_pdf
-
     project = project if isinstance(project, Project) else Project(Path(project))
     choice = choice or Choice(**chosen)
     catalog = catalog or load_catalog(project)
     now = now or dt.datetime.now(UTC)
     leaflet = personalise(catalog, choice, patient, allow_draft=allow_draft, now=now)
-    from .html import render_leaflet
+    return Handout(render_personal(project, leaflet), record(leaflet, now), file_name(choice.brand))
 
-    pdf = render_pdf(render_leaflet(project, leaflet), project.asset_folders, large_print=choice.large_print,
-                     source=f"{leaflet.definition.code} for a patient")
-    return Handout(pdf, record(leaflet, now), file_name(choice.brand))
+
+def render_personal(project: Project, leaflet: Leaflet) -> bytes:
+    """A patient's leaflet as PDF. A failure is named by its kind only: a library's own message could quote
+    the patient's text, and it ends up on screens and in logs (the catalog's build gives the details)."""
+    from .html import render_leaflet
+    from .pdf import render_pdf
+
+    code = leaflet.definition.code
+    try:
+        return render_pdf(render_leaflet(project, leaflet), project.asset_folders, large_print=leaflet.job.large_print,
+                          source=f"{code} for a patient")
+    except Exception as error:
+        raise RenderError(f"{code} for a patient could not be rendered ({type(error).__name__}); "
+                          "`careleaf build` shows what is wrong with the leaflet itself") from None
 
 
 def personalise(catalog: Catalog, choice: Choice, patient: Mapping[str, str | None] | Patient, *,
@@ -104,7 +114,7 @@ def personalise(catalog: Catalog, choice: Choice, patient: Mapping[str, str | No
     from .html import locale_of
     from .personal import Personal
 
-    _check_choice(catalog, choice)
+    check_choice(catalog, choice)
     brand = catalog.brands[choice.brand]
     if not brand.time_zone:
         raise HandoutError([f"{brand_file(choice.brand)} has no time_zone, so a patient's dates cannot be worked "
@@ -143,7 +153,7 @@ def record(leaflet: Leaflet, now: dt.datetime) -> HandoutRecord:
                          now.astimezone(UTC).isoformat(timespec="seconds"), bool(not_for_patients(leaflet)))
 
 
-def _check_choice(catalog: Catalog, choice: Choice) -> None:
+def check_choice(catalog: Catalog, choice: Choice) -> None:
     def one_of(what: str, given: str, options) -> str | None:
         options = sorted(options)
         return None if given in options else f"{what}: there is no {safe_name(given)}; choose one of {', '.join(options)}"
@@ -165,7 +175,7 @@ def _zone(name: str):
 
 # --- a day's list ------------------------------------------------------------------------
 
-def read_day_list(text: str, path: Path) -> list[tuple[int, tuple[Choice, dict[str, str], str] | None]]:
+def read_day_list(text: str, path: Path) -> list[tuple[int, tuple[Choice, dict[str, str], str] | str | None]]:
     """Each row of a day's list (CSV with a heading row) as (line, (which leaflet, patient fields, reference)).
 
     The columns are brand, treatment, kind, lang, large_print (yes/no), reference (the
@@ -184,31 +194,33 @@ def read_day_list(text: str, path: Path) -> list[tuple[int, tuple[Choice, dict[s
     if required:
         problems.append(Problem(path, 1, 1, f"missing columns: {', '.join(required)}"))
     if problems:
-        from .errors import InputError
-
         raise InputError(problems)
     rows = []
-    for row in reader:
-        if None in row:
-            row.pop(None)   # extra cells are reported below, by line, without their contents
-            rows.append((reader.line_num, None))
-            continue
-        size = (row.pop("large_print", "") or "").strip().lower()
-        choice = Choice(*((row.pop(name, "") or "").strip() for name in ("brand", "treatment", "kind", "lang")),
-                        large_print=size in ("yes", "true", "1"))
-        reference = (row.pop("reference", "") or "").strip()
-        rows.append((reader.line_num, (choice, {name: value for name, value in row.items() if value}, reference)))
+    try:
+        for row in reader:
+            if None in row:
+                row.pop(None)   # extra cells are reported below, by line, without their contents
+                rows.append((reader.line_num, None))
+                continue
+            size = (row.pop("large_print", "") or "").strip().lower()
+            if size not in LARGE_PRINT:
+                rows.append((reader.line_num, "large_print: write yes or no"))
+                continue
+            choice = Choice(*((row.pop(name, "") or "").strip() for name in ("brand", "treatment", "kind", "lang")),
+                            large_print=LARGE_PRINT[size])
+            reference = (row.pop("reference", "") or "").strip()
+            rows.append((reader.line_num, (choice, {name: value for name, value in row.items() if value}, reference)))
+    except csv.Error as error:      # a stray quote, a NUL byte: the line, not a crash
+        raise InputError([Problem(path, reader.line_num, 1, f"this line cannot be read as CSV ({error})")]) from None
     return rows
 
 
 def check_day_list(catalog: Catalog, rows, path: Path, *, allow_draft: bool, now: dt.datetime) -> list[Leaflet]:
     """Every row's leaflet, personalised, or InputError naming each bad row by its line (and never its contents)."""
-    from .errors import InputError
-
     problems, leaflets = [], []
     for line, row in rows:
-        if row is None:
-            problems.append(Problem(path, line, 1, "this row has more cells than there are columns"))
+        if row is None or isinstance(row, str):
+            problems.append(Problem(path, line, 1, row or "this row has more cells than there are columns"))
             continue
         choice, fields, reference = row
         try:
@@ -231,19 +243,21 @@ def handouts(project: Project | str | Path, list_file: Path, *, allow_draft: boo
 
     Every row is checked before anything is rendered: a bad row fails the whole list.
     """
-    from .html import render_leaflet
     from .merge import merge_tagged
-    from .pdf import render_pdf
 
     project = project if isinstance(project, Project) else Project(Path(project))
     catalog = load_catalog(project)
     now = now or dt.datetime.now(UTC)
-    rows = read_day_list(list_file.read_text("utf-8-sig"), list_file)
+    try:
+        text = list_file.read_text("utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text: save it as 'CSV UTF-8'"
+        raise InputError([Problem(list_file, 1, 1, f"the list cannot be read: {reason}")]) from None
+    rows = read_day_list(text, list_file)
     leaflets = check_day_list(catalog, rows, list_file, allow_draft=allow_draft, now=now)
     documents = []
     for done, leaflet in enumerate(leaflets, start=1):
-        documents.append(render_pdf(render_leaflet(project, leaflet), project.asset_folders,
-                                    large_print=leaflet.job.large_print, source=f"row {done} of the list"))
+        documents.append(render_personal(project, leaflet))
         if progress:
             progress(done, len(leaflets))
     first = leaflets[0]

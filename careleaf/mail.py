@@ -11,7 +11,6 @@ leaflet's language, as a plain-text part and an accessible HTML part
 from __future__ import annotations
 
 import email.utils
-import hashlib
 import io
 import re
 import secrets
@@ -47,7 +46,8 @@ def check_address(address: str) -> str:
         raise HandoutError(["email: give one address, such as name@example.com (one patient per message)"])
     try:
         # No look-up of the domain: the front desk must not wait on, or leak to, DNS servers.
-        return validate_email(address.strip(), check_deliverability=False).normalized
+        # ASCII only (an international domain as punycode): a UTF-8 address would need SMTPUTF8 end to end.
+        return validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False).ascii_email
     except EmailNotValidError:
         raise HandoutError(["email: not a valid address; check it with the patient"]) from None
 
@@ -74,12 +74,8 @@ def lock_pdf(pdf: bytes, password: str) -> bytes:
 
 
 def compose(project: Project, *, pdf: bytes, file_name: str, to: str, sender: str, clinic: str, phone: str,
-            lang: str, direction: str, words: dict[str, str], locked: bool, key: str) -> EmailMessage:
-    """The message for one patient: plain text and HTML in the leaflet's language, the leaflet attached.
-
-    ``key`` (the send's idempotency key) makes the Message-ID, so a message sent twice after a
-    crash is recognisably the same one.
-    """
+            lang: str, direction: str, words: dict[str, str], locked: bool) -> EmailMessage:
+    """The message for one patient: plain text and HTML in the leaflet's language, the leaflet attached."""
     def say(word: str) -> str:
         return words[word].replace("{clinic}", clinic).replace("{phone}", phone)
 
@@ -89,8 +85,8 @@ def compose(project: Project, *, pdf: bytes, file_name: str, to: str, sender: st
     message["From"] = Address(display_name=clinic, addr_spec=sender)
     message["To"] = to
     message["Date"] = email.utils.formatdate(localtime=False)
-    domain = sender.rpartition("@")[2]
-    message["Message-ID"] = f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+    # Random, so it says nothing of the patient; a retry sends these same bytes, so the same Message-ID.
+    message["Message-ID"] = email.utils.make_msgid(domain=sender.rpartition("@")[2])
     message["Auto-Submitted"] = "auto-generated"
     message.set_content("\n\n".join([say("email_greeting"), *paragraphs, clinic]) + "\n")
     html = environment(project.template_folders).get_template("email/message.html").render(
@@ -113,9 +109,12 @@ def deliver(message: EmailMessage, settings: EmailSettings, password: str | None
             if refused:     # only one recipient, so this is not reached; kept as a guard
                 raise Permanent("the server refused the recipient")
             return "accepted"
-    except smtplib.SMTPRecipientsRefused as error:
+    except smtplib.SMTPRecipientsRefused as error:     # about this patient's address: a 5xx is final
         code, reply = next(iter(error.recipients.values()))
         raise _by_code(code, reply, recipient) from None
+    except (smtplib.SMTPAuthenticationError, smtplib.SMTPSenderRefused) as error:
+        # The clinic's own settings (a changed password): retried, so the queue waits for the fix.
+        raise Temporary(f"{error.smtp_code} {_scrub(_text(error.smtp_error), recipient)}") from None
     except smtplib.SMTPResponseException as error:
         raise _by_code(error.smtp_code, error.smtp_error, recipient) from None
     except smtplib.SMTPNotSupportedError as error:   # no STARTTLS, no AUTH: waiting will not change that
@@ -142,9 +141,12 @@ def _connect(settings: EmailSettings) -> smtplib.SMTP:
 
 
 def _by_code(code: int, reply: bytes | str, recipient: str) -> Exception:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
-    said = f"{code} {_scrub(text, recipient)}"
+    said = f"{code} {_scrub(_text(reply), recipient)}"
     return Temporary(said) if 400 <= code < 500 else Permanent(said)
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
 
 
 def _scrub(text: str, recipient: str) -> str:

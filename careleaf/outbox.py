@@ -56,10 +56,11 @@ PENDING = ("queued", "sending", "retrying")
 FINISHED = ("sent", "failed")
 
 
-def idempotency_key(reference: str, code: str, version: int, lang: str) -> str:
-    """The same leaflet version for the same patient: one delivery. Without a reference, every send is new."""
+def idempotency_key(reference: str, code: str, version: int, lang: str, *, fallback: str | None = None) -> str:
+    """The same leaflet version for the same patient: one delivery. Without a reference, ``fallback`` (one
+    form on the desk) or else a new key: every send is new."""
     if not reference:
-        return uuid.uuid4().hex
+        return hashlib.sha256(f"form\0{fallback}".encode()).hexdigest() if fallback else uuid.uuid4().hex
     return hashlib.sha256(f"{reference}\0{code}\0{version}\0{lang}".encode()).hexdigest()
 
 
@@ -92,8 +93,11 @@ class Outbox:
         send_id = uuid.uuid4().hex
         # Claiming the key and naming the send are one step, so two desks at once cannot both queue it.
         if not self.huey.storage.put_if_empty(f"key:{key}", send_id.encode()):
-            earlier = self._read(self._key_owner(key))
-            if earlier and earlier["status"] != "failed":
+            owner = self._key_owner(key)
+            earlier = self._read(owner)
+            if earlier is None:     # being queued by another request at this moment (a double click)
+                return Queued(owner, "queued", new=False)
+            if earlier["status"] != "failed":
                 return Queued(earlier["id"], earlier["status"], new=False)
             self.huey.storage.put_data(f"key:{key}", send_id.encode())    # the earlier one failed: send anew
         now = _now()
@@ -124,7 +128,12 @@ class Outbox:
             return self._finish(send, "failed", "the message was no longer in the outbox")
         message = message_from_bytes(payload, policy=policy.SMTP)
         try:
-            deliver(message, self.settings.email, secret(self.settings.email.password_env))
+            try:
+                deliver(message, self.settings.email, secret(self.settings.email.password_env))
+            except (Temporary, Permanent):
+                raise
+            except Exception as error:   # anything else, by its kind only: its message may quote a secret
+                raise Temporary(f"an unexpected {type(error).__name__} while sending") from None
         except Temporary as problem:
             if send["attempts"] > self.settings.outbox.retries:
                 return self._finish(send, "failed", f"gave up after {send['attempts']} attempts: {problem}")
@@ -147,6 +156,8 @@ class Outbox:
                      and dt.datetime.fromisoformat(s.get("next_try") or s["updated"]) + lease < dt.datetime.now(dt.UTC)]
             for send in stale:
                 log.info("send %s: its worker stopped; queued again", send["id"])
+                # A worker that stopped between claiming an attempt and recording it left the claim behind.
+                self.huey.storage.delete_data(f"claim:{send['id']}:{send['attempts'] + 1}")
                 self._write(send | {"status": "queued", "updated": _now()})
                 self.deliver_task(send["id"])
             return len(stale)
@@ -182,12 +193,12 @@ class Outbox:
         log.info("send %s: %s", send["id"], status)
         if status == "sent":
             from .handouts import HandoutRecord
-            from .register import project_register
+            from .register import register_handout
 
             fields = {name: send[name] for name in HandoutRecord.__dataclass_fields__}
-            project_register(self.project, self.settings).add(
-                HandoutRecord(**fields), channel="email", staff=send.get("staff", ""),
-                reference=send.get("reference", ""), revision=send.get("revision", ""))
+            register_handout(self.project, HandoutRecord(**fields), channel="email", staff=send.get("staff", ""),
+                             reference=send.get("reference", ""), settings=self.settings,
+                             revision=send.get("revision", ""))
 
     def _read(self, send_id: str | None) -> dict[str, Any] | None:
         if not send_id:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, Problem
+from .errors import HandoutError, InputError, Problem
 
 THEME = Path(__file__).resolve().parent / "theme"
 CONTENT = "leaflets"
@@ -96,6 +96,7 @@ def new_project(folder: Path) -> list[Path]:
                                                 "so nothing of yours is overwritten")])
     written = []
     files = {path.relative_to(STARTER): path.read_bytes() for path in sorted(STARTER.rglob("*")) if path.is_file()}
+    files[Path(".gitignore")] = files.pop(Path("gitignore"))   # kept without its dot: packaging skips hidden files
     files |= {Path(CONTENT, "schema", name): text.encode("utf-8") for name, text in schema_texts().items()}
     for relative, data in files.items():
         target = folder / relative
@@ -103,3 +104,10 @@ def new_project(folder: Path) -> list[Path]:
         target.write_bytes(data)
         written.append(target)
     return written
+
+
+def refuse_shared_output(project: Project, target: Path, option: str) -> None:
+    """A patient's file (leaflet, message) never goes into out/, the catalog's shared, published folder."""
+    if Path(target).resolve().is_relative_to((project.root / "out").resolve()):
+        raise HandoutError([f"{option}: a patient's leaflet is not kept in {project.root / 'out'}, the catalog's "
+                            "shared folder; choose another place"])

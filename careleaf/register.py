@@ -55,6 +55,22 @@ def project_register(project, settings=None) -> "Register":
     return Register(data_folder(project, settings or load_settings(project)) / REGISTER_FILE)
 
 
+def register_handout(project, record: HandoutRecord, *, channel: str, staff: str, reference: str = "",
+                     settings=None, revision: str | None = None) -> Entry | None:
+    """Record one handout in the project's register, with the project's git commit now (unless given).
+
+    A training copy (a draft, marked DRAFT) is not recorded: it was never a patient's leaflet, and
+    `superseded` would otherwise list it among the patients to contact again.
+    """
+    from .changes import current_revision
+
+    if record.draft:
+        return None
+    revision = current_revision(project.root) if revision is None else revision
+    return project_register(project, settings).add(record, channel=channel, staff=staff, reference=reference,
+                                                   revision=revision)
+
+
 class Register:
     """The register's SQLite file."""
 
@@ -83,7 +99,7 @@ class Register:
 
     def find(self, *, reference: str | None = None, code: str | None = None, since: dt.date | None = None,
              until: dt.date | None = None) -> list[Entry]:
-        """Entries matching every filter given, oldest first."""
+        """Entries matching every filter given, oldest first. Dates are days in UTC, as the times are kept."""
         where, values = [], []
         for column, value in (("reference", reference), ("code", code)):
             if value:
@@ -106,8 +122,13 @@ def as_csv(entries: list[Entry]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for entry in entries:
-        writer.writerow([getattr(entry, name) for name in COLUMNS])
+        writer.writerow([_cell(getattr(entry, name)) for name in COLUMNS])
     return out.getvalue()
+
+
+def _cell(value):
+    """A value a spreadsheet shows as text: one typed as '=…' (a staff name from the API) is not a formula."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
 
 
 # --- handouts of leaflets that have changed since ---------------------------------------

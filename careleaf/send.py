@@ -24,7 +24,8 @@ from .outbox import Outbox, idempotency_key
 from .output import write_atomically
 from .project import Project
 from .patient import check_reference
-from .register import project_register
+from .project import refuse_shared_output
+from .register import register_handout
 from .settings import Settings, load_settings
 
 GENERATE = "generate"          # asked for as the password: make one, shown once to the member of staff
@@ -42,15 +43,21 @@ class Sent:
 def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str, str | None], to: str,
          reference: str = "", staff: str = "", password: str | None = None, eml: Path | None = None,
          allow_draft: bool = False, now: dt.datetime | None = None, settings: Settings | None = None,
-         outbox: Outbox | None = None, made: Handout | None = None) -> Sent:
+         outbox: Outbox | None = None, made: Handout | None = None, key: str | None = None) -> Sent:
     """Queue one patient's leaflet for email (or, with ``eml``, write the message to that file).
 
     ``password``: None sends the PDF unlocked; GENERATE makes a password (returned, never stored);
     any other text locks it with that text. ``made``: the leaflet, already made by ``handout`` for this
-    choice and patient (the front desk renders in its own pool). Raises HandoutError for a wrong field or address.
+    choice and patient (the front desk renders in its own pool). ``key``: what makes a send without a patient
+    reference the same send (the desk's form, so a double click sends once). Raises HandoutError for a wrong
+    field or address.
     """
     project = project if isinstance(project, Project) else Project(Path(project))
     settings = settings or load_settings(project)
+    if allow_draft:
+        raise HandoutError(["a draft is never sent to a patient: --allow-draft is for printed training copies only"])
+    if eml is not None:
+        refuse_shared_output(project, eml, "--eml")
     address = check_address(to)
     reference = check_reference(reference)
     if eml is None and settings.email is None:
@@ -68,15 +75,15 @@ def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str,
     if not sender:
         raise HandoutError([f"email: the brand {choice.brand} has no email address to send from; add 'email:' "
                             "to its file, or email settings to careleaf.yaml"])
-    key = idempotency_key(reference, made.record.code, made.record.version, made.record.lang)
+    key = idempotency_key(reference, made.record.code, made.record.version, made.record.lang, fallback=key)
     message = compose(project, pdf=pdf, file_name=made.file_name, to=address, sender=sender, clinic=brand.name,
                       phone=brand.phone, lang=choice.lang, direction=direction(choice.lang),
-                      words=catalog.labels[choice.lang], locked=bool(password), key=key)
+                      words=catalog.labels[choice.lang], locked=bool(password))
     revision = current_revision(project.root)
     if eml is not None:
         write_atomically(eml, bytes(message), private=True)
-        project_register(project, settings).add(made.record, channel="eml", staff=staff,
-                                                                    reference=reference, revision=revision)
+        register_handout(project, made.record, channel="eml", staff=staff, settings=settings, reference=reference,
+                         revision=revision)
         return Sent("", "exported", password)
     outbox = outbox or Outbox(project, settings)
     about = made.record.as_json() | {"staff": staff, "reference": reference, "revision": revision}

@@ -141,7 +141,11 @@ def _cross_check(settings: Settings) -> list[Problem]:
 def data_folder(project: Project, settings: Settings) -> Path:
     """The private folder for the outbox and the register; made readable by its owner only."""
     folder = (project.root / settings.data).resolve()
+    if folder.is_relative_to((project.root / "out").resolve()):
+        raise InputError([Problem(project.root / SETTINGS_FILE, 1, 1, "data: the outbox and the register hold "
+                                  "patients' data and may not be inside out/, the catalog's shared folder")])
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)       # also when it was already there, made by someone else's umask
     return folder
 
 

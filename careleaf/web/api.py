@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..handouts import Choice, not_for_patients
 from ..patient import LIMITS
-from ..register import Entry
+from ..register import Entry, register_handout
 from .app import render_errors
-from .catalog_view import catalog_now, record_print
+from .catalog_view import catalog_now
 from .security import token_allowed
 
 
@@ -188,6 +188,7 @@ async def _register_print(request: Request, record, body: HandoutRequest) -> Non
     from ..errors import HandoutError
 
     try:
-        await asyncio.to_thread(record_print, request.app, record, body.staff, body.reference)
+        await asyncio.to_thread(register_handout, request.app.state.project, record, channel="print",
+                                staff=body.staff, reference=body.reference, settings=request.app.state.settings)
     except HandoutError as error:
         raise HTTPException(422, "\n".join(error.problems)) from None

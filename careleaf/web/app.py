@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections import OrderedDict
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from ..errors import HandoutError, InputError, RenderError
 from ..handouts import Choice
@@ -37,17 +39,19 @@ from ..patient import FIELDS, safe_name
 from ..project import Project
 from ..settings import Settings, load_settings, secret
 from .renderer import Renderer
-from .security import Guard, LoginLimiter, csrf_matches, new_csrf_token, password_matches
+from .security import STAND_IN_HASH, Guard, LoginLimiter, csrf_matches, new_csrf_token, password_matches
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("careleaf.web")
 
 
 def create_app(project: Project, *, settings: Settings | None = None, renderer: Renderer | None = None,
-               training: bool = False) -> FastAPI:
+               training: bool = False, hosts: list[str] | None = None) -> FastAPI:
     """The web app for a project; its routes are listed in this module's docstring.
 
     ``training``: the desk may print drafts, marked DRAFT as always, and emails nothing (the API is unchanged).
+    ``hosts``: the only Host names it answers to (`careleaf serve` gives them), so that a web page elsewhere
+    cannot reach the desk on 127.0.0.1 by pointing its own name there (DNS rebinding).
     """
     settings = settings or load_settings(project)
     desk = settings.desk
@@ -65,7 +69,7 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
                   openapi_url="/api/openapi.json")
     app.state.project, app.state.settings, app.state.training = project, settings, training
     app.state.limiter = LoginLimiter()
-    app.state.previews = {}
+    app.state.previews = OrderedDict()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.undefined = StrictUndefined
     app.state.templates = templates
@@ -90,7 +94,8 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
         if limiter.blocked(*keys):
             return page(request, "login.html", status=429, failed=True, blocked=True)
         account = next((a for a in desk.accounts if a.name == name), None)
-        if account is None or not password_matches(account.password_hash, password):
+        # An unknown name is checked against a stand-in hash too, so the time taken does not tell names apart.
+        if not password_matches(account.password_hash if account else STAND_IN_HASH, password):
             limiter.failed(*keys)
             return page(request, "login.html", status=401, failed=True)
         limiter.succeeded(*keys)
@@ -120,6 +125,8 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
     key = secret(desk.secret_key_env) or secrets.token_urlsafe(32)   # without one, sign-ins last until a restart
     app.add_middleware(SessionMiddleware, secret_key=key, session_cookie="careleaf_session", same_site="strict",
                        https_only=desk.https, max_age=12 * 3600)
+    if hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     app.add_middleware(Guard)
     return app
 
@@ -154,8 +161,8 @@ def signed_in(request: Request) -> str:
     if not request.app.state.settings.desk.accounts:
         return "desk"
     staff = staff_of(request)
-    if not staff:
-        raise NeedsSignIn()
+    if not staff or staff not in {account.name for account in request.app.state.settings.desk.accounts}:
+        raise NeedsSignIn()      # not signed in, or the account was removed since
     return staff
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from babel import Locale
 
 from ..errors import InputError
-from ..handouts import Choice, HandoutRecord
+from ..handouts import Choice
 from .renderer import _catalog, _stamp
 
 
@@ -46,12 +46,3 @@ def choices(catalog, choice: Choice) -> Options:
     complete = (choice.brand in catalog.brands and entry is not None and choice.kind in dict(kinds)
                 and choice.lang in catalog.brands[choice.brand].languages)
     return Options([(b, v.name) for b, v in sorted(catalog.brands.items())], treatments, kinds, langs, complete)
-
-
-def record_print(app, record: HandoutRecord, staff: str, reference: str) -> None:
-    from ..changes import current_revision
-    from ..register import project_register
-
-    project = app.state.project
-    project_register(project, app.state.settings).add(
-        record, channel="print", staff=staff, reference=reference, revision=current_revision(project.root))

@@ -5,18 +5,24 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
+import secrets
+from collections import OrderedDict
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from ..handouts import Choice
-from ..errors import HandoutError
+from ..errors import HandoutError, InputError
 from ..patient import FIELDS, LIMITS, check_reference
 from .app import check_csrf, choice_from, page, patient_from, render_errors, signed_in
-from .catalog_view import catalog_now, choices, record_print, stamp_of
+from ..register import register_handout
+from .catalog_view import catalog_now, choices, stamp_of
 
 router = APIRouter(include_in_schema=False)
+MAX_PREVIEWS = 48          # leaflets' page images kept in memory (a few MB each)
+log = logging.getLogger("careleaf.web")
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -41,7 +47,9 @@ async def personalise(request: Request):
         made, problem = await render_errors(renderer.handout(choice, patient, allow_draft=training))
         if problem:
             return await _desk_page(request, choice, form=form, problem=problem, status=400)
-        await asyncio.to_thread(record_print, request.app, made.record, staff, str(form.get("reference", "")))
+        await asyncio.to_thread(register_handout, request.app.state.project, made.record, channel="print",
+                                staff=staff, reference=str(form.get("reference", "")),
+                                settings=request.app.state.settings)
         return Response(made.pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{made.file_name}"'})
     if action == "email":
@@ -64,15 +72,21 @@ async def _email(request: Request, choice: Choice, patient: dict[str, str], form
         sent = await asyncio.to_thread(
             send, request.app.state.project, choice, patient=patient, to=str(form.get("email", "")),
             reference=str(form.get("reference", "")), staff=staff, made=made, settings=request.app.state.settings,
-            password=GENERATE if form.get("lock") else None, outbox=_outbox(request))
-    except Exception as error:   # HandoutError (the address, the settings): plain words, no values
-        problems = getattr(error, "problems", None) or ["The email could not be queued."]
-        return await _desk_page(request, choice, form=form, problem="\n".join(problems), status=400)
+            password=GENERATE if form.get("lock") else None, outbox=_outbox(request),
+            key=str(form.get("form_key", ""))[:64] or None)
+    except (HandoutError, InputError) as error:     # the address, the settings: plain words, no values
+        return await _desk_page(request, choice, form=form, problem="\n".join(str(p) for p in error.problems),
+                                status=400)
+    except Exception as error:
+        log.error("an email could not be queued: %s", type(error).__name__)
+        return await _desk_page(request, choice, form=form, problem="The email could not be queued.", status=500)
+    if sent.status.startswith("already"):    # nothing new was sent: say so, and which send the patient has
+        return RedirectResponse(f"/sends/{sent.id}?already=1", status_code=303)
     if not sent.password:     # the status page follows the send by itself
         return RedirectResponse(f"/sends/{sent.id}", status_code=303)
     # The password is shown once, on this response only; the status page (a plain URL) never has it.
     return page(request, "sent.html", send=_outbox(request).status(sent.id) or {"status": sent.status, "id": sent.id},
-                password=sent.password, refresh=False)
+                password=sent.password, refresh=False, already=False)
 
 
 @router.get("/sends/{send_id}", response_class=HTMLResponse)
@@ -83,7 +97,8 @@ async def send_status(request: Request, send_id: str):
     found = _outbox(request).status(send_id)
     if found is None:
         raise HTTPException(404, "No such email in the outbox.")
-    return page(request, "sent.html", send=found, password=None, refresh=found["status"] not in ("sent", "failed"))
+    return page(request, "sent.html", send=found, password=None, refresh=found["status"] not in ("sent", "failed"),
+                already=request.query_params.get("already") == "1")
 
 
 @router.get("/sends/{send_id}/state")
@@ -107,22 +122,24 @@ async def preview_page(request: Request, brand: str, lang: str, treatment: str, 
 
 
 async def catalog_preview(request: Request, choice: Choice):
-    """The catalog leaflet's preview for the project as it is now; the last good one while the content is broken."""
-    previews = request.app.state.previews
-    stamp = stamp_of(request.app)
-    key = (choice, stamp)
+    """The catalog leaflet's preview for the project as it is now (and today: a leaflet can become overdue);
+    the last good one while the content is broken; None for a leaflet the catalog does not have."""
+    from ..governance import today
+
+    catalog, _ = await asyncio.to_thread(catalog_now, request.app)
+    if catalog is not None and not choices(catalog, choice).complete:
+        return None                  # refused here, without taking a render worker's time
+    previews: OrderedDict = request.app.state.previews
+    key, last = (choice, stamp_of(request.app), today()), ("last", choice)
     if key not in previews:
-        preview, problem = await render_errors(request.app.state.renderer.preview(choice))
+        preview, _ = await render_errors(request.app.state.renderer.preview(choice))
         if preview is None:
-            return previews.get(("last", choice))
-        previews[key] = previews[("last", choice)] = preview
-        _forget_old(previews, stamp)
+            return previews.get(last)
+        previews[key] = previews[last] = preview
+        while len(previews) > MAX_PREVIEWS:
+            previews.popitem(last=False)     # the least recently used
+    previews.move_to_end(key)
     return previews[key]
-
-
-def _forget_old(previews: dict, stamp: tuple) -> None:
-    for key in [k for k in previews if k[0] != "last" and k[1] != stamp]:
-        del previews[key]
 
 
 async def _desk_page(request: Request, choice: Choice, *, form: FormData | None = None, problem: str | None = None,
@@ -134,7 +151,8 @@ async def _desk_page(request: Request, choice: Choice, *, form: FormData | None 
     values = {name: str(form.get(name, "")) for name in FIELDS + ("email", "reference")} if form else {}
     return page(request, "desk.html", status=status, options=options, choice=choice, chosen=chosen,
                 preview=preview, personal=_inline(personal), problem=problem, content_problem=content_problem,
-                values=values, limits=LIMITS, page_urls=page_urls(request, choice, preview))
+                values=values, limits=LIMITS, page_urls=page_urls(request, choice, preview),
+                form_key=str(form.get("form_key", "")) if form else secrets.token_urlsafe(16))
 
 
 def page_urls(request: Request, choice: Choice, preview) -> list[str]:

@@ -13,7 +13,7 @@ import asyncio
 import json
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from .app import choice_from, page, signed_in
 from .catalog_view import catalog_now, choices, stamp_of
@@ -21,6 +21,7 @@ from .desk_pages import catalog_preview, page_urls
 
 router = APIRouter(include_in_schema=False)
 WATCHED = ("leaflets", "templates", "styles", "careleaf.yaml")
+MAX_WATCHERS = 8      # live previews open at once
 
 
 @router.get("/editor", response_class=HTMLResponse)
@@ -42,21 +43,28 @@ async def events(request: Request):
     signed_in(request)
     from watchfiles import awatch
 
+    state = request.app.state
+    if getattr(state, "watchers", 0) >= MAX_WATCHERS:    # each one holds a file watcher and a thread
+        return Response("Too many live previews are open; close some editor tabs.", status_code=503)
+    state.watchers = getattr(state, "watchers", 0) + 1
     root = request.app.state.project.root
     paths = [str(root / name) for name in WATCHED if (root / name).exists()]
     stop = asyncio.Event()
 
     async def stream():
-        yield "retry: 2000\n\n"
-        async for _ in awatch(*paths, stop_event=stop, debounce=300, step=100, recursive=True):
-            if await request.is_disconnected():
-                break
-            catalog, problem = await asyncio.to_thread(catalog_now, request.app)
-            if problem:
-                yield f"event: problem\ndata: {json.dumps(problem)}\n\n"
-            else:
-                yield f"event: changed\ndata: {json.dumps(_version(request))}\n\n"
-        stop.set()
+        try:
+            yield "retry: 2000\n\n"
+            async for _ in awatch(*paths, stop_event=stop, debounce=300, step=100, recursive=True):
+                if await request.is_disconnected():
+                    break
+                catalog, problem = await asyncio.to_thread(catalog_now, request.app)
+                if problem:
+                    yield f"event: problem\ndata: {json.dumps(problem)}\n\n"
+                else:
+                    yield f"event: changed\ndata: {json.dumps(_version(request))}\n\n"
+        finally:
+            stop.set()
+            state.watchers -= 1
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
 

@@ -72,21 +72,24 @@ def _preview(root: Path, choice: Choice, patient: dict[str, str] | None, allow_d
     """The catalog's leaflet (or, given patient fields, the patient's) as page images and text."""
     from ..assemble import Job, assemble
     from ..governance import today
-    from ..handouts import _check_choice, not_for_patients, personalise
+    from ..handouts import check_choice, not_for_patients, personalise, render_personal
     from ..html import render_leaflet
     from ..pdf import render_pdf
     from ..project import Project
 
     project = Project(root)
     catalog = _catalog(root, _stamp(root))
-    _check_choice(catalog, choice)
+    check_choice(catalog, choice)
     if patient is None:
         leaflet = assemble(catalog, Job(choice.brand, choice.lang, choice.treatment, choice.kind, choice.large_print),
                            today())
     else:
         leaflet = personalise(catalog, choice, patient, allow_draft=allow_draft, now=dt.datetime.now(dt.timezone.utc))
-    pdf = render_pdf(render_leaflet(project, leaflet), project.asset_folders, large_print=choice.large_print,
-                     source=leaflet.definition.code)
+    if patient is None:
+        pdf = render_pdf(render_leaflet(project, leaflet), project.asset_folders, large_print=choice.large_print,
+                         source=leaflet.definition.code)
+    else:
+        pdf = render_personal(project, leaflet)
     pages, texts = _pictures(pdf)
     return Preview(pages, texts, leaflet.definition.code, leaflet.definition.version,
                    tuple(not_for_patients(leaflet)))
@@ -111,9 +114,18 @@ def _pictures(pdf: bytes) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
 
 def _stamp(root: Path) -> tuple:
     """Every input file's name, size and modification time: a changed file means a new catalog."""
-    files = [p for folder in ("leaflets", "templates", "styles") for p in sorted((root / folder).rglob("*"))
-             if p.is_file()]
-    return tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    found = []
+    for folder in ("leaflets", "templates", "styles"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.name.startswith(".") or path.name.endswith("~"):
+                continue    # an editor's swap and backup files
+            try:
+                stat = path.stat()
+            except OSError:
+                continue    # deleted since it was listed (an editor saving by renaming)
+            if path.is_file():
+                found.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(found)
 
 
 @lru_cache(maxsize=2)

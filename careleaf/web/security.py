@@ -28,6 +28,7 @@ from ..settings import DeskSettings, secret
 MAX_BODY = 64 * 1024          # bytes: the largest form or JSON request (patient fields are short)
 FAILED_LOGINS_ALLOWED = 5     # per address and per name, within the window below
 FAILED_LOGIN_WINDOW = 15 * 60  # seconds
+MAX_TRACKED = 10_000            # addresses and names with recent failures kept in memory
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
@@ -45,11 +46,12 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_can_listen(host: str, desk: DeskSettings) -> None:
-    """Refuse to listen beyond this machine unless it has accounts, API tokens and a signing key."""
+def check_can_listen(host: str, desk: DeskSettings, *, tls: bool = True) -> None:
+    """Refuse to listen beyond this machine unless it has accounts, API tokens, a signing key and a TLS
+    certificate (patients' details, passwords and tokens must not cross the network in clear text)."""
     if is_loopback(host):
         return
-    missing = []
+    missing = [] if tls else ["a TLS certificate and key (--certfile, --keyfile)"]
     if not desk.accounts:
         missing.append("staff accounts (desk: accounts: in careleaf.yaml, hashes from `careleaf password-hash`)")
     if not api_tokens(desk):
@@ -72,6 +74,10 @@ def token_allowed(given: str | None, desk: DeskSettings) -> bool:
         return False
     offered = offered.strip().encode()
     return any(hmac.compare_digest(offered, token.encode()) for token in api_tokens(desk))
+
+
+# An argon2 hash of a random password nobody knows, checked when a sign-in names no account.
+STAND_IN_HASH = "$argon2id$v=19$m=65536,t=3,p=4$jMWW+n/Sytqq/5MbUJbDXA$rAfy2qxHOniiq/BrrBxiSPSf1BCOAORVlaNZbyFhsxI"
 
 
 def password_hash(password: str) -> str:
@@ -100,12 +106,17 @@ class LoginLimiter:
     def blocked(self, *keys: str) -> bool:
         now = time.monotonic()
         for key in keys:
-            times = self.failures[key]
+            times = self.failures.get(key)
             while times and now - times[0] > self.window:
                 times.popleft()
-        return any(len(self.failures[key]) >= self.allowed for key in keys)
+            if times is not None and not times:
+                del self.failures[key]
+        return any(len(self.failures.get(key, ())) >= self.allowed for key in keys)
 
     def failed(self, *keys: str) -> None:
+        if len(self.failures) > MAX_TRACKED:    # a flood of made-up names: forget the oldest rather than grow
+            for key in list(self.failures)[: MAX_TRACKED // 2]:
+                del self.failures[key]
         for key in keys:
             self.failures[key].append(time.monotonic())
 

@@ -1,0 +1,52 @@
+"""What `send` refuses before anything is made: drafts to patients, messages into the catalog's folder,
+and a project that would put patients' data where it is shared or committed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from careleaf.errors import HandoutError, InputError
+from careleaf.handouts import Choice
+from careleaf.project import Project, new_project
+from careleaf.send import send
+from careleaf.settings import Settings, data_folder
+from conftest import approved_project
+
+AFTERCARE = Choice("harbour-skin", "botox-facial-lines", "aftercare", "en")
+PATIENT = {"name": "Ayşe Yılmaz", "treated": "2026-12-01 14:30"}
+NOW = dt.datetime(2026, 12, 1, 15, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def root(tmp_path):
+    return approved_project(tmp_path / "p")
+
+
+def test_a_draft_is_never_sent_even_for_training(root, tmp_path):
+    for eml in (None, tmp_path / "x.eml"):
+        with pytest.raises(HandoutError, match="never sent to a patient"):
+            send(root, AFTERCARE, patient=PATIENT, to="ayse@example.com", allow_draft=True, eml=eml, now=NOW)
+    assert not (tmp_path / "x.eml").exists() and not (root / "data").exists()
+
+
+def test_an_exported_message_is_never_written_into_out(root):
+    with pytest.raises(HandoutError, match="--eml"):
+        send(root, AFTERCARE, patient=PATIENT, to="ayse@example.com", eml=root / "out" / "patient.eml", now=NOW)
+    assert not (root / "out").exists()
+
+
+def test_the_data_folder_may_not_be_inside_out_and_is_made_private(root):
+    project = Project(root)
+    with pytest.raises(InputError, match="inside out/"):
+        data_folder(project, Settings(data="out/data"))
+    (root / "data").mkdir(mode=0o755)
+    assert data_folder(project, Settings()).stat().st_mode & 0o777 == 0o700
+
+
+def test_a_new_project_keeps_patients_data_out_of_git(tmp_path):
+    new_project(tmp_path / "clinic")
+    ignored = (tmp_path / "clinic" / ".gitignore").read_text("utf-8").split()
+    assert {"data/", "out/", "*.eml", "*-leaflet.pdf"} <= set(ignored)
+    assert not (tmp_path / "clinic" / "gitignore").exists()
