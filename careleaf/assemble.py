@@ -73,7 +73,18 @@ class MilestoneView:
 class SideEffectView:
     effect: str
     lasts: Duration | None
-    what_to_do: str
+    what_to_do: str | None
+    urgent: bool
+
+
+@dataclass(frozen=True)
+class UrgentBox:
+    """The urgent-help box: the treatment's red flags (with the shared ones unless it replaces them)."""
+
+    symptoms: list[str]
+    action: str
+    emergency: str                     # the emergency number for the clinic's country, or the brand's own
+    urgent_advice: str | None          # where to get urgent advice that is not an emergency (NHS 111)
 
 
 @dataclass(frozen=True)
@@ -92,7 +103,9 @@ class Leaflet:
     do_not_treat: list[str]
     tell_us: list[str]
     checklist: list[tuple[Duration, list[str]]]                 # (window, steps), shortest window first
-    urgent_help: model.UrgentHelp | None
+    urgent_help: UrgentBox | None
+    product: str                       # medicine or device: the side-effects wording follows it
+    references: dict[str, Any]         # what {timeline.…}-style references in its wording print (references.py)
     words: dict[str, str]              # the template words ("Side effects") in its language
     overdue: bool                      # past its review date (printed only with --allow-overdue)
     printed: dict[Key, Any]            # every item it prints: the one record of what is in it
@@ -168,9 +181,9 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
     side_effects = group("side_effects", {"side-effects"})
     contraindications = group("contraindications", {"contraindications"})
     checklist = group("aftercare_checklist", {"aftercare-checklist"})
-    urgent_help = take(shared_file(job.lang), "urgent_help", "box") if "urgent-help" in shown else None
+    urgent_help = _urgent_box(catalog, take, entry, job, brand) if "urgent-help" in shown else None
     words = catalog.labels[job.lang]
-    for name in printed_labels(words, job.kind, {effect.frequency for effect, _ in side_effects}):
+    for name in printed_labels(words, job.kind, {effect.frequency for effect, _ in side_effects}, entry.facts.product):
         take(labels_file(job.lang), name)
     return Leaflet(
         job=job,
@@ -186,6 +199,8 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
         tell_us=[text for c, text in contraindications if c.rule == "tell-us"],
         checklist=_by_window(checklist),
         urgent_help=urgent_help,
+        product=entry.facts.product,
+        references=_referred(catalog, take, entry, job, blocks, leaflet_wording.intro),
         words=words,
         overdue=overdue(definition, today),
         printed=take.printed,
@@ -225,10 +240,45 @@ def _block(reference: str, take: _Taker, entry, lang: str, fallback: str | None)
     return Block("section", take(file, "sections", name), lang=None if file == files[0] else fallback)
 
 
+def _urgent_box(catalog: Catalog, take: _Taker, entry, job: Job, brand: model.Brand) -> UrgentBox:
+    """The shared red flags and the treatment's own (or the treatment's alone), the shared action unless the
+    treatment has its own, and the numbers for the clinic's country."""
+    shared = take(shared_file(job.lang), "urgent_help", "box") if take.has(shared_file(job.lang), "urgent_help",
+                                                                             "box") else None
+    own_file = entry.wording_file(job.lang)
+    own = take(own_file, "urgent_help", "box") if take.has(own_file, "urgent_help", "box") else None
+    symptoms = ([] if own and own.replaces_shared or not shared else list(shared.symptoms)) + \
+        (list(own.symptoms) if own else [])
+    action = own.action if own and own.action else shared.action
+    country = catalog.countries.get(brand.country or "")
+    return UrgentBox(symptoms, action, brand.emergency_number or country.emergency,
+                     country.urgent_advice if country else None)
+
+
+def _referred(catalog: Catalog, take: _Taker, entry, job: Job, blocks: list[Block], intro: str | None) -> dict:
+    """The value of each reference its wording makes ({timeline.effect-lasts} → the Duration), each fact
+    taken into the record of what it prints, so a changed figure rebuilds and reaches it."""
+    from . import references
+
+    # A section printed in the fallback language takes its country words in that language.
+    texts = [(intro, job.lang)] + [(block.section.answer, block.lang or job.lang) for block in blocks if block.section]
+    country = catalog.countries.get(catalog.brands[job.brand].country or "")
+    values: dict[str, Any] = {}
+    for text, lang in texts:
+        for match in references.found_in(text):
+            group, name, _ = match.groups()
+            if group == "country":
+                values[f"country.{name}"] = country.words[lang][name]
+            else:
+                fact = take(entry.facts_file, group, name)
+                values[f"{group}.{name}"] = getattr(fact, references.FIELD_OF[group] or "when")
+    return values
+
+
 def _by_frequency(effects: list[tuple[model.SideEffect, model.SideEffectWording]]):
     groups = []
     for frequency in model.FREQUENCIES:
-        views = [SideEffectView(words.effect, fact.lasts, words.what_to_do) for fact, words in effects
+        views = [SideEffectView(words.effect, fact.lasts, words.what_to_do, fact.urgent) for fact, words in effects
                  if fact.frequency == frequency]
         if views:
             groups.append((frequency, views))

@@ -25,6 +25,7 @@ from .items import Item, Key, file_items
 from .labels import read_labels
 from .load import Document
 from .project import Project, first_existing
+from . import references
 from .validate import closest, origin, read_file
 from .translation import SOURCE_LANGUAGE, stale_items
 
@@ -99,12 +100,39 @@ def _read_countries(files: _Collector, project: Project, brands: dict[str, model
     if countries is None:
         return {}
     for brand in brands.values():
+        if not brand.country and not brand.emergency_number:
+            files.problems.append(origin(brand).problem(
+                "the clinic's country is needed (for example 'country: GB'), so that its leaflets print the right "
+                "emergency number; or give the number itself as 'emergency_number:'", "name"))
         if brand.country and brand.country not in countries:
             files.problems.append(origin(brand).problem(
                 f"there are no facts for country '{brand.country}' (emergency number, how to report a side "
                 f"effect) in {display_path(path)}; add them to a copy of it in the project's templates/ folder",
                 "country"))
     return countries
+
+
+def _check_references(brands, shared, treatments, countries) -> list[Problem]:
+    """Every {timeline.…}-style reference in answers and intros names a fact that exists, and every
+    {country.…} word exists for each clinic offering that language (careleaf.references)."""
+    problems = []
+    for lang in sorted({lang for brand in brands.values() for lang in brand.languages}):
+        offering = [countries[b.country].words.get(lang, {}) if b.country in countries else {}
+                    for b in brands.values() if lang in b.languages]
+        words = set.intersection(*(set(w) for w in offering)) if offering else set()
+        texts = []
+        if lang in shared:
+            value, doc = shared[lang]
+            texts += [(doc, ("sections", name, "answer"), section.answer, None) for name, section in value.sections.items()]
+        for entry in treatments.values():
+            wording, doc = entry.wording.get(lang), entry.wording_docs.get(lang)
+            if wording is None:
+                continue
+            texts += [(doc, ("sections", name, "answer"), s.answer, entry.facts) for name, s in wording.sections.items()]
+            texts += [(doc, ("leaflets", kind, "intro"), w.intro, entry.facts) for kind, w in wording.leaflets.items()]
+        for doc, where, text, facts in texts:
+            problems += [doc.problem(where, message) for message in references.problems_in(text, facts, words)]
+    return problems
 
 
 def fallback_language(brands: dict[str, model.Brand], lang: str) -> str | None:
@@ -142,6 +170,8 @@ def load_catalog(project: Project) -> Catalog:
     languages = sorted({lang for brand in brands.values() for lang in brand.languages})
     labels, label_docs = read_labels(project.template_folders, languages, files.problems)
     countries = _read_countries(files, project, brands)
+    if not files.problems:
+        files.problems.extend(_check_references(brands, shared, treatments, countries))
     if files.problems:
         raise InputError(files.problems)
     catalog = Catalog(project, brands, shared, treatments, labels, countries)
@@ -292,6 +322,10 @@ def _check_facts(entry: TreatmentEntry, codes: dict[str, str]) -> list[Problem]:
                                         f"used by {codes[definition.code]}; every leaflet needs its own code"))
         codes.setdefault(definition.code, f"{entry.id} {definition.kind}")
         problems += _check_contents(entry, index, definition)
+        urgent = [effect.id for effect in facts.side_effects if effect.urgent]
+        if urgent and "side-effects" in definition.contents and "urgent-help" not in definition.contents:
+            problems.append(doc.problem(("leaflets", index, "contents"), f"the side effects {', '.join(urgent)} are "
+                                        "urgent and their rows point to the urgent-help box: list 'urgent-help' too"))
     return problems
 
 
@@ -357,6 +391,14 @@ def _check_wording(entry: TreatmentEntry, lang: str, wording: model.TreatmentWor
                          ("aftercare_checklist", facts.aftercare_checklist)):
         problems += _match_names(doc, entry, where, [i.id for i in items], getattr(wording, where))
     problems += _match_names(doc, entry, "leaflets", [d.kind for d in facts.leaflets], wording.leaflets)
+    for fact in facts.side_effects:
+        said = wording.side_effects.get(fact.id)
+        if said and fact.urgent and said.what_to_do:
+            problems.append(doc.problem(("side_effects", fact.id, "what_to_do"), "this side effect is urgent: its "
+                                        "row sends the reader to the urgent-help box, so remove its what_to_do"))
+        elif said and not fact.urgent and not said.what_to_do:
+            problems.append(doc.problem(("side_effects", fact.id), "say what to do about this side effect "
+                                        "(what_to_do), or mark it urgent: true in treatment.yaml", at_key=True))
     for name in wording.sections:
         if name in model.COMPONENTS:
             problems.append(doc.problem(("sections", name), f"'{name}' is the name of a built-in block; "
@@ -384,9 +426,10 @@ def _match_names(doc: Document, entry: TreatmentEntry, where: str, expected: lis
 def _check_reference(entry, index, position, reference, available: _Available, lang, shared) -> list[Problem]:
     where = ("leaflets", index, "contents", position)
     if reference in model.COMPONENTS:
-        if reference == "urgent-help" and shared[lang][0].urgent_help is None:
-            return [entry.facts_doc.problem(where, f"'urgent-help' is listed, but shared/{lang}.yaml "
-                                            "has no 'urgent_help' wording")]
+        own = entry.wording[lang].urgent_help
+        if reference == "urgent-help" and shared[lang][0].urgent_help is None and not (own and own.action):
+            return [entry.facts_doc.problem(where, f"'urgent-help' is listed, but neither shared/{lang}.yaml nor "
+                                            f"{entry.id}/{lang}.yaml has 'urgent_help' wording with an action")]
         return []
     if reference.startswith("shared/"):
         name = reference.removeprefix("shared/")

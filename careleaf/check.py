@@ -101,6 +101,8 @@ def run(project: Project, today: dt.date | None = None) -> Report:
         report.findings.sort(key=Finding.sort_key)
         return report
     report.findings += unused_sections(catalog)
+    report.findings += retyped_figures(catalog)
+    report.findings += pointers_to_missing_boxes(catalog)
     report.findings += reviews(catalog, today, settings.review_due_days)
     report.findings += drafts(catalog, today)
     report.findings += stale_translations(catalog)
@@ -187,6 +189,77 @@ def unused_sections(catalog: Catalog) -> list[Finding]:
                                   f"no leaflet prints the shared section '{name}': add 'shared/{name}' to a "
                                   "leaflet's contents in a treatment.yaml, or delete it", at_key=True))
     return found
+
+
+# --- figures written once; pointers to boxes the leaflet prints ---------------------------
+
+# A figure typed in wording: '4.5-6 months', '24–48 saat', '2 weeks'.
+_FIGURE = re.compile(r"(\d+(?:[.,]\d+)?)(?:\s*(?:-|–|—|to)\s*(\d+(?:[.,]\d+)?))?\s*"
+                     r"(hours?|days?|weeks?|months?|saat|gün|hafta|ay)\b", re.IGNORECASE)
+_UNITS = {"hour": "hours", "day": "days", "week": "weeks", "month": "months",
+          "saat": "hours", "gün": "days", "hafta": "weeks", "ay": "months"}
+
+
+def retyped_figures(catalog: Catalog) -> list[Finding]:
+    """Figures held as data (a milestone, a side effect's duration, an aftercare window) typed out in an
+    answer instead of referred to, so that changing the data would leave the old figure printed."""
+    found = []
+    for entry in catalog.treatments.values():
+        held = {}
+        for group, attribute in (("timeline", "when"), ("side_effects", "lasts"), ("aftercare_checklist", "within")):
+            for fact in getattr(entry.facts, group):
+                value = getattr(fact, attribute)
+                if value is not None:
+                    reference = f"{{{group}.{fact.id}" + ("" if attribute == "when" else f".{attribute}") + "}"
+                    held.setdefault((value.low, value.high, value.unit), reference)
+        for lang, wording in entry.wording.items():
+            texts = [(("sections", name, "answer"), s.answer) for name, s in wording.sections.items()]
+            texts += [(("leaflets", kind, "intro"), w.intro) for kind, w in wording.leaflets.items() if w.intro]
+            for where, text in texts:
+                for match in _FIGURE.finditer(text):
+                    low = float(match[1].replace(",", "."))
+                    high = float((match[2] or match[1]).replace(",", "."))
+                    unit = _UNITS.get(match[3].lower().rstrip("s"), _UNITS.get(match[3].lower()))
+                    reference = held.get((low, high, unit))
+                    if reference:
+                        found.append(_finding(entry.wording_docs[lang], where, "warning", "retyped-figure",
+                                              f"'{match[0]}' is a figure held in treatment.yaml; write {reference} "
+                                              "so that it is written once and changes with the data"))
+    return found
+
+
+# The blocks a sentence may point at, by the template word that is their heading.
+_BOXES = {"urgent-help": "urgent_help", "aftercare-checklist": "checklist", "review-visit": "review_visit",
+          "contact": "contact", "side-effects": "side_effects", "contraindications": "contraindications"}
+
+
+def pointers_to_missing_boxes(catalog: Catalog) -> list[Finding]:
+    """A sentence that sends the reader to a box ("the signs in the Get urgent help box") in a leaflet
+    that does not print that box."""
+    found = []
+    for entry in catalog.treatments.values():
+        for definition in entry.facts.leaflets:
+            missing = [box for box in _BOXES if box not in definition.contents]
+            for lang, wording in entry.wording.items():
+                words = catalog.labels.get(lang, {})
+                for reference in definition.contents:
+                    if reference in model.COMPONENTS:
+                        continue
+                    shared = reference.startswith("shared/")
+                    name = reference.removeprefix("shared/")
+                    sections, doc = ((catalog.shared[lang][0].sections, catalog.shared[lang][1]) if shared
+                                     else (wording.sections, entry.wording_docs[lang]))
+                    section = sections.get(name)
+                    if section is None:
+                        continue
+                    for box in missing:
+                        title = words.get(_BOXES[box], "")
+                        if title and title.lower() in section.answer.lower():
+                            found.append(_finding(doc, ("sections", name, "answer"), "error", "missing-box",
+                                                  f"this answer points at the '{title}' box, but the "
+                                                  f"{definition.code} leaflet ({definition.kind}) does not print "
+                                                  f"it: add '{box}' to its contents, or reword"))
+    return sorted(set(found), key=Finding.sort_key)
 
 
 # --- governance: review dates and drafts ----------------------------------------------
@@ -317,7 +390,13 @@ def _treatment_pieces(treatment: str, wording: model.TreatmentWording, doc: Docu
             yield Wording(doc, (group, name), lang, text)
     for name, effect in wording.side_effects.items():
         yield Wording(doc, ("side_effects", name, "effect"), lang, effect.effect)
-        yield Wording(doc, ("side_effects", name, "what_to_do"), lang, effect.what_to_do)
+        if effect.what_to_do:     # an urgent one has none: its row points to the urgent-help box
+            yield Wording(doc, ("side_effects", name, "what_to_do"), lang, effect.what_to_do)
+    if wording.urgent_help:
+        for index, symptom in enumerate(wording.urgent_help.symptoms):
+            yield Wording(doc, ("urgent_help", "symptoms", index), lang, symptom)
+        if wording.urgent_help.action:
+            yield Wording(doc, ("urgent_help", "action"), lang, wording.urgent_help.action)
 
 
 def _section_pieces(owner: str, sections: dict[str, model.Section], doc: Document, lang: str) -> Iterator[Wording]:

@@ -18,10 +18,11 @@ from babel.dates import format_date
 from babel.numbers import format_decimal
 from babel.units import format_unit
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from .assemble import Leaflet, direction
 from .figures import FONT_FILES, Fonts, Mark, data_uri, qr_data_uri, timeline, timeline_sentence
+from . import references
 from .project import Project
 from .validate import Duration
 
@@ -41,10 +42,10 @@ def environment(folders: tuple[Path, ...]) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters["markup"] = markup
+    env.filters["markup"] = jinja2.pass_context(lambda ctx, text: markup(text, referred(ctx["leaflet"])))
     env.filters["css_string"] = css_string
     env.filters["page_counter"] = page_counter
-    env.filters["duration"] = jinja2.pass_context(lambda ctx, d: format_duration(d, locale_of(ctx["leaflet"])))
+    env.filters["duration"] = jinja2.pass_context(lambda ctx, d: unbroken(d, locale_of(ctx["leaflet"])))
     env.filters["date"] = jinja2.pass_context(lambda ctx, d: format_date(d, "long", locale=locale_of(ctx["leaflet"])))
     env.filters["direction"] = direction
     env.filters["language_name"] = jinja2.pass_context(
@@ -52,9 +53,24 @@ def environment(folders: tuple[Path, ...]) -> jinja2.Environment:
     return env
 
 
-def markup(text: str | None) -> Markup:
-    """Answers' light formatting (paragraphs, **bold**, lists) as safe HTML."""
-    return Markup(_MARKDOWN.render(text or "").strip())
+def referred(leaflet: Leaflet) -> dict[str, Markup]:
+    """What each reference its wording makes prints ({timeline.effect-lasts} → "4.5–6 months", {country.painkiller}
+    → "paracetamol"), as HTML."""
+    locale = locale_of(leaflet)
+    return {name: unbroken(value, locale) if isinstance(value, Duration) else escape(value)
+            for name, value in leaflet.references.items()}
+
+
+def markup(text: str | None, values: dict[str, Markup] | None = None) -> Markup:
+    """Answers' light formatting (paragraphs, **bold**, lists) as safe HTML, with references to facts
+    filled in after the formatting (so a value is never read as formatting)."""
+    return Markup(references.fill(_MARKDOWN.render(text or "").strip(), values or {}))
+
+
+def unbroken(duration: Duration, locale: str) -> Markup:
+    """A duration that no line breaks inside: '48–72 hours' kept whole (a single value may break as usual)."""
+    text = escape(format_duration(duration, locale))
+    return Markup(f'<span class="range">{text}</span>') if duration.is_range else text
 
 
 def css_string(text: str) -> Markup:
@@ -85,7 +101,8 @@ def _locale(lang: str, country: str | None) -> str:
 
 
 def format_duration(duration: Duration, lang: str) -> str:
-    """'48–72 hours', '2 weeks', '4,5–6 ay': numbers and units in the leaflet's language."""
+    """'48–72 hours', '2 weeks', '4,5–6 ay': numbers and units in the leaflet's language, with an en dash
+    the same way everywhere (tables, answers, the picture)."""
     unit = f"duration-{duration.unit[:-1]}"
     whole = format_unit(duration.high, unit, locale=lang)
     if not duration.is_range:

@@ -133,6 +133,8 @@ def wording_items(wording: model.TreatmentWording | model.SharedWording) -> Iter
         for group in ("leaflets", "sections", *FACT_GROUPS):
             for name, value in getattr(wording, group).items():
                 yield group, name, value
+        if wording.urgent_help:
+            yield "urgent_help", "box", wording.urgent_help
     else:
         for name, value in wording.sections.items():
             yield "sections", name, value

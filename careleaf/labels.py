@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import get_args
 from pathlib import Path
 
 from .errors import Problem
 from .load import Document
 from .project import first_existing
-from .model import FREQUENCIES, KINDS
+from .model import FREQUENCIES, KINDS, Product
 from .validate import read_file
 
 REFERENCE_LANGUAGE = "en"
 
 
 # Words the templates ask for by a computed name ('frequency_' ~ frequency, kind ~ '_lede').
-COMPUTED = [f"frequency_{f}" for f in FREQUENCIES] + [f"{k.replace('-', '_')}_lede" for k in KINDS]
+COMPUTED = ([f"frequency_{f}" for f in FREQUENCIES] + [f"{k.replace('-', '_')}_lede" for k in KINDS]
+            + [f"side_effects_intro_{product}" for product in get_args(Product)])
 # Words only a patient's own leaflet (careleaf.personal) or its email print: part of the theme, not of the
 # approved content of the catalog's leaflets.
 NOT_IN_CATALOG = ("personal_", "email_")
@@ -73,9 +75,10 @@ def used_by_templates(folders: tuple[Path, ...]) -> frozenset[str]:
     return frozenset(found)
 
 
-def printed_labels(words: dict[str, str], kind: str, frequencies: set[str]) -> list[str]:
+def printed_labels(words: dict[str, str], kind: str, frequencies: set[str], product: str) -> list[str]:
     """The catalog words a leaflet of ``kind`` prints: all but the computed ones it does not ask for, and the
     words of a patient's own leaflet."""
-    wanted = {f"frequency_{f}" for f in frequencies} | {f"{kind.replace('-', '_')}_lede"}
+    wanted = ({f"frequency_{f}" for f in frequencies} | {f"{kind.replace('-', '_')}_lede"}
+              | {f"side_effects_intro_{product}"})
     return [name for name in words
             if not name.startswith(NOT_IN_CATALOG) and (name not in COMPUTED or name in wanted)]

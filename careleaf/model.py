@@ -21,6 +21,7 @@ from .validate import (Code, Colour, Country, Duration, Id, Language, Markup, Re
 Kind = Literal["pre-treatment", "aftercare"]
 Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare", "not-known"]
 Rule = Literal["do-not-treat", "tell-us"]
+Product = Literal["medicine", "device"]
 PageSize = Literal["A4", "Letter"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
@@ -59,6 +60,8 @@ class SideEffect:
     id: Id = field("A short name; its wording is under 'side_effects' in each language file")
     frequency: Frequency = field("How common it is, in the EMA's categories (not-known when no figure exists)")
     lasts: Optional[Duration] = field("How long it usually lasts, for example '24-48 hours'", None)
+    urgent: bool = field("true when it needs urgent help: its row then sends the reader to the urgent-help box "
+                         "(and its wording has no what_to_do)", False)
     needs_approval: bool = field("true while a clinician has not yet approved this fact", False)
 
 
@@ -104,6 +107,8 @@ class Treatment:
     contraindications: list[Contraindication] = field("Who should not have it, and what to tell the clinic")
     leaflets: list[LeafletDefinition] = field("The leaflets made for this treatment")
     aftercare_checklist: list[ChecklistItem] = field("What to do after treatment, by time window", [])
+    product: Product = field("medicine (a toxin) or device (a filler): the side-effects wording follows it",
+                             "medicine")
 
 
 # --- <language>.yaml: wording ------------------------------------------------------
@@ -122,7 +127,8 @@ class SideEffectWording:
     """How a side effect is described to patients."""
 
     effect: Text = field("What the patient may notice")
-    what_to_do: Text = field("What to do about it")
+    what_to_do: Optional[Text] = field("What to do about it (not for an urgent side effect: its row points to "
+                                       "the urgent-help box)", None)
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,17 @@ class TranslationRecord:
 
 
 @dataclass(frozen=True)
+class TreatmentUrgentHelp:
+    """A treatment's own red flags, for its urgent-help box."""
+
+    symptoms: list[Text] = field("Signs that need help straight away")
+    action: Optional[Text] = field("What to do, when it differs from the shared wording (no phone numbers: "
+                                   "the box prints the clinic's urgent number and the emergency number)", None)
+    replaces_shared: bool = field("true: only these signs; false: the shared signs, then these", False)
+    needs_approval: bool = field("true while a clinician has not yet approved this wording", False)
+
+
+@dataclass(frozen=True)
 class TreatmentWording:
     """A treatment's wording in one language."""
 
@@ -166,6 +183,8 @@ class TreatmentWording:
     side_effects: dict[Id, SideEffectWording] = field("How each side effect is described, by name")
     contraindications: dict[Id, Text] = field("Each condition, completing 'if you …' or 'if …', by name")
     aftercare_checklist: dict[Id, Text] = field("Each aftercare step, by name", {})
+    urgent_help: Optional[TreatmentUrgentHelp] = field("This treatment's own red-flag signs, added to the "
+                                                          "shared ones or replacing them", None)
     translated_from: Optional[TranslationRecord] = field("For translations: the source wording's "
                                                          "fingerprints (written by the tool)", None)
 
@@ -220,6 +239,9 @@ class Brand:
     email: Optional[Text] = field("An email address for questions", None)
     leaflet_page: Optional[Url] = field("The web page of each leaflet, for a QR code; {code} and {lang} "
                                         "are filled in, e.g. https://clinic.example/leaflets/{code}", None)
+    emergency_number: Optional[Text] = field("The emergency number, when it is not the country's usual one "
+                                             "(from careleaf's country table: 999 in GB, 911 in the US, 112 in TR)",
+                                             None)
     time_zone: Optional[TimeZone] = field("The clinic's time zone, for example Europe/London: a patient's "
                                           "leaflet gives real dates and times in it", None)
     opening_days: list[Weekday] = field("The days the clinic is open, so a suggested review date falls on one",
@@ -244,8 +266,12 @@ class CountryFacts:
     """What a leaflet needs to know about the country a clinic is in."""
 
     emergency: Text = field("The emergency phone number, for example 999, 911 or 112")
-    reporting: Reporting = field("How to report a suspected side effect")
     source: Text = field("Where these facts come from (kept on record, not printed)")
+    urgent_advice: Optional[Text] = field("Where to get urgent advice that is not an emergency, for example NHS 111",
+                                          None)
+    reporting: Optional[Reporting] = field("How to report a suspected side effect", None)
+    words: dict[Language, dict[Id, Text]] = field("Words that differ by country, per language, used in wording "
+                                                  "as {country.name}: painkiller, regulator", {})
 
 
 # --- check.yaml: what `generate.py check` holds the wording to -----------------------

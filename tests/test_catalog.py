@@ -82,7 +82,8 @@ def test_review_visit_needs_a_visit_on_the_timeline(root):
 
 def test_urgent_help_needs_its_shared_wording(root):
     replace_in(root / SHARED, "urgent_help:\n  symptoms:\n    - Trouble breathing\n  action: Call us straight away.\n", "")
-    assert problems() == [f"{FACTS}:41:9: 'urgent-help' is listed, but shared/en.yaml has no 'urgent_help' wording"]
+    assert problems() == [f"{FACTS}:41:9: 'urgent-help' is listed, but neither shared/en.yaml nor demo/en.yaml has "
+                          "'urgent_help' wording with an action"]
 
 
 # --- references between files -----------------------------------------------------------

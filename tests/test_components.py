@@ -104,19 +104,31 @@ def test_ranges_are_bars_and_visits_are_diamonds():
 
 def test_side_effects_use_the_ema_frequency_wording(sample, tmp_path):
     text = normalise("".join(pdf_pages_text(sample.out / "harbour-skin/en/botox-facial-lines-aftercare.pdf")))
-    assert "frequency cannot be estimated from the available data" in text
+    assert "We do not know how often these happen" in text     # plain words, not the regulator's phrase
     root = copy_project(tmp_path)
     replace_in(root / "leaflets/treatments/botox-facial-lines/treatment.yaml",
                "  - id: headache\n    frequency: not-known", "  - id: headache\n    frequency: common")
     html = drawn(Project(root))[AFTERCARE]
     common = html.index("Common: may affect up to 1 in 10 people")
-    assert common < html.index("A headache") < html.index("How often: not known")   # most common first
+    assert common < html.index("A headache") < html.index("We do not know how often")   # most common first
 
 
 def test_contraindications_are_two_groups(sample_html):
     html = sample_html[AFTERCARE]
     do_not, tell_us = html.index("Do not have this treatment if:"), html.index("Tell us before your treatment if:")
     assert do_not < html.index("you are pregnant") < tell_us < html.index("you take medicines or supplements")
+
+
+def test_urgent_help_box_prints_the_emergency_number_of_the_clinics_country_in_every_language(sample):
+    numbers = {"harbour-skin": ("999", "NHS 111"), "maple-aesthetics": ("911", None)}
+    for brand, (emergency, advice) in numbers.items():
+        for lang, said in (("en", f"In an emergency, call {emergency}."),
+                           ("tr", f"Acil bir durumda {emergency} numaralı telefonu arayın.")):
+            text = normalise("".join(pdf_pages_text(sample.out / brand / lang / "botox-facial-lines-aftercare.pdf")))
+            assert said in text, (brand, lang)
+            assert (advice in text) if advice else "111" not in text
+            other = "911" if emergency == "999" else "999"
+            assert f" {other}." not in text and "112" not in text.replace("0112", "")
 
 
 def test_urgent_help_box_has_the_red_flags_and_the_brands_urgent_number(sample):

@@ -53,8 +53,8 @@ def test_a_leaflet_records_exactly_the_items_it_prints(sample):
     assert Key(wording, "sections", "will-my-face-swell") in printed
     assert Key("leaflets/brands/harbour-skin.yaml", "phone") in printed
     assert Key("templates/labels/en.yaml", "side_effects") in printed
-    # Not printed: the aftercare-only block, the other brand, the other language, the other kind's title.
-    assert Key("leaflets/shared/en.yaml", "urgent_help", "box") not in printed
+    # Not printed: the aftercare-only blocks, the other brand, the other language, the other kind's title.
+    assert not any(key.group == "aftercare_checklist" for key in printed)
     assert not any(key.file.endswith(("maple-aesthetics.yaml", "tr.yaml")) for key in printed)
     assert Key(wording, "leaflets", "aftercare") not in printed
     # Only the frequency words of groups it shows.
@@ -77,8 +77,7 @@ def test_a_changed_urgent_number_reaches_that_brands_leaflets_that_print_it(repo
 
 
 def test_a_changed_frequency_word_reaches_the_leaflets_that_show_that_group(repo):
-    replace_in(repo / "templates/labels/en.yaml", "How often: not known (frequency cannot be estimated from the "
-               "available data)", "How often: not known")
+    replace_in(repo / "templates/labels/en.yaml", "We do not know how often these happen", "How often: not known")
     result = compare(Project(repo), "HEAD", today=TODAY)
     [change] = result.changes
     assert (change.file, change.item) == ("templates/labels/en.yaml", "frequency_not-known")
@@ -100,7 +99,9 @@ def test_a_translation_falling_stale_is_on_the_sheet_without_asking_for_a_new_ve
     stale = [c for c in result.changes if c.status == "awaiting translation review"]
     assert [(c.file, c.item) for c in stale] == [("leaflets/shared/tr.yaml", "urgent_help/box")]
     assert {leaflet["languages"] == ["tr"] for leaflet in stale[0].leaflets} == {True}
-    assert sorted(leaflet["code"] for leaflet in stale[0].leaflets) == ["BTX-FL-AC", "BTX-UA-AC"]
+    # Every leaflet prints the urgent-help box (pre-treatment leaflets too, so that consent is informed).
+    assert sorted(leaflet["code"] for leaflet in stale[0].leaflets) == ["BTX-FL-AC", "BTX-FL-PT", "BTX-UA-AC",
+                                                                          "BTX-UA-PT"]
     # The English change asks for new versions; the Turkish PDFs are reached for their review note.
     assert all(r.needs_bump for r in result.leaflets)
     assert any("/tr/" in pdf for r in result.leaflets for pdf in r.pdfs)
