@@ -51,8 +51,11 @@ def sentences(markup: str) -> list[str]:
 
 
 def _unformatted(markup: str) -> str:
-    """The answer without its bold marks: '**24-48 hours**' reads as '24-48 hours'."""
-    return markup.replace("**", "").replace("__", "")
+    """The answer without its bold marks ('**24-48 hours**' reads as '24-48 hours'), and each reference to a
+    fact read as the short figure it prints ('{timeline.effect-lasts}' as '4'), not as one long word."""
+    from .references import REFERENCE
+
+    return REFERENCE.sub("4", markup.replace("**", "").replace("__", ""))
 
 
 def _blocks(text: str) -> list[str]:
