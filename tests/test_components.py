@@ -123,7 +123,7 @@ def test_urgent_help_box_prints_the_emergency_number_of_the_clinics_country_in_e
     numbers = {"harbour-skin": ("999", "NHS 111"), "maple-aesthetics": ("911", None)}
     for brand, (emergency, advice) in numbers.items():
         for lang, said in (("en", f"In an emergency, call {emergency}."),
-                           ("tr", f"Acil bir durumda {emergency} numaralı telefonu arayın.")):
+                           ("tr", f"Acil bir durumda {emergency} numaralı acil çağrı hattını arayın.")):
             text = normalise("".join(pdf_pages_text(sample.out / brand / lang / "botox-facial-lines-aftercare.pdf")))
             assert said in text, (brand, lang)
             assert (advice in text) if advice else "111" not in text
@@ -144,7 +144,7 @@ def test_urgent_help_box_never_splits_across_pages(sample):
         holding = [page for page in pdf_pages_text(pdf) if "Trouble swallowing, speaking or breathing" in page
                    or "Yutma, konuşma ya da nefes almada güçlük" in page]
         assert len(holding) == 1, pdf
-        assert "Call us now on" in holding[0] or "Hemen arayın" in holding[0], pdf
+        assert "Call us now on" in holding[0] or "hemen arayın" in holding[0], pdf
 
 
 def test_checklist_has_a_tick_box_per_step_grouped_by_window(sample_html):

@@ -232,7 +232,7 @@ def test_suggested_review_is_never_a_day_the_clinic_is_closed(project):
     "Tedaviniz: 1 Aralık Salı, saat 14:30",
     "bugün saat 18:30 olana kadar",
     "yarın saat 14:30 olana kadar",
-    "15 Aralık Salı tarihine kadar",
+    "15 Aralık Salı gününe kadar",
     "Seri numarası TR5521A",
 ])
 def test_turkish_leaflet_has_turkish_dates_and_the_name_exactly(ismail, pdf_folder, expected):
