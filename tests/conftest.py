@@ -207,3 +207,31 @@ def approved_project(dest: Path, languages: str = "en, tr") -> Path:
                           text)
         path.write_text(text, "utf-8")
     return dest
+
+
+# --- a real mail server and outbox workers (tests/mailserver.py), for the email and register tests ------
+
+@pytest.fixture
+def mail(tmp_path):
+    """The clinic's mail server: STARTTLS required, then a user name and password (only over TLS)."""
+    from mailserver import MailServer
+
+    server = MailServer(tmp_path)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def workers(tmp_path):
+    """`careleaf worker` processes, every one stopped after the test."""
+    from mailserver import Workers
+
+    folder = tmp_path / "workers"
+    folder.mkdir()
+    running = Workers(folder, GENERATE)
+    try:
+        yield running
+    finally:
+        running.stop_all()

@@ -49,7 +49,7 @@ from careleaf.send import send
 from careleaf.settings import load_settings
 
 from conftest import GENERATE, approved_project, run_cli
-from mailserver import USER, MailServer, RedisServer, Workers, redis_available, wait_until
+from mailserver import USER, MailServer, RedisServer, redis_available, wait_until
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 12, 1, 15, 0, tzinfo=UTC)        # Tuesday 1 December 2026, 15:00 in London
@@ -100,25 +100,6 @@ def storage(request, monkeypatch) -> str:
     return request.param
 
 
-@pytest.fixture
-def mail(tmp_path):
-    """The clinic's mail server: STARTTLS required, then a user name and password (only over TLS)."""
-    server = MailServer(tmp_path)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def workers(tmp_path):
-    folder = tmp_path / "workers"
-    folder.mkdir()
-    running = Workers(folder, GENERATE)
-    try:
-        yield running
-    finally:
-        running.stop_all()
 
 
 @pytest.fixture

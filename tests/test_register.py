@@ -34,7 +34,7 @@ from careleaf.register import COLUMNS, REGISTER_FILE, Register
 from careleaf.send import send
 
 from conftest import GENERATE, approved_project, replace_in, run_cli
-from mailserver import MailServer, Workers, wait_until
+from mailserver import wait_until
 
 BRAND, TREATMENT = "harbour-skin", "botox-facial-lines"
 AYSE = {"name": "Ayşe Yılmaz", "treated": "2026-12-01 14:30", "batch": "C3920C3"}
@@ -48,24 +48,6 @@ def root(tmp_path) -> Path:
     return approved_project(tmp_path / "clinic")
 
 
-@pytest.fixture
-def mail(tmp_path):
-    server = MailServer(tmp_path)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def workers(tmp_path):
-    folder = tmp_path / "workers"
-    folder.mkdir()
-    running = Workers(folder, GENERATE)
-    try:
-        yield running
-    finally:
-        running.stop_all()
 
 
 def leaflet(kind: str = "aftercare", lang: str = "en") -> list[str]:
