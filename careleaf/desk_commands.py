@@ -23,7 +23,7 @@ from .output import write_atomically
 from .project import Project, refuse_shared_output
 
 COMMANDS = ("handout", "handouts", "send", "worker", "outbox", "register", "superseded", "serve", "password-hash")
-EXIT_OK, EXIT_INPUT = 0, 2
+EXIT_OK = 0
 
 
 def add_parsers(commands) -> None:
@@ -258,8 +258,8 @@ def _send(project: Project, options: argparse.Namespace) -> int:
     from .send import GENERATE, send
 
     fields = _fields(options)
-    to = options.to or fields.pop("to", None)
-    fields.pop("to", None)
+    to = fields.pop("to", None)
+    to = options.to or to
     if not to:
         raise HandoutError(["--to: the patient's email address is needed (or 'to' in --fields)"])
     password = GENERATE if options.lock else None

@@ -19,6 +19,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
+from zoneinfo import ZoneInfo
 
 from .assemble import Job, Leaflet, assemble
 from .catalog import Catalog, brand_file, load_catalog
@@ -119,7 +120,7 @@ def personalise(catalog: Catalog, choice: Choice, patient: Mapping[str, str | No
     if not brand.time_zone:
         raise HandoutError([f"{brand_file(choice.brand)} has no time_zone, so a patient's dates cannot be worked "
                             "out; add one, for example 'time_zone: Europe/London'"])
-    today = now.astimezone(_zone(brand.time_zone)).date()
+    today = now.astimezone(ZoneInfo(brand.time_zone)).date()
     if not isinstance(patient, Patient):
         patient = read_patient(patient, brand.time_zone, today)
     leaflet = assemble(catalog, Job(choice.brand, choice.lang, choice.treatment, choice.kind, choice.large_print), today)
@@ -165,12 +166,6 @@ def check_choice(catalog: Catalog, choice: Choice) -> None:
     problems = [p for p in problems if p]
     if problems:
         raise HandoutError(problems)
-
-
-def _zone(name: str):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(name)
 
 
 # --- a day's list ------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Mapping
 
 from .assemble import direction
-from .catalog import load_catalog
+from .catalog import Catalog, load_catalog
 from .changes import current_revision
 from .errors import HandoutError
 from .handouts import Choice, Handout, handout
@@ -43,7 +43,8 @@ class Sent:
 def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str, str | None], to: str,
          reference: str = "", staff: str = "", password: str | None = None, eml: Path | None = None,
          allow_draft: bool = False, now: dt.datetime | None = None, settings: Settings | None = None,
-         outbox: Outbox | None = None, made: Handout | None = None, key: str | None = None) -> Sent:
+         outbox: Outbox | None = None, made: Handout | None = None, key: str | None = None,
+         catalog: Catalog | None = None) -> Sent:
     """Queue one patient's leaflet for email (or, with ``eml``, write the message to that file).
 
     ``password``: None sends the PDF unlocked; GENERATE makes a password (returned, never stored);
@@ -63,7 +64,7 @@ def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str,
     if eml is None and settings.email is None:
         raise HandoutError(["email: careleaf.yaml has no email settings, so nothing can be sent; add them "
                             "(see the README), or export the message with --eml"])
-    catalog = load_catalog(project)
+    catalog = catalog or load_catalog(project)
     made = made or handout(project, choice, patient=patient, allow_draft=allow_draft, now=now, catalog=catalog)
     if password == GENERATE:
         password = new_password()

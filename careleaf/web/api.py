@@ -19,7 +19,7 @@ from ..handouts import Choice, not_for_patients
 from ..patient import LIMITS
 from ..register import Entry, register_handout
 from .app import render_errors
-from .catalog_view import catalog_now
+from .catalog_view import catalog_now, find_send, outbox_of
 from .security import token_allowed
 
 
@@ -143,8 +143,6 @@ async def make_handout(request: Request, body: HandoutRequest):
 async def queue_send(request: Request, body: SendRequest):
     from ..errors import HandoutError
     from ..send import GENERATE, send
-    from .desk_pages import _outbox
-
     made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient)))
     if problem:
         raise HTTPException(422, problem)
@@ -152,7 +150,7 @@ async def queue_send(request: Request, body: SendRequest):
         sent = await asyncio.to_thread(send, request.app.state.project, body.choice(), patient=_fields(body.patient),
                                        to=body.to, reference=body.reference, staff=body.staff, made=made,
                                        settings=request.app.state.settings, password=GENERATE if body.lock else None,
-                                       outbox=_outbox(request))
+                                       outbox=outbox_of(request.app), catalog=catalog_now(request.app)[0])
     except HandoutError as error:
         raise HTTPException(422, "\n".join(error.problems)) from None
     return Sent(id=sent.id, status=sent.status, password=sent.password)
@@ -160,9 +158,7 @@ async def queue_send(request: Request, body: SendRequest):
 
 @router.get("/sends/{send_id}", response_model=SendStatus, summary="How a queued email went")
 async def send_status(request: Request, send_id: str):
-    from .desk_pages import _outbox
-
-    found = _outbox(request).status(send_id) if send_id.isalnum() and len(send_id) <= 64 else None
+    found = find_send(request.app, send_id)
     if found is None:
         raise HTTPException(404, "No such email in the outbox.")
     return SendStatus(**{name: found[name] for name in SendStatus.model_fields})

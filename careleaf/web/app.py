@@ -26,7 +26,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Form, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
@@ -198,4 +198,4 @@ async def render_errors(work):
 
 
 __all__ = ["create_app", "page", "signed_in", "check_csrf", "choice_from", "patient_from", "render_errors",
-           "NeedsSignIn", "Response"]
+           "NeedsSignIn"]

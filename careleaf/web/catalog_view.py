@@ -1,14 +1,16 @@
-"""What the pages need to know about the catalog: what can be chosen, in words staff read."""
+"""What the pages need to know about the project: what can be chosen (in words staff read), whether its
+files changed, and its outbox."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from babel import Locale
 
 from ..errors import InputError
 from ..handouts import Choice
-from .renderer import _catalog, _stamp
+from .renderer import current_catalog, stamp
 
 
 @dataclass(frozen=True)
@@ -24,13 +26,19 @@ KIND_NAMES = {"pre-treatment": "Before treatment (pre-treatment)", "aftercare": 
 
 
 def stamp_of(app) -> tuple:
-    return _stamp(app.state.project.root)
+    return stamp(app.state.project.root)
+
+
+def version_of(app) -> str:
+    """A short name for the project's files as they are now: page images' addresses carry it, so a browser
+    fetches them again after an edit."""
+    return hashlib.sha256(repr(stamp_of(app)).encode()).hexdigest()[:12]
 
 
 def catalog_now(app):
     """The catalog as the files are now, or (None, the problems in plain words) while they are broken."""
     try:
-        return _catalog(app.state.project.root, stamp_of(app)), None
+        return current_catalog(app.state.project.root), None
     except InputError as error:
         return None, str(error)
 
@@ -46,3 +54,19 @@ def choices(catalog, choice: Choice) -> Options:
     complete = (choice.brand in catalog.brands and entry is not None and choice.kind in dict(kinds)
                 and choice.lang in catalog.brands[choice.brand].languages)
     return Options([(b, v.name) for b, v in sorted(catalog.brands.items())], treatments, kinds, langs, complete)
+
+
+def outbox_of(app):
+    """The project's outbox, opened once for the app."""
+    from ..outbox import Outbox
+
+    if getattr(app.state, "outbox", None) is None:
+        app.state.outbox = Outbox(app.state.project, app.state.settings)
+    return app.state.outbox
+
+
+def find_send(app, send_id: str) -> dict | None:
+    """A send's state by its id, or None (also for an id that is not one: ids are hex digits)."""
+    if not send_id.isalnum() or len(send_id) > 64:
+        return None
+    return outbox_of(app).status(send_id)

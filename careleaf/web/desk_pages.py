@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import logging
 import secrets
 from collections import OrderedDict
@@ -18,7 +17,7 @@ from ..errors import HandoutError, InputError
 from ..patient import FIELDS, LIMITS, check_reference
 from .app import check_csrf, choice_from, page, patient_from, render_errors, signed_in
 from ..register import register_handout
-from .catalog_view import catalog_now, choices, stamp_of
+from .catalog_view import catalog_now, choices, find_send, outbox_of, stamp_of, version_of
 
 router = APIRouter(include_in_schema=False)
 MAX_PREVIEWS = 48          # leaflets' page images kept in memory (a few MB each)
@@ -72,7 +71,8 @@ async def _email(request: Request, choice: Choice, patient: dict[str, str], form
         sent = await asyncio.to_thread(
             send, request.app.state.project, choice, patient=patient, to=str(form.get("email", "")),
             reference=str(form.get("reference", "")), staff=staff, made=made, settings=request.app.state.settings,
-            password=GENERATE if form.get("lock") else None, outbox=_outbox(request),
+            password=GENERATE if form.get("lock") else None, outbox=outbox_of(request.app),
+            catalog=catalog_now(request.app)[0],
             key=str(form.get("form_key", ""))[:64] or None)
     except (HandoutError, InputError) as error:     # the address, the settings: plain words, no values
         return await _desk_page(request, choice, form=form, problem="\n".join(str(p) for p in error.problems),
@@ -85,16 +85,14 @@ async def _email(request: Request, choice: Choice, patient: dict[str, str], form
     if not sent.password:     # the status page follows the send by itself
         return RedirectResponse(f"/sends/{sent.id}", status_code=303)
     # The password is shown once, on this response only; the status page (a plain URL) never has it.
-    return page(request, "sent.html", send=_outbox(request).status(sent.id) or {"status": sent.status, "id": sent.id},
+    return page(request, "sent.html", send=outbox_of(request.app).status(sent.id) or {"status": sent.status, "id": sent.id},
                 password=sent.password, refresh=False, already=False)
 
 
 @router.get("/sends/{send_id}", response_class=HTMLResponse)
 async def send_status(request: Request, send_id: str):
     signed_in(request)
-    if not send_id.isalnum() or len(send_id) > 64:
-        raise HTTPException(404)
-    found = _outbox(request).status(send_id)
+    found = find_send(request.app, send_id)
     if found is None:
         raise HTTPException(404, "No such email in the outbox.")
     return page(request, "sent.html", send=found, password=None, refresh=found["status"] not in ("sent", "failed"),
@@ -105,7 +103,7 @@ async def send_status(request: Request, send_id: str):
 async def send_state(request: Request, send_id: str):
     """The send's status alone, for the status page's script (it reloads the page when the send is done)."""
     signed_in(request)
-    found = _outbox(request).status(send_id) if send_id.isalnum() and len(send_id) <= 64 else None
+    found = find_send(request.app, send_id)
     if found is None:
         raise HTTPException(404)
     return {"status": found["status"]}
@@ -159,7 +157,7 @@ def page_urls(request: Request, choice: Choice, preview) -> list[str]:
     """Where a catalog leaflet's page images are; the version makes the browser fetch them again after an edit."""
     if preview is None:
         return []
-    version = hashlib.sha256(repr(stamp_of(request.app)).encode()).hexdigest()[:12]
+    version = version_of(request.app)
     size = "large" if choice.large_print else "standard"
     return [f"/preview/{choice.brand}/{choice.lang}/{choice.treatment}/{choice.kind}/{size}/{n}.png?v={version}"
             for n in range(1, len(preview.pages) + 1)]
@@ -171,15 +169,6 @@ def _inline(preview) -> dict | None:
         return None
     return {"pages": ["data:image/png;base64," + base64.b64encode(png).decode() for png in preview.pages],
             "texts": preview.texts}
-
-
-def _outbox(request: Request):
-    from ..outbox import Outbox
-
-    app = request.app
-    if getattr(app.state, "outbox", None) is None:
-        app.state.outbox = Outbox(app.state.project, app.state.settings)
-    return app.state.outbox
 
 
 __all__ = ["router", "catalog_preview"]

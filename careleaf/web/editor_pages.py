@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from .app import choice_from, page, signed_in
-from .catalog_view import catalog_now, choices, stamp_of
+from .catalog_view import catalog_now, choices, version_of
 from .desk_pages import catalog_preview, page_urls
 
 router = APIRouter(include_in_schema=False)
@@ -61,7 +61,7 @@ async def events(request: Request):
                 if problem:
                     yield f"event: problem\ndata: {json.dumps(problem)}\n\n"
                 else:
-                    yield f"event: changed\ndata: {json.dumps(_version(request))}\n\n"
+                    yield f"event: changed\ndata: {json.dumps(version_of(request.app))}\n\n"
         finally:
             stop.set()
             state.watchers -= 1
@@ -76,8 +76,3 @@ def _findings(app) -> list[dict]:
     result = check.run(app.state.project)
     return result.as_json()["findings"]
 
-
-def _version(request: Request) -> str:
-    import hashlib
-
-    return hashlib.sha256(repr(stamp_of(request.app)).encode()).hexdigest()[:12]

@@ -65,7 +65,7 @@ class Renderer:
 def _handout(root: Path, choice: Choice, patient: dict[str, str], allow_draft: bool):
     from ..handouts import handout
 
-    return handout(root, choice, patient=patient, allow_draft=allow_draft, catalog=_catalog(root, _stamp(root)))
+    return handout(root, choice, patient=patient, allow_draft=allow_draft, catalog=current_catalog(root))
 
 
 def _preview(root: Path, choice: Choice, patient: dict[str, str] | None, allow_draft: bool) -> Preview:
@@ -78,7 +78,7 @@ def _preview(root: Path, choice: Choice, patient: dict[str, str] | None, allow_d
     from ..project import Project
 
     project = Project(root)
-    catalog = _catalog(root, _stamp(root))
+    catalog = current_catalog(root)
     check_choice(catalog, choice)
     if patient is None:
         leaflet = assemble(catalog, Job(choice.brand, choice.lang, choice.treatment, choice.kind, choice.large_print),
@@ -112,7 +112,7 @@ def _pictures(pdf: bytes) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
     return tuple(pages), tuple(texts)
 
 
-def _stamp(root: Path) -> tuple:
+def stamp(root: Path) -> tuple:
     """Every input file's name, size and modification time: a changed file means a new catalog."""
     found = []
     for folder in ("leaflets", "templates", "styles"):
@@ -128,8 +128,13 @@ def _stamp(root: Path) -> tuple:
     return tuple(found)
 
 
+def current_catalog(root: Path):
+    """The project's catalog as its files are now, read again only when one of them changed."""
+    return _catalog(root, stamp(root))
+
+
 @lru_cache(maxsize=2)
-def _catalog(root: Path, stamp: tuple):
+def _catalog(root: Path, files: tuple):
     from ..catalog import load_catalog
     from ..project import Project
 
