@@ -23,6 +23,7 @@ from markupsafe import Markup, escape
 from .assemble import Leaflet, direction
 from .figures import FONT_FILES, Fonts, Mark, data_uri, qr_data_uri, timeline, timeline_sentence
 from . import references
+from .watermark import mark_uri
 from .project import Project
 from .validate import Duration
 
@@ -48,6 +49,7 @@ def environment(folders: tuple[Path, ...]) -> jinja2.Environment:
     env.filters["duration"] = jinja2.pass_context(lambda ctx, d: unbroken(d, locale_of(ctx["leaflet"])))
     env.filters["date"] = jinja2.pass_context(lambda ctx, d: format_date(d, "long", locale=locale_of(ctx["leaflet"])))
     env.filters["direction"] = direction
+    env.filters["ltr"] = left_to_right
     env.filters["language_name"] = jinja2.pass_context(
         lambda ctx, code: Locale.parse(ctx["leaflet"].lang).languages.get(code, code))
     return env
@@ -71,6 +73,12 @@ def unbroken(duration: Duration, locale: str) -> Markup:
     """A duration that no line breaks inside: '48–72 hours' kept whole (a single value may break as usual)."""
     text = escape(format_duration(duration, locale))
     return Markup(f'<span class="range">{text}</span>') if duration.is_range else text
+
+
+def left_to_right(text: str) -> Markup:
+    """A phone number, address or code kept in its own order inside right-to-left text: without the
+    isolation '020 7946 0321' prints as '0321 7946 020' in an Arabic leaflet, and a patient dials it."""
+    return Markup('<bdi dir="ltr">{}</bdi>').format(text)
 
 
 def css_string(text: str) -> Markup:
@@ -132,8 +140,18 @@ def render(env: jinja2.Environment, leaflet: Leaflet, fonts: Fonts) -> str:
     template = env.get_template(f"{leaflet.job.kind}.html")
     context: dict[str, Any] = {"leaflet": leaflet, "brand": leaflet.brand, "label": leaflet.words,
                                "timeline_picture": timeline_picture(leaflet, fonts),
-                               "qr": qr_code(leaflet)}
+                               "qr": qr_code(leaflet), "watermark": watermark(leaflet, fonts)}
     return template.render(context)
+
+
+def watermark(leaflet: Leaflet, fonts: Fonts) -> Markup | None:
+    """The mark across every page of a leaflet not to be given to patients (a draft, or one overdue for
+    review), as a data: URL for the page background; None for an approved, current leaflet."""
+    words = leaflet.words["draft"] if leaflet.draft else leaflet.words["review_overdue"] if leaflet.overdue else None
+    if words is None:
+        return None
+    font = fonts.arabic_bold if leaflet.direction == "rtl" else fonts.latin_bold
+    return Markup(mark_uri(words, font, leaflet.brand.page_size))   # base64: nothing in it to escape
 
 
 def timeline_picture(leaflet: Leaflet, fonts: Fonts) -> dict[str, Any]:

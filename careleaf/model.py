@@ -22,7 +22,7 @@ Kind = Literal["pre-treatment", "aftercare"]
 Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare", "not-known"]
 Rule = Literal["do-not-treat", "tell-us"]
 Product = Literal["medicine", "device"]
-PageSize = Literal["A4", "Letter"]
+PageSize = Literal["A4", "Letter", "A5"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 KINDS: tuple[str, ...] = ("pre-treatment", "aftercare")
@@ -229,7 +229,7 @@ class Brand:
     urgent_phone: Text = field("The number to call with an urgent problem")
     address: list[Text] = field("The clinic's address, one line per item")
     website: Url = field("The clinic's website, starting with https://")
-    page_size: PageSize = field("A4 or Letter")
+    page_size: PageSize = field("A4, Letter, or A5 (half an A4 sheet: leaflet racks and folded booklets)")
     languages: list[Language] = field("Languages this clinic hands leaflets out in", ["en"])
     country: Optional[Country] = field("The clinic's country as two capital letters (GB, US, TR), so dates "
                                        "and numbers are written the local way", None)
@@ -312,5 +312,9 @@ class CheckSettings:
 
     max_sentence_words: int = field("Sentences longer than this many words are reported", 25)
     review_due_days: int = field("Leaflets due for review within this many days are reported", 30)
+    page_budget: dict[Kind, int] = field(
+        "The most pages each kind of leaflet should fill at standard print on A4 or Letter, for example "
+        "'aftercare: 2' (one sheet, both sides); large print and A5 may take twice as many. The build warns "
+        "when a leaflet takes more", {"pre-treatment": 4, "aftercare": 2})
     en: EnglishChecks = field("English: readability targets and hard words", EnglishChecks())
     tr: TurkishChecks = field("Turkish: readability targets and hard words", TurkishChecks())
