@@ -90,6 +90,29 @@ def parser() -> argparse.ArgumentParser:
                     "the current English.")
     translations_cmd.add_argument("--reviewed", type=Path, nargs="+", metavar="FILE",
                                   help="translation files (e.g. leaflets/shared/tr.yaml) brought up to date")
+
+    booklet_cmd = commands.add_parser(
+        "booklet", help="impose an A5 leaflet's pages on A4 sheets, to print double-sided and fold",
+        description="Make a booklet of an A5 leaflet PDF (a brand with page_size: A5): its pages two to an A4 "
+                    "landscape sheet, in booklet order. Print it on both sides with \"flip on short edge\", fold "
+                    "the stack in half and staple along the fold. The booklet is for printing only: it is not "
+                    "tagged for screen readers, so give the A5 leaflet itself to anyone reading on screen.",
+        epilog="Exit status: 0 written, 1 the booklet could not be written, 2 the file is not an A5 leaflet PDF.")
+    booklet_cmd.add_argument("leaflet", type=Path, metavar="LEAFLET.pdf", help="the A5 leaflet PDF")
+    booklet_cmd.add_argument("--out", type=Path, metavar="BOOKLET.pdf",
+                             help="where to write the booklet (default: beside the leaflet, as <name>-booklet.pdf)")
+    audit_cmd = commands.add_parser(
+        "audit", help="check PDFs the way a screen reader reads them",
+        description="Walk each PDF's tag tree and page content, and name in plain words what a screen reader "
+                    "would miss, hear twice or hear out of order: content neither tagged nor an artifact, tables "
+                    "without header cells, figures without alt text, skipped heading levels, elements split by a "
+                    "page break, and DRAFT or REVIEW OVERDUE marks in the text.",
+        epilog="Exit status: 0 no problems, 1 problems found, 2 a file could not be read.")
+    audit_cmd.add_argument("paths", type=Path, nargs="+", metavar="PDF_OR_FOLDER",
+                           help="a PDF, or a folder whose PDFs (in it and its folders) are all checked")
+    audit_cmd.add_argument("--watermark", action="append", metavar="TEXT",
+                           help="a mark that must not be in the text (repeatable; default: careleaf's DRAFT and "
+                                "REVIEW OVERDUE marks in every language it ships)")
     desk_commands.add_parsers(commands)
     return main
 
@@ -112,6 +135,10 @@ def main(argv: list[str] | None = None) -> int:
         options = parser().parse_args(argv)
         if options.command == "new":
             return _new(options)
+        if options.command == "booklet":   # works on a PDF, so needs no project
+            return _booklet(options)
+        if options.command == "audit":     # so does this
+            return _audit(options)
         project = find_project(options.project)
         if options.command in ("build", "changes") and options.out is None:   # relative to here, as typed
             options.out = Path(os.path.relpath(project.root / "out"))
@@ -222,6 +249,49 @@ def _changes(project: Project, options: argparse.Namespace) -> int:
     else:
         print(changes.text(result))
     return EXIT_FOUND if result.needs_bump else EXIT_OK
+
+
+def _audit(options: argparse.Namespace) -> int:
+    import pikepdf
+
+    from .audit import audit_paths
+
+    missing = [str(path) for path in options.paths if not path.exists()]
+    if missing:
+        print(f"Error: no such file or folder: {', '.join(missing)}", file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        reports = audit_paths(options.paths, watermarks=options.watermark)
+    except (pikepdf.PdfError, OSError) as error:
+        print(f"Error: could not read a PDF: {error}", file=sys.stderr)
+        return EXIT_INPUT
+    for report in reports:
+        print(report)
+    failing = sum(1 for report in reports if report.problems)
+    print(f"{len(reports)} PDF(s) checked, {failing} with problems.")
+    return EXIT_FOUND if failing else EXIT_OK
+
+
+def _booklet(options: argparse.Namespace) -> int:
+    from .booklet import impose_booklet
+    from .output import write_atomically
+
+    out = options.out or options.leaflet.with_name(f"{options.leaflet.stem}-booklet.pdf")
+    if out.resolve() == options.leaflet.resolve():
+        print(f"Error: the booklet would replace the leaflet {options.leaflet}: choose another --out",
+              file=sys.stderr)
+        return EXIT_INPUT
+    try:
+        booklet = impose_booklet(options.leaflet.read_bytes())
+    except OSError as error:
+        print(f"Error: cannot read {options.leaflet}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_INPUT
+    except RenderError as error:   # not an A5 leaflet: the file given is wrong, as for invalid input
+        print(f"Error: {options.leaflet}: {error}", file=sys.stderr)
+        return EXIT_INPUT
+    write_atomically(out, booklet)
+    print(f"wrote {out}: print it on both sides with \"flip on short edge\", then fold")
+    return EXIT_OK
 
 
 def _new(options: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ import os
 import re
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
@@ -29,6 +30,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from xml.etree import ElementTree
 
 from .errors import RenderError
+from .pages import PageFacts, page_facts
 
 MAX_DATA_URL = 256 * 1024
 
@@ -198,10 +200,25 @@ def _svg_references(body: bytes) -> list[str]:
     return [reference for reference in found if reference]
 
 
-def render_pdf(html: str, folders: tuple[Path, ...], *, large_print: bool = False, source: str = "") -> bytes:
+@dataclass(frozen=True)
+class Rendered:
+    """A leaflet's PDF, and how full each of its pages is."""
+
+    pdf: bytes
+    facts: PageFacts
+
+
+# How every leaflet is written: PDF/UA-1 (tagged, with its title and language), with the HTML's metadata.
+PDF_OPTIONS = {"pdf_variant": "pdf/ua-1", "custom_metadata": True}
+
+
+def render(html: str, folders: tuple[Path, ...], *, large_print: bool = False, source: str = "") -> Rendered:
     """A tagged PDF/UA-1 document from a leaflet's HTML, whose relative references (the logo) are read
-    from the asset ``folders``, the first one winning. Raises RenderError."""
+    from the asset ``folders``, the first one winning, with its tag tree mended (careleaf.tagging) and the
+    fill of its pages. Raises RenderError."""
     from weasyprint import HTML
+
+    from .tagging import write_pdf
 
     folders = tuple(Path(folder).resolve() for folder in folders)
     try:
@@ -212,9 +229,11 @@ def render_pdf(html: str, folders: tuple[Path, ...], *, large_print: bool = Fals
     stylesheets = [sheets["leaflet"]] + ([sheets["large-print"]] if large_print else [])
     with _weasyprint_errors() as errors:
         try:
-            document = HTML(string=html, base_url=folders[0].as_uri() + "/", url_fetcher=fetcher)
-            pdf = document.write_pdf(stylesheets=stylesheets, font_config=fonts, pdf_variant="pdf/ua-1",
-                                     custom_metadata=True)
+            # Laid out first, then written, so that the pages and their boxes can be read as well.
+            document = HTML(string=html, base_url=folders[0].as_uri() + "/", url_fetcher=fetcher).render(
+                stylesheets=stylesheets, font_config=fonts, **PDF_OPTIONS)
+            pdf = write_pdf(document, **PDF_OPTIONS)
+            facts = page_facts(document)
         except RenderError:
             raise  # the time limit, which already names the leaflet
         except Exception as error:  # WeasyPrint raises many kinds; the leaflet's name matters most
@@ -224,7 +243,12 @@ def render_pdf(html: str, folders: tuple[Path, ...], *, large_print: bool = Fals
     problems = _problems(fetcher, errors)
     if problems:
         raise RenderError(f"{source}: " + " ".join(problems))
-    return pdf
+    return Rendered(pdf, facts)
+
+
+def render_pdf(html: str, folders: tuple[Path, ...], *, large_print: bool = False, source: str = "") -> bytes:
+    """The PDF alone of ``render``."""
+    return render(html, folders, large_print=large_print, source=source).pdf
 
 
 def _problems(fetcher, errors: _ErrorLog) -> list[str]:
