@@ -225,6 +225,9 @@ def _read_brands(files: _Collector, content: Path, styles: Path):
             shown = logo.relative_to(styles.parent)
             files.problems.append(doc.problem(("logo",), f"the logo file {shown} does not exist"))
         files.problems.extend(_brand_contrast(brand, doc))
+        if brand.booklet and brand.page_size != "A5":
+            files.problems.append(doc.problem(("booklet",), "a booklet is made of A5 pages: set 'page_size: A5' "
+                                              "too, or remove 'booklet'"))
         brands[path.stem] = brand
         docs[path.stem] = doc
     if not brands and not files.problems:

@@ -39,7 +39,7 @@ FACT_GROUPS = ("timeline", "side_effects", "contraindications", "aftercare_check
 
 # Brand fields that print nothing on a catalog leaflet: which languages are offered is a list of PDFs, not
 # their content; the time zone and opening days give a patient's own leaflet its dates (careleaf.personal).
-BRAND_NOT_PRINTED = ("languages", "time_zone", "opening_days", "closed_dates")
+BRAND_NOT_PRINTED = ("languages", "time_zone", "opening_days", "closed_dates", "booklet")
 
 
 

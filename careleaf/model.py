@@ -230,6 +230,9 @@ class Brand:
     address: list[Text] = field("The clinic's address, one line per item")
     website: Url = field("The clinic's website, starting with https://")
     page_size: PageSize = field("A4, Letter, or A5 (half an A4 sheet: leaflet racks and folded booklets)")
+    booklet: bool = field("With page_size A5: also write each leaflet as an A4 booklet, two pages to a side "
+                          "in folding order (<leaflet>-booklet.pdf), for clinics that print and fold their own",
+                          False)
     languages: list[Language] = field("Languages this clinic hands leaflets out in", ["en"])
     country: Optional[Country] = field("The clinic's country as two capital letters (GB, US, TR), so dates "
                                        "and numbers are written the local way", None)

@@ -173,6 +173,15 @@ def test_qr_code_only_where_the_brand_has_leaflet_pages(sample_html):
 def test_large_print_is_the_same_content(sample_html):
     standard = sample_html[AFTERCARE]
     large = sample_html[AFTERCARE + "-large-print"]
-    assert 'class="large-print"' in large
-    strip = lambda html: re.sub(r'style="[^"]*"|src="[^"]*"|class="[^"]*-print"', "", html)  # noqa: E731
+    assert 'class="large-print' in large
+    side_effects = re.compile(r'<section class="side-effects">.*?</section>', re.S)
+    strip = lambda html: re.sub(r'style="[^"]*"|src="[^"]*"|class="[^"]*-print[^"]*"', "",  # noqa: E731
+                                side_effects.sub("", html))
     assert strip(standard) == strip(large)
+    # Side effects are a table in standard print and a stacked list in large print, with the same words.
+    words = lambda html: re.sub(r"<[^>]+>", " ", html).split()  # noqa: E731
+    table_cells = re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", side_effects.search(standard).group(0), re.S)
+    stacked = " ".join(words(side_effects.search(large).group(0)))
+    for cell in table_cells:
+        if cell.strip() != "–":
+            assert " ".join(words(cell)) in stacked

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import subprocess
 from pathlib import Path
 
 import pypdf
@@ -229,3 +230,14 @@ def test_reviewing_the_arabic_fixture_clears_its_note(tmp_path):
                   catalog.treatments["botox-facial-lines"].wording["en"])
     mark_reviewed(root / "leaflets/shared/ar.yaml", catalog.shared["en"][0])
     assert load_catalog(project).stale == frozenset()
+
+
+def test_numbers_and_addresses_keep_their_order_in_right_to_left_text(arabic):
+    """Isolated left to right: a patient reading the Arabic leaflet dials the right number."""
+    _, out = arabic
+    pdf = out / "harbour-skin/ar/botox-facial-lines-aftercare.pdf"
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, check=True, text=True).stdout
+    assert "020 7946 0321" in text and "0321 7946 020" not in text
+    assert "020 7946 0999" in text
+    assert "https://harbourskin.example/" in text and "/https://" not in text
+    assert "14 Quayside Walk" in text

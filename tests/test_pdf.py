@@ -263,7 +263,7 @@ def test_clear_print_and_large_print_body_sizes(mini):
     folder = mini.out / "clinic" / "en"
     for kind in ("pre-treatment", "aftercare"):
         standard, large = folder / f"demo-{kind}.pdf", folder / f"demo-{kind}-large-print.pdf"
-        assert body_font_size(standard) >= 12.5
+        assert body_font_size(standard) >= 12
         assert body_font_size(large) >= 16
         assert text_of(large).count("48-72 hours") >= 1
         assert marked(large)
