@@ -12,12 +12,12 @@ import math
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Callable
 
 from .validate import HOURS_IN, Duration
 
 # The fonts the stylesheet prints labels in, measured to place them (styles/fonts/ in the theme or project).
 FONT_FILES = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf", "NotoSansArabic-Regular.ttf", "NotoSansArabic-Bold.ttf")
-WIDTH = 480.0          # points; the image is scaled to the text column's width
 
 
 @dataclass(frozen=True)
@@ -52,201 +52,544 @@ def data_uri(svg: str) -> str:
 
 
 # --- timeline ---------------------------------------------------------------------
+#
+# The picture is a time chart. A horizontal axis runs from the treatment day on a
+# logarithmic scale of hours, so that "4 hours" and "6 months" are both readable, with
+# labelled ticks (1 day, 1 week, 1 month…) saying what the scale is. Each milestone is
+# drawn above the axis as a bar from the start to the end of its range, or as a marker
+# for a single time (a diamond for a visit), with its words beside it on the same line.
+# Milestones are laid out in rows: two share a row only when they are well apart, so
+# nothing ever overlaps and no leader line is needed; the picture grows a row instead.
+#
+# Everything is placed in points at the size it prints, in the text column's real width,
+# with the label words measured in the leaflet's own fonts (shaped by HarfBuzz, as the
+# renderer shapes them). The layout returns every box it drew, so the tests can check them.
+
+MM = 72 / 25.4
+# The narrowest text column each page size gets, in points. The picture is laid out for it and
+# printed across the whole column: a wider column scales it up, which only opens the space between
+# things, while a narrower one would make words collide. The page margins must leave at least this.
+COLUMN = {"A4": 176 * MM, "Letter": 176 * MM, "A5": 116 * MM}
+
+# Where the scale may put labelled ticks, most useful first; a tick whose words would crowd
+# another's is left out.
+SCALE_TICKS = (Duration(1, 1, "days"), Duration(1, 1, "weeks"), Duration(1, 1, "months"),
+               Duration(6, 6, "months"), Duration(12, 12, "months"), Duration(3, 3, "months"),
+               Duration(4, 4, "hours"), Duration(24, 24, "months"), Duration(1, 1, "hours"),
+               Duration(2, 2, "weeks"))
+
+# The timeline's label size in points, standard and large print; styles/*.css print the labels at the same
+# size. The scale's times are chosen for the large one, so both sizes show the same times.
+LABEL_SIZE = {False: 12, True: 16}
+LARGE_PRINT_LABEL = LABEL_SIZE[True]
+
+# Kinds of box. Words: 'label' (a milestone's), 'scale-label' (the treatment day's and the ticks').
+# Marks: 'bar' (a range), 'diamond' (a visit), 'dot' (a single time). The axis: 'axis', 'arrow',
+# 'origin' (the treatment day's dot), 'tick'; and 'grid', faint lines up from the ticks.
+WORDS = frozenset({"label", "scale-label"})
+MARKS = frozenset({"bar", "diamond", "dot"})
+
+
+@dataclass(frozen=True)
+class Run:
+    """Words in one style: 'name' (bold), 'when', 'date' (a patient's own dates) or 'scale'."""
+
+    text: str
+    style: str
+    # On a line that goes on with the previous line's words (wrapped): what joins them, '' inside a word.
+    join: str | None = None
+
+
+Line = tuple[Run, ...]
+
+
+@dataclass(frozen=True)
+class Box:
+    """A rectangle drawn on the picture, strokes included, in points from its top left corner as printed."""
+
+    kind: str
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    def overlaps(self, other: "Box") -> bool:
+        return self.x0 < other.x1 and other.x0 < self.x1 and self.y0 < other.y1 and other.y0 < self.y1
+
+    def mirrored(self, width: float) -> "Box":
+        return Box(self.kind, width - self.x1, self.y0, width - self.x0, self.y1)
+
 
 @dataclass(frozen=True)
 class Label:
-    """A label's place on the picture, as percentages of its width and height."""
+    """Words laid over the picture: their box as percentages of its width and height, and their lines."""
 
     left: float
     top: float
     width: float
-    lines: tuple[str, ...]          # the first is the milestone's name, printed bold
+    lines: tuple[Line, ...]
+    align: str                      # CSS text-align: 'start', 'end' or 'center'
+    kind: str                       # 'label' or 'scale-label'
+
+    @property
+    def parts(self) -> tuple[tuple[Run, bool], ...]:
+        """The words as the template prints them: each part whole, and whether it starts a line.
+
+        A part the layout wrapped is printed whole, in a box as wide as its longest line, and the
+        stylesheet wraps it again: each line fits, so it wraps where the layout did or later. The
+        markup is then the same whatever the width and print size; only the places differ.
+        """
+        parts: list[tuple[Run, bool]] = []
+        for number, line in enumerate(self.lines):
+            for index, run in enumerate(line):
+                if run.join is not None and index == 0 and parts:
+                    previous, starts = parts[-1]
+                    parts[-1] = (Run(previous.text + run.join + run.text, previous.style), starts)
+                else:
+                    parts.append((run, index == 0 and number > 0))
+        return tuple(parts)
 
 
 @dataclass(frozen=True)
 class Timeline:
-    """The drawing (lines, bars and markers) and the labels laid over it.
+    """The drawing (axis, bars and markers) and the words laid over it; ``boxes`` is everything drawn.
 
-    Labels are HTML text rather than SVG text so that every script is shaped and
-    ordered properly (Arabic included) and extracts as real text.
+    Words are HTML text rather than SVG text so that every script is shaped and
+    ordered properly (Arabic included).
     """
 
     svg: str
     labels: tuple[Label, ...]
+    boxes: tuple[Box, ...]
+    width: float
+    height: float
 
 
-def timeline(marks: list[Mark], day_label: str, colour: str, fonts: Fonts, *, font_size: float,
-             rtl: bool) -> Timeline:
-    """A timeline on a logarithmic scale, so hours and months are both readable.
+def column_width(page_size: str) -> float:
+    """The width, in points, to lay the picture out for on a page of this size."""
+    return COLUMN[page_size]
 
-    Effects (ranges, drawn as bars) are labelled above the line; the treatment day
-    and visits (diamonds) below it; milestones that apply only after repeat
-    treatments on a dashed second line at the bottom. Labels take as many rows as
-    they need so that none overlaps another or is crossed by a leader line.
+
+def timeline(marks: list[Mark], day_label: str, colour: str, fonts: Fonts, *, font_size: float, rtl: bool,
+             width: float = COLUMN["A5"], say: Callable[[Duration], str] | None = None) -> Timeline:
+    """The timeline of ``marks`` for a text column ``width`` points wide, its words at ``font_size``.
+
+    ``say`` writes a tick's time in the leaflet's language ('1 week', '1 hafta'); without it the
+    scale has no ticks. ``rtl``: time runs from right to left, as the leaflet's text does.
     """
-    layout = _Layout(font_size, rtl, fonts, lines=max(len(m.lines) for m in marks) if marks else 2)
-    day = Mark(day_label, Duration(0, 0, "hours"), "", True, False)
-    effects = layout.place([m for m in marks if not m.visit and not m.after_repeat])
-    visits = layout.place([day] + [m for m in marks if m.visit and not m.after_repeat])
-    repeats = layout.place([m for m in marks if m.after_repeat])
-    axis_y = layout.pad + effects.height(layout) + layout.gap
-    repeat_y = axis_y + layout.gap + visits.height(layout) + layout.gap
-    height = (repeat_y + layout.gap + repeats.height(layout) if repeats.boxes else repeat_y - layout.gap) + layout.pad
-    tracks = [(effects, axis_y, True), (visits, axis_y, False), (repeats, repeat_y, False)]
-    shapes = [_axis(axis_y, rtl, dashed=False)]
-    if repeats.boxes:
-        shapes.append(_axis(repeat_y, rtl, dashed=True))
-    labels = []
-    for placement, y, up in tracks:
-        for box in placement.boxes:
-            shapes.append(_marker(layout, box.mark, y, "#ffffff" if box.mark.after_repeat else colour))
-            top, leader = _label_position(layout, box, y, up=up)
-            if leader:
-                shapes.append(leader)
-            labels.append(Label(100 * box.start / WIDTH, 100 * top / height, 100 * (box.end - box.start) / WIDTH,
-                                box.mark.lines))
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH:.0f}" height="{height:.0f}" '
-           f'viewBox="0 0 {WIDTH:.0f} {height:.0f}">\n' + "\n".join(shapes) + "\n</svg>")
-    return Timeline(svg, tuple(labels))
+    size = _Sizes(font_size, width, _scale_end(marks))
+    measure = _Measure(fonts, font_size, rtl)
+    rows = _rows([_Item(mark, size, measure) for mark in sorted(marks, key=lambda m: (m.when.low_hours,
+                                                                                       m.when.high_hours))])
+    drawn = _Drawing(size)
+    axis_y = drawn.milestones(rows)
+    drawn.axis(axis_y)
+    drawn.scale(axis_y, _scale_words(day_label, say, size, measure))
+    drawn.grid(axis_y)
+    return drawn.picture(colour, rtl)
 
 
-def timeline_sentence(marks: list[Mark], intro: str) -> str:
-    """The same facts as the picture, as a sentence for screen readers."""
-    return intro + " " + " ".join(f"{m.label}: {', '.join(m.lines[1:])}." for m in marks)
+class _Sizes:
+    """The picture's measurements in points, all in proportion to the label font size."""
+
+    def __init__(self, font_size: float, width: float, end_hours: float):
+        f = font_size
+        self.font_size, self.width, self.end_hours = f, width, end_hours
+        self.line = f * 1.25            # the stylesheet's line-height for the labels
+        self.pad = f * 0.15             # between anything and the picture's edge
+        self.gap = f * 0.4              # between a mark and its words
+        self.apart = f * 1.5            # between two milestones sharing a row
+        self.row_gap = f * 0.3
+        self.bar = f * 0.55             # a bar's height
+        self.shortest_bar = f * 1.1     # so that a short range still reads as a bar, not a dot
+        self.diamond = f * 0.85
+        self.dot = f * 0.6
+        self.arrow = f * 0.6
+        self.tick = f * 0.5
+        self.origin = self.pad + self.diamond / 2 + 0.75    # a visit on the treatment day fits its diamond
+        self.end = width - self.pad - self.arrow - f * 0.3    # the last time on the scale
+
+    def x(self, hours: float) -> float:
+        """Where a time after treatment sits on the scale."""
+        share = math.log1p(hours) / math.log1p(self.end_hours)
+        return self.origin + (self.end - self.origin) * min(share, 1.0)
 
 
-class _Layout:
-    """Positions on the page: a log scale of hours, and label rows that never collide."""
+def _scale_end(marks: list[Mark]) -> float:
+    """The time, in hours, at the end of the scale: a little after the last milestone, so none ends at the arrow."""
+    latest = max((m.when.high_hours for m in marks), default=HOURS_IN["weeks"])
+    return max(latest * 1.25, 6.0)
 
-    def __init__(self, font_size: float, rtl: bool, fonts: Fonts, *, lines: int):
-        self.fonts = fonts
-        self.font_size = font_size
-        self.rtl = rtl                    # time runs from right to left
-        self.line = font_size * 1.25
-        self.row_height = self.line * lines + font_size * 0.6
-        self.pad = font_size * 0.5
-        self.gap = font_size * 1.6
-        self.left = font_size * 2.5       # room for the treatment-day label under the start
-        self.right = 6.0
 
-    def x(self, duration_hours: float) -> float:
-        span = math.log1p(HOURS_IN["months"] * 19)   # up to about 19 months
-        usable = WIDTH - self.left - self.right
-        position = self.left + usable * min(math.log1p(duration_hours) / span, 1.0)
-        return WIDTH - position if self.rtl else position
+class _Measure:
+    """Printed widths of words in the leaflet's fonts, shaped as the renderer shapes them."""
 
-    def place(self, marks: list[Mark]) -> "_Placement":
-        placement = _Placement()
-        for mark in sorted(marks, key=lambda m: m.when.low_hours):
-            low, high = self.x(mark.when.low_hours), self.x(mark.when.high_hours)
-            width = max(text_width(line, self.font_size, self.fonts, bold=index == 0)
-                        for index, line in enumerate(mark.lines)) + self.font_size
-            centre = min(max((low + high) / 2, width / 2), WIDTH - width / 2)
-            placement.add(_Box(mark, centre - width / 2, centre + width / 2, (low + high) / 2, 0))
-        return placement
+    def __init__(self, fonts: Fonts, size: float, rtl: bool):
+        self.fonts, self.size, self.rtl = fonts, size, rtl
+
+    def run(self, run: Run) -> float:
+        return text_width(run.text, self.size, self.fonts, bold=run.style == "name", rtl=self.rtl)
+
+    def line(self, line: Line) -> float:
+        space = text_width(" ", self.size, self.fonts, rtl=self.rtl)
+        return sum(self.run(run) for run in line) + space * (len(line) - 1)
+
+    def block(self, lines: tuple[Line, ...]) -> float:
+        return max(self.line(line) for line in lines)
+
+    def wrapped(self, run: Run, room: float) -> list[Line]:
+        """A run broken into lines no wider than ``room``, between words (inside a word only if it alone is wider)."""
+        lines: list[Run] = []
+        for word in run.text.split():
+            if lines and self.run(Run(f"{lines[-1].text} {word}", run.style)) <= room:
+                lines[-1] = Run(f"{lines[-1].text} {word}", run.style, lines[-1].join)
+            else:
+                pieces = self._broken(word, run.style, room)
+                lines += [Run(piece, run.style, None if not lines else " " if i == 0 else "")
+                          for i, piece in enumerate(pieces)]
+        return [(line,) for line in lines]
+
+    def _broken(self, word: str, style: str, room: float) -> list[str]:
+        pieces = [""]
+        for char in word:
+            if pieces[-1] and self.run(Run(pieces[-1] + char, style)) > room:
+                pieces.append("")
+            pieces[-1] += char
+        return pieces
 
 
 @dataclass
-class _Box:
-    """A label's place: its extent across the page, where its leader meets the line, and its row."""
+class _Choice:
+    """One way to print a milestone's words: their lines, and their extent across the picture."""
 
-    mark: Mark
+    lines: tuple[Line, ...]
     start: float
     end: float
-    anchor: float
-    row: int
+    align: str
+    above: bool = False             # on lines of their own over the mark, when neither side has room
 
     @property
-    def centre(self) -> float:
-        return (self.start + self.end) / 2
-
-    def covers(self, x: float) -> bool:
-        return self.start - 2 <= x <= self.end + 2
+    def height(self) -> int:
+        """Lines of the row it takes: its own, and the mark's under them when above."""
+        return len(self.lines) + self.above
 
 
-class _Placement:
-    """Labels in rows counted outwards from the line; row 0 is nearest."""
+class _Item:
+    """A milestone, its mark's extent across the picture, and the ways its words may sit beside it."""
 
-    def __init__(self) -> None:
-        self.boxes: list[_Box] = []
+    def __init__(self, mark: Mark, size: _Sizes, measure: _Measure):
+        self.mark, self.size = mark, size
+        self.start, self.end = _mark_extent(mark, size)
+        self.choices = list(self._choices(measure))
 
-    def height(self, layout: _Layout) -> float:
-        rows = max((b.row for b in self.boxes), default=-1) + 1
-        return rows * layout.row_height
+    def _choices(self, measure: _Measure):
+        """On one line, then one part a line, then wrapped: after the mark (later in time), else before it;
+        when even a word has no room beside the mark (a bar across the picture), over it."""
+        parts = [Run(self.mark.label, "name")] + [Run(text, style) for text, style in
+                                                  ((self.mark.when_text, "when"), (self.mark.date_text, "date")) if text]
+        found = False
+        for lines in ((tuple(parts),), tuple((part,) for part in parts)):
+            for choice in (self._after(lines, measure.block(lines)), self._before(lines, measure.block(lines))):
+                if choice:
+                    found = True
+                    yield choice
+        if found:
+            return
+        after, before = self.room_after(), self.room_before()
+        room = max(after, before)
+        longest_word = max(measure.run(Run(word, part.style)) for part in parts for word in part.text.split())
+        if longest_word <= room:
+            lines = tuple(line for part in parts for line in measure.wrapped(part, room))
+            place = self._after if after >= before else self._before
+            yield place(lines, measure.block(lines))
+        else:
+            yield self._above(parts, measure)
 
-    def add(self, box: _Box) -> None:
-        rows = max((b.row for b in self.boxes), default=-1) + 2
-        free = [r for r in range(rows) if self._fits(box, r)]
-        tidy = [r for r in free if self._leaders_clear(box, r)]
-        box.row = (tidy or free)[0]
-        self.boxes.append(box)
+    def room_after(self) -> float:
+        return self.size.width - self.size.pad - self.end - self.size.gap
 
-    def _fits(self, box: _Box, row: int) -> bool:
-        return all(box.end < b.start - 4 or box.start > b.end + 4 for b in self.boxes if b.row == row)
+    def room_before(self) -> float:
+        return self.start - self.size.gap - self.size.pad
 
-    def _leaders_clear(self, box: _Box, row: int) -> bool:
-        """No leader line crosses another label: ours passes rows nearer the line, theirs pass ours."""
-        nearer = any(b.row < row and b.covers(box.anchor) for b in self.boxes)
-        farther = any(b.row > row and box.covers(b.anchor) for b in self.boxes)
-        return not nearer and not farther
+    def _after(self, lines: tuple[Line, ...], width: float) -> _Choice | None:
+        start = self.end + self.size.gap
+        return _Choice(lines, start, start + width, "start") if width <= self.room_after() else None
 
+    def _before(self, lines: tuple[Line, ...], width: float) -> _Choice | None:
+        end = self.start - self.size.gap
+        return _Choice(lines, end - width, end, "end") if width <= self.room_before() else None
 
-def _axis(y: float, rtl: bool, *, dashed: bool) -> str:
-    tip, back = (0, 7) if rtl else (WIDTH, WIDTH - 7)
-    dash = ' stroke-dasharray="4 3"' if dashed else ""
-    return (f'<line x1="0" y1="{y:.1f}" x2="{WIDTH:.0f}" y2="{y:.1f}" stroke="#1a1a1a" stroke-width="1.2"{dash}/>'
-            f'<path d="M{back:.0f},{y - 4:.1f} L{tip:.0f},{y:.1f} L{back:.0f},{y + 4:.1f}" '
-            f'fill="none" stroke="#1a1a1a" stroke-width="1.2"/>')
-
-
-def _marker(layout: _Layout, mark: Mark, y: float, fill: str) -> str:
-    """The treatment day is a dot, a visit a diamond, a range a bar (dashed when after repeats)."""
-    low, high = sorted((layout.x(mark.when.low_hours), layout.x(mark.when.high_hours)))
-    size = layout.font_size * 0.55
-    if mark.when.high == 0:
-        return f'<circle cx="{low:.1f}" cy="{y:.1f}" r="{size * 0.85:.1f}" fill="#1a1a1a"/>'
-    if mark.visit or not mark.when.is_range:
-        points = f"{low:.1f},{y - size:.1f} {low + size:.1f},{y:.1f} {low:.1f},{y + size:.1f} {low - size:.1f},{y:.1f}"
-        return f'<polygon points="{points}" fill="#ffffff" stroke="#1a1a1a" stroke-width="1.5"/>'
-    dash = ' stroke-dasharray="3 2"' if mark.after_repeat else ""
-    return (f'<rect x="{low:.1f}" y="{y - size:.1f}" width="{max(high - low, 3):.1f}" height="{2 * size:.1f}" '
-            f'rx="{size / 2:.1f}" fill="{fill}" stroke="#1a1a1a" stroke-width="1"{dash}/>')
+    def _above(self, parts: list[Run], measure: _Measure) -> _Choice:
+        """The words over the mark, from where it starts, wrapped to the picture's width if need be."""
+        size = self.size
+        room = size.width - 2 * size.pad
+        lines = tuple(line for part in parts for line in measure.wrapped(part, room))
+        width = min(measure.block(lines), room)
+        start = min(max(self.start, size.pad), size.width - size.pad - width)
+        return _Choice(lines, start, start + width, "start", above=True)
 
 
-def _label_position(layout: _Layout, box: _Box, y: float, *, up: bool) -> tuple[float, str]:
-    """Where a label's block starts, and the leader line joining it to its mark."""
-    block = layout.line * len(box.mark.lines)
-    offset = layout.gap * 0.6 + box.row * layout.row_height
-    top = y - offset - block if up else y + offset
-    if box.mark.when.high == 0:      # the treatment day's label sits right under its dot
-        return top, ""
-    start, end = (top + block + 1, y - layout.font_size * 0.6) if up else (y + layout.font_size * 0.6, top - 1)
-    return top, (f'<line x1="{box.anchor:.1f}" y1="{start:.1f}" x2="{box.anchor:.1f}" y2="{end:.1f}" '
-                 f'stroke="#6b6b6b" stroke-width="0.75"/>')
+def _mark_extent(mark: Mark, size: _Sizes) -> tuple[float, float]:
+    """From where to where a milestone's mark reaches across the picture, strokes included."""
+    low, high = size.x(mark.when.low_hours), size.x(mark.when.high_hours)
+    if mark.when.is_range:
+        half = max((high - low) / 2, size.shortest_bar / 2)
+        centre = min(max((low + high) / 2, size.pad + half), size.width - size.pad - half)
+        return centre - half - 0.75, centre + half + 0.75
+    half = (size.diamond if mark.visit else size.dot) / 2 + 0.75
+    return low - half, low + half
 
+
+@dataclass
+class _Row:
+    """Milestones printed side by side, well apart, at the same height."""
+
+    placed: list[tuple[_Item, _Choice]]
+
+    @property
+    def lines(self) -> int:
+        return max(choice.height for _, choice in self.placed)
+
+    def has_room(self, item: _Item, choice: _Choice, apart: float) -> bool:
+        return all(_apart(item, choice, other, words, apart) or _apart(other, words, item, choice, apart)
+                   for other, words in self.placed)
+
+
+def _apart(left: _Item, left_words: _Choice, right: _Item, right_words: _Choice, apart: float) -> bool:
+    """Whether ``left`` ends well before ``right`` starts; twice as far when the words of both face each other,
+    so that neither's words read as the other's."""
+    end = max(left.end, left_words.end)
+    start = min(right.start, right_words.start)
+    facing = left_words.align == "start" and right_words.align == "end"
+    return start - end >= apart * (2 if facing else 1)
+
+
+def _rows(items: list[_Item]) -> list[_Row]:
+    """The lowest of the layouts that prefer words after marks, before marks, or on the roomier side."""
+    layouts = [_packed(items, prefer) for prefer in ("start", "end", "roomy")]
+    return min(layouts, key=lambda rows: sum(row.lines for row in rows) * 100 + len(rows))
+
+
+def _packed(items: list[_Item], prefer: str) -> list[_Row]:
+    """Milestones into rows, each where it adds the least height (a new row only when none has room)."""
+    rows: list[_Row] = []
+    for item in items:
+        choices = sorted(item.choices, key=lambda c: (c.height, c.align != _preferred(item, prefer)))
+        options = [(max(c.height - row.lines, 0), index, rank, c)
+                   for index, row in enumerate(rows) for rank, c in enumerate(choices)
+                   if row.has_room(item, c, item.size.apart)]
+        options.append((choices[0].height + 1, len(rows), 0, choices[0]))
+        _, index, _, choice = min(options, key=lambda option: option[:3])
+        if index == len(rows):
+            rows.append(_Row([]))
+        rows[index].placed.append((item, choice))
+    return rows
+
+
+def _preferred(item: _Item, prefer: str) -> str:
+    if prefer != "roomy":
+        return prefer
+    return "start" if item.room_after() >= item.room_before() else "end"
+
+
+@dataclass(frozen=True)
+class _ScaleWord:
+    """Words under the axis: the treatment day at its start, or a tick's time at the tick."""
+
+    x: float
+    run: Run
+    start: float
+    width: float
+
+
+def _scale_words(day_label: str, say: Callable[[Duration], str] | None, size: _Sizes,
+                 measure: _Measure) -> list[_ScaleWord]:
+    """The treatment day's words, then each tick whose words have room beside those already placed.
+
+    Room is judged as if the words were large print's, so both print sizes of a leaflet show the same
+    times; words with room at that size have room at a smaller one, about the same places.
+    """
+    wanted = [(size.origin, Run(day_label, "scale"))]
+    if say:
+        wanted += [(size.x(t.high_hours), Run(say(t), "scale")) for t in SCALE_TICKS if t.high_hours <= size.end_hours]
+    judged = max(LARGE_PRINT_LABEL / size.font_size, 1.0)
+    placed: list[tuple[_ScaleWord, float, float]] = []        # a word, and its extent at the judged size
+    for x, run in wanted:
+        width = measure.run(run)
+        start, end = _centred(x, width * judged, size)
+        if all(start >= other_end + size.apart * judged or end + size.apart * judged <= other_start
+               for _, other_start, other_end in placed):
+            placed.append((_ScaleWord(x, run, _centred(x, width, size)[0], width), start, end))
+    return [word for word, _, _ in placed]
+
+
+def _centred(x: float, width: float, size: _Sizes) -> tuple[float, float]:
+    """From where to where words ``width`` wide centred on ``x`` reach, moved in to stay on the picture."""
+    start = min(max(x - width / 2, size.pad), size.width - size.pad - width)
+    return start, start + width
+
+
+def _mark_shape(item: _Item, middle: float) -> tuple[Box, dict[str, Any]]:
+    """A milestone's mark: a bar for a range, a diamond for a visit, a dot for a single time."""
+    mark, size = item.mark, item.size
+    kind = "bar" if mark.when.is_range else "diamond" if mark.visit else "dot"
+    half = {"bar": size.bar, "diamond": size.diamond, "dot": size.dot}[kind] / 2 + 0.75
+    return Box(kind, item.start, middle - half, item.end, middle + half), {"visit": mark.visit,
+                                                                             "repeat": mark.after_repeat}
+
+
+class _Drawing:
+    """The boxes of the picture, top to bottom, and the SVG and labels made from them."""
+
+    def __init__(self, size: _Sizes):
+        self.size = size
+        self.shapes: list[tuple[Box, dict[str, Any]]] = []       # a box and what its mark stands for
+        self.words: list[tuple[Box, tuple[Line, ...], str]] = []  # a box, its lines and their alignment
+        self.ticks: list[float] = []
+        self.height = 0.0
+
+    def milestones(self, rows: list[_Row]) -> float:
+        """Each row's marks and words; returns where the axis goes, below them."""
+        size, y = self.size, self.size.pad
+        for row in rows:
+            for item, choice in row.placed:
+                # a mark sits level with its words' first line, or on the line under them
+                middle = y + size.line * (len(choice.lines) if choice.above else 0) + size.line / 2
+                self.shapes.append(_mark_shape(item, middle))
+                self.words.append((Box("label", choice.start, y, choice.end, y + size.line * len(choice.lines)),
+                                   choice.lines, choice.align))
+            y += size.line * row.lines + size.row_gap
+        return y + size.arrow / 2
+
+    def axis(self, y: float) -> None:
+        size = self.size
+        tip = size.width - size.pad
+        self.shapes.append((Box("axis", size.origin, y - 0.6, tip - size.arrow / 2, y + 0.6), {}))
+        self.shapes.append((Box("arrow", tip - size.arrow, y - size.arrow / 2, tip, y + size.arrow / 2), {}))
+        self.shapes.append((Box("origin", size.origin - size.dot / 2, y - size.dot / 2,
+                                size.origin + size.dot / 2, y + size.dot / 2), {}))
+
+    def scale(self, y: float, words: list[_ScaleWord]) -> None:
+        size = self.size
+        top = y + size.tick / 2 + size.font_size * 0.1
+        for word in words:
+            if word.x != size.origin:
+                self.ticks.append(word.x)
+                self.shapes.append((Box("tick", word.x - 0.5, y - size.tick / 2, word.x + 0.5, y + size.tick / 2), {}))
+            self.words.append((Box("scale-label", word.start, top, word.start + word.width, top + size.line),
+                               ((word.run,),), "center"))
+        self.height = top + size.line + size.pad
+
+    def grid(self, axis_y: float) -> None:
+        """Faint lines up from each tick, to read a time across the rows, broken where words are."""
+        size = self.size
+        bottom = axis_y - size.tick / 2 - 1
+        for x in self.ticks:
+            gaps = sorted((b.y0 - 1, b.y1 + 1) for b, _, _ in self.words
+                          if b.kind == "label" and b.x0 - 2 <= x <= b.x1 + 2)
+            y = size.pad
+            for top, end in gaps + [(bottom, bottom)]:
+                if top - y > 3:
+                    self.shapes.insert(0, (Box("grid", x - 0.4, y, x + 0.4, top), {}))   # under the marks
+                y = max(y, end)
+
+    def picture(self, colour: str, rtl: bool) -> Timeline:
+        width, height = self.size.width, self.height
+        place = (lambda box: box.mirrored(width)) if rtl else (lambda box: box)
+        shapes = [(place(box), meaning) for box, meaning in self.shapes]
+        words = [(place(box), lines, align) for box, lines, align in self.words]
+        svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.2f}" height="{height:.2f}" '
+               f'viewBox="0 0 {width:.2f} {height:.2f}">\n'
+               + "\n".join(_svg(box, meaning, colour, rtl) for box, meaning in shapes) + "\n</svg>")
+        labels = tuple(Label(100 * box.x0 / width, 100 * box.y0 / height, 100 * (box.x1 - box.x0) / width,
+                             lines, align, box.kind) for box, lines, align in words)
+        return Timeline(svg, labels, tuple(box for box, _ in shapes) + tuple(box for box, _, _ in words),
+                        width, height)
+
+
+INK = "#1a1a1a"
+
+
+def _svg(box: Box, meaning: dict[str, Any], colour: str, rtl: bool) -> str:
+    """One box as SVG; a mark's stroke (0.75 wide in bars, 1.5 in visits) is inside its box."""
+    x0, y0, x1, y1 = box.x0, box.y0, box.x1, box.y1
+    xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
+    dash = ' stroke-dasharray="3 2"' if meaning.get("repeat") else ""
+    fill = "#ffffff" if meaning.get("repeat") or meaning.get("visit") else colour
+    if box.kind == "bar":
+        stroke = 1.5 if meaning.get("visit") else 1.0
+        inset = stroke / 2 + 0.25
+        return (f'<rect x="{x0 + inset:.2f}" y="{y0 + inset:.2f}" width="{x1 - x0 - 2 * inset:.2f}" '
+                f'height="{y1 - y0 - 2 * inset:.2f}" rx="{(y1 - y0) / 4:.2f}" fill="{fill}" stroke="{INK}" '
+                f'stroke-width="{stroke}"{dash}/>')
+    if box.kind == "diamond":
+        r = (x1 - x0) / 2 - 0.75 * math.sqrt(2) - 0.1          # its stroke's mitred corners stay inside too
+        points = f"{xm:.2f},{ym - r:.2f} {xm + r:.2f},{ym:.2f} {xm:.2f},{ym + r:.2f} {xm - r:.2f},{ym:.2f}"
+        return f'<polygon points="{points}" fill="#ffffff" stroke="{INK}" stroke-width="1.5"{dash}/>'
+    if box.kind == "dot":
+        return (f'<circle cx="{xm:.2f}" cy="{ym:.2f}" r="{(x1 - x0) / 2 - 1.25:.2f}" fill="{fill}" stroke="{INK}" '
+                f'stroke-width="1"{dash}/>')
+    if box.kind == "origin":
+        return f'<circle cx="{xm:.2f}" cy="{ym:.2f}" r="{(x1 - x0) / 2:.2f}" fill="{INK}"/>'
+    if box.kind == "arrow":
+        tip, back = (x0, x1) if rtl else (x1, x0)
+        return f'<path d="M{back:.2f},{y0:.2f} L{tip:.2f},{ym:.2f} L{back:.2f},{y1:.2f} Z" fill="{INK}"/>'
+    if box.kind == "grid":
+        return (f'<line x1="{xm:.2f}" y1="{y0:.2f}" x2="{xm:.2f}" y2="{y1:.2f}" stroke="#9a9a9a" '
+                f'stroke-width="{x1 - x0:.2f}" stroke-dasharray="1 2"/>')
+    # the axis and its ticks: a line along the box's long side
+    if box.kind == "axis":
+        return f'<line x1="{x0:.2f}" y1="{ym:.2f}" x2="{x1:.2f}" y2="{ym:.2f}" stroke="{INK}" stroke-width="{y1 - y0:.2f}"/>'
+    return f'<line x1="{xm:.2f}" y1="{y0:.2f}" x2="{xm:.2f}" y2="{y1:.2f}" stroke="{INK}" stroke-width="{x1 - x0:.2f}"/>'
+
+
+# --- measuring words ----------------------------------------------------------------
 
 @lru_cache(maxsize=None)
-def _metrics(path: Path) -> tuple[dict[int, str], dict[str, tuple[int, int]], int]:
-    from fontTools.ttLib import TTFont
+def _shaper(path: Path):
+    import uharfbuzz as hb
 
-    font = TTFont(path, lazy=True)
-    return font.getBestCmap(), font["hmtx"].metrics, font["head"].unitsPerEm
+    face = hb.Face(hb.Blob.from_file_path(str(path)))
+    return hb.Font(face), face.upem
 
 
-def text_width(text: str, size: float, fonts: Fonts, *, bold: bool = False) -> float:
-    """The printed width of a line in the leaflet's fonts, so labels can be placed without overlap."""
-    latin = _metrics(fonts.latin_bold if bold else fonts.latin)
-    arabic = _metrics(fonts.arabic_bold if bold else fonts.arabic)
-    total = 0.0
+# Pango may round and place glyphs a little differently: words are taken this much wider.
+MEASURE_MARGIN = 1.03
+
+
+@lru_cache(maxsize=4096)
+def text_width(text: str, size: float, fonts: Fonts, *, bold: bool = False, rtl: bool = False) -> float:
+    """The printed width of a line in the leaflet's fonts, so words can be placed without overlap.
+
+    Each character comes from the first font that has it, in the stylesheet's order (Arabic first in a
+    right-to-left leaflet); spaces and marks stay in the font of the run they are in, as Pango does.
+    Each run is shaped by HarfBuzz, so kerning and Arabic joining count.
+    """
+    latin = fonts.latin_bold if bold else fonts.latin
+    arabic = fonts.arabic_bold if bold else fonts.arabic
+    order = (arabic, latin) if rtl else (latin, arabic)
+    runs: list[tuple[Path, str]] = []
     for char in text:
-        for cmap, advances, units in (latin, arabic):
-            glyph = cmap.get(ord(char))
-            if glyph:
-                total += advances[glyph][0] / units
-                break
+        has = [path for path in order if _shaper(path)[0].get_nominal_glyph(ord(char)) is not None]
+        keep = runs and (runs[-1][0] in has) and (char.isspace() or len(has) == len(order))
+        path = runs[-1][0] if keep else (has or order)[0]
+        if runs and runs[-1][0] == path:
+            runs[-1] = (path, runs[-1][1] + char)
         else:
-            total += 0.6
-    return total * size
+            runs.append((path, char))
+    return sum(_shaped_width(path, chars) for path, chars in runs) * size * MEASURE_MARGIN
+
+
+def _shaped_width(path: Path, text: str) -> float:
+    """A run's advance in ems."""
+    import uharfbuzz as hb
+
+    font, units = _shaper(path)
+    buffer = hb.Buffer()
+    buffer.add_str(text)
+    buffer.guess_segment_properties()
+    hb.shape(font, buffer, {})
+    return sum(position.x_advance for position in buffer.glyph_positions) / units
 
 
 # --- QR code ----------------------------------------------------------------------

@@ -21,14 +21,12 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from .assemble import Leaflet, direction
-from .figures import FONT_FILES, Fonts, Mark, data_uri, qr_data_uri, timeline, timeline_sentence
+from .figures import FONT_FILES, LABEL_SIZE, Fonts, Mark, column_width, data_uri, qr_data_uri, timeline
 from . import references
 from .watermark import mark_uri
 from .project import Project
 from .validate import Duration
 
-# The timeline's label size in points; styles/*.css print the labels at the same size.
-LABEL_SIZE = {False: 12, True: 16}
 
 _MARKDOWN = MarkdownIt("zero", {"html": False, "breaks": False}).enable(["emphasis", "list"])
 
@@ -155,16 +153,16 @@ def watermark(leaflet: Leaflet, fonts: Fonts) -> Markup | None:
 
 
 def timeline_picture(leaflet: Leaflet, fonts: Fonts) -> dict[str, Any]:
-    """The timeline drawing, its labels, and the sentence that says the same for screen readers."""
-    words = leaflet.words
+    """The timeline drawing and the words laid over it, for the leaflet's page size and print size."""
+    locale = locale_of(leaflet)
     personal = leaflet.personal
-    marks = [Mark(m.label, m.when, format_duration(m.when, locale_of(leaflet)), m.visit, m.after_repeat,
+    marks = [Mark(m.label, m.when, format_duration(m.when, locale), m.visit, m.after_repeat,
                   personal.milestone(m, short=True) if personal else "")
              for m in leaflet.timeline]
-    picture = timeline(marks, words["treatment_day"], leaflet.brand.colours.primary, fonts,
-                       font_size=LABEL_SIZE[leaflet.job.large_print], rtl=leaflet.direction == "rtl")
-    return {"src": data_uri(picture.svg), "alt": timeline_sentence(marks, words["timeline_alt"]),
-            "labels": picture.labels}
+    picture = timeline(marks, leaflet.words["treatment_day"], leaflet.brand.colours.primary, fonts,
+                       font_size=LABEL_SIZE[leaflet.job.large_print], rtl=leaflet.direction == "rtl",
+                       width=column_width(leaflet.brand.page_size), say=lambda d: format_duration(d, locale))
+    return {"src": data_uri(picture.svg), "labels": picture.labels}
 
 
 def qr_code(leaflet: Leaflet) -> dict[str, str] | None:

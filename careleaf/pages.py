@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 LAST_PAGE_MIN_FILL = 0.25
+# What a block carries with it when measured at the top of a page (the margins above and below it there,
+# the space for its first line's leading): a block this much smaller than the gap still may not fit.
+FIT_SLACK = 0.05
 
 
 def budget_for(kind: str, *, large_print: bool, page_size: str, budgets: dict[str, int] | None = None) -> int:
@@ -28,9 +31,11 @@ def budget_for(kind: str, *, large_print: bool, page_size: str, budgets: dict[st
 
 @dataclass(frozen=True)
 class PageFacts:
-    """How full each page of one leaflet is: the share of its text area down to its last line (0 to 1)."""
+    """How one leaflet sits on paper: how full each page is (the share of its text area down to its
+    last line, 0 to 1), and where it breaks the layout rules (layout_problems)."""
 
     fills: tuple[float, ...]
+    problems: tuple[str, ...] = ()
 
     @property
     def count(self) -> int:
@@ -38,8 +43,9 @@ class PageFacts:
 
 
 def page_facts(document) -> PageFacts:
-    """The fill of each page of a rendered WeasyPrint document."""
-    return PageFacts(tuple(round(_fill(page._page_box), 3) for page in document.pages))
+    """The page facts of a rendered WeasyPrint document."""
+    return PageFacts(tuple(round(_fill(page._page_box), 3) for page in document.pages),
+                     tuple(layout_problems(document)))
 
 
 def _fill(page_box) -> float:
@@ -68,8 +74,8 @@ def _lowest_edge(box) -> float:
 
 def budget_warnings(name: str, kind: str, facts: PageFacts, *, large_print: bool, page_size: str,
                     budgets: dict[str, int] | None = None) -> list[str]:
-    """What the person running the build should know about a leaflet's length, in plain words."""
-    warnings = []
+    """What the person running the build should know about a leaflet's length and layout, in plain words."""
+    warnings = [f"{name}: {problem}" for problem in facts.problems]
     budget = budget_for(kind, large_print=large_print, page_size=page_size, budgets=budgets)
     if facts.count > budget:
         warnings.append(f"{name}: {facts.count} pages, more than the {budget} a {kind} leaflet should take "
@@ -93,6 +99,8 @@ class Piece:
     top: float
     bottom: float
     elements: tuple
+    kept: tuple[float, float] | None = None   # the top and bottom edges (margins included) of the kept-together
+                                              # box it is in, if any
 
     def inside(self, tag: str, class_name: str | None = None) -> bool:
         return any(element.tag == tag and (class_name is None or class_name in (element.get("class") or "").split())
@@ -106,7 +114,7 @@ def layout_problems(document) -> list[str]:
     return _headings_ending_pages(pieces) + _picture_apart_from_table(pieces) + _half_empty_pages(document, pieces)
 
 
-def _pieces(page_box, number: int, elements: tuple = ()):
+def _pieces(page_box, number: int, elements: tuple = (), kept: tuple[float, float] | None = None):
     from weasyprint.formatting_structure.boxes import LineBox, ParentBox
 
     for box in page_box.children:
@@ -114,10 +122,12 @@ def _pieces(page_box, number: int, elements: tuple = ()):
             continue
         inner = elements + ((box.element,) if box.element is not None and box.element_tag and (
             not elements or elements[-1] is not box.element) else ())
+        keeps = box.element is not None and "box-keep" in (box.element.get("class") or "").split()
+        box_kept = (box.position_y, box.position_y + box.margin_height()) if keeps and kept is None else kept
         if isinstance(box, LineBox) or not isinstance(box, ParentBox) or not box.children:
-            yield Piece(number, box.position_y, box.position_y + box.margin_height(), inner)
+            yield Piece(number, box.position_y, box.position_y + box.margin_height(), inner, box_kept)
         else:
-            yield from _pieces(box, number, inner)
+            yield from _pieces(box, number, inner, box_kept)
 
 
 def _last_on_each_page(pieces: list[Piece]) -> list[Piece]:
@@ -135,7 +145,8 @@ def _headings_ending_pages(pieces: list[Piece]) -> list[str]:
 def _picture_apart_from_table(pieces: list[Piece]) -> list[str]:
     picture = {piece.page for piece in pieces if piece.inside("figure", "timeline-picture")}
     table = {piece.page for piece in pieces if piece.inside("table", "milestones")}
-    if picture and table and picture | table != picture & table:
+    # A table too long to finish on the picture's page may run on; it must at least start there.
+    if picture and table and not picture & table:
         return [f"the timeline picture (page {min(picture)}) and its table (page {min(table)}) are on different pages"]
     return []
 
@@ -149,7 +160,7 @@ def _half_empty_pages(document, pieces: list[Piece]) -> list[str]:
         if fill >= 0.5 or not following:
             continue
         needed = _unbreakable_height(following)
-        if needed < (1 - fill) * box.height:
+        if needed < (1 - fill - FIT_SLACK) * box.height:
             problems.append(f"page {page_number} is only {fill:.0%} full, though what starts page "
                             f"{page_number + 1} would have fitted")
     return problems
@@ -162,9 +173,8 @@ def _unbreakable_height(following: list[Piece]) -> float:
     while index + 1 < len(following) and _is_heading(following[index]):
         index += 1
     first = following[index]
-    kept = next((element for element in first.elements if "box-keep" in (element.get("class") or "").split()), None)
-    bottom = max(piece.bottom for piece in following if kept in piece.elements) if kept is not None else first.bottom
-    return bottom - following[0].top
+    top = min(following[0].top, first.kept[0]) if first.kept else following[0].top
+    return (first.kept[1] if first.kept else first.bottom) - top
 
 
 def _is_heading(piece: Piece) -> bool:

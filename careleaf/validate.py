@@ -344,13 +344,27 @@ class Reader:
             return {}
         result = {}
         for key, element in value.items():
-            try:
-                SCALARS[key_kind].parse(str(key))
-            except Invalid as error:
-                self.fail(where + (key,), str(error), at_key=True)
+            if not self._key(key_kind, key, where + (key,)):
                 continue
             result[key] = self._value(item, element, where + (key,))
         return result
+
+    def _key(self, key_kind: Any, key: Any, where: KeyPath) -> bool:
+        """Whether a dict's key is one its type allows (a name, a language, one of a set of choices)."""
+        if get_origin(key_kind) is Literal:
+            options = get_args(key_kind)
+            if str(key) in options:
+                return True
+            guess = closest(str(key), options)
+            hint = f"; did you mean '{guess[0]}'?" if guess else ""
+            self.fail(where, f"'{key}' should be one of {', '.join(repr(o) for o in options)}{hint}", at_key=True)
+            return False
+        try:
+            SCALARS[key_kind].parse(str(key))
+        except Invalid as error:
+            self.fail(where, str(error), at_key=True)
+            return False
+        return True
 
     def _record(self, cls: type, value: Any, where: KeyPath) -> Any:
         if not isinstance(value, dict):
@@ -468,8 +482,9 @@ def _json(kind: Any) -> dict[str, Any]:
     if origin is list:
         return {"type": "array", "items": _json(get_args(kind)[0])}
     if origin is dict:
-        return {"type": "object", "propertyNames": {"pattern": _ID.pattern},
-                "additionalProperties": _json(get_args(kind)[1])}
+        key_kind, item = get_args(kind)
+        names = _json(key_kind) if get_origin(key_kind) is Literal else {"pattern": _ID.pattern}
+        return {"type": "object", "propertyNames": names, "additionalProperties": _json(item)}
     if origin is Literal:
         return {"enum": list(get_args(kind))}
     raise TypeError(f"the model uses a type the schema does not know: {kind}")

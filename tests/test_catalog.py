@@ -224,3 +224,12 @@ def test_problems_in_two_files_are_reported_together(root):
     ]
     assert [str(p) for p in caught.value.problems] == expected
     assert str(caught.value) == "\n".join(expected)
+
+
+def test_a_booklet_needs_a5_pages(root):
+    (root / BRAND).write_text((root / BRAND).read_text("utf-8") + "booklet: true\n", "utf-8")
+    [problem] = problems()
+    assert problem.startswith(f"{BRAND}:") and "a booklet is made of A5 pages: set 'page_size: A5'" in problem
+    replace_in(root / BRAND, "page_size: A4", "page_size: A5")
+    assert load_catalog(Project(Path("."))).brands["clinic"].booklet
+

@@ -188,6 +188,9 @@ def test_a_section_past_the_targets_is_hard_to_read(tmp_path):
      "check.yaml:4: error: unknown key 'sya'; did you mean 'say'?"),
     ("en:\n  jargon:\n    - word: oedema\n      say: swelling\n    - word: Oedema\n      say: puffiness\n",
      "check.yaml:5: error: 'Oedema' is listed twice (items 1 and 2); keep one"),
+    ("page_budget:\n  aftercar: 2\n",
+     "check.yaml:2: error: 'aftercar' should be one of 'pre-treatment', 'aftercare'; did you mean 'aftercare'?"),
+    ("page_budget:\n  aftercare: two\n", "check.yaml:2: error: 'aftercare': 'two' is not a number"),
 ])
 def test_settings_errors_are_located(tmp_path, text, expected):
     root = mini_project(tmp_path / "project")
