@@ -317,9 +317,40 @@ def measure_handouts(project: Path, counts: dict, results: dict) -> None:
     out["large"] = {"n": len(times), "median": median(times), "p90": p90(times), "min": min(times),
                     "pages": sorted({page_count(pdf) for pdf in (pdfs[0], pdfs[-1])}),
                     "bytes": median([len(pdf) for pdf in pdfs])}
+    out["server"] = server_handouts(project, counts["handouts"])
     out["breakdown"] = breakdown(project, english)
     out["profile"] = profile_one(project, english)
     results["handout"] = out
+
+
+def server_handouts(project: Path, calls: int, warm_up: int = 3) -> dict:
+    """The warm personalised handout in the process the web server renders in: careleaf.web.renderer.Renderer's
+    worker pool (one worker), as POST /api/handouts calls it, timed from the request to the PDF in hand.
+    The first calls warm the worker (WeasyPrint, fonts, the catalog it keeps) and are not counted."""
+    import asyncio
+
+    from careleaf.handouts import Choice
+    from careleaf.web.renderer import Renderer
+
+    choice = Choice(BRAND, TREATMENT, "aftercare", "en")
+    renderer = Renderer(project, workers=1, timeout=120)
+
+    async def series() -> tuple[list[float], list[int]]:
+        times, sizes = [], []
+        for i in range(warm_up + calls):
+            started = time.perf_counter()
+            made = await renderer.handout(choice, patient(6000 + i))
+            if i >= warm_up:
+                times.append(time.perf_counter() - started)
+                sizes.append(len(made.pdf))
+        return times, sizes
+
+    try:
+        times, sizes = asyncio.run(series())
+    finally:
+        renderer.close()
+    return {"n": len(times), "median": median(times), "p90": p90(times), "min": min(times),
+            "bytes": median(sizes)}
 
 
 def breakdown(project_root: Path, choice) -> dict:
@@ -1025,6 +1056,11 @@ def _handout_section(add, results: dict) -> None:
         f"{'/'.join(map(str, en['pages']))} | {kib(en['bytes'])} |")
     add(f"| The same, large print | {large['n']} | {ms(large['median'])} | {ms(large['p90'])} | {ms(large['min'])} | "
         f"{'/'.join(map(str, large['pages']))} | {kib(large['bytes'])} |")
+    server = one.get("server")
+    if server:
+        add(f"| English aftercare in the web server's render worker (`careleaf.web.renderer.Renderer`, the catalog "
+            f"kept) | {server['n']} | {ms(server['median'])} | {ms(server['p90'])} | {ms(server['min'])} | | "
+            f"{kib(server['bytes'])} |")
     add("")
     add(f"Large print takes {large['median'] / en['median']:.2f}× the time of standard print. "
         f"{en['distinct']} of {en['n']} PDFs differ from one another (each carries its patient's name).")

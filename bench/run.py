@@ -34,6 +34,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from html.parser import HTMLParser
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,11 +48,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Same page size as the CSS (@page size), backgrounds printed like WeasyPrint does, tagged like PDF/UA.
 CHROMIUM_PDF = {"prefer_css_page_size": True, "print_background": True, "tagged": True}
-SHARED_SECTION = "is-it-a-poison"          # the shared answer the incremental test edits
-SHARED_SENTENCE = "No. Botulinum toxin is not snake poison."
+FORKSERVER = b"multiprocessing.forkserver"  # in the command line of the forkserver and the workers it forks
+SHARED_SECTION = "what-is-botulinum-toxin"   # the shared answer the incremental test edits, if the sample has it
 
 # Targets: (key, description, goal text)
-NOOP_TARGET_S = 0.3
+NOOP_TARGET_S = 0.2                 # issue 17: no-op rebuild of the sample (32 leaflets)
+NOOP_LARGE_TARGET_S = 0.5           # issue 17: no-op rebuild at the largest growth size (about 1,000 leaflets)
+WARM_VS_CHROMIUM_TARGET = 1.5       # issue 17: warm render per leaflet, careleaf ÷ Chromium (stretch 1.0)
+COLD_VS_CHROMIUM_TARGET = 0.8       # issue 17: cold full build, careleaf ÷ Chromium, browser start included
+HANDOUT_P90_TARGET_S = 0.4          # issue 17: warm personalised handout in the web server's process, p90
 INCREMENTAL_TARGET_RATIO = 1.2
 LINEAR_TARGET_RATIO = 1.2
 FLAT_MEMORY_TARGET_RATIO = 1.2
@@ -368,6 +373,10 @@ class TreeWatcher(threading.Thread):
             elif parent == self.root and cmdline == self.root_cmdline:
                 # A pool worker: a fork of the main process, its direct child, same command line.
                 self.kind[pid] = "worker"
+            elif FORKSERVER in cmdline:
+                # careleaf.workers: the forkserver (WeasyPrint preloaded) and the workers forked from it,
+                # which keep its command line.
+                self.kind[pid] = "worker" if self.kind.get(parent) == "forkserver" else "forkserver"
             else:
                 # Anything else: ldconfig/gcc/ld run by ctypes.util.find_library (and the brief fork
                 # before their exec), the multiprocessing resource tracker, a browser's processes.
@@ -384,6 +393,10 @@ class TreeWatcher(threading.Thread):
     @property
     def helpers(self) -> int:
         return sum(kind == "helper" for kind in self.kind.values())
+
+    @property
+    def forkserver_hwm(self) -> int:
+        return max((kb for pid, kb in self.hwm.items() if self.kind.get(pid) == "forkserver"), default=0)
 
     def run(self) -> None:
         while not self.done.is_set():
@@ -416,6 +429,7 @@ class Run:
     worker_hwm_kb: list[int] = field(default_factory=list)   # sampled, one per worker process
     tree_rss_peak_kb: int = 0     # sampled: sum of RSS over the whole tree at its largest
     helpers: int = 0              # non-worker child processes seen (e.g. gcc/ld from ctypes.util.find_library)
+    forkserver_hwm_kb: int = 0    # sampled: the forkserver the workers are forked from (WeasyPrint preloaded)
     cpu: float = 0.0              # user + system CPU seconds of the process and its reaped children
     tree_cpu: float = 0.0         # sampled: user + system CPU of every process seen in the tree (last reading)
 
@@ -460,8 +474,8 @@ def run_measured(command: list[str], watch: bool = True) -> Run:
             raise RuntimeError(f"the launcher failed for {' '.join(map(str, command))}:\n{err.read()[-3000:]}")
         run = Run(wall, returncode, out.read(), err.read(), maxrss,
                   watcher.main_hwm if watcher else 0, watcher.worker_hwms if watcher else [],
-                  watcher.tree_rss_peak if watcher else 0, watcher.helpers if watcher else 0, cpu,
-                  watcher.tree_cpu if watcher else 0.0)
+                  watcher.tree_rss_peak if watcher else 0, watcher.helpers if watcher else 0,
+                  watcher.forkserver_hwm if watcher else 0, cpu, watcher.tree_cpu if watcher else 0.0)
     if run.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, command))} failed ({run.returncode}):\n{run.stderr[-3000:]}")
     return run
@@ -487,18 +501,24 @@ def _render_task(html: str, folders: tuple[Path, ...], large_print: bool, name: 
 
 def render_only_main(html_dir: Path, out_dir: Path, project: Path, jobs: int) -> None:
     """Render exactly the HTML files given, with the same worker pool (pebble, one task per leaflet under
-    the same time limit, results taken as they finish) and safe writes as a build (careleaf.build._render_all)."""
+    the same time limit, results taken as they finish; workers started as careleaf.workers starts them) and
+    safe writes as a build (careleaf.build._render_all)."""
     from concurrent.futures import as_completed
 
     from pebble import ProcessPool
 
-    from careleaf.cli import DEFAULT_TIME_LIMIT
+    from careleaf.build import DEFAULT_TIME_LIMIT
     from careleaf.output import write_atomically
 
     folders = asset_folders(project)
     files = sorted(html_dir.glob("*.html"))
     workers = max(1, min(jobs, len(files)))
-    with ProcessPool(max_workers=workers) as pool:
+    try:
+        from careleaf import workers as started
+        pool_options = {"context": started.context(), "initializer": started.warm, "initargs": (folders,)}
+    except ImportError:      # a careleaf from before careleaf.workers: its pool forked the main process
+        pool_options = {}
+    with ProcessPool(max_workers=workers, **pool_options) as pool:
         futures = {pool.schedule(_render_task, (f.read_text("utf-8"), folders, f.stem.endswith("-large-print"), f.stem),
                                  timeout=DEFAULT_TIME_LIMIT): f for f in files}
         try:
@@ -513,17 +533,18 @@ async def _chromium_print_all(html_dir: Path, out_dir: Path, jobs: int) -> None:
 
     from careleaf.output import write_atomically
 
-    queue = sorted(html_dir.glob("*.html"), reverse=True)
+    queue = [(source, flat(str(source.relative_to(html_dir).with_suffix("")))) for source in preview_files(html_dir)]
+    queue.reverse()
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
         async def worker():
             page = await browser.new_page()
             while queue:
-                source = queue.pop()
+                source, name = queue.pop()
                 await page.goto(source.as_uri(), wait_until="load")
                 await page.evaluate("document.fonts.ready.then(() => true)")
-                write_atomically(out_dir / f"{source.stem}.pdf", await page.pdf(**CHROMIUM_PDF))
+                write_atomically(out_dir / f"{name}.pdf", await page.pdf(**CHROMIUM_PDF))
             await page.close()
 
         await asyncio.gather(*(worker() for _ in range(max(1, min(jobs, len(queue))))))
@@ -556,26 +577,23 @@ def chromium_status() -> tuple[bool, str]:
         return False, f"Chromium did not start: {str(error).splitlines()[0]}"
 
 
-def chromium_assets(project: Path, dest: Path) -> Path:
-    """One folder holding what careleaf's renderer reads for ``project``: the theme's styles with the
-    project's styles/ laid over them, file by file (the project's file wins, as in render_pdf's lookup).
-    Chromium resolves the logo, the stylesheets and the fonts they name against it."""
-    for folder in reversed(asset_folders(project)):
-        if folder.is_dir():
-            shutil.copytree(folder, dest, dirs_exist_ok=True)
-    return dest
+def write_previews(drawn, html: dict[str, str], project: Path, folder: Path) -> None:
+    """The leaflets' previews exactly as `build --html` writes them (careleaf.output): each beside where its
+    PDF would be, with the stylesheets, fonts and logos copied once into ``folder/_assets``."""
+    from careleaf.output import preview_html, publish_preview_assets
+
+    for page in drawn:
+        target = folder / page.job.output.with_suffix(".html")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(preview_html(html[page.job.name], page.job.output, large_print=page.job.large_print),
+                          "utf-8")
+    publish_preview_assets(folder, asset_folders(project))
 
 
-def chromium_html(html: str, large_print: bool, styles: Path) -> str:
-    """A leaflet's HTML, made to load the same assets in a browser: a <base> to ``styles`` (the merged
-    asset folder from chromium_assets) and the stylesheets careleaf passes to WeasyPrint, linked after
-    the document's own <style>."""
-    assert "<head>" in html and "</head>" in html, "unexpected HTML shape"
-    links = '<link rel="stylesheet" href="leaflet.css">'
-    if large_print:
-        links += '\n<link rel="stylesheet" href="large-print.css">'
-    html = html.replace("<head>", f'<head>\n<base href="{styles.resolve().as_uri()}/">', 1)
-    return html.replace("</head>", f"{links}\n</head>", 1)
+def preview_files(folder: Path) -> list[Path]:
+    from careleaf.output import PREVIEW_ASSETS
+
+    return sorted(p for p in folder.rglob("*.html") if PREVIEW_ASSETS not in p.relative_to(folder).parts)
 
 
 def pdf_pages(data: bytes) -> int | None:
@@ -608,15 +626,13 @@ def measure_warm(project: Path, work: Path, rounds: int, use_chromium: bool, res
     drawn = draw(project)
     html = {page.job.name: page.html for page in drawn}      # Page.html may draw on every access
     results["draw_seconds"] = time.perf_counter() - drawn_at
-    html_dir = work / "chromium-html"
-    html_dir.mkdir()
-    merged = chromium_assets(project, work / "chromium-assets")
-    for page in drawn:
-        (html_dir / f"{flat(page.job.name)}.html").write_text(
-            chromium_html(html[page.job.name], page.job.large_print, merged), "utf-8")
+    html_dir = work / "previews"                              # what `build --html` writes; Chromium prints these
+    write_previews(drawn, html, project, html_dir)
     results["chromium_html_dir"] = html_dir
 
     weasy_times, chrome_times, weasy_sizes, chrome_sizes = [], [], {}, {}
+    weasy_each: dict[str, list[float]] = {}
+    chrome_each: dict[str, list[float]] = {}
     weasy_pages, chrome_pages = {}, {}
     browser = playwright = tab = None
     if use_chromium:
@@ -627,7 +643,7 @@ def measure_warm(project: Path, work: Path, rounds: int, use_chromium: bool, res
         tab = browser.new_page()
 
     def chromium_render(page):
-        tab.goto((html_dir / f"{flat(page.job.name)}.html").as_uri(), wait_until="load")
+        tab.goto((html_dir / page.job.output.with_suffix(".html")).as_uri(), wait_until="load")
         tab.evaluate("document.fonts.ready.then(() => true)")
         return tab.pdf(**CHROMIUM_PDF)
 
@@ -642,6 +658,7 @@ def measure_warm(project: Path, work: Path, rounds: int, use_chromium: bool, res
                 started = time.perf_counter()
                 data = render_pdf(html[page.job.name], styles, large_print=page.job.large_print, source=page.job.name)
                 weasy_times.append(time.perf_counter() - started)
+                weasy_each.setdefault(page.job.name, []).append(weasy_times[-1])
                 weasy_sizes[page.job.name] = len(data)
                 if round_number == 0:
                     weasy_pages[page.job.name] = pdf_pages(data)
@@ -649,6 +666,7 @@ def measure_warm(project: Path, work: Path, rounds: int, use_chromium: bool, res
                     started = time.perf_counter()
                     data = chromium_render(page)
                     chrome_times.append(time.perf_counter() - started)
+                    chrome_each.setdefault(page.job.name, []).append(chrome_times[-1])
                     chrome_sizes[page.job.name] = len(data)
                     if round_number == 0:
                         chrome_pages[page.job.name] = pdf_pages(data)
@@ -657,7 +675,8 @@ def measure_warm(project: Path, work: Path, rounds: int, use_chromium: bool, res
             browser.close()
         if playwright:
             playwright.stop()
-    results.update(warm_weasy=weasy_times, warm_chrome=chrome_times, size_weasy=weasy_sizes,
+    results.update(warm_weasy=weasy_times, warm_chrome=chrome_times, each_weasy=weasy_each, each_chrome=chrome_each,
+                   size_weasy=weasy_sizes,
                    size_chrome=chrome_sizes, pages_weasy=weasy_pages, pages_chrome=chrome_pages)
     log(f"warm: careleaf median {ms(median(weasy_times))}"
         + (f", Chromium median {ms(median(chrome_times))}" if chrome_times else ""))
@@ -677,7 +696,7 @@ def measure_cold(project: Path, work: Path, repeats: int, use_chromium: bool, re
             log(f"sample: Chromium full print {attempt + 1}/{repeats}")
             chromium.append(run_measured([PYTHON, __file__, "_chromium-build", str(html_dir), str(chromium_out),
                                           str(os.cpu_count() or 1)]))
-            assert len(list(chromium_out.glob("*.pdf"))) == len(list(html_dir.glob("*.html")))
+            assert len(list(chromium_out.glob("*.pdf"))) == len(preview_files(html_dir))
     results["sample_leaflets"] = cold[-1].built
     results["cold"] = cold
     results["chromium_build"] = chromium
@@ -701,7 +720,8 @@ def measure_rebuilds(project: Path, work: Path, repeats: int, results: dict) -> 
     # Edit one shared answer; each repeat writes a different wording so the fingerprints change.
     shared = project / "leaflets" / "shared" / "en.yaml"
     original = shared.read_text("utf-8")
-    assert original.count(SHARED_SENTENCE) == 1, f"'{SHARED_SENTENCE}' was not found once in {shared}"
+    section, sentence = shared_edit(project)
+    results["edit_section"] = section
     edits, baselines, reached = [], [], []
     pristine = work / "out-sample-pristine"
     shutil.copytree(out, pristine, symlinks=True)
@@ -711,8 +731,7 @@ def measure_rebuilds(project: Path, work: Path, repeats: int, results: dict) -> 
         shutil.rmtree(out)
         shutil.copytree(pristine, out, symlinks=True)
         before = read_manifest(out)
-        shared.write_text(original.replace(SHARED_SENTENCE, f"{SHARED_SENTENCE[:-1]} (edit {attempt + 1}).", 1),
-                          "utf-8")
+        shared.write_text(original.replace(sentence, f"{sentence[:-1]} (edit {attempt + 1}).", 1), "utf-8")
         log(f"sample: rebuild after shared-answer edit {attempt + 1}/{repeats}")
         run = run_measured(build_command(project, out), watch=False)
         after = read_manifest(out)
@@ -736,6 +755,24 @@ def measure_rebuilds(project: Path, work: Path, repeats: int, results: dict) -> 
     assert run_measured(build_command(project, out), watch=False).built == 0
     results.update(edit=edits, edit_baseline=baselines, edit_reached=reached)
     log(f"sample: edit rebuild {sec(median(edits))} vs rendering only those {len(reached)} {sec(median(baselines))}")
+
+
+def shared_edit(project: Path) -> tuple[str, str]:
+    """The shared English answer the rebuild test edits (SHARED_SECTION, else the first one a leaflet prints)
+    and its first sentence, which occurs once in the file."""
+    from careleaf.catalog import load_catalog
+    from careleaf.project import Project
+
+    catalog = load_catalog(Project(project))
+    printed = {reference.removeprefix("shared/") for entry in catalog.treatments.values()
+               for definition in entry.facts.leaflets for reference in definition.contents}
+    sections = catalog.shared["en"][0].sections
+    text = (project / "leaflets" / "shared" / "en.yaml").read_text("utf-8")
+    for name in sorted(printed & set(sections), key=lambda n: (n != SHARED_SECTION, list(sections).index(n))):
+        found = re.match(r"\s*(.+?[.!?])(\s|$)", sections[name].answer)
+        if found and text.count(found.group(1)) == 1:
+            return name, found.group(1)
+    raise AssertionError("no shared English answer printed by a leaflet has a first sentence to edit")
 
 
 def stage_by_name(stats: dict, file_suffix: str, name_pattern: str) -> float | None:
@@ -781,6 +818,8 @@ def noop_breakdown(project: Path, results: dict) -> None:
     in_process = median(timings)
     parts = []
     for label, file_suffix, pattern in [
+            ("compare the file stamps of every input (stamps.unchanged_since)", "careleaf/stamps.py",
+             "unchanged_since"),
             ("read and check all YAML (catalog.load_catalog)", "careleaf/catalog.py", "load_catalog"),
             ("assemble every leaflet and fingerprint it (build.pages)", "careleaf/build.py", "pages"),
             ("of which assemble", "careleaf/assemble.py", "assemble"),
@@ -826,6 +865,17 @@ def manifest_cost(entries: int, folder: Path) -> float:
     return median(timings)
 
 
+def manifest_writes(count: int, runs: list) -> float:
+    """How often a cold build saves its manifest: once a second while PDFs arrive (careleaf.build.MANIFEST_EVERY,
+    read from the frozen copy), at most once per PDF, and once at the end."""
+    try:
+        from careleaf.build import MANIFEST_EVERY
+    except ImportError:
+        MANIFEST_EVERY = 0.0
+    wall = median([r.wall for r in runs])
+    return min(count, wall / MANIFEST_EVERY) + 1 if MANIFEST_EVERY else count
+
+
 def measure_growth(work: Path, sizes: list[int], per_treatment: int, quick: bool, results: dict,
                    sampler: "CpuSampler") -> None:
     rows = []
@@ -850,11 +900,11 @@ def measure_growth(work: Path, sizes: list[int], per_treatment: int, quick: bool
         middle = sorted(runs, key=lambda r: r.wall)[len(runs) // 2]
         rows.append({"wanted": wanted, "leaflets": count, "treatments": treatments,
                      "wall": median([r.wall for r in runs]), "runs": len(runs), "noop": median(noop),
-                     "cpu": median([r.cpu for r in runs]), "other_cores": disturbance["other_cores"],
+                     "cpu": median([r.tree_cpu for r in runs]), "other_cores": disturbance["other_cores"],
                      "maxrss": max(r.maxrss_kb for r in runs), "main_hwm": max(r.main_hwm_kb for r in runs),
                      "worker_hwm": max(max(r.worker_hwm_kb, default=0) for r in runs),
                      "workers": len(middle.worker_hwm_kb), "helpers": middle.helpers,
-                     "manifest": manifest_cost(count, work / "manifest-test") * count})
+                     "manifest": manifest_cost(count, work / "manifest-test") * manifest_writes(count, runs)})
         log(f"growth: {count} leaflets in {sec(rows[-1]['wall'])} ({ms(rows[-1]['wall'] / count)} each), "
             f"worker peak {mib(rows[-1]['worker_hwm'])}, main {mib(rows[-1]['main_hwm'])}, "
             f"no-op {sec(rows[-1]['noop'])}")
@@ -874,6 +924,7 @@ def profile_render(project: Path, results: dict) -> None:
     import weasyprint.pdf
     import weasyprint.pdf.fonts
     import weasyprint.pdf.tags
+    import weasyprint.svg.path
     import weasyprint.text.line_break
 
     from careleaf.pdf import render_pdf
@@ -905,6 +956,10 @@ def profile_render(project: Path, results: dict) -> None:
         ("of which drawing pages (Page.paint)", at(weasyprint.document.Page.paint), 2),
         ("of which fonts: embed + subset (build_fonts_dictionary)", at(weasyprint.pdf.fonts.build_fonts_dictionary), 2),
         ("of which PDF/UA structure tags (add_tags)", at(weasyprint.pdf.tags.add_tags), 2),
+        ("of which SVG path data parsed and drawn (svg/path.py path: the DRAFT mark and the logo, on every page)",
+         at(weasyprint.svg.path.path), 2),
+        ("tag tree mended with pikepdf (careleaf.tagging.mend)",
+         (stage_by_name(stats, "careleaf/tagging.py", "mend") or 0.0) / rounds, 1),
         ("PDF serialisation + compression (pydyf PDF.write)", at(pydyf.PDF.write), 1),
     ]
     own = sorted(((value[2] / rounds, f"{Path(k[0]).parent.name}/{Path(k[0]).name}:{k[2]}")
@@ -936,12 +991,169 @@ from careleaf.project import Project
 careleaf.pdf._renderer(tuple(folder.resolve() for folder in Project(Path(sys.argv[1])).asset_folders))
 print(imported - started, spent[0], time.perf_counter() - imported)
 """
-    timings = []
+    quick = """
+import time
+started = time.perf_counter()
+from careleaf.workers import import_weasyprint
+import_weasyprint()
+print(time.perf_counter() - started)
+"""
+    timings, quick_timings = [], []
     for _ in range(3):
         run = run_measured([PYTHON, "-c", code, str(SOURCE)], watch=False)
         timings.append([float(x) for x in run.stdout.split()])
+        try:
+            quick_timings.append(float(run_measured([PYTHON, "-c", quick], watch=False).stdout))
+        except RuntimeError:       # a careleaf from before careleaf.workers
+            pass
     return {"import": median([t[0] for t in timings]), "find_library": median([t[1] for t in timings]),
-            "renderer": median([t[2] for t in timings])}
+            "renderer": median([t[2] for t in timings]), "quick_import": median(quick_timings)}
+
+
+# --- Typst, the reference column ------------------------------------------------------------------
+
+TYPST_LEAFLET = ("harbour-skin", "en", "aftercare")      # whose wording fills the one-page document
+
+
+class _Blocks(HTMLParser):
+    """A leaflet's headings, paragraphs, list items and table rows, in order, as plain text."""
+
+    KINDS = {"h1": "h1", "h2": "h2", "h3": "h2", "p": "p", "li": "p"}
+
+    def __init__(self):
+        super().__init__()
+        self.blocks: list[tuple[str, object]] = []
+        self.open: str | None = None
+        self.text: list[str] = []
+        self.row: list[str] | None = None
+        self.skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("style", "header", "footer", "svg"):
+            self.skip += 1
+        elif tag in self.KINDS or tag in ("td", "th"):
+            self.open, self.text = tag, []
+        elif tag == "tr":
+            self.row = []
+
+    def handle_endtag(self, tag):
+        if tag in ("style", "header", "footer", "svg"):
+            self.skip -= 1
+        elif tag == self.open and not self.skip:
+            text = " ".join("".join(self.text).split())
+            if tag in ("td", "th") and self.row is not None:
+                self.row.append(text)
+            elif text:
+                self.blocks.append((self.KINDS[tag], text))
+            self.open = None
+        elif tag == "tr" and self.row:
+            if len(self.row) >= 2:
+                self.blocks.append(("row", self.row[:3] + [""] * (3 - len(self.row[:3]))))
+            self.row = None
+
+    def handle_data(self, data):
+        if self.open and not self.skip:
+            self.text.append(data)
+
+
+def one_page_documents(html: str, blocks: int) -> tuple[str, str]:
+    """The same first ``blocks`` blocks of a leaflet as HTML (for careleaf, with its stylesheet) and as
+    Typst markup with the same font, sizes and page: an equivalent plain document without the
+    leaflet's pictures, boxes or running header, for both engines."""
+    from html import escape
+
+    parser = _Blocks()
+    parser.feed(html)
+    chosen = parser.blocks[:blocks]
+    body, markup, rows = [], [], []
+
+    def quoted(text: str) -> str:
+        return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    def flush():
+        if rows:
+            body.append("<table>" + "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>"
+                                            for row in rows) + "</table>")
+            markup.append("#table(columns: (1fr, 1fr, 2fr), " + ", ".join(f"[#{quoted(c)}]" for row in rows
+                                                                          for c in row) + ")")
+            rows.clear()
+
+    for kind, value in chosen:
+        if kind == "row":
+            rows.append(value)
+            continue
+        flush()
+        body.append(f"<{kind}>{escape(value)}</{kind}>")
+        markup.append({"h1": "= ", "h2": "== ", "p": ""}[kind] + f"#{quoted(value)}\n")
+    flush()
+    page = ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>One page</title>'
+            '<style>@page { size: A4; }</style></head><body><main>' + "".join(body) + "</main></body></html>")
+    typst = ('#set page(paper: "a4", margin: (x: 18mm, y: 20mm))\n'
+             '#set text(font: "Noto Sans", size: 12pt, lang: "en")\n'
+             '#show heading.where(level: 1): set text(size: 20pt)\n'
+             '#show heading.where(level: 2): set text(size: 14.5pt)\n\n' + "\n".join(markup))
+    return page, typst
+
+
+def measure_typst(project: Path, results: dict, repeats: int = 15) -> None:
+    """careleaf and Typst on an equivalent one-page document, warm, alternating; median of ``repeats``."""
+    try:
+        import typst
+    except ImportError:
+        results["typst"] = {"skipped": "the Python package typst is not installed (pip install -r "
+                                       "bench/requirements.txt)"}
+        return
+    from careleaf.pdf import render_pdf
+
+    styles = asset_folders(project)
+    fonts = [str(folder / "fonts") for folder in styles if (folder / "fonts").is_dir()]
+    page = next(p for p in draw(project) if (p.job.brand, p.job.lang, p.job.kind) == TYPST_LEAFLET
+                and not p.job.large_print)
+    html = page.html
+
+    def careleaf_pdf(document: str) -> bytes:
+        return render_pdf(document, styles, source="one page")
+
+    def typst_pdf(markup: str) -> bytes:
+        return typst.compile(markup.encode("utf-8"), format="pdf", font_paths=fonts, ignore_system_fonts=True)
+
+    def one_page_in_both(blocks: int) -> bool:
+        document, markup = one_page_documents(html, blocks)
+        return pdf_pages(careleaf_pdf(document)) == 1 and pdf_pages(typst_pdf(markup)) == 1
+
+    blocks = 1                                   # the most blocks that still fit one page in both engines
+    while (blocks < 200 and one_page_documents(html, blocks + 1) != one_page_documents(html, blocks)
+           and one_page_in_both(blocks + 1)):
+        blocks += 1
+    document, markup = one_page_documents(html, blocks)
+    mine, theirs = [], []
+    for _ in range(3):                            # warm-up
+        careleaf_pdf(document), typst_pdf(markup)
+    for _ in range(repeats):
+        started = time.perf_counter()
+        careleaf_pdf(document)
+        mine.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        typst_pdf(markup)
+        theirs.append(time.perf_counter() - started)
+    results["typst"] = {"version": getattr(typst, "__version__", "?"), "blocks": blocks,
+                        "leaflet": page.job.name, "careleaf": mine, "typst": theirs,
+                        "pages": (pdf_pages(careleaf_pdf(document)), pdf_pages(typst_pdf(markup))),
+                        "sizes": (len(careleaf_pdf(document)), len(typst_pdf(markup)))}
+
+
+# --- the front desk's handout, in the web server's render worker ------------------------------------
+
+def measure_server_handout(work: Path, results: dict, calls: int) -> None:
+    """The warm personalised handout as the web app makes it: through careleaf.web.renderer.Renderer's worker
+    pool (the process the server renders in), on the signed-off sample (bench/desk.py's approved_project)."""
+    import desk
+
+    desk.SOURCE = SOURCE
+    try:
+        results["server_handout"] = desk.server_handouts(desk.approved_project(work / "approved"), calls)
+    except Exception as error:  # noqa: BLE001 - reported in the results, the rest of the run goes on
+        results["server_handout"] = {"skipped": f"{type(error).__name__}: {error}"}
 
 
 def calibrate() -> float:
@@ -1026,10 +1238,33 @@ def report(env: dict, chromium: tuple[bool, str], results: dict, phases: dict, c
 
     # --- targets
     summary: list[str] = ["| Target | Goal | Measured | Result |", "|---|---|---|---|"]
-    summary.append(f"| No-op rebuild, sample ({n} leaflets), wall incl. Python start | < {NOOP_TARGET_S} s "
+    if have_chrome:
+        ratio = median(weasy) / median(chrome)
+        summary.append(f"| Warm render per leaflet vs Chromium, same HTML (the `build --html` previews) "
+                       f"| ≤ {WARM_VS_CHROMIUM_TARGET}× (stretch ≤ 1.0×) | {ms(median(weasy))} vs "
+                       f"{ms(median(chrome))} = {ratio:.2f}× | {verdict(ratio, WARM_VS_CHROMIUM_TARGET)} |")
+        chromium_wall = median([r.wall for r in results["chromium_build"]])
+        ratio = cold_wall / chromium_wall
+        summary.append(f"| Cold full build vs Chromium, process and browser start included ({n} PDFs) "
+                       f"| ≤ {COLD_VS_CHROMIUM_TARGET}× | {sec(cold_wall)} vs {sec(chromium_wall)} = {ratio:.2f}× "
+                       f"| {verdict(ratio, COLD_VS_CHROMIUM_TARGET)} |")
+    summary.append(f"| No-op rebuild, sample ({n} leaflets), wall incl. Python start | ≤ {NOOP_TARGET_S} s "
                    f"| {sec(noop)} (median of {len(results['noop'])}) | {verdict(noop, NOOP_TARGET_S)} |")
+    if growth:
+        largest = growth[-1]
+        summary.append(f"| No-op rebuild, {largest['leaflets']} leaflets, wall incl. Python start "
+                       f"| ≤ {NOOP_LARGE_TARGET_S} s | {sec(largest['noop'])} (median of 3) "
+                       f"| {verdict(largest['noop'], NOOP_LARGE_TARGET_S)} |")
+    server = results.get("server_handout") or {}
+    if "p90" in server:
+        summary.append(f"| Personalised handout, warm, in the web server's render worker, p90 of {server['n']} "
+                       f"| ≤ {HANDOUT_P90_TARGET_S} s | {ms(server['p90'])} (median {ms(server['median'])}) "
+                       f"| {verdict(server['p90'], HANDOUT_P90_TARGET_S)} |")
+    elif server:
+        summary.append(f"| Personalised handout, warm, in the web server's render worker, p90 "
+                       f"| ≤ {HANDOUT_P90_TARGET_S} s | not measured: {server['skipped']} | n/a |")
     ratio = edit / edit_base
-    summary.append(f"| Rebuild after editing shared answer `{SHARED_SECTION}` (reaches {reached} of {n}) vs "
+    summary.append(f"| Rebuild after editing shared answer `{results['edit_section']}` (reaches {reached} of {n}) vs "
                    f"rendering only those {reached} | ≤ {INCREMENTAL_TARGET_RATIO}× | {sec(edit)} vs {sec(edit_base)} "
                    f"= {ratio:.2f}× | {verdict(ratio, INCREMENTAL_TARGET_RATIO)} |")
     if len(growth) >= 2:
@@ -1050,10 +1285,12 @@ def report(env: dict, chromium: tuple[bool, str], results: dict, phases: dict, c
     add("")
     lines += summary
     add("")
-    add("The no-op and shared-edit goals come from the brief. The linear-time and flat-memory thresholds "
-        "(1.2×) are the bench's own reading of \"linear time, flat memory\". Linear time is judged on CPU "
-        "seconds per leaflet (`ru_utime + ru_stime` of the build and its workers), which other people's "
-        "processes on the same cores disturb far less than wall time; wall time is shown beside it.")
+    add("The first five goals are issue 17's; the shared-edit goal comes from the first brief. The linear-time "
+        "threshold (1.2×) is the bench's own reading of \"linear time\". Linear time is judged on CPU seconds "
+        "per leaflet (utime + stime of every process of the build's tree, the main process, the forkserver and "
+        "its workers, read from /proc every 0.1 s), which other people's processes on the same cores disturb far "
+        "less than wall time; wall time is shown beside it. (`ru_utime + ru_stime` of the build no longer covers "
+        "the workers: they are the forkserver's children, not the build's.)")
     add("")
 
     # --- side by side
@@ -1068,6 +1305,10 @@ def report(env: dict, chromium: tuple[bool, str], results: dict, phases: dict, c
     nan = float("nan")
     row(f"Render one leaflet, warm process, median of {len(weasy)}", median(weasy), median(chrome) if chrome else nan, ms)
     row("Render one leaflet, warm process, p90", p90(weasy), p90(chrome) if chrome else nan, ms)
+    per_page_w, per_page_c = per_page(results, "weasy"), per_page(results, "chrome")
+    if per_page_w:
+        row("Render one page (each leaflet's median time ÷ its pages), median over leaflets", median(per_page_w),
+            median(per_page_c) if per_page_c else nan, ms)
     sizes_w, sizes_c = results["size_weasy"], results["size_chrome"]
     row("PDF size, median per leaflet", median(list(sizes_w.values())),
         median(list(sizes_c.values())) if sizes_c else nan, kib)
@@ -1088,6 +1329,10 @@ def report(env: dict, chromium: tuple[bool, str], results: dict, phases: dict, c
     add("")
     lines += side
     add("")
+    differing = layout_differences(results)
+    if differing is not None:
+        add(f"Layouts: {differing}")
+        add("")
     add(f"Both full builds run {env['nproc']} renderers at once (careleaf's `--jobs` default is the number of cores; "
         f"Chromium prints in {env['nproc']} tabs of one browser). careleaf's cold build also reads and checks the "
         f"content and draws the HTML ({ms(results['draw_seconds'])} in-process for {n} leaflets); Chromium prints "
@@ -1106,7 +1351,7 @@ def report(env: dict, chromium: tuple[bool, str], results: dict, phases: dict, c
     add("|---|---|---|")
     add(f"| Cold (empty output folder) | {sec(cold_wall)} | {', '.join(sec(r.wall) for r in cold)} |")
     add(f"| No-op (nothing changed) | {sec(noop)} | {', '.join(sec(x) for x in results['noop'])} |")
-    add(f"| After editing shared `{SHARED_SECTION}` ({reached} rebuilt) | {sec(edit)} | "
+    add(f"| After editing shared `{results['edit_section']}` ({reached} rebuilt) | {sec(edit)} | "
         f"{', '.join(sec(x) for x in results['edit'])} |")
     add(f"| A process rendering only those {reached} (same pool, same safe writes) | {sec(edit_base)} | "
         f"{', '.join(sec(x) for x in results['edit_baseline'])} |")
@@ -1136,20 +1381,26 @@ def report(env: dict, chromium: tuple[bool, str], results: dict, phases: dict, c
 
     start = results.get("worker_startup")
     if start:
-        add(f"Each fresh render worker pays {ms(start['import'])} to import WeasyPrint (of which "
+        add(f"A process pays {ms(start['import'])} to `import weasyprint` (of which "
             f"{ms(start['find_library'])} is `ctypes.util.find_library`, which runs `ldconfig`, `gcc` and `ld` "
-            f"for library names that do not exist on Linux) and {ms(start['renderer'])} to prepare fonts and "
-            "CSS (`careleaf.pdf._renderer`).")
+            f"for library names that do not exist on Linux), {ms(start['quick_import'])} through "
+            "`careleaf.workers.import_weasyprint` (library names answered from one `ldconfig -p`), and "
+            f"{ms(start['renderer'])} to prepare fonts and CSS (`careleaf.pdf._renderer`). A build pays the import "
+            "once, in the forkserver its workers are forked from; each worker prepares fonts and CSS as it starts.")
         add("")
 
+    typst_section(add, results)
     add("## Memory")
     add("")
     middle = sorted(cold, key=lambda r: r.wall)[len(cold) // 2]
-    add(f"Sample cold build: largest single process {mib(max(r.maxrss_kb for r in cold))} (exact: `ru_maxrss` "
-        f"from `os.wait4` on the build, i.e. the biggest of main process and workers; started through a small "
-        f"launcher, see `LAUNCHER` in run.py); main process "
-        f"{mib(middle.main_hwm_kb)}; render workers {', '.join(mib(k) for k in sorted(middle.worker_hwm_kb))} "
-        f"(VmHWM read every 0.1 s). {middle.helpers} helper processes (ldconfig/gcc/ld) were started during the build.")
+    forkserver = (f"; the forkserver the workers are forked from (WeasyPrint preloaded, careleaf.workers) "
+                  f"{mib(middle.forkserver_hwm_kb)}" if middle.forkserver_hwm_kb else "")
+    add(f"Sample cold build: largest process reaped by the build {mib(max(r.maxrss_kb for r in cold))} (exact: "
+        f"`ru_maxrss` from `os.wait4` on the build, started through a small launcher, see `LAUNCHER` in run.py; "
+        f"workers forked by a forkserver are reaped by it, not by the build, so this is the main process's figure "
+        f"when they are); main process {mib(middle.main_hwm_kb)}; render workers "
+        f"{', '.join(mib(k) for k in sorted(middle.worker_hwm_kb))}{forkserver} (VmHWM read every 0.1 s). "
+        f"{middle.helpers} helper processes (ldconfig/gcc/ld) were started during the build.")
     add("")
 
     add("## Growth with catalog size")
@@ -1170,7 +1421,8 @@ def report(env: dict, chromium: tuple[bool, str], results: dict, phases: dict, c
     add("")
     add("Catalog sizes are whole treatments (each makes brands × languages × 2 kinds × 2 print sizes leaflets), "
         "so the asked size is rounded up. \"Manifest writes\" estimates the time a cold build spends rewriting "
-        "and fsyncing the manifest after every PDF: one `write_manifest` of that size, timed, × the leaflet count.")
+        "and fsyncing the manifest: one `write_manifest` of that size, timed, × the times a build saves it (once a "
+        "second while PDFs arrive, at most once per PDF, and at the end).")
     add("")
 
     prof = results.get("profile")
@@ -1188,6 +1440,55 @@ def report(env: dict, chromium: tuple[bool, str], results: dict, phases: dict, c
         add("Most own time: " + "; ".join(f"`{name}` {ms(t)}" for t, name in prof["top_own"]) + ".")
         add("")
     return "\n".join(lines) + "\n", "\n".join(summary + [""] + side) + "\n"
+
+
+def per_page(results: dict, engine: str) -> list[float]:
+    """Each leaflet's median render time divided by its page count (that engine's own pages)."""
+    each, pages = results.get(f"each_{engine}") or {}, results.get(f"pages_{engine}") or {}
+    return [median(times) / pages[name] for name, times in each.items() if pages.get(name)]
+
+
+def layout_differences(results: dict) -> str | None:
+    """Where the two engines' layouts differ, in page counts, leaflet by leaflet."""
+    mine, theirs = results.get("pages_weasy") or {}, results.get("pages_chrome") or {}
+    both = [name for name in mine if mine[name] and theirs.get(name)]
+    if not both:
+        return None
+    apart = [f"`{name}` {mine[name]} vs {theirs[name]}" for name in both if mine[name] != theirs[name]]
+    said = (f"{len(both) - len(apart)} of {len(both)} leaflets have the same page count in both engines"
+            + (f"; these differ (careleaf vs Chromium): {', '.join(apart)}" if apart else "") + ". ")
+    return said + ("Chromium does not implement CSS running elements (`position: running()`, `element()`), so its "
+                   "pages lack the running header (logo and clinic name on every page) and it has more room per "
+                   "page; it also breaks pages by its own rules (`break-inside`, orphans and widows differ). "
+                   "Per-page figures use each engine's own page count.")
+
+
+def typst_section(add, results: dict) -> None:
+    typ = results.get("typst")
+    if not typ:
+        return
+    add("## Reference: Typst on an equivalent one-page document")
+    add("")
+    if "skipped" in typ:
+        add(f"Skipped: {typ['skipped']}.")
+        add("")
+        return
+    mine, theirs = median(typ["careleaf"]), median(typ["typst"])
+    add(f"The first {typ['blocks']} blocks (headings, paragraphs, list items, table rows) of `{typ['leaflet']}`, "
+        "as much as fits one A4 page in both engines, written once as plain HTML (rendered by careleaf with its "
+        "stylesheet, fonts and PDF/UA tagging) and once as Typst markup (Noto Sans from the theme, the same sizes "
+        f"and page; Typst {typ['version']} from Python, `typst.compile(..., format='pdf')`, tagged by default). "
+        "No pictures, boxes or running header in either. Both warm, alternating, median of "
+        f"{len(typ['careleaf'])}.")
+    add("")
+    add("| | careleaf | Typst | careleaf ÷ Typst |")
+    add("|---|---|---|---|")
+    add(f"| One page, warm, median | {ms(mine)} | {ms(theirs)} | {mine / theirs:.1f}× |")
+    add(f"| p90 | {ms(p90(typ['careleaf']))} | {ms(p90(typ['typst']))} | "
+        f"{p90(typ['careleaf']) / p90(typ['typst']):.1f}× |")
+    add(f"| Pages | {typ['pages'][0]} | {typ['pages'][1]} | |")
+    add(f"| PDF size | {kib(typ['sizes'][0])} | {kib(typ['sizes'][1])} | {typ['sizes'][0] / typ['sizes'][1]:.2f}× |")
+    add("")
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -1262,6 +1563,8 @@ def main(argv: list[str]) -> int:
         phase("no-op breakdown, worker start-up, profile", lambda: (
             noop_breakdown(sample, results), results.update(worker_startup=worker_startup()),
             profile_render(sample, results)))
+        phase("Typst reference, handout in the web server's worker", lambda: (
+            measure_typst(sample, results), measure_server_handout(work, results, 10 if args.quick else 30)))
         phase(f"growth ({', '.join(map(str, sizes))})", measure_growth, work, sizes, per_treatment, args.quick, results,
               sampler)
     finally:

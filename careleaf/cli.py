@@ -48,6 +48,9 @@ def parser() -> argparse.ArgumentParser:
                            help="where PDFs are written, as DIR/<brand>/<lang>/<treatment>-<kind>.pdf "
                                 "(default: out/ in the project)")
     build_cmd.add_argument("--force", action="store_true", help="rebuild every leaflet, changed or not")
+    build_cmd.add_argument("--full-check", action="store_true",
+                           help="read and check every file even if none changed since the last build (without it, "
+                                "a build whose inputs are all unchanged, by size, time and content, stops there)")
     build_cmd.add_argument("--html", action="store_true",
                            help="also write each leaflet's HTML beside its PDF, to preview in a browser")
     build_cmd.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, metavar="N",
@@ -193,8 +196,9 @@ def _build(project: Project, options: argparse.Namespace) -> int:
     from .build import build
 
     progress = None if options.quiet else _progress_printer()
-    summary = build(project, options.out, force=options.force, jobs=options.jobs, write_html=options.html,
-                    large_print=options.large_print, shard=options.shard, allow_overdue=options.allow_overdue,
+    summary = build(project, options.out, force=options.force, full_check=options.full_check, jobs=options.jobs,
+                    write_html=options.html, large_print=options.large_print, shard=options.shard,
+                    allow_overdue=options.allow_overdue,
                     progress=progress, time_limit_seconds=options.time_limit)
     _print_summary(summary, options.out)
     return EXIT_RENDER if summary.failed else EXIT_OK

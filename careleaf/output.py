@@ -16,6 +16,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import tempfile
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -98,6 +99,47 @@ def _sync_folder(folder: Path) -> None:
     finally:
         os.close(descriptor)
 
+
+# --- previews (build --html) -------------------------------------------------------------------
+
+PREVIEW_ASSETS = "_assets"                 # in the output folder, beside the brands' folders
+# The stylesheets the renderer hands to WeasyPrint after the document's own <style> (careleaf.pdf's renderer).
+PREVIEW_STYLESHEETS = {False: ("leaflet.css",), True: ("leaflet.css", "large-print.css")}
+_HEAD = re.compile(r"<head(\s[^>]*)?>", re.IGNORECASE)
+
+
+def preview_html(html: str, name: Path, *, large_print: bool) -> str:
+    """A leaflet's HTML as a browser opens it from ``out/<name>``: a <base> pointing at the assets
+    copied into the output folder (publish_preview_assets), so the logo and fonts resolve, and
+    links to the stylesheets the renderer gives WeasyPrint, after the document's own <style>, in
+    the same order. Only the written preview changes; the HTML WeasyPrint renders does not."""
+    opened, closed = _HEAD.search(html), html.find("</head>")
+    if not opened or closed < opened.end():
+        return html   # not a leaflet's page (a template copied into the project and changed); left as it is
+    base = f'<base href="{"../" * (len(Path(name).parts) - 1)}{PREVIEW_ASSETS}/">'
+    links = "".join(f'<link rel="stylesheet" href="{sheet}">\n' for sheet in PREVIEW_STYLESHEETS[large_print])
+    return html[:opened.end()] + "\n" + base + html[opened.end():closed] + links + html[closed:]
+
+
+def publish_preview_assets(out: Path, folders: tuple[Path, ...]) -> None:
+    """Copy what the renderer reads (stylesheets, fonts, logos) into ``out/_assets``, once: the asset
+    folders laid over one another as the renderer looks files up, the first folder's file winning.
+    A file already there with the same bytes is left alone; a file that links out of its folder,
+    which the renderer refuses, is not copied."""
+    chosen: dict[Path, Path] = {}
+    for folder in reversed(folders):
+        if folder.is_dir():
+            chosen |= {path.relative_to(folder): path for path in sorted(folder.rglob("*"))
+                       if path.is_file() and path.resolve().is_relative_to(folder.resolve())}
+    target = out / PREVIEW_ASSETS
+    for relative, source in sorted(chosen.items()):
+        data = source.read_bytes()
+        copy = target / relative
+        if not (copy.is_file() and copy.stat().st_size == len(data) and copy.read_bytes() == data):
+            write_atomically(copy, data)
+
+
+# --- the manifest -------------------------------------------------------------------------------
 
 def read_manifest(out: Path) -> dict[str, str]:
     """Output path → fingerprint, for PDFs that exist; an unreadable manifest means "rebuild all"."""

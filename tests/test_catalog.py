@@ -217,7 +217,7 @@ def test_problems_in_two_files_are_reported_together(root):
     with pytest.raises(InputError) as caught:
         load_catalog(Project(Path(".")))
     expected = [
-        f"{BRAND}:13:12: 'page_size' should be one of 'A4', 'Letter', not 'A3'",
+        f"{BRAND}:13:12: 'page_size' should be one of 'A4', 'Letter', 'A5', not 'A3'",
         f"{WORDING}:3:1: 'name' appears twice in the same place (lines 2 and 3); keep one of them",
         f"{FACTS}:10:16: 'frequency' should be one of 'very-common', 'common', 'uncommon', 'rare', 'very-rare', "
         "'not-known', not 'comon'; did you mean 'common'?",

@@ -18,6 +18,7 @@ from careleaf import cli
 from careleaf.build import pages
 from careleaf.project import Project
 from careleaf.catalog import load_catalog
+from careleaf.output import preview_html
 
 from conftest import files_state, replace_in, run_cli, with_theme
 
@@ -124,7 +125,7 @@ def test_html_option_writes_every_leaflets_html(mini, tmp_path):
     for page in pages(project, load_catalog(project)):
         written = out / page.job.output.with_suffix(".html")
         assert written.is_file(), f"{written.relative_to(out)} was not written"
-        assert written.read_text("utf-8") == page.html
+        assert written.read_text("utf-8") == preview_html(page.html, page.job.output, large_print=page.job.large_print)
 
 
 def test_html_preview_is_never_older_than_its_pdf(mini, tmp_path):

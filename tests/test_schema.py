@@ -275,7 +275,7 @@ def test_choice_without_a_close_option():
 
 def test_page_size_choice():
     assert problems(brand(page_size="Leter"), model.Brand) == [
-        "file.yaml:10:12: 'page_size' should be one of 'A4', 'Letter', not 'Leter'; did you mean 'Letter'?"]
+        "file.yaml:10:12: 'page_size' should be one of 'A4', 'Letter', 'A5', not 'Leter'; did you mean 'Letter'?"]
 
 
 def test_choice_given_a_list_says_so_in_plain_words():
