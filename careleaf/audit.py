@@ -48,6 +48,8 @@ from typing import Iterable, Iterator, Sequence
 import pikepdf
 from pikepdf import Name
 
+from .booklet import BOOKLET_SUFFIX
+
 KINDS = ("untagged content", "unclaimed content", "table without header cells", "figure without alt text",
          "heading level", "split element", "watermark text")
 
@@ -99,10 +101,14 @@ def audit(source: Path | bytes, *, name: str = "", watermarks: Sequence[str] | N
 
 
 def audit_paths(paths: Iterable[Path], *, watermarks: Sequence[str] | None = None) -> list[Report]:
-    """A report for every PDF named, or found in a named folder (and its folders), in name order."""
+    """A report for every PDF named, or found in a named folder (and its folders), in name order.
+
+    Booklets found in a folder (<leaflet>-booklet.pdf, careleaf/booklet.py) are left out: they are print
+    impositions, untagged on purpose, beside the accessible leaflet they are made from."""
     files = []
     for path in paths:
-        files += sorted(path.rglob("*.pdf")) if path.is_dir() else [path]
+        files += sorted(f for f in path.rglob("*.pdf") if not f.name.endswith(BOOKLET_SUFFIX)) if path.is_dir() \
+            else [path]
     return [audit(file, name=str(file), watermarks=watermarks) for file in files]
 
 
@@ -175,7 +181,8 @@ def is_element(kid) -> bool:
     return isinstance(kid, pikepdf.Dictionary) and "/S" in kid and kid.get("/Type", Name.StructElem) == "/StructElem"
 
 
-def _role(element) -> str:
+def role(element) -> str:
+    """A structure element's type, '/P' or '/Table'."""
     return str(element.get("/S", ""))
 
 
@@ -183,19 +190,19 @@ def _descendants(element) -> Iterator:
     for kid in kids(element):
         if is_element(kid):
             yield kid
-            if _role(kid) != "/Table":
+            if role(kid) != "/Table":
                 yield from _descendants(kid)
 
 
 def _tables(tree: _Tree) -> list[Problem]:
-    tables = [chain[-1] for chain in tree.chains if _role(chain[-1]) == "/Table"]
-    headless = sum(1 for table in tables if not any(_role(cell) == "/TH" for cell in _descendants(table)))
+    tables = [chain[-1] for chain in tree.chains if role(chain[-1]) == "/Table"]
+    headless = sum(1 for table in tables if not any(role(cell) == "/TH" for cell in _descendants(table)))
     return [Problem("table without header cells", None, f"{headless} table(s) without header cells (TH): "
                     "a reader cannot say which column a value is in", headless)] if headless else []
 
 
 def _figures(tree: _Tree) -> list[Problem]:
-    figures = [chain[-1] for chain in tree.chains if _role(chain[-1]) == "/Figure"]
+    figures = [chain[-1] for chain in tree.chains if role(chain[-1]) == "/Figure"]
     mute = sum(1 for figure in figures if not str(figure.get("/Alt", "")).strip())
     return [Problem("figure without alt text", None, f"{mute} figure(s) without alt text", mute)] if mute else []
 
@@ -203,7 +210,7 @@ def _figures(tree: _Tree) -> list[Problem]:
 def _headings(tree: _Tree) -> list[Problem]:
     problems, before, firsts = [], 0, 0
     for chain in tree.chains:
-        level = HEADINGS.get(_role(chain[-1]))
+        level = HEADINGS.get(role(chain[-1]))
         if level is None:
             continue
         if level > before + 1:
@@ -241,12 +248,12 @@ def _split_at(chain: tuple, page: int, pages: dict) -> list[str]:
             after = _next_of_type(chain[depth - 1], before, page, pages)
         else:               # inside a pair: the continuation's first element
             after = next((kid for kid in kids(after) if is_element(kid)), None)
-        if after is None or _role(after) != _role(before) or _opens_with_heading(after):
+        if after is None or role(after) != role(before) or _opens_with_heading(after):
             break
         if pages.get(after.objgen, [None])[0] != page:
             break
-        if _role(before) in GROUPING:
-            split.append(_role(before)[1:])
+        if role(before) in GROUPING:
+            split.append(role(before)[1:])
     return split
 
 
@@ -256,7 +263,7 @@ def _next_of_type(parent, element, page: int, pages: dict):
     siblings = [kid for kid in kids(parent) if is_element(kid)]
     at = next(index for index, kid in enumerate(siblings) if kid.objgen == element.objgen)
     for sibling in siblings[at + 1:]:
-        if _role(sibling) == _role(element):
+        if role(sibling) == role(element):
             return sibling
         if any(number != page for number in pages.get(sibling.objgen, [])):
             return None
@@ -275,7 +282,7 @@ def _pages_held(tree: _Tree) -> dict[tuple, list[int]]:
 def _opens_with_heading(element) -> bool:
     """Whether an element is a heading or starts with one of its own (its first child)."""
     first = next((kid for kid in kids(element) if is_element(kid)), None)
-    return any(_role(held) in HEADINGS or _role(held) == "/H" for held in (element, first) if held is not None)
+    return any(role(held) in HEADINGS or role(held) == "/H" for held in (element, first) if held is not None)
 
 
 # --- what the pages draw --------------------------------------------------------------
@@ -422,17 +429,34 @@ def _utf16(hex_text: str) -> str:
 
 
 def _watermarks(drawn: _Drawing, phrases: Sequence[str]) -> list[Problem]:
-    problems, read = [], 0
-    for number, (tagged, other) in enumerate(zip(drawn.tagged_text, drawn.other_text), start=1):
-        for phrase in phrases:
-            if _squeezed(phrase) and _squeezed(phrase) in _squeezed(other):
+    problems = []
+    for phrase in phrases:
+        forms = _forms(phrase)
+        read = 0
+        for number, (tagged, other) in enumerate(zip(drawn.tagged_text, drawn.other_text), start=1):
+            if any(form in _comparable(other) for form in forms):
                 problems.append(Problem("watermark text", number, f"the mark '{phrase}' is drawn as text that "
                                         "copying and pdftotext take with the page"))
-            read += _squeezed(tagged).count(_squeezed(phrase)) if _squeezed(phrase) else 0
-    if read > 1:
-        problems.append(Problem("watermark text", None, f"a watermark phrase is read {read} times, not once",
-                                read - 1))
+            read += sum(_comparable(tagged).count(form) for form in forms)
+        if read > 1:
+            problems.append(Problem("watermark text", None, f"the mark '{phrase}' is read {read} times, not once",
+                                    read - 1))
     return problems
+
+
+def _forms(phrase: str) -> set[str]:
+    """How a phrase may come out of a page's text: as written, and for right-to-left words, in the order
+    the glyphs are drawn (left to right)."""
+    written = _comparable(phrase)
+    if not written:
+        return set()
+    right_to_left = any("\u0590" <= char <= "\u08ff" for char in phrase)
+    return {written, _comparable(phrase[::-1])} if right_to_left else {written}
+
+
+def _comparable(text: str) -> str:
+    """Text squeezed, with lam-alef read one way: drawn as one glyph, it comes out in either order."""
+    return _squeezed(text).replace("\u0644\u0627", "\u0627\u0644")
 
 
 _DASHES = re.compile("[\u002d\u2010-\u2015\u2212]")

@@ -26,13 +26,16 @@ language, author, keywords and the rest of its metadata are the leaflet's.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pikepdf
 from pikepdf import Dictionary, String
 
 from .errors import RenderError
 
-__all__ = ["impose_booklet", "booklet_sides", "IMPOSITION_NOTE"]
+__all__ = ["impose_booklet", "booklet_sides", "booklet_path", "BOOKLET_SUFFIX", "IMPOSITION_NOTE"]
+
+BOOKLET_SUFFIX = "-booklet.pdf"   # a leaflet's booklet is written beside it as <leaflet>-booklet.pdf
 
 POINTS_PER_MM = 72 / 25.4
 A5_PORTRAIT = (148 * POINTS_PER_MM, 210 * POINTS_PER_MM)
@@ -45,6 +48,11 @@ _PDFUA_NAMESPACE = "{http://www.aiim.org/pdfua/ns/id/}"  # keys are listed as {n
 IMPOSITION_NOTE = ("Print imposition of the accessible A5 leaflet of the same title: its pages two to an A4 "
                    "sheet in booklet order, to print on both sides (flip on short edge) and fold. This file is "
                    "not tagged for screen readers; give the A5 leaflet to anyone reading on screen.")
+
+
+def booklet_path(leaflet: Path) -> Path:
+    """Where a leaflet's booklet goes: beside it, as <leaflet>-booklet.pdf."""
+    return leaflet.with_name(leaflet.stem + BOOKLET_SUFFIX)
 
 
 def impose_booklet(a5_pdf: bytes) -> bytes:

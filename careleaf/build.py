@@ -127,11 +127,13 @@ def _assembled(project: Project, catalog: Catalog, large_print: bool, shard: tup
 
 def fingerprint(leaflet: Leaflet, tools: str) -> str:
     """Everything a leaflet's PDF depends on: the items it prints (exactly the wording, facts, brand
-    fields and template words), whether it is overdue or awaits translation review, and the tools."""
+    fields and template words), whether it is overdue or awaits translation review, and the tools; and
+    whether a booklet is written beside it."""
     from .items import digest
 
+    booklet = {"booklet": True} if leaflet.brand.booklet else {}
     return digest({"tools": tools, "job": leaflet.job, "overdue": leaflet.overdue,
-                   "content": leaflet.content_fingerprint, "stale": [str(key) for key in leaflet.stale]})
+                   "content": leaflet.content_fingerprint, "stale": [str(key) for key in leaflet.stale], **booklet})
 
 
 def in_shard(job: Job, index: int, count: int) -> bool:
@@ -198,6 +200,7 @@ def build(project: Project, out: Path, *, force: bool = False, full_check: bool 
             slow_fonts |= not fast_subsetting
             summary.notes += _length_warnings(leaflet.job, facts, catalog, budgets)
             write_atomically(out / leaflet.job.output, pdf)
+            _write_or_remove_booklet(out, leaflet.job, pdf if catalog.brands[leaflet.job.brand].booklet else None)
             _write_or_remove_preview(out, leaflet.job, html if write_html else None)
             manifest[name] = leaflet.fingerprint
             summary.built.append(name)
@@ -247,11 +250,13 @@ def _remove_gone(out: Path, manifest: dict[str, str], catalog: Catalog, summary:
     """Only PDFs of leaflets gone from the catalog are removed; a partial build (--no-large-print,
     --shard) leaves the others' PDFs alone."""
     from .assemble import jobs as all_jobs
+    from .booklet import booklet_path
 
     existing = {str(job.output) for job in all_jobs(catalog, large_print=True)}
     for name in sorted(set(manifest) - existing):
         remove_quietly(out / name)
         remove_quietly((out / name).with_suffix(".html"))
+        remove_quietly(booklet_path(out / name))
         manifest.pop(name)
         summary.removed.append(name)
 
@@ -266,6 +271,17 @@ def _write_or_remove_preview(out: Path, job: Job, html: str | None, *, only_if_c
     data = preview_html(html, job.output, large_print=job.large_print).encode("utf-8")
     if not (only_if_changed and preview.is_file() and preview.read_bytes() == data):
         write_atomically(preview, data)
+
+
+def _write_or_remove_booklet(out: Path, job: Job, pdf: bytes | None) -> None:
+    """An A5 leaflet imposed as an A4 booklet beside it, when its brand asks for one; else none."""
+    from .booklet import booklet_path, impose_booklet
+
+    path = booklet_path(out / job.output)
+    if pdf is None:
+        path.unlink(missing_ok=True)
+    else:
+        write_atomically(path, impose_booklet(pdf))
 
 
 def _overdue_message(catalog: Catalog, codes: list[str]) -> str:

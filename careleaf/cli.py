@@ -277,10 +277,10 @@ def _audit(options: argparse.Namespace) -> int:
 
 
 def _booklet(options: argparse.Namespace) -> int:
-    from .booklet import impose_booklet
+    from .booklet import booklet_path, impose_booklet
     from .output import write_atomically
 
-    out = options.out or options.leaflet.with_name(f"{options.leaflet.stem}-booklet.pdf")
+    out = options.out or booklet_path(options.leaflet)
     if out.resolve() == options.leaflet.resolve():
         print(f"Error: the booklet would replace the leaflet {options.leaflet}: choose another --out",
               file=sys.stderr)

@@ -546,7 +546,8 @@ def _svg(box: Box, meaning: dict[str, Any], colour: str, rtl: bool) -> str:
 # --- measuring words ----------------------------------------------------------------
 
 @lru_cache(maxsize=None)
-def _shaper(path: Path):
+def shaper(path: Path):
+    """A HarfBuzz font for a font file, and its units per em."""
     import uharfbuzz as hb
 
     face = hb.Face(hb.Blob.from_file_path(str(path)))
@@ -565,26 +566,33 @@ def text_width(text: str, size: float, fonts: Fonts, *, bold: bool = False, rtl:
     right-to-left leaflet); spaces and marks stay in the font of the run they are in, as Pango does.
     Each run is shaped by HarfBuzz, so kerning and Arabic joining count.
     """
+    runs = font_runs(text, fonts, bold=bold, rtl=rtl)
+    return sum(_shaped_width(path, chars) for path, chars in runs) * size * MEASURE_MARGIN
+
+
+def font_runs(text: str, fonts: Fonts, *, bold: bool = False, rtl: bool = False) -> list[tuple[Path, str]]:
+    """The text cut into runs, each in the first font that has its characters, in the stylesheet's order
+    (Arabic first in a right-to-left leaflet); spaces and marks stay in the font of the run they are in."""
     latin = fonts.latin_bold if bold else fonts.latin
     arabic = fonts.arabic_bold if bold else fonts.arabic
     order = (arabic, latin) if rtl else (latin, arabic)
     runs: list[tuple[Path, str]] = []
     for char in text:
-        has = [path for path in order if _shaper(path)[0].get_nominal_glyph(ord(char)) is not None]
+        has = [path for path in order if shaper(path)[0].get_nominal_glyph(ord(char)) is not None]
         keep = runs and (runs[-1][0] in has) and (char.isspace() or len(has) == len(order))
         path = runs[-1][0] if keep else (has or order)[0]
         if runs and runs[-1][0] == path:
             runs[-1] = (path, runs[-1][1] + char)
         else:
             runs.append((path, char))
-    return sum(_shaped_width(path, chars) for path, chars in runs) * size * MEASURE_MARGIN
+    return runs
 
 
 def _shaped_width(path: Path, text: str) -> float:
     """A run's advance in ems."""
     import uharfbuzz as hb
 
-    font, units = _shaper(path)
+    font, units = shaper(path)
     buffer = hb.Buffer()
     buffer.add_str(text)
     buffer.guess_segment_properties()

@@ -148,8 +148,8 @@ def watermark(leaflet: Leaflet, fonts: Fonts) -> Markup | None:
     words = leaflet.words["draft"] if leaflet.draft else leaflet.words["review_overdue"] if leaflet.overdue else None
     if words is None:
         return None
-    font = fonts.arabic_bold if leaflet.direction == "rtl" else fonts.latin_bold
-    return Markup(mark_uri(words, font, leaflet.brand.page_size))   # base64: nothing in it to escape
+    rtl = leaflet.direction == "rtl"
+    return Markup(mark_uri(words, fonts, leaflet.brand.page_size, rtl=rtl))   # base64: nothing in it to escape
 
 
 def timeline_picture(leaflet: Leaflet, fonts: Fonts) -> dict[str, Any]:

@@ -99,8 +99,8 @@ class Piece:
     top: float
     bottom: float
     elements: tuple
-    kept: tuple[float, float] | None = None   # the top and bottom edges (margins included) of the kept-together
-                                              # box it is in, if any
+    kept: tuple[float, float] | None = None   # the top and bottom edges (margins included) of the outermost
+                                              # box it is in that may not break inside (break-inside: avoid)
 
     def inside(self, tag: str, class_name: str | None = None) -> bool:
         return any(element.tag == tag and (class_name is None or class_name in (element.get("class") or "").split())
@@ -122,7 +122,7 @@ def _pieces(page_box, number: int, elements: tuple = (), kept: tuple[float, floa
             continue
         inner = elements + ((box.element,) if box.element is not None and box.element_tag and (
             not elements or elements[-1] is not box.element) else ())
-        keeps = box.element is not None and "box-keep" in (box.element.get("class") or "").split()
+        keeps = box.style["break_inside"] in ("avoid", "avoid-page")
         box_kept = (box.position_y, box.position_y + box.margin_height()) if keeps and kept is None else kept
         if isinstance(box, LineBox) or not isinstance(box, ParentBox) or not box.children:
             yield Piece(number, box.position_y, box.position_y + box.margin_height(), inner, box_kept)
@@ -174,7 +174,12 @@ def _unbreakable_height(following: list[Piece]) -> float:
         index += 1
     first = following[index]
     top = min(following[0].top, first.kept[0]) if first.kept else following[0].top
-    return (first.kept[1] if first.kept else first.bottom) - top
+    if first.kept:
+        return first.kept[1] - top
+    # A paragraph starts a page with at least two lines (the stylesheet's orphans).
+    second = following[index + 1] if index + 1 < len(following) else None
+    same_paragraph = second is not None and second.elements[-1:] == first.elements[-1:]
+    return (second.bottom if same_paragraph else first.bottom) - top
 
 
 def _is_heading(piece: Piece) -> bool:

@@ -33,9 +33,12 @@ from typing import Iterator
 import pikepdf
 from pikepdf import Array, Dictionary, Name
 
+from .audit import is_element, kids, role
+
 # The private keys recording() writes and mend() removes.
 SOURCE = "CareleafSource"     # the HTML element (and pseudo-element) a structure element comes from, as a number
 HIDDEN = "CareleafHidden"     # present when that element is inside aria-hidden="true"
+ROW_GROUP = "CareleafRowGroup"  # present on a th scope="rowgroup": the heading of its table body's rows
 
 # WeasyPrint's tree builder, as recording() expects to find it.
 BUILDER_PARAMETERS = ("box", "parent", "pdf", "page_number", "nums", "annotations", "tags")
@@ -108,8 +111,12 @@ def _note(element, box, state: _Recording) -> None:
     if box.element in state.hidden:
         element[HIDDEN] = "true"
     if element.get("S") == "/TH" and "A" in element:
-        # WeasyPrint's own rule for /Headers: a th is a row header with scope=row, else a column header.
-        element["A"]["Scope"] = "/Row" if box.element.get("scope") in ("row", "rowgroup") else "/Column"
+        # PDF has no scope for a group of rows: a row group's heading is a row header (its cells' /Headers
+        # are set in mend(), where the whole table is known).
+        scope = box.element.get("scope")
+        element["A"]["Scope"] = "/Row" if scope in ("row", "rowgroup") else "/Column"
+        if scope == "rowgroup":
+            element[ROW_GROUP] = "true"
 
 
 # --- afterwards, on the PDF -----------------------------------------------------------
@@ -135,12 +142,14 @@ class _Fix:
         self.artifacts: dict[int, dict[int, Dictionary | None]] = {}
 
     def run(self, root) -> None:
-        tops = [kid for kid in _kids(root) if _is_element(kid)]
+        tops = [kid for kid in kids(root) if is_element(kid)]
         claimed = self._claimed(tops)
         self._margin_boxes_to_artifacts(root, claimed)
         for top in tops:
             self._drop_hidden(top)
             self._merge_splits(top)
+        for table in (element for element in _walk(tops) if role(element) == "/Table"):
+            _link_row_groups(table)
         self._rewrite_contents()
         self._rebuild_parent_tree(root, tops)
 
@@ -159,45 +168,45 @@ class _Fix:
     # aria-hidden: the element and everything in it goes; its content becomes an artifact.
     def _drop_hidden(self, element) -> None:
         kept = []
-        for kid in _kids(element):
-            if _is_element(kid) and f"/{HIDDEN}" in kid:
+        for kid in kids(element):
+            if is_element(kid) and f"/{HIDDEN}" in kid:
                 for page, mcid in self._content(kid):
                     self.artifacts.setdefault(page, {})[mcid] = None
             else:
                 kept.append(kid)
-                if _is_element(kid):
+                if is_element(kid):
                     self._drop_hidden(kid)
         element.K = Array(kept)
 
     # Page breaks: neighbours from the same HTML element are one element.
     def _merge_splits(self, element) -> None:
         merged = []
-        for kid in _kids(element):
+        for kid in kids(element):
             if merged and _same_source(merged[-1], kid):
                 self._absorb(merged[-1], kid)
             else:
                 merged.append(kid)
         element.K = Array(merged)
         for kid in merged:
-            if _is_element(kid):
+            if is_element(kid):
                 self._merge_splits(kid)
 
     def _absorb(self, first, later) -> None:
         """Move a continuation's content into the element it continues."""
         page = later.get("/Pg")
-        held = [_source(kid) for kid in _kids(first) if _is_element(kid)]
+        held = [_source(kid) for kid in kids(first) if is_element(kid)]
         moved, renamed = [], {}
-        for kid in _kids(later):
-            if _is_element(kid) and _role(kid) in _REPEATED_GROUPS and _source(kid) in held:
+        for kid in kids(later):
+            if is_element(kid) and role(kid) in _REPEATED_GROUPS and _source(kid) in held:
                 renamed.update(self._drop_repeat(kid, first))
                 continue
             if isinstance(kid, int):   # an MCID on the continuation's page
                 kid = kid if _same_page(page, first.get("/Pg")) else Dictionary(Type=Name.MCR, Pg=page, MCID=kid)
-            elif _is_element(kid):
+            elif is_element(kid):
                 kid.P = first
             moved.append(kid)
-        footer = [kid for kid in _kids(first) if _is_element(kid) and _role(kid) == "/TFoot"]
-        body = [kid for kid in _kids(first) if not (_is_element(kid) and _role(kid) == "/TFoot")]
+        footer = [kid for kid in kids(first) if is_element(kid) and role(kid) == "/TFoot"]
+        body = [kid for kid in kids(first) if not (is_element(kid) and role(kid) == "/TFoot")]
         first.K = Array(body + moved + footer)   # a table's footer stays last
         if renamed:
             _rename_headers(first, renamed)
@@ -206,17 +215,17 @@ class _Fix:
         """A table's header drawn again on a new page: an artifact, its cells' IDs mapped to the first one's."""
         for page, mcid in self._content(repeat):
             self.artifacts.setdefault(page, {})[mcid] = Dictionary(Type=Name.Pagination)
-        original = next(kid for kid in _kids(first) if _is_element(kid) and _source(kid) == _source(repeat))
+        original = next(kid for kid in kids(first) if is_element(kid) and _source(kid) == _source(repeat))
         pairs = zip(_cells(repeat), _cells(original))
         return {str(copy.ID): cell.ID for copy, cell in pairs if "/ID" in copy and "/ID" in cell}
 
     def _content(self, element, page: int | None = None) -> Iterator[tuple[int, int]]:
         """Every (page, MCID) an element holds, itself or through its descendants."""
         page = self._page_of(element, page)
-        for kid in _kids(element):
+        for kid in kids(element):
             if isinstance(kid, int) and page is not None:
                 yield page, kid
-            elif _is_element(kid):
+            elif is_element(kid):
                 yield from self._content(kid, page)
             elif isinstance(kid, Dictionary) and kid.get("/Type") == "/MCR":
                 yield self._page_of(kid, page), int(kid.MCID)
@@ -263,7 +272,7 @@ class _Fix:
         by_page: dict[int, dict[int, object]] = {}
         for element in _walk(tops):
             page = self._page_of(element, None)
-            for kid in _kids(element):
+            for kid in kids(element):
                 if isinstance(kid, int) and page is not None:
                     by_page.setdefault(page, {})[kid] = element
                 elif isinstance(kid, Dictionary) and kid.get("/Type") == "/MCR":
@@ -286,7 +295,7 @@ class _Fix:
 def _walk(elements) -> Iterator:
     for element in elements:
         yield element
-        yield from _walk([kid for kid in _kids(element) if _is_element(kid)])
+        yield from _walk([kid for kid in kids(element) if is_element(kid)])
 
 
 def _artifact(properties: Dictionary | None) -> pikepdf.ContentStreamInstruction:
@@ -296,7 +305,7 @@ def _artifact(properties: Dictionary | None) -> pikepdf.ContentStreamInstruction
 
 
 def _cells(group) -> list:
-    return [element for element in _walk([group]) if _role(element) in ("/TH", "/TD")]
+    return [element for element in _walk([group]) if role(element) in ("/TH", "/TD")]
 
 
 def _rename_headers(table, renamed: dict[str, pikepdf.String]) -> None:
@@ -306,8 +315,28 @@ def _rename_headers(table, renamed: dict[str, pikepdf.String]) -> None:
             attributes.Headers = Array([renamed.get(str(header), header) for header in attributes.Headers])
 
 
+def _link_row_groups(table) -> None:
+    """Each cell of a table body headed by a row group's heading: its column's header and that heading.
+
+    WeasyPrint counts a th scope="rowgroup" as a header of the first column of the whole table, so a
+    side effect would be read as 'common' and 'very rare' at once."""
+    groups = [kid for kid in kids(table) if is_element(kid) and role(kid) == "/TBody"]
+    heads = [kid for kid in kids(table) if is_element(kid) and role(kid) == "/THead"]
+    columns = [cell.get("/ID") for cell in _cells(heads[0])] if heads else []
+    for group in groups:
+        heading = next((cell for cell in _cells(group) if f"/{ROW_GROUP}" in cell), None)
+        if heading is None or "/ID" not in heading:
+            continue
+        for row in (kid for kid in kids(group) if is_element(kid) and role(kid) == "/TR"):
+            cells = [cell for cell in kids(row) if is_element(cell) and role(cell) in ("/TH", "/TD")]
+            for column, cell in enumerate(cells):
+                if role(cell) == "/TD" and isinstance(cell.get("/A"), Dictionary):
+                    above = [columns[column]] if column < len(columns) and columns[column] is not None else []
+                    cell.A.Headers = Array(above + [heading.ID])
+
+
 def _forget_source(element) -> None:
-    for key in (SOURCE, HIDDEN):
+    for key in (SOURCE, HIDDEN, ROW_GROUP):
         if f"/{key}" in element:
             del element[f"/{key}"]
 
@@ -323,28 +352,13 @@ def _number_tree_items(tree) -> Iterator[tuple[int, object]]:
         yield from _number_tree_items(kid)
 
 
-def _kids(holder) -> list:
-    found = holder.get("/K")
-    if found is None:
-        return []
-    return list(found) if isinstance(found, Array) else [found]
-
-
-def _is_element(kid) -> bool:
-    return isinstance(kid, Dictionary) and "/S" in kid and kid.get("/Type", Name.StructElem) == "/StructElem"
-
-
-def _role(element) -> str:
-    return str(element.get("/S", ""))
-
-
 def _source(element):
     return int(element[f"/{SOURCE}"]) if f"/{SOURCE}" in element else None
 
 
 def _same_source(first, later) -> bool:
-    return (_is_element(first) and _is_element(later) and _source(first) is not None
-            and _source(first) == _source(later) and _role(first) == _role(later))
+    return (is_element(first) and is_element(later) and _source(first) is not None
+            and _source(first) == _source(later) and role(first) == role(later))
 
 
 def _same_page(one, other) -> bool:

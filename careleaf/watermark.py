@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from pathlib import Path
 
-from .figures import data_uri
+from .figures import Fonts, data_uri, font_runs, shaper
 
 # Page sizes in millimetres, for the brand's page_size.
 PAGE_MM = {"A4": (210.0, 297.0), "Letter": (215.9, 279.4), "A5": (148.0, 210.0)}
@@ -25,15 +24,15 @@ COLOUR = "#aa0000"
 OPACITY = 0.16                # faint enough to read the text under it, plain enough to notice
 
 
-def mark_uri(words: str, font: Path, page_size: str) -> str:
+def mark_uri(words: str, fonts: Fonts, page_size: str, *, rtl: bool = False) -> str:
     """The mark for one page size as an SVG data: URL, for an @page background."""
-    return data_uri(mark_svg(words, font, page_size))
+    return data_uri(mark_svg(words, fonts, page_size, rtl=rtl))
 
 
 @lru_cache(maxsize=64)
-def mark_svg(words: str, font: Path, page_size: str) -> str:
+def mark_svg(words: str, fonts: Fonts, page_size: str, *, rtl: bool = False) -> str:
     width, height = PAGE_MM[page_size]
-    outline, advance, units = _outline(words, font)
+    outline, advance, units = _outline(words, fonts, rtl)
     diagonal = math.hypot(width, height)
     scale = min(DIAGONAL_SHARE * diagonal / advance, LARGEST_LETTERS_MM / (0.72 * units))
     angle = -math.degrees(math.atan2(height, width))
@@ -45,28 +44,30 @@ def mark_svg(words: str, font: Path, page_size: str) -> str:
             f'fill-opacity="{OPACITY}" d="{outline}"/></svg>')
 
 
-def _outline(words: str, font: Path) -> tuple[str, float, int]:
-    """The shaped words as one SVG path in font units, their advance width, and the font's units per em."""
+def _outline(words: str, fonts: Fonts, rtl: bool) -> tuple[str, float, int]:
+    """The words in bold, shaped, as one SVG path in font units; their advance width; the units per em.
+
+    Each run comes from the font the stylesheet would print it in (the en dash of an Arabic mark is in
+    Noto Sans); a right-to-left line lays its runs out from the right."""
     import uharfbuzz as hb
     from fontTools.pens.svgPathPen import SVGPathPen
     from fontTools.pens.transformPen import TransformPen
 
-    hb_font = _hb_font(font)
-    buffer = hb.Buffer()
-    buffer.add_str(words)
-    buffer.guess_segment_properties()   # script, language and direction from the words themselves
-    hb.shape(hb_font, buffer, {})
+    runs = font_runs(words, fonts, bold=True, rtl=rtl)
     pen = SVGPathPen(None, ntos=lambda n: f"{n:.0f}")
     x = 0.0
-    for info, position in zip(buffer.glyph_infos, buffer.glyph_positions):
-        offset = TransformPen(pen, (1, 0, 0, 1, x + position.x_offset, position.y_offset))
-        hb_font.draw_glyph_with_pen(info.codepoint, offset)
-        x += position.x_advance
-    return pen.getCommands(), x, hb_font.face.upem
-
-
-@lru_cache(maxsize=8)
-def _hb_font(font: Path):
-    import uharfbuzz as hb
-
-    return hb.Font(hb.Face(hb.Blob.from_file_path(str(font))))
+    units = shaper(runs[0][0])[1] if runs else 1000
+    for path, chars in reversed(runs) if rtl else runs:
+        font, run_units = shaper(path)
+        size = units / run_units          # a font with other units per em is drawn at the same size
+        buffer = hb.Buffer()
+        buffer.add_str(chars)
+        buffer.guess_segment_properties()   # script, language and direction from the words themselves
+        hb.shape(font, buffer, {})
+        for info, position in zip(buffer.glyph_infos, buffer.glyph_positions):
+            if info.codepoint == 0:
+                raise ValueError(f"the mark's font has no glyph for part of {chars!r}")
+            placed = TransformPen(pen, (size, 0, 0, size, x + position.x_offset * size, position.y_offset * size))
+            font.draw_glyph_with_pen(info.codepoint, placed)
+            x += position.x_advance * size
+    return pen.getCommands(), x, units

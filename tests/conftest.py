@@ -94,6 +94,20 @@ def small_project(dest: Path, languages: str = "en") -> Path:
     return dest
 
 
+def with_arabic(root: Path, brand: str = SMALL_BRAND) -> Path:
+    """Offer a project's botox-facial-lines leaflets in Arabic too (the small Arabic fixture, English where it
+    has no wording) at one brand that offers English."""
+    shutil.copy(FIXTURES / "arabic/treatments/botox-facial-lines/ar.yaml", root / "leaflets/treatments/botox-facial-lines/")
+    shutil.copy(FIXTURES / "arabic/shared/ar.yaml", root / "leaflets/shared/")
+    edit(root / f"leaflets/brands/{brand}.yaml", r"(?m)^languages:.*$", "languages: [en, ar]\nfallback_language: en")
+    return root
+
+
+def arabic_project(dest: Path) -> Path:
+    """The sample catalog cut to one clinic and treatment, in English and Arabic."""
+    return with_arabic(small_project(dest))
+
+
 def edit(path: Path, pattern: str, new: str) -> None:
     """Replace the first match of a pattern in a text file with ``new``, keeping the pattern's group 1 in front."""
     text, count = re.subn(pattern, lambda m: (m.group(1) if m.groups() else "") + new,

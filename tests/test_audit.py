@@ -9,7 +9,6 @@ turns margin boxes and hidden content into artifacts and puts split elements tog
 from __future__ import annotations
 
 import inspect
-import shutil
 import subprocess
 from io import BytesIO
 from pathlib import Path
@@ -23,24 +22,29 @@ from careleaf.build import pages
 from careleaf.catalog import load_catalog
 from careleaf.pdf import render
 from careleaf.project import THEME, Project
-from conftest import FIXTURES, copy_project, replace_in, run_cli
+from conftest import arabic_project, copy_project, run_cli
+
+def test_cells_under_a_row_group_heading_are_read_with_that_heading_only():
+    """The side-effect table's groups: 'A headache' is read as common, never also as very rare."""
+    groups = "".join(f"<tbody><tr><th colspan='2' scope='rowgroup'>{group}</th></tr>"
+                     f"<tr><td>{group} effect</td><td>{group} advice</td></tr></tbody>"
+                     for group in ("Common", "Very rare"))
+    data = _mended(_page(f"<h1>T</h1><table><thead><tr><th>Effect</th><th>What to do</th></tr></thead>{groups}"
+                         "</table>"))
+    with pikepdf.open(BytesIO(data)) as pdf:
+        elements = _elements(pdf)    # in reading order, as the HTML wrote them
+        headers = [cell for cell in elements if cell.S == "/TH"]
+        names = dict(zip((str(cell.ID) for cell in headers), ("Effect", "What to do", "Common", "Very rare")))
+        cells = [cell for cell in elements if cell.S == "/TD"]
+        read = [sorted(names[str(header)] for header in cell.A.Headers) for cell in cells]
+    assert len(headers) == 4
+    assert read == [["Common", "Effect"], ["Common", "What to do"], ["Effect", "Very rare"], ["Very rare", "What to do"]]
+
 
 UA = {"pdf_variant": "pdf/ua-1"}
 
 
 # --- every PDF of the fixtures -----------------------------------------------------------
-
-def _arabic_project(dest: Path) -> Path:
-    """The sample cut to one brand and treatment, with the Arabic fixture and English fallback."""
-    root = copy_project(dest)
-    shutil.rmtree(root / "leaflets/treatments/botox-underarm-sweating")
-    (root / "leaflets/brands/maple-aesthetics.yaml").unlink()
-    shutil.copy(FIXTURES / "arabic/treatments/botox-facial-lines/ar.yaml", root / "leaflets/treatments/botox-facial-lines/")
-    shutil.copy(FIXTURES / "arabic/shared/ar.yaml", root / "leaflets/shared/")
-    replace_in(root / "leaflets/brands/harbour-skin.yaml", "languages: [en, tr]",
-               "languages: [en, ar]\nfallback_language: en")
-    return root
-
 
 def _render_all(root: Path, out: Path) -> list[Path]:
     """Every leaflet of a project in both print sizes, rendered the way a build renders each one."""
@@ -59,7 +63,7 @@ def _render_all(root: Path, out: Path) -> list[Path]:
 def fixture_pdfs(tmp_path_factory) -> dict[str, list[Path]]:
     base = tmp_path_factory.mktemp("audit")
     return {"sample": _render_all(copy_project(base / "sample"), base / "sample-out"),
-            "arabic": _render_all(_arabic_project(base / "arabic"), base / "arabic-out")}
+            "arabic": _render_all(arabic_project(base / "arabic"), base / "arabic-out")}
 
 
 @pytest.mark.parametrize("fixture", ["sample", "arabic"])
@@ -171,6 +175,21 @@ def test_a_watermark_in_the_text_is_found():
     assert _counts(read_twice, [mark])["watermark text"] == 1
     said_once = _mended(_page(f"<p>{mark}</p><h1>T</h1>"))
     assert _counts(said_once, [mark])["watermark text"] == 0
+
+
+def test_an_arabic_watermark_in_the_text_is_found_in_the_order_its_glyphs_are_drawn():
+    mark = "مسودة – غير معتمدة لاستخدام المرضى"
+    font = (THEME / "styles/fonts/NotoSansArabic-Regular.ttf").as_uri()
+    html = (f'<html lang="ar" dir="rtl"><head><title>T</title><style>@page {{ size: A4 }} @font-face {{ '
+            f'font-family: A; src: url({font}) }} body {{ font-family: A }}</style></head><body><h1>T</h1>'
+            f"<p>Words.</p><p aria-hidden='true'>{mark}</p></body></html>")
+    assert _counts(_mended(html), [mark])["watermark text"] == 1
+
+
+def test_a_draft_overdue_for_review_may_say_each_once():
+    draft, overdue = "DRAFT – not approved for patient use", "REVIEW OVERDUE – check with the clinic"
+    both = _mended(_page(f"<p>{draft}</p><p>{overdue}</p><h1>T</h1>"))
+    assert _counts(both, [draft, overdue])["watermark text"] == 0
 
 
 def test_default_watermarks_are_the_draft_and_overdue_marks_of_every_language():

@@ -29,7 +29,7 @@ import yaml
 
 from careleaf.web.security import password_hash
 
-from conftest import FIXTURES, approved_project, replace_in
+from conftest import approved_project, replace_in, with_arabic
 from mailserver import MailServer, wait_until
 from webserver import WebServer, Worker
 
@@ -101,10 +101,7 @@ def desk(tmp_path_factory):
 def scratch(tmp_path_factory):
     """A server of its own for the tests that change files: the approved catalog, offered in English and
     Arabic (the Arabic fixture, English where it has no wording)."""
-    root = approved_project(tmp_path_factory.mktemp("scratch") / "project", languages="en, ar")
-    shutil.copy(FIXTURES / "arabic/treatments/botox-facial-lines/ar.yaml", root / "leaflets/treatments/botox-facial-lines/")
-    shutil.copy(FIXTURES / "arabic/shared/ar.yaml", root / "leaflets/shared/")
-    replace_in(root / f"leaflets/brands/{BRAND}.yaml", "languages: [en, ar]", "languages: [en, ar]\nfallback_language: en")
+    root = with_arabic(approved_project(tmp_path_factory.mktemp("scratch") / "project", languages="en"), BRAND)
     with WebServer(root) as server:
         yield SimpleNamespace(url=server.url, root=root, server=server)
 

@@ -4,7 +4,6 @@ localised numbers, dates and labels, fallback sections and stale translations.""
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from careleaf.catalog import load_catalog
 from careleaf.errors import InputError
 from careleaf.items import Key
 from careleaf.translation import mark_reviewed
-from conftest import FIXTURES, copy_project, normalise, pdf_pages_text, replace_in, run_cli
+from conftest import FIXTURES, arabic_project, copy_project, normalise, pdf_pages_text, replace_in, run_cli
 
 TREATMENTS = ("botox-facial-lines", "botox-underarm-sweating")
 KINDS = ("pre-treatment", "aftercare")
@@ -103,7 +102,7 @@ def test_a_section_missing_in_a_language_is_an_error_naming_file_and_section(tmp
 
 
 def test_a_brand_may_fill_gaps_from_an_explicit_fallback_language(tmp_path):
-    root = _arabic_project(tmp_path)
+    root = arabic_project(tmp_path)
     html = html_of(Project(root), "harbour-skin/ar/botox-facial-lines-aftercare")
     # 'how-long-does-it-last' has no Arabic wording: it is printed in English, and says so.
     assert '<section class="qa" lang="en" dir="ltr">' in html
@@ -158,21 +157,9 @@ def test_fingerprints_ignore_the_approval_flag(tmp_path):
 
 # --- right to left -----------------------------------------------------------------
 
-def _arabic_project(dest: Path) -> Path:
-    """The sample catalog cut to one brand and treatment, with the small Arabic fixture and English fallback."""
-    root = copy_project(dest)
-    shutil.rmtree(root / "leaflets/treatments/botox-underarm-sweating")
-    (root / "leaflets/brands/maple-aesthetics.yaml").unlink()
-    shutil.copy(ARABIC / "treatments/botox-facial-lines/ar.yaml", root / "leaflets/treatments/botox-facial-lines/")
-    shutil.copy(ARABIC / "shared/ar.yaml", root / "leaflets/shared/")
-    replace_in(root / "leaflets/brands/harbour-skin.yaml", "languages: [en, tr]",
-               "languages: [en, ar]\nfallback_language: en")
-    return root
-
-
 @pytest.fixture(scope="module")
 def arabic(tmp_path_factory) -> tuple[Path, Path]:
-    root = _arabic_project(tmp_path_factory.mktemp("arabic"))
+    root = arabic_project(tmp_path_factory.mktemp("arabic"))
     out = root / "out"
     summary = build(Project(root), out, large_print=False, write_html=True)
     assert not summary.failed, summary.failed
@@ -221,7 +208,7 @@ def test_arabic_timeline_is_mirrored(arabic):
 
 
 def test_reviewing_the_arabic_fixture_clears_its_note(tmp_path):
-    root = _arabic_project(tmp_path)
+    root = arabic_project(tmp_path)
     project = Project(root)
     catalog = load_catalog(project)
     files = {"leaflets/treatments/botox-facial-lines/ar.yaml", "leaflets/shared/ar.yaml"}

@@ -19,7 +19,7 @@ from careleaf.pages import PageFacts, budget_for, budget_warnings
 from careleaf.pdf import render
 from careleaf.project import Project
 
-from conftest import copy_project, edit, mini_project, small_project
+from conftest import arabic_project, copy_project, edit, mini_project, small_project
 
 MM = 72 / 25.4
 PAGE_POINTS = {"A4": (595, 842), "Letter": (612, 792), "A5": (420, 595)}
@@ -42,6 +42,12 @@ def _a5(root: Path) -> Path:
 def sample_rendered(tmp_path_factory):
     """The sample fixture at its brands' A4 and Letter, standard and large print."""
     return _rendered(copy_project(tmp_path_factory.mktemp("layout")))
+
+
+@pytest.fixture(scope="module")
+def arabic_rendered(tmp_path_factory):
+    """One clinic and treatment of the sample fixture in English and Arabic, standard and large print."""
+    return _rendered(arabic_project(tmp_path_factory.mktemp("arabic")))
 
 
 @pytest.fixture(scope="module")
@@ -168,30 +174,70 @@ def _reddish(pixel) -> bool:
     return all(abs(value - mark) <= 6 for value, mark in zip(pixel, MARK_ON_WHITE))
 
 
-def test_the_mark_fits_the_page_in_every_language_and_size(sample_rendered, a5_rendered):
-    for name, rendered in {**sample_rendered, **a5_rendered}.items():
-        if "/en/" not in name and "/tr/" not in name or "large-print" in name:
-            continue
+def test_the_mark_fits_the_page_in_every_language_and_size(sample_rendered, a5_rendered, arabic_rendered):
+    for name, rendered in {**sample_rendered, **a5_rendered, **arabic_rendered}.items():
         image = _page_image(rendered.pdf, 0)
         width, height = image.size
-        red = [(x, y) for x in range(0, width, 3) for y in range(0, height, 3) if _reddish(image.getpixel((x, y)))]
-        assert len(red) > 100, f"{name}: no mark"
+        red = [(x, y) for x in range(0, width, 2) for y in range(0, height, 2) if _reddish(image.getpixel((x, y)))]
+        assert len(red) > 100, f"{name}: no mark"   # where boxes with a background do not cover it
         margin = 8 * MM
         assert all(margin < x < width - margin and margin < y < height - margin for x, y in red), name
 
 
+@pytest.mark.parametrize("lang", ["en", "tr", "ar"])
+def test_every_letter_of_the_marks_has_a_glyph(lang):
+    """Each mark is drawn from the fonts the theme prints its language in: no missing-glyph boxes."""
+    import yaml
+
+    from careleaf.figures import FONT_FILES, Fonts
+    from careleaf.project import THEME
+    from careleaf.watermark import mark_svg
+
+    words = yaml.safe_load((THEME / f"templates/labels/{lang}.yaml").read_text("utf-8"))
+    fonts = Fonts(*(THEME / "styles/fonts" / name for name in FONT_FILES))
+    for label in ("draft", "review_overdue"):
+        assert mark_svg(words[label], fonts, "A5", rtl=lang == "ar").count(" d=") == 1
+
+
 def test_the_mark_never_covers_the_urgent_numbers(sample_rendered):
     """The urgent line and the emergency number stay clear wherever the mark crosses the page."""
-    urgent = {"0999", "999", "112", "911", "111"}   # the sample brands' urgent lines and emergency numbers
+    urgent = {"0999", "0187", "999", "112", "911", "111"}   # the sample brands' urgent lines, emergency numbers
     for name, rendered in sample_rendered.items():
         boxes = subprocess.run(["pdftotext", "-bbox", "-", "-"], input=rendered.pdf, capture_output=True,
                                check=True).stdout.decode()
         for page_index, page in enumerate(boxes.split("<page ")[1:]):
             words = [match for match in re.finditer(
-                r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(\d+)</word>', page)
-                if match.group(5) in urgent]
+                r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]+)</word>', page)
+                if urgent & set(re.findall(r"\d{3,}", match.group(5)))]
             image = _page_image(rendered.pdf, page_index) if words else None
             for match in words:
                 x0, y0, x1, y1 = (int(float(v)) for v in match.groups()[:4])
                 pixels = [image.getpixel((x, y)) for x in range(x0, x1) for y in range(y0, y1)]
                 assert not any(_reddish(p) for p in pixels), f"{name} page {page_index + 1}: {match.group(5)}"
+
+
+# --- the booklet a brand on A5 may ask for --------------------------------------------------------
+
+def test_a_brand_on_a5_with_booklet_gets_one_beside_each_leaflet_and_loses_it_when_it_stops(tmp_path):
+    import pikepdf
+
+    root = _a5(mini_project(tmp_path / "project"))
+    brand = root / "leaflets/brands/clinic.yaml"
+    brand.write_text(brand.read_text("utf-8") + "booklet: true\n", "utf-8")
+    out = tmp_path / "out"
+    assert not build(Project(root), out, large_print=False).failed
+    leaflets = sorted(p for p in out.rglob("*.pdf") if not p.name.endswith("-booklet.pdf"))
+    booklets = sorted(out.rglob("*-booklet.pdf"))
+    assert leaflets and [b.name for b in booklets] == [p.stem + "-booklet.pdf" for p in leaflets]
+    for booklet in booklets:
+        with pikepdf.open(booklet) as pdf:
+            box = [float(v) for v in pdf.pages[0].mediabox]
+            assert (round(box[2]), round(box[3])) == (842, 595)     # A4 landscape: two A5 pages side by side
+    from careleaf.audit import audit_paths
+
+    audited = audit_paths([out])      # the folder's booklets are print files, untagged on purpose: left out
+    assert [Path(report.name) for report in audited] == leaflets and not any(r.problems for r in audited)
+
+    brand.write_text(brand.read_text("utf-8").replace("booklet: true\n", ""), "utf-8")
+    assert not build(Project(root), out, large_print=False).failed
+    assert not list(out.rglob("*-booklet.pdf"))
