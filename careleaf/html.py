@@ -47,7 +47,7 @@ def environment(folders: tuple[Path, ...]) -> jinja2.Environment:
     env.filters["duration"] = jinja2.pass_context(lambda ctx, d: unbroken(d, locale_of(ctx["leaflet"])))
     env.filters["date"] = jinja2.pass_context(lambda ctx, d: format_date(d, "long", locale=locale_of(ctx["leaflet"])))
     env.filters["direction"] = direction
-    env.filters["ltr"] = left_to_right
+    env.filters["ltr"] = jinja2.pass_context(lambda ctx, text: left_to_right(text, ctx["leaflet"].direction))
     env.filters["language_name"] = jinja2.pass_context(
         lambda ctx, code: Locale.parse(ctx["leaflet"].lang).languages.get(code, code))
     return env
@@ -73,10 +73,11 @@ def unbroken(duration: Duration, locale: str) -> Markup:
     return Markup(f'<span class="range">{text}</span>') if duration.is_range else text
 
 
-def left_to_right(text: str) -> Markup:
+def left_to_right(text: str, direction: str) -> Markup:
     """A phone number, address or code kept in its own order inside right-to-left text: without the
-    isolation '020 7946 0321' prints as '0321 7946 020' in an Arabic leaflet, and a patient dials it."""
-    return Markup('<bdi dir="ltr">{}</bdi>').format(text)
+    isolation '020 7946 0321' prints as '0321 7946 020' in an Arabic leaflet, and a patient dials it.
+    Left-to-right leaflets print it as it is."""
+    return Markup('<bdi dir="ltr">{}</bdi>').format(text) if direction == "rtl" else escape(text)
 
 
 def css_string(text: str) -> Markup:

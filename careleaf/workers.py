@@ -39,10 +39,19 @@ def import_weasyprint() -> None:
         import weasyprint  # noqa: F401
 
 
-def context():
-    """The multiprocessing context workers are started with: a forkserver that has WeasyPrint loaded."""
-    import multiprocessing
+# The forkserver listens on a Unix socket in the temporary folder; a socket's path may not be longer than
+# this (108 bytes on Linux, less elsewhere), and multiprocessing adds about 35 characters of its own.
+SOCKET_PATH_ROOM = 100 - 35
 
+
+def context():
+    """The multiprocessing context workers are started with: a forkserver that has WeasyPrint loaded, or,
+    where the temporary folder's path is too long for its socket (a deep TMPDIR), fresh processes."""
+    import multiprocessing
+    import tempfile
+
+    if len(os.fsencode(tempfile.gettempdir())) > SOCKET_PATH_ROOM:
+        return multiprocessing.get_context("spawn")
     forkserver = multiprocessing.get_context("forkserver")
     forkserver.set_forkserver_preload([PRELOADED])
     return forkserver

@@ -30,3 +30,15 @@ def test_a_library_in_ld_library_path_is_found(tmp_path, monkeypatch):
     monkeypatch.setenv("LD_LIBRARY_PATH", str(tmp_path))
     assert workers.find_library("careleaf-test") == "libcareleaf-test.so.1"
     assert workers.find_library("no-such-library") is None
+
+
+def test_a_temporary_folder_too_deep_for_the_forkservers_socket_starts_fresh_processes(monkeypatch, tmp_path):
+    import tempfile
+
+    from careleaf import workers
+
+    monkeypatch.setattr(tempfile, "tempdir", "/tmp")
+    assert workers.context().get_start_method() == "forkserver"
+    deep = tmp_path / ("folder-" * 12)
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    assert workers.context().get_start_method() == "spawn"
