@@ -23,7 +23,7 @@ from markupsafe import Markup, escape
 from .assemble import Leaflet, direction
 from .figures import FONT_FILES, LABEL_SIZE, Fonts, Mark, column_width, data_uri, qr_data_uri, timeline
 from . import references
-from .watermark import mark_uri
+from .watermark import MARK_META
 from .project import Project
 from .validate import Duration
 
@@ -139,18 +139,14 @@ def render(env: jinja2.Environment, leaflet: Leaflet, fonts: Fonts) -> str:
     template = env.get_template(f"{leaflet.job.kind}.html")
     context: dict[str, Any] = {"leaflet": leaflet, "brand": leaflet.brand, "label": leaflet.words,
                                "timeline_picture": timeline_picture(leaflet, fonts),
-                               "qr": qr_code(leaflet), "watermark": watermark(leaflet, fonts)}
+                               "qr": qr_code(leaflet), "mark": mark_words(leaflet), "mark_meta": MARK_META}
     return template.render(context)
 
 
-def watermark(leaflet: Leaflet, fonts: Fonts) -> Markup | None:
-    """The mark across every page of a leaflet not to be given to patients (a draft, or one overdue for
-    review), as a data: URL for the page background; None for an approved, current leaflet."""
-    words = leaflet.words["draft"] if leaflet.draft else leaflet.words["review_overdue"] if leaflet.overdue else None
-    if words is None:
-        return None
-    rtl = leaflet.direction == "rtl"
-    return Markup(mark_uri(words, fonts, leaflet.brand.page_size, rtl=rtl))   # base64: nothing in it to escape
+def mark_words(leaflet: Leaflet) -> str | None:
+    """The words of the mark across every page of a leaflet not to be given to patients (a draft, or one
+    overdue for review); None for an approved, current leaflet. careleaf.watermark draws it."""
+    return leaflet.words["draft"] if leaflet.draft else leaflet.words["review_overdue"] if leaflet.overdue else None
 
 
 def timeline_picture(leaflet: Leaflet, fonts: Fonts) -> dict[str, Any]:

@@ -232,7 +232,7 @@ def render(html: str, folders: tuple[Path, ...], *, large_print: bool = False, s
             # Laid out first, then written, so that the pages and their boxes can be read as well.
             document = HTML(string=html, base_url=folders[0].as_uri() + "/", url_fetcher=fetcher).render(
                 stylesheets=stylesheets, font_config=fonts, **PDF_OPTIONS)
-            pdf = write_pdf(document, **PDF_OPTIONS)
+            pdf = write_pdf(document, finish=_mark(document, folders), **PDF_OPTIONS)
             facts = page_facts(document)
         except RenderError:
             raise  # the time limit, which already names the leaflet
@@ -244,6 +244,17 @@ def render(html: str, folders: tuple[Path, ...], *, large_print: bool = False, s
     if problems:
         raise RenderError(f"{source}: " + " ".join(problems))
     return Rendered(pdf, facts)
+
+
+def _mark(document, folders: tuple[Path, ...]):
+    """Drawing the mark the leaflet's head asks for (a draft's), or None; the request itself is taken out
+    of the metadata, which would otherwise carry it into the PDF."""
+    from functools import partial
+
+    from .watermark import MARK_META, fonts_in, stamp
+
+    words = document.metadata.custom.pop(MARK_META, None)
+    return partial(stamp, words=words, fonts=fonts_in(folders)) if words else None
 
 
 def render_pdf(html: str, folders: tuple[Path, ...], *, large_print: bool = False, source: str = "") -> bytes:

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from io import BytesIO
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pikepdf
 from pikepdf import Array, Dictionary, Name
@@ -47,11 +47,12 @@ BUILDER_PARAMETERS = ("box", "parent", "pdf", "page_number", "nums", "annotation
 _REPEATED_GROUPS = ("/THead", "/TFoot")
 
 
-def write_pdf(document, **options) -> bytes:
-    """A laid-out WeasyPrint document as PDF bytes, its tag tree mended."""
+def write_pdf(document, *, finish: Callable[[pikepdf.Pdf], None] | None = None, **options) -> bytes:
+    """A laid-out WeasyPrint document as PDF bytes, its tag tree mended, and ``finish`` (drawing the DRAFT
+    mark, careleaf.watermark) done on it before it is saved."""
     with recording(document):
         raw = document.write_pdf(**options)
-    return mend(raw)
+    return mend(raw, finish=finish)
 
 
 # --- while WeasyPrint builds the tree ---------------------------------------------------
@@ -121,14 +122,16 @@ def _note(element, box, state: _Recording) -> None:
 
 # --- afterwards, on the PDF -----------------------------------------------------------
 
-def mend(data: bytes) -> bytes:
+def mend(data: bytes, *, finish: Callable[[pikepdf.Pdf], None] | None = None) -> bytes:
     """A WeasyPrint PDF with its margin boxes and hidden content as artifacts and its split elements whole."""
     with pikepdf.open(BytesIO(data)) as pdf:
         root = pdf.Root.get("/StructTreeRoot")
-        if root is None:
+        if root is None and finish is None:
             return data
-        fix = _Fix(pdf)
-        fix.run(root)
+        if root is not None:
+            _Fix(pdf).run(root)
+        if finish is not None:
+            finish(pdf)
         out = BytesIO()
         pdf.save(out, deterministic_id=True, object_stream_mode=pikepdf.ObjectStreamMode.generate)
     return out.getvalue()

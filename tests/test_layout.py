@@ -191,12 +191,13 @@ def test_every_letter_of_the_marks_has_a_glyph(lang):
 
     from careleaf.figures import FONT_FILES, Fonts
     from careleaf.project import THEME
-    from careleaf.watermark import mark_svg
+    from careleaf.watermark import outline
 
     words = yaml.safe_load((THEME / f"templates/labels/{lang}.yaml").read_text("utf-8"))
     fonts = Fonts(*(THEME / "styles/fonts" / name for name in FONT_FILES))
     for label in ("draft", "review_overdue"):
-        assert mark_svg(words[label], fonts, "A5", rtl=lang == "ar").count(" d=") == 1
+        path, advance, _ = outline(words[label], fonts, rtl=lang == "ar")   # raises on a missing glyph
+        assert advance > 0 and path.count(b" c\n") + path.count(b" l\n") > 50
 
 
 def test_the_mark_never_covers_the_urgent_numbers(sample_rendered):
@@ -241,3 +242,21 @@ def test_a_brand_on_a5_with_booklet_gets_one_beside_each_leaflet_and_loses_it_wh
     brand.write_text(brand.read_text("utf-8").replace("booklet: true\n", ""), "utf-8")
     assert not build(Project(root), out, large_print=False).failed
     assert not list(out.rglob("*-booklet.pdf"))
+
+
+def test_the_mark_is_drawn_once_per_file_as_an_artifact_and_its_request_stays_out_of_the_metadata(sample_rendered):
+    import pikepdf
+
+    from careleaf.watermark import MARK_META
+
+    name, rendered = next((n, r) for n, r in sample_rendered.items() if "/en/" in n)
+    with pikepdf.open(__import__("io").BytesIO(rendered.pdf)) as pdf:
+        assert len(pdf.pages) > 1
+        marks = {pdf.pages[0].obj.Resources.XObject[key].objgen for key in pdf.pages[0].obj.Resources.XObject
+                 if str(key).startswith("/CareleafMark")}
+        assert len(marks) == 1, name
+        for page in pdf.pages:
+            first = next(iter(pikepdf.parse_content_stream(page)))
+            assert str(first.operator) == "BMC" and first.operands[0] == "/Artifact"   # drawn first, not read
+        assert MARK_META not in str(pdf.docinfo).lower()
+        assert MARK_META.encode() not in pdf.Root.Metadata.read_bytes()
