@@ -956,7 +956,7 @@ def profile_render(project: Path, results: dict) -> None:
         ("of which drawing pages (Page.paint)", at(weasyprint.document.Page.paint), 2),
         ("of which fonts: embed + subset (build_fonts_dictionary)", at(weasyprint.pdf.fonts.build_fonts_dictionary), 2),
         ("of which PDF/UA structure tags (add_tags)", at(weasyprint.pdf.tags.add_tags), 2),
-        ("of which SVG path data parsed and drawn (svg/path.py path: the DRAFT mark and the logo, on every page)",
+        ("of which SVG path data parsed and drawn (svg/path.py path: the logo, on every page)",
          at(sys.modules["weasyprint.svg.path"].path), 2),   # the package's name 'path' is the function
         ("tag tree mended with pikepdf (careleaf.tagging.mend)",
          (stage_by_name(stats, "careleaf/tagging.py", "mend") or 0.0) / rounds, 1),
