@@ -30,6 +30,14 @@ class Fonts:
     arabic_bold: Path
 
 
+@lru_cache(maxsize=None)
+def fonts_in(folders: tuple[Path, ...]) -> Fonts:
+    """The fonts of FONT_FILES, each from the first asset folder that has it (the project's, then the theme's)."""
+    from .project import first_existing
+
+    return Fonts(*(first_existing(folders, f"fonts/{name}") for name in FONT_FILES))
+
+
 @dataclass(frozen=True)
 class Mark:
     """One milestone as the picture needs it."""

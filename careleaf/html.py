@@ -21,7 +21,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from .assemble import Leaflet, direction
-from .figures import FONT_FILES, LABEL_SIZE, Fonts, Mark, column_width, data_uri, qr_data_uri, timeline
+from .figures import LABEL_SIZE, Fonts, Mark, column_width, data_uri, fonts_in, qr_data_uri, timeline
 from . import references
 from .watermark import MARK_META
 from .project import Project
@@ -121,17 +121,12 @@ def format_duration(duration: Duration, lang: str) -> str:
 
 def render_leaflet(project: Project, leaflet: Leaflet) -> str:
     """The leaflet's HTML, with this process's one environment for the project's templates."""
-    return render(_environment(project.template_folders), leaflet, _fonts(project))
+    return render(_environment(project.template_folders), leaflet, fonts_in(project.asset_folders))
 
 
 @lru_cache(maxsize=None)
 def _environment(folders: tuple[Path, ...]) -> jinja2.Environment:
     return environment(folders)
-
-
-@lru_cache(maxsize=None)
-def _fonts(project: Project) -> Fonts:
-    return Fonts(*(project.asset(f"fonts/{name}") for name in FONT_FILES))
 
 
 def render(env: jinja2.Environment, leaflet: Leaflet, fonts: Fonts) -> str:

@@ -44,32 +44,23 @@ class PageFacts:
 
 def page_facts(document) -> PageFacts:
     """The page facts of a rendered WeasyPrint document."""
-    return PageFacts(tuple(round(_fill(page._page_box), 3) for page in document.pages),
-                     tuple(layout_problems(document)))
+    pieces = [piece for number, page in enumerate(document.pages, 1) for piece in _pieces(page._page_box, number)]
+    fills = tuple(round(_fill(page._page_box, [p for p in pieces if p.page == number]), 3)
+                  for number, page in enumerate(document.pages, 1))
+    return PageFacts(fills, tuple(layout_problems(document, pieces, fills)))
 
 
-def _fill(page_box) -> float:
+def _fill(page_box, pieces: list[Piece]) -> float:
+    """The share of a page's text area down to its lowest line or picture in the normal flow."""
     top = page_box.content_box_y()
-    height = page_box.height or 1
-    bottom = max((_lowest_edge(child) for child in page_box.children if not _is_margin(child)), default=top)
-    return max(0.0, min(1.0, (bottom - top) / height))
+    bottom = max((piece.bottom for piece in pieces), default=top)
+    return max(0.0, min(1.0, (bottom - top) / (page_box.height or 1)))
 
 
 def _is_margin(box) -> bool:
     from weasyprint.formatting_structure.boxes import MarginBox
 
     return isinstance(box, MarginBox)
-
-
-def _lowest_edge(box) -> float:
-    """The bottom of the lowest line or picture in the normal flow (marks laid over the page do not count)."""
-    from weasyprint.formatting_structure.boxes import LineBox, ParentBox
-
-    if box.style["position"] in ("absolute", "fixed"):
-        return 0.0
-    if isinstance(box, LineBox) or not isinstance(box, ParentBox) or not box.children:
-        return box.position_y + box.margin_height()
-    return max((_lowest_edge(child) for child in box.children), default=0.0)
 
 
 def budget_warnings(name: str, kind: str, facts: PageFacts, *, large_print: bool, page_size: str,
@@ -107,11 +98,11 @@ class Piece:
                    for element in self.elements)
 
 
-def layout_problems(document) -> list[str]:
+def layout_problems(document, pieces: list[Piece], fills: tuple[float, ...]) -> list[str]:
     """Where a rendered leaflet breaks the print rules: a heading ending a page, the timeline picture
     apart from its table, or a page left less than half full when what follows would have fitted."""
-    pieces = [piece for number, page in enumerate(document.pages, 1) for piece in _pieces(page._page_box, number)]
-    return _headings_ending_pages(pieces) + _picture_apart_from_table(pieces) + _half_empty_pages(document, pieces)
+    return (_headings_ending_pages(pieces) + _picture_apart_from_table(pieces)
+            + _half_empty_pages(document, pieces, fills))
 
 
 def _pieces(page_box, number: int, elements: tuple = (), kept: tuple[float, float] | None = None):
@@ -151,11 +142,10 @@ def _picture_apart_from_table(pieces: list[Piece]) -> list[str]:
     return []
 
 
-def _half_empty_pages(document, pieces: list[Piece]) -> list[str]:
+def _half_empty_pages(document, pieces: list[Piece], fills: tuple[float, ...]) -> list[str]:
     problems = []
-    for page_number, page in enumerate(document.pages[:-1], 1):
+    for page_number, (page, fill) in enumerate(zip(document.pages[:-1], fills), 1):
         box = page._page_box
-        fill = _fill(box)
         following = [piece for piece in pieces if piece.page == page_number + 1]
         if fill >= 0.5 or not following:
             continue

@@ -251,7 +251,8 @@ def _mark(document, folders: tuple[Path, ...]):
     of the metadata, which would otherwise carry it into the PDF."""
     from functools import partial
 
-    from .watermark import MARK_META, fonts_in, stamp
+    from .figures import fonts_in
+    from .watermark import MARK_META, stamp
 
     words = document.metadata.custom.pop(MARK_META, None)
     return partial(stamp, words=words, fonts=fonts_in(folders)) if words else None

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from pathlib import Path
-
-from .figures import FONT_FILES, Fonts, font_runs, shaper
+from .figures import Fonts, font_runs, shaper
 
 MARK_META = "careleaf-mark"   # <meta name=…> that asks for a mark; its content is the mark's words
 LARGEST_LETTERS_PT = 45.0     # larger reads as a shout and hides more of the page
@@ -27,15 +25,6 @@ COLOUR = (0.667, 0.0, 0.0)    # #aa0000
 OPACITY = 0.16                # faint enough to read the text under it, plain enough to notice
 CAP_HEIGHT = 0.72             # of the em: the letters' height, which LARGEST_LETTERS_PT limits
 CENTRE = 0.36                 # of the em above the baseline: the words' middle, placed on the page's centre
-
-
-def fonts_in(folders: tuple[Path, ...]) -> Fonts:
-    """The fonts the stylesheet prints in, each from the first asset folder that has it."""
-    found = []
-    for name in FONT_FILES:
-        paths = [folder / "fonts" / name for folder in folders]
-        found.append(next((path for path in paths if path.is_file()), paths[-1]))
-    return Fonts(*found)
 
 
 def stamp(pdf, words: str, fonts: Fonts) -> None:

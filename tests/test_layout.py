@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from io import BytesIO
 from pathlib import Path
 
 import pytest
@@ -117,7 +118,7 @@ def test_an_a5_brand_prints_a5_pages(a5_rendered, tmp_path):
     import pikepdf
 
     for name, rendered in a5_rendered.items():
-        with pikepdf.open(__import__("io").BytesIO(rendered.pdf)) as pdf:
+        with pikepdf.open(BytesIO(rendered.pdf)) as pdf:
             for page in pdf.pages:
                 box = [float(v) for v in page.mediabox]
                 assert (round(box[2]), round(box[3])) == PAGE_POINTS["A5"], name
@@ -250,7 +251,7 @@ def test_the_mark_is_drawn_once_per_file_as_an_artifact_and_its_request_stays_ou
     from careleaf.watermark import MARK_META
 
     name, rendered = next((n, r) for n, r in sample_rendered.items() if "/en/" in n)
-    with pikepdf.open(__import__("io").BytesIO(rendered.pdf)) as pdf:
+    with pikepdf.open(BytesIO(rendered.pdf)) as pdf:
         assert len(pdf.pages) > 1
         marks = {pdf.pages[0].obj.Resources.XObject[key].objgen for key in pdf.pages[0].obj.Resources.XObject
                  if str(key).startswith("/CareleafMark")}
