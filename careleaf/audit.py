@@ -19,7 +19,7 @@ figure without alt text
     a Figure with no /Alt.
 heading level
     a heading more than one level below the one before it (H1 then H3; the first heading
-    counts as coming after a level 0), and every H1 after the first.
+    counts as coming after a level 0), and a second H1 (reported once, however many follow).
 split element
     At the break between page n and page n+1, take the content read last on page n and
     the content read first on page n+1 (in the tree's order) and the chains of elements
