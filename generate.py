@@ -3,7 +3,7 @@
 
 import sys
 
-from careleaf.cli import main
+from careleaf.cli.main import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -284,10 +284,10 @@ def generate(*args) -> list[str]:
 
 def measure_handouts(project: Path, counts: dict, results: dict) -> None:
     started = time.perf_counter()
-    from careleaf.handouts import Choice
+    from careleaf.handout.handouts import Choice
     imported = time.perf_counter() - started
     assert "weasyprint" not in sys.modules, "WeasyPrint was imported before the cold call"
-    from careleaf.handouts import handout
+    from careleaf.handout.handouts import handout
 
     english = Choice(BRAND, TREATMENT, "aftercare", "en")
     large = Choice(BRAND, TREATMENT, "aftercare", "en", large_print=True)
@@ -329,7 +329,7 @@ def server_handouts(project: Path, calls: int, warm_up: int = 3) -> dict:
     The first calls warm the worker (WeasyPrint, fonts, the catalog it keeps) and are not counted."""
     import asyncio
 
-    from careleaf.handouts import Choice
+    from careleaf.handout.handouts import Choice
     from careleaf.web.renderer import Renderer
 
     choice = Choice(BRAND, TREATMENT, "aftercare", "en")
@@ -355,10 +355,10 @@ def server_handouts(project: Path, calls: int, warm_up: int = 3) -> dict:
 
 def breakdown(project_root: Path, choice) -> dict:
     """The steps handout() takes, timed one by one (median of 5): the same calls, in the same order."""
-    from careleaf.catalog import load_catalog
-    from careleaf.handouts import personalise
-    from careleaf.html import render_leaflet
-    from careleaf.pdf import render_pdf
+    from careleaf.content.catalog import load_catalog
+    from careleaf.handout.handouts import personalise
+    from careleaf.leaflet.html import render_leaflet
+    from careleaf.pdf.render import render_pdf
     from careleaf.project import Project
 
     project = Project(project_root)
@@ -394,8 +394,10 @@ def profile_one(project: Path, choice) -> dict:
     import weasyprint.pdf.tags
     import weasyprint.text.line_break
 
-    from careleaf import catalog as careleaf_catalog
-    from careleaf import handouts, html, pdf
+    from careleaf.content import catalog as careleaf_catalog
+    from careleaf.handout import handouts
+    from careleaf.leaflet import html
+    from careleaf.pdf import render as pdf
 
     rounds = 3
     profiler = cProfile.Profile()
@@ -409,11 +411,11 @@ def profile_one(project: Path, choice) -> dict:
         return bench_run.stage_time(stats.stats, function, rounds)
 
     stages = [
-        ("total: careleaf.handouts.handout", at(handouts.handout), 0),
-        ("read the project (careleaf.catalog.load_catalog)", at(careleaf_catalog.load_catalog), 1),
-        ("choose and personalise (careleaf.handouts.personalise)", at(handouts.personalise), 1),
-        ("leaflet HTML (careleaf.html.render_leaflet)", at(html.render_leaflet), 1),
-        ("PDF (careleaf.pdf.render_pdf)", at(pdf.render_pdf), 1),
+        ("total: careleaf.handout.handouts.handout", at(handouts.handout), 0),
+        ("read the project (careleaf.content.catalog.load_catalog)", at(careleaf_catalog.load_catalog), 1),
+        ("choose and personalise (careleaf.handout.handouts.personalise)", at(handouts.personalise), 1),
+        ("leaflet HTML (careleaf.leaflet.html.render_leaflet)", at(html.render_leaflet), 1),
+        ("PDF (careleaf.pdf.render.render_pdf)", at(pdf.render_pdf), 1),
         ("parse HTML (HTML.__init__)", at(weasyprint.HTML.__init__), 2),
         ("CSS cascade (get_all_computed_styles)", at(weasyprint.css.get_all_computed_styles), 2),
         ("box tree (build_formatting_structure)", at(weasyprint.formatting_structure.build.build_formatting_structure), 2),
@@ -480,7 +482,7 @@ def measure_day_list(project: Path, work: Path, rows: int, results: dict) -> Non
 MERGE = """
 import json, re, sys, time
 from pathlib import Path
-from careleaf.merge import merge_tagged
+from careleaf.pdf.merge import merge_tagged
 
 def memory(name):
     return int(re.search(name + r":\\s*(\\d+)", Path("/proc/self/status").read_text()).group(1))
@@ -494,7 +496,7 @@ print(json.dumps([time.perf_counter() - started, before, memory("VmHWM"), len(me
 
 
 def merge_only(pdfs: dict, rows: int, folder: Path) -> dict:
-    """careleaf.merge.merge_tagged alone, in a fresh process, over as many leaflets as the list has (part 1's PDFs,
+    """careleaf.pdf.merge.merge_tagged alone, in a fresh process, over as many leaflets as the list has (part 1's PDFs,
     a tenth of them large print): its time, and the process's memory before and at its peak."""
     pick = []
     for i in range(rows):
@@ -513,9 +515,9 @@ def merge_only(pdfs: dict, rows: int, folder: Path) -> dict:
 
 def register_costs(project: Path, work: Path) -> dict:
     """What `handouts` pays per row after rendering: git for the revision, and one register insert."""
-    from careleaf.changes import current_revision
-    from careleaf.handouts import HandoutRecord
-    from careleaf.register import Register
+    from careleaf.review.changes import current_revision
+    from careleaf.handout.handouts import HandoutRecord
+    from careleaf.desk.register import Register
 
     git, insert = [], []
     register = Register(work / "scratch-register.sqlite3")
@@ -681,14 +683,14 @@ def measure_outbox(storage: str, approved: Path, work: Path, n: int, watcher: Pr
 
 def _queue_and_deliver(storage: str, root: Path, folder: Path, sink: MailSink, env: dict, n: int,
                        watcher: ProcWatcher, stack: contextlib.ExitStack) -> dict:
-    from careleaf.assemble import direction
-    from careleaf.catalog import load_catalog
-    from careleaf.changes import current_revision
-    from careleaf.handouts import Choice, handout
-    from careleaf.mail import compose
-    from careleaf.outbox import Outbox, idempotency_key
+    from careleaf.leaflet.assemble import direction
+    from careleaf.content.catalog import load_catalog
+    from careleaf.review.changes import current_revision
+    from careleaf.handout.handouts import Choice, handout
+    from careleaf.desk.mail import compose
+    from careleaf.desk.outbox import Outbox, idempotency_key
     from careleaf.project import Project
-    from careleaf.settings import data_folder, load_settings
+    from careleaf.content.settings import data_folder, load_settings
 
     project = Project(root)
     settings = load_settings(project)
@@ -839,7 +841,7 @@ def measure_web(approved: Path, work: Path, n: int, watcher: ProcWatcher, result
         workers = 2
         with contextlib.suppress(Exception):
             from careleaf.project import Project
-            from careleaf.settings import load_settings
+            from careleaf.content.settings import load_settings
 
             workers = load_settings(Project(root)).desk.render_workers
         # One warm-up request for each render worker, sent together, so that each worker process has imported
@@ -1045,7 +1047,7 @@ def _handout_section(add, results: dict) -> None:
     en, large = one["en"], one["large"]
     add("## 1. One handout, in one process")
     add("")
-    add("`careleaf.handouts.handout(project, Choice('harbour-skin', 'botox-facial-lines', 'aftercare', 'en'), "
+    add("`careleaf.handout.handouts.handout(project, Choice('harbour-skin', 'botox-facial-lines', 'aftercare', 'en'), "
         "patient={...})` in the bench process, each call with a different name (and the treatment record: "
         "areas, product, batch, units, practitioner), after 2 warm-up calls; no catalog is passed, so each call "
         "reads the project's YAML as `careleaf handout` does.")
@@ -1067,7 +1069,7 @@ def _handout_section(add, results: dict) -> None:
     add("")
     add(f"Cold: the first call in the process took **{sec(one['cold'])}** ({one['cold'] / en['median']:.1f}× a warm one): "
         f"importing WeasyPrint (careleaf imports it on first use), reading the fonts and preparing the stylesheets. "
-        f"Importing `careleaf.handouts` before it took {ms(one['import_handouts'])}.")
+        f"Importing `careleaf.handout.handouts` before it took {ms(one['import_handouts'])}.")
     add("")
     add("Where a warm call's time goes (the steps `handout()` takes, timed separately, median of 5):")
     add("")
@@ -1106,7 +1108,7 @@ def _day_section(add, results: dict) -> None:
         add("")
     merge = day.get("merge")
     if merge:
-        add(f"Merging alone (`careleaf.merge.merge_tagged` over {day['rows']} of part 1's PDFs, {kib(merge['inputs'])} in all, "
+        add(f"Merging alone (`merge.merge_tagged` over {day['rows']} of part 1's PDFs, {kib(merge['inputs'])} in all, "
             f"in a fresh process): {sec(merge['seconds'])}; the process grew from {mib(merge['before'])} to a peak of "
             f"**{mib(merge['peak'])}** ({(merge['peak'] - merge['before']) / 1024 / day['rows']:.1f} MiB per leaflet merged). "
             "Rendering keeps memory flat (the leaflets wait as PDF bytes, about 40 KiB each); the merge is what makes "
@@ -1138,8 +1140,8 @@ def _outbox_section(add, results: dict) -> None:
         f"One personalised PDF per language was made with `handout()` (English and Turkish, "
         f"{sec(first['render_two'])} for both); then {first['n']:,} messages, alternating English and Turkish, "
         "each to its own address and with its own patient reference (so its own idempotency key and Message-ID), "
-        "were made with `careleaf.mail.compose(...)` and queued with `Outbox(project, settings).queue(bytes(message), "
-        "key=..., about=record | staff, reference, revision)`, as `careleaf.send.send` does. **Queueing time "
+        "were made with `careleaf.desk.mail.compose(...)` and queued with `Outbox(project, settings).queue(bytes(message), "
+        "key=..., about=record | staff, reference, revision)`, as `careleaf.desk.send.send` does. **Queueing time "
         "excludes rendering.** Then 2 `python generate.py --project P worker` processes were started; delivery is "
         "timed from starting them until the server has received every message; then they were stopped with SIGTERM. "
         + " ".join(["Each round has its own project copy, mail server (and Redis server) and outbox.", *order]))

@@ -52,8 +52,8 @@ def main(argv: list[str]) -> int:
     options = parser.parse_args(argv)
     chosen = [name for name in LEVERS if not options.only or name in options.only.split(",")]
 
-    from careleaf.build import pages
-    from careleaf.catalog import load_catalog
+    from careleaf.build.run import pages
+    from careleaf.content.catalog import load_catalog
     from careleaf.project import Project
 
     project = Project(options.project.resolve())
@@ -97,7 +97,7 @@ def _patched_styles(folder: Path, project, extra_css: str) -> tuple[Path, ...]:
 
 
 def _render_all(drawn, folders) -> list[bytes]:
-    from careleaf.pdf import render_pdf
+    from careleaf.pdf.render import render_pdf
 
     return [render_pdf(html, folders, large_print=job.large_print, source=job.name) for job, html in drawn]
 

@@ -115,7 +115,7 @@ def environment() -> dict:
     import weasyprint
 
     from careleaf import __version__
-    from careleaf.pdf import uses_fast_subsetting
+    from careleaf.pdf.render import uses_fast_subsetting
 
     cpuinfo = Path("/proc/cpuinfo").read_text()
     model = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.M)
@@ -297,9 +297,9 @@ def make_project(dest: Path, treatments: int | None = None) -> Path:
 
 
 def draw(project: Path):
-    """Every leaflet of the project as careleaf draws it (careleaf.build.pages)."""
-    from careleaf.build import pages
-    from careleaf.catalog import load_catalog
+    """Every leaflet of the project as careleaf draws it (careleaf.build.run.pages)."""
+    from careleaf.build.run import pages
+    from careleaf.content.catalog import load_catalog
     from careleaf.project import Project
 
     return pages(Project(project), load_catalog(Project(project)))
@@ -374,7 +374,7 @@ class TreeWatcher(threading.Thread):
                 # A pool worker: a fork of the main process, its direct child, same command line.
                 self.kind[pid] = "worker"
             elif FORKSERVER in cmdline:
-                # careleaf.workers: the forkserver (WeasyPrint preloaded) and the workers forked from it,
+                # careleaf.build.workers: the forkserver (WeasyPrint preloaded) and the workers forked from it,
                 # which keep its command line.
                 self.kind[pid] = "worker" if self.kind.get(parent) == "forkserver" else "forkserver"
             else:
@@ -494,29 +494,29 @@ def cold_build(project: Path, out: Path) -> Run:
 # --- helper processes (hidden sub-commands of this script) -------------------------------------
 
 def _render_task(html: str, folders: tuple[Path, ...], large_print: bool, name: str) -> bytes:
-    from careleaf.pdf import render_pdf
+    from careleaf.pdf.render import render_pdf
 
     return render_pdf(html, folders, large_print=large_print, source=name)
 
 
 def render_only_main(html_dir: Path, out_dir: Path, project: Path, jobs: int) -> None:
     """Render exactly the HTML files given, with the same worker pool (pebble, one task per leaflet under
-    the same time limit, results taken as they finish; workers started as careleaf.workers starts them) and
-    safe writes as a build (careleaf.build._render_all)."""
+    the same time limit, results taken as they finish; workers started as careleaf.build.workers starts them) and
+    safe writes as a build (careleaf.build.run._render_all)."""
     from concurrent.futures import as_completed
 
     from pebble import ProcessPool
 
-    from careleaf.build import DEFAULT_TIME_LIMIT
-    from careleaf.output import write_atomically
+    from careleaf.build.run import DEFAULT_TIME_LIMIT
+    from careleaf.build.output import write_atomically
 
     folders = asset_folders(project)
     files = sorted(html_dir.glob("*.html"))
     workers = max(1, min(jobs, len(files)))
     try:
-        from careleaf import workers as started
+        from careleaf.build import workers as started
         pool_options = {"context": started.context(), "initializer": started.warm, "initargs": (folders,)}
-    except ImportError:      # a careleaf from before careleaf.workers: its pool forked the main process
+    except ImportError:      # a careleaf from before careleaf.build.workers: its pool forked the main process
         pool_options = {}
     with ProcessPool(max_workers=workers, **pool_options) as pool:
         futures = {pool.schedule(_render_task, (f.read_text("utf-8"), folders, f.stem.endswith("-large-print"), f.stem),
@@ -531,7 +531,7 @@ def render_only_main(html_dir: Path, out_dir: Path, project: Path, jobs: int) ->
 async def _chromium_print_all(html_dir: Path, out_dir: Path, jobs: int) -> None:
     from playwright.async_api import async_playwright
 
-    from careleaf.output import write_atomically
+    from careleaf.build.output import write_atomically
 
     queue = [(source, flat(str(source.relative_to(html_dir).with_suffix("")))) for source in preview_files(html_dir)]
     queue.reverse()
@@ -578,9 +578,9 @@ def chromium_status() -> tuple[bool, str]:
 
 
 def write_previews(drawn, html: dict[str, str], project: Path, folder: Path) -> None:
-    """The leaflets' previews exactly as `build --html` writes them (careleaf.output): each beside where its
+    """The leaflets' previews exactly as `build --html` writes them (careleaf.build.output): each beside where its
     PDF would be, with the stylesheets, fonts and logos copied once into ``folder/_assets``."""
-    from careleaf.output import preview_html, publish_preview_assets
+    from careleaf.build.output import preview_html, publish_preview_assets
 
     for page in drawn:
         target = folder / page.job.output.with_suffix(".html")
@@ -591,7 +591,7 @@ def write_previews(drawn, html: dict[str, str], project: Path, folder: Path) -> 
 
 
 def preview_files(folder: Path) -> list[Path]:
-    from careleaf.output import PREVIEW_ASSETS
+    from careleaf.build.output import PREVIEW_ASSETS
 
     return sorted(p for p in folder.rglob("*.html") if PREVIEW_ASSETS not in p.relative_to(folder).parts)
 
@@ -619,7 +619,7 @@ def stage_time(stats: dict, function, rounds: int = 1) -> float:
 
 def measure_warm(project: Path, work: Path, rounds: int, use_chromium: bool, results: dict) -> None:
     """Per-leaflet render time in one warm process, careleaf and Chromium interleaved, same HTML."""
-    from careleaf.pdf import render_pdf
+    from careleaf.pdf.render import render_pdf
 
     styles = asset_folders(project)                          # what render_pdf reads: project styles/, theme's
     drawn_at = time.perf_counter()
@@ -706,7 +706,7 @@ def measure_cold(project: Path, work: Path, repeats: int, use_chromium: bool, re
 
 def measure_rebuilds(project: Path, work: Path, repeats: int, results: dict) -> None:
     """No-op rebuild, and rebuild after editing one shared answer vs rendering only what it reaches."""
-    from careleaf.output import read_manifest
+    from careleaf.build.output import read_manifest
 
     out = work / "out-sample"                       # built by measure_cold
     noop = []
@@ -760,7 +760,7 @@ def measure_rebuilds(project: Path, work: Path, repeats: int, results: dict) -> 
 def shared_edit(project: Path) -> tuple[str, str]:
     """The shared English answer the rebuild test edits (SHARED_SECTION, else the first one a leaflet prints)
     and its first sentence, which occurs once in the file."""
-    from careleaf.catalog import load_catalog
+    from careleaf.content.catalog import load_catalog
     from careleaf.project import Project
 
     catalog = load_catalog(Project(project))
@@ -785,22 +785,22 @@ def stage_by_name(stats: dict, file_suffix: str, name_pattern: str) -> float | N
 
 def noop_breakdown(project: Path, results: dict) -> None:
     """Where a no-op rebuild's wall time goes: interpreter, imports, checking, assembling, hashing."""
-    import careleaf.build
+    import careleaf.build.run
     from careleaf.project import Project
 
     out = project.parent / "out-noop"
     shutil.copytree(project.parent / "out-sample", out, symlinks=True)   # complete and up to date
     python_start = median([run_measured([PYTHON, "-c", "pass"], watch=False).wall for _ in range(5)])
-    with_import = median([run_measured([PYTHON, "-c", "import careleaf.cli"], watch=False).wall for _ in range(5)])
+    with_import = median([run_measured([PYTHON, "-c", "import careleaf.cli.main"], watch=False).wall for _ in range(5)])
     options = {}
-    if "allow_overdue" in inspect.signature(careleaf.build.build).parameters:
+    if "allow_overdue" in inspect.signature(careleaf.build.run.build).parameters:
         options["allow_overdue"] = True
 
     def one_build():
-        for value in vars(careleaf.build).values():    # a fresh process fills these caches every time
+        for value in vars(careleaf.build.run).values():    # a fresh process fills these caches every time
             if callable(getattr(value, "cache_clear", None)):
                 value.cache_clear()
-        summary = careleaf.build.build(Project(project), out, **options)
+        summary = careleaf.build.run.build(Project(project), out, **options)
         assert not summary.built, "the no-op build rebuilt leaflets"
 
     one_build()
@@ -831,7 +831,7 @@ def noop_breakdown(project: Path, results: dict) -> None:
         value = stage_by_name(stats, file_suffix, pattern)
         parts.append((label, None if value is None else value / total * in_process))   # scaled to unprofiled time
     # Which imports cost most (cumulative, so nested modules are included in their importer's figure).
-    run = subprocess.run([PYTHON, "-X", "importtime", "-c", "import careleaf.cli"], capture_output=True, text=True,
+    run = subprocess.run([PYTHON, "-X", "importtime", "-c", "import careleaf.cli.main"], capture_output=True, text=True,
                          cwd=SOURCE.parent)
     imports = []
     for line in run.stderr.splitlines():
@@ -839,7 +839,7 @@ def noop_breakdown(project: Path, results: dict) -> None:
         if len(parts_) == 3 and parts_[1].strip().isdigit():
             name = parts_[2].strip()
             depth = (len(parts_[2]) - len(parts_[2].lstrip())) // 2
-            if name not in ("careleaf.cli", "site") and depth <= 3:
+            if name not in ("careleaf.cli.main", "site") and depth <= 3:
                 imports.append((int(parts_[1]) / 1e6, name))
     own = sorted(((value[2], f"{Path(k[0]).parent.name}/{Path(k[0]).name}:{k[2]}")
                   for k, value in stats.items()), reverse=True)[:6]
@@ -852,7 +852,7 @@ def noop_breakdown(project: Path, results: dict) -> None:
 
 def manifest_cost(entries: int, folder: Path) -> float:
     """Seconds one write_manifest takes with ``entries`` leaflets (a build writes it after every PDF)."""
-    from careleaf.output import write_manifest
+    from careleaf.build.output import write_manifest
 
     folder.mkdir(parents=True, exist_ok=True)
     manifest = {f"brand/en/treatment-{i:05d}-aftercare.pdf": "0" * 64 for i in range(entries)}
@@ -866,10 +866,10 @@ def manifest_cost(entries: int, folder: Path) -> float:
 
 
 def manifest_writes(count: int, runs: list) -> float:
-    """How often a cold build saves its manifest: once a second while PDFs arrive (careleaf.build.MANIFEST_EVERY,
+    """How often a cold build saves its manifest: once a second while PDFs arrive (careleaf.build.run.MANIFEST_EVERY,
     read from the frozen copy), at most once per PDF, and once at the end."""
     try:
-        from careleaf.build import MANIFEST_EVERY
+        from careleaf.build.run import MANIFEST_EVERY
     except ImportError:
         MANIFEST_EVERY = 0.0
     wall = median([r.wall for r in runs])
@@ -927,7 +927,7 @@ def profile_render(project: Path, results: dict) -> None:
     import weasyprint.svg.path
     import weasyprint.text.line_break
 
-    from careleaf.pdf import render_pdf
+    from careleaf.pdf.render import render_pdf
 
     styles = asset_folders(project)
     drawn = draw(project)
@@ -946,7 +946,7 @@ def profile_render(project: Path, results: dict) -> None:
         return stage_time(stats, function, rounds)
 
     stages = [
-        ("total: careleaf.pdf.render_pdf", at(render_pdf), 0),
+        ("total: careleaf.pdf.render.render_pdf", at(render_pdf), 0),
         ("parse HTML (HTML.__init__)", at(weasyprint.HTML.__init__), 1),
         ("CSS cascade (get_all_computed_styles)", at(weasyprint.css.get_all_computed_styles), 1),
         ("box tree (build_formatting_structure)", at(weasyprint.formatting_structure.build.build_formatting_structure), 1),
@@ -958,7 +958,7 @@ def profile_render(project: Path, results: dict) -> None:
         ("of which PDF/UA structure tags (add_tags)", at(weasyprint.pdf.tags.add_tags), 2),
         ("of which SVG path data parsed and drawn (svg/path.py path: the logo, on every page)",
          at(sys.modules["weasyprint.svg.path"].path), 2),   # the package's name 'path' is the function
-        ("tag tree mended with pikepdf (careleaf.tagging.mend)",
+        ("tag tree mended with pikepdf (careleaf.pdf.tagging.mend)",
          (stage_by_name(stats, "careleaf/tagging.py", "mend") or 0.0) / rounds, 1),
         ("PDF serialisation + compression (pydyf PDF.write)", at(pydyf.PDF.write), 1),
     ]
@@ -986,15 +986,15 @@ ctypes.util.find_library = timed
 started = time.perf_counter()
 import weasyprint
 imported = time.perf_counter()
-import careleaf.pdf
+import careleaf.pdf.render
 from careleaf.project import Project
-careleaf.pdf._renderer(tuple(folder.resolve() for folder in Project(Path(sys.argv[1])).asset_folders))
+careleaf.pdf.render._renderer(tuple(folder.resolve() for folder in Project(Path(sys.argv[1])).asset_folders))
 print(imported - started, spent[0], time.perf_counter() - imported)
 """
     quick = """
 import time
 started = time.perf_counter()
-from careleaf.workers import import_weasyprint
+from careleaf.build.workers import import_weasyprint
 import_weasyprint()
 print(time.perf_counter() - started)
 """
@@ -1004,7 +1004,7 @@ print(time.perf_counter() - started)
         timings.append([float(x) for x in run.stdout.split()])
         try:
             quick_timings.append(float(run_measured([PYTHON, "-c", quick], watch=False).stdout))
-        except RuntimeError:       # a careleaf from before careleaf.workers
+        except RuntimeError:       # a careleaf from before careleaf.build.workers
             pass
     return {"import": median([t[0] for t in timings]), "find_library": median([t[1] for t in timings]),
             "renderer": median([t[2] for t in timings]), "quick_import": median(quick_timings)}
@@ -1103,7 +1103,7 @@ def measure_typst(project: Path, results: dict, repeats: int = 15) -> None:
         results["typst"] = {"skipped": "the Python package typst is not installed (pip install -r "
                                        "bench/requirements.txt)"}
         return
-    from careleaf.pdf import render_pdf
+    from careleaf.pdf.render import render_pdf
 
     styles = asset_folders(project)
     fonts = [str(folder / "fonts") for folder in styles if (folder / "fonts").is_dir()]
@@ -1206,7 +1206,7 @@ def report(env: dict, chromium: tuple[bool, str], results: dict, phases: dict, c
     add(f"| careleaf | {env['careleaf']} |")
     add(f"| WeasyPrint / pydyf | {env['weasyprint']} / {env['pydyf']} |")
     add(f"| Pango / HarfBuzz | {env['pango']} / {env['harfbuzz']} |")
-    add(f"| HarfBuzz font subsetting (`careleaf.pdf.uses_fast_subsetting()`) | "
+    add(f"| HarfBuzz font subsetting (`careleaf.pdf.render.uses_fast_subsetting()`) | "
         f"{'yes' if env['fast_subsetting'] else 'NO: fontTools fallback (slower)'} |")
     add(f"| Chromium | {chromium[1] if chromium[0] else 'not measured: ' + chromium[1]} |")
     add("")
@@ -1367,12 +1367,12 @@ def report(env: dict, chromium: tuple[bool, str], results: dict, phases: dict, c
         add("| Part | Time |")
         add("|---|---|")
         add(f"| Python interpreter start (`python -c pass`) | {ms(nb['python'])} |")
-        add(f"| Importing careleaf.cli and everything it imports | {ms(nb['imports'])} |")
+        add(f"| Importing careleaf.cli.main and everything it imports | {ms(nb['imports'])} |")
         add(f"| `build()` itself, in-process | {ms(nb['in_process'])} |")
         for label, value in nb["parts"]:
             add(f"| &nbsp;&nbsp;{label} | {'not called' if value is None else ms(value)} |")
         add("")
-        add("Largest imports (`python -X importtime -c 'import careleaf.cli'`, cumulative): "
+        add("Largest imports (`python -X importtime -c 'import careleaf.cli.main'`, cumulative): "
             + "; ".join(f"`{name}` {ms(t)}" for t, name in nb["top_imports"]) + ".")
         add("")
         add("Most own time inside `build()` (scaled): "
@@ -1384,8 +1384,8 @@ def report(env: dict, chromium: tuple[bool, str], results: dict, phases: dict, c
         add(f"A process pays {ms(start['import'])} to `import weasyprint` (of which "
             f"{ms(start['find_library'])} is `ctypes.util.find_library`, which runs `ldconfig`, `gcc` and `ld` "
             f"for library names that do not exist on Linux), {ms(start['quick_import'])} through "
-            "`careleaf.workers.import_weasyprint` (library names answered from one `ldconfig -p`), and "
-            f"{ms(start['renderer'])} to prepare fonts and CSS (`careleaf.pdf._renderer`). A build pays the import "
+            "`careleaf.build.workers.import_weasyprint` (library names answered from one `ldconfig -p`), and "
+            f"{ms(start['renderer'])} to prepare fonts and CSS (`careleaf.pdf.render._renderer`). A build pays the import "
             "once, in the forkserver its workers are forked from; each worker prepares fonts and CSS as it starts.")
         add("")
 
@@ -1393,7 +1393,7 @@ def report(env: dict, chromium: tuple[bool, str], results: dict, phases: dict, c
     add("## Memory")
     add("")
     middle = sorted(cold, key=lambda r: r.wall)[len(cold) // 2]
-    forkserver = (f"; the forkserver the workers are forked from (WeasyPrint preloaded, careleaf.workers) "
+    forkserver = (f"; the forkserver the workers are forked from (WeasyPrint preloaded, careleaf.build.workers) "
                   f"{mib(middle.forkserver_hwm_kb)}" if middle.forkserver_hwm_kb else "")
     add(f"Sample cold build: largest process reaped by the build {mib(max(r.maxrss_kb for r in cold))} (exact: "
         f"`ru_maxrss` from `os.wait4` on the build, started through a small launcher, see `LAUNCHER` in run.py; "

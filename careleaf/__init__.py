@@ -4,7 +4,7 @@ __version__ = "0.1.0"
 
 
 def handout(project, choice=None, **options):
-    """One patient's leaflet as PDF bytes with its record: see careleaf.handouts.handout."""
-    from .handouts import handout as make
+    """One patient's leaflet as PDF bytes with its record: see careleaf.handout.handouts.handout."""
+    from careleaf.handout.handouts import handout as make
 
     return make(project, choice, **options)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import HandoutError, InputError, Problem
+from careleaf.errors import HandoutError, InputError, Problem
 
 THEME = Path(__file__).resolve().parent / "theme"
 CONTENT = "leaflets"
@@ -89,7 +89,7 @@ STARTER = Path(__file__).resolve().parent / "starter"
 def new_project(folder: Path) -> list[Path]:
     """Write a small, working project (one brand, one treatment, English) into ``folder``, with the
     JSON Schemas editors' tools use. Refuses a folder that already holds files. Returns what was written."""
-    from .editor_schemas import schema_texts
+    from careleaf.content.schemas import schema_texts
 
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise InputError([Problem(folder, 1, 1, "this folder is not empty; give a new folder for the project, "

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import pytest
 
-from careleaf.build import Summary, build
-from careleaf.catalog import Catalog, load_catalog
+from careleaf.build.run import Summary, build
+from careleaf.content.catalog import Catalog, load_catalog
 from careleaf.project import THEME, Project
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""The accessibility audit (careleaf.audit) and the tag-tree repair it checks (careleaf.tagging).
+"""The accessibility audit (careleaf.pdf.audit) and the tag-tree repair it checks (careleaf.pdf.tagging).
 
 Every PDF the fixtures make (the sample in English and Turkish, standard and large print,
 drafts included, and the Arabic fixture) must pass the audit. Small PDFs made straight
@@ -16,11 +16,11 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from careleaf import tagging
-from careleaf.audit import audit, default_watermarks, is_element, kids
-from careleaf.build import pages
-from careleaf.catalog import load_catalog
-from careleaf.pdf import render
+from careleaf.pdf import tagging
+from careleaf.pdf.audit import audit, default_watermarks, is_element, kids
+from careleaf.build.run import pages
+from careleaf.content.catalog import load_catalog
+from careleaf.pdf.render import render
 from careleaf.project import THEME, Project
 from conftest import arabic_project, copy_project, run_cli
 
@@ -285,11 +285,11 @@ def test_the_repair_is_deterministic_qpdf_clean_and_keeps_the_pdf_ua_identity(tm
 
 
 def test_weasyprint_internals_the_repair_relies_on_are_still_there():
-    """careleaf.tagging wraps WeasyPrint 70's private tree builder; a new WeasyPrint must fail here, loudly."""
+    """careleaf.pdf.tagging wraps WeasyPrint 70's private tree builder; a new WeasyPrint must fail here, loudly."""
     import weasyprint
     from weasyprint.pdf import tags
 
-    assert weasyprint.__version__.startswith("70."), "careleaf.tagging is written against WeasyPrint 70"
+    assert weasyprint.__version__.startswith("70."), "careleaf.pdf.tagging is written against WeasyPrint 70"
     tagging._install()
     assert getattr(tags._build_box_tree, "careleaf", False)
     original = inspect.getclosurevars(tags._build_box_tree).nonlocals["original"]

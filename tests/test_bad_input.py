@@ -40,11 +40,11 @@ from pathlib import Path
 
 import pytest
 
-from careleaf.build import pages
+from careleaf.build.run import pages
 from careleaf.project import Project
-from careleaf.catalog import load_catalog
-from careleaf.cli import main
-from careleaf.load import MAX_FILE_BYTES
+from careleaf.content.catalog import load_catalog
+from careleaf.cli.main import main
+from careleaf.content.load import MAX_FILE_BYTES
 from conftest import copy_project, own_labels, sample_file
 
 ROOT = Path(__file__).resolve().parents[1]

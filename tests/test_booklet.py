@@ -18,8 +18,8 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from careleaf.booklet import IMPOSITION_NOTE, booklet_sides, impose_booklet
-from careleaf.build import build
+from careleaf.pdf.booklet import IMPOSITION_NOTE, booklet_sides, impose_booklet
+from careleaf.build.run import build
 from careleaf.errors import RenderError
 from careleaf.project import Project
 from conftest import edit, mini_project, normalise, replace_in, run_cli

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from careleaf.project import Project
-from careleaf.catalog import contrast, load_catalog
+from careleaf.content.catalog import contrast, load_catalog
 from careleaf.errors import InputError
 
 from conftest import SAMPLE, mini_project, replace_in

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from careleaf.project import Project
-from careleaf.changes import RevisionError, compare, word_diff
+from careleaf.review.changes import RevisionError, compare, word_diff
 
 from conftest import copy_project, replace_in, run_cli
 

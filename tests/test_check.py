@@ -11,10 +11,11 @@ import sys
 
 import pytest
 
-from careleaf import check, readability
-from careleaf.editor_schemas import schema_texts
+from careleaf.review import check
+from careleaf.review import readability
+from careleaf.content.schemas import schema_texts
 from careleaf.project import Project
-from careleaf.catalog import load_catalog
+from careleaf.content.catalog import load_catalog
 
 from conftest import ROOT, copy_project, mini_project, replace_in, run_cli
 
@@ -75,7 +76,7 @@ def test_human_output_groups_findings_then_scores_then_summary(tmp_path):
 
 def test_check_renders_nothing_and_never_loads_the_pdf_renderer(tmp_path):
     root = copy_project(tmp_path / "project")
-    code = ("import sys, io, contextlib\nfrom careleaf.cli import main\n"
+    code = ("import sys, io, contextlib\nfrom careleaf.cli.main import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             f"    status = main(['--project', {str(root)!r}, 'check'])\n"
             "print(status, 'weasyprint' in sys.modules)")
@@ -250,7 +251,7 @@ def test_scoring_never_reaches_the_network():
     code = ("import socket\n"
             "def refuse(*args, **kwargs):\n    raise OSError('tried to reach the network')\n"
             "socket.socket.connect = refuse\nsocket.create_connection = refuse\n"
-            "from careleaf.readability import score\n"
+            "from careleaf.review.readability import score\n"
             "print(score('Botulinum toxin is a medicine that relaxes muscles.', 'en').reading_ease)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr

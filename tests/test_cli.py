@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from careleaf import cli
-from careleaf.build import pages
+from careleaf.cli import main as cli
+from careleaf.build.run import pages
 from careleaf.project import Project
-from careleaf.catalog import load_catalog
-from careleaf.output import preview_html
+from careleaf.content.catalog import load_catalog
+from careleaf.build.output import preview_html
 
 from conftest import files_state, replace_in, run_cli, with_theme
 

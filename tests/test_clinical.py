@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from careleaf.build import pages
-from careleaf.catalog import load_catalog
-from careleaf.check import run as check
+from careleaf.build.run import pages
+from careleaf.content.catalog import load_catalog
+from careleaf.review.check import run as check
 from careleaf.errors import InputError
 from careleaf.project import Project
 from conftest import mini_project, replace_in

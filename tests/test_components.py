@@ -8,12 +8,12 @@ import re
 
 import pytest
 
-from careleaf.build import pages
+from careleaf.build.run import pages
 from careleaf.project import Project
-from careleaf.catalog import load_catalog
-from careleaf.figures import FONT_FILES, Fonts, Mark, timeline
+from careleaf.content.catalog import load_catalog
+from careleaf.leaflet.figures import FONT_FILES, Fonts, Mark, timeline
 from careleaf.project import THEME
-from careleaf.validate import Duration
+from careleaf.content.validate import Duration
 from conftest import copy_project, normalise, pdf_pages_text, replace_in
 
 AFTERCARE = "harbour-skin/en/botox-facial-lines-aftercare"

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from careleaf.dates import Writer, add_months, later, nearest_open_day, on_date, span
-from careleaf.validate import Duration
+from careleaf.handout.dates import Writer, add_months, later, nearest_open_day, on_date, span
+from careleaf.content.validate import Duration
 
 LONDON, NEW_YORK = ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
 UTC = dt.timezone.utc

@@ -12,14 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 from huey.exceptions import RetryTask
 
-import careleaf.outbox
+import careleaf.desk.outbox
 from careleaf.errors import InputError
-from careleaf.handouts import handouts
-from careleaf.mail import compose
-from careleaf.outbox import Outbox, idempotency_key
+from careleaf.handout.handouts import handouts
+from careleaf.desk.mail import compose
+from careleaf.desk.outbox import Outbox, idempotency_key
 from careleaf.project import Project
-from careleaf.register import Entry, as_csv
-from careleaf.settings import Account, DeskSettings, EmailSettings, OutboxSettings, Settings
+from careleaf.desk.register import Entry, as_csv
+from careleaf.content.settings import Account, DeskSettings, EmailSettings, OutboxSettings, Settings
 from careleaf.web.app import create_app
 from careleaf.web.editor_pages import MAX_WATCHERS
 from careleaf.web.security import CannotListen, check_can_listen, password_hash
@@ -119,7 +119,7 @@ def outbox(root):
 
 
 def message(root) -> bytes:
-    from careleaf.catalog import load_catalog
+    from careleaf.content.catalog import load_catalog
 
     made = compose(Project(root), pdf=b"%PDF-1.7", file_name="clinic-leaflet.pdf", to="patient@example.com",
                    sender="leaflets@clinic.example", clinic="Test Clinic", phone="020 7946 0000", lang="en",
@@ -137,7 +137,7 @@ def test_an_unexpected_error_while_sending_is_retried_and_named_by_its_kind_only
     def fails(*args):
         raise UnicodeEncodeError("ascii", "pässword-secret", 1, 2, "ordinal not in range")
 
-    monkeypatch.setattr(careleaf.outbox, "deliver", fails)
+    monkeypatch.setattr(careleaf.desk.outbox, "deliver", fails)
     queued = outbox.queue(message(root), key="k1", about=ABOUT)
     with pytest.raises(RetryTask):
         outbox.deliver(queued.id)
@@ -147,7 +147,7 @@ def test_an_unexpected_error_while_sending_is_retried_and_named_by_its_kind_only
 
 
 def test_a_claim_a_stopped_worker_left_behind_does_not_block_the_send(root, outbox, monkeypatch):
-    monkeypatch.setattr(careleaf.outbox, "deliver", lambda *args: "accepted")
+    monkeypatch.setattr(careleaf.desk.outbox, "deliver", lambda *args: "accepted")
     queued = outbox.queue(message(root), key="k2", about=ABOUT)
     outbox.huey.storage.put_data(f"claim:{queued.id}:1", b"1")        # claimed, then the worker died
     outbox.deliver(queued.id)

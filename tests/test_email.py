@@ -1,4 +1,4 @@
-"""Emailing a patient their leaflet (careleaf.send, careleaf.mail, careleaf.outbox; `careleaf send`, `worker`, `outbox`).
+"""Emailing a patient their leaflet (careleaf.desk: send, mail, outbox; `careleaf send`, `worker`, `outbox`).
 
 What clinics and patients rely on: the leaflet reaches the patient, once, in their language,
 through the clinic's own mail server over TLS with its password; what travels in plain sight
@@ -36,17 +36,17 @@ import pypdf
 import pytest
 import yaml
 
-from careleaf.assemble import direction
-from careleaf.catalog import load_catalog
+from careleaf.leaflet.assemble import direction
+from careleaf.content.catalog import load_catalog
 from careleaf.errors import HandoutError
-from careleaf.handouts import Choice, handout
-from careleaf.mail import compose
-from careleaf.outbox import Outbox, idempotency_key
+from careleaf.handout.handouts import Choice, handout
+from careleaf.desk.mail import compose
+from careleaf.desk.outbox import Outbox, idempotency_key
 from careleaf.project import THEME, Project
-from careleaf.register import REGISTER_FILE, Register
-from careleaf.send import GENERATE as MAKE_PASSWORD
-from careleaf.send import send
-from careleaf.settings import load_settings
+from careleaf.desk.register import REGISTER_FILE, Register
+from careleaf.desk.send import GENERATE as MAKE_PASSWORD
+from careleaf.desk.send import send
+from careleaf.content.settings import load_settings
 
 from conftest import GENERATE, approved_project, run_cli
 from mailserver import USER, MailServer, RedisServer, redis_available, wait_until

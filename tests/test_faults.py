@@ -26,12 +26,12 @@ from pathlib import Path
 
 import pytest
 
-import careleaf.build as building
-from careleaf import cli
-from careleaf.build import build
+import careleaf.build.run as building
+from careleaf.cli import main as cli
+from careleaf.build.run import build
 from careleaf.project import Project
-from careleaf.cli import main
-from careleaf.output import MANIFEST, locked
+from careleaf.cli.main import main
+from careleaf.build.output import MANIFEST, locked
 from conftest import edit, replace_in, small_project, with_theme
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -35,10 +35,10 @@ import yaml
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from careleaf.build import pages
+from careleaf.build.run import pages
 from careleaf.project import Project
-from careleaf.catalog import load_catalog
-from careleaf.cli import main
+from careleaf.content.catalog import load_catalog
+from careleaf.cli.main import main
 from careleaf.errors import InputError
 
 from conftest import own_labels, sample_file, small_project

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from careleaf.build import pages
+from careleaf.build.run import pages
 from careleaf.project import Project
-from careleaf.catalog import load_catalog
+from careleaf.content.catalog import load_catalog
 
 from conftest import SAMPLE
 

@@ -1,4 +1,4 @@
-"""A leaflet for one named patient (careleaf.handouts, `careleaf handout`, `careleaf handouts`).
+"""A leaflet for one named patient (careleaf.handout.handouts, `careleaf handout`, `careleaf handouts`).
 
 What staff and patients rely on: the leaflet prints the patient's own dates, worked out in the
 clinic's time zone and written the local way; only approved, current wording reaches a patient;
@@ -31,10 +31,10 @@ from zoneinfo import ZoneInfo
 import pypdf
 import pytest
 
-from careleaf.build import build
-from careleaf.catalog import load_catalog
+from careleaf.build.run import build
+from careleaf.content.catalog import load_catalog
 from careleaf.errors import HandoutError, InputError
-from careleaf.handouts import Choice, file_name, handout, handouts, personalise
+from careleaf.handout.handouts import Choice, file_name, handout, handouts, personalise
 from careleaf.project import Project
 
 from conftest import GENERATE, approved_project, normalise, pdf_pages_text, replace_in, run_cli, small_project
@@ -99,7 +99,7 @@ def page_count(pdf: bytes) -> int:
 
 def main(argv: list[str]) -> int:
     """The command line, in this process (imported when used: the commands' module may be mid-change)."""
-    from careleaf.cli import main as cli_main
+    from careleaf.cli.main import main as cli_main
 
     return cli_main(argv)
 

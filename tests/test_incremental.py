@@ -6,10 +6,10 @@ import json
 import subprocess
 import sys
 
-from careleaf.assemble import jobs
-from careleaf.build import build, in_shard, pages
+from careleaf.leaflet.assemble import jobs
+from careleaf.build.run import build, in_shard, pages
 from careleaf.project import Project
-from careleaf.catalog import load_catalog
+from careleaf.content.catalog import load_catalog
 from conftest import ROOT, files_state, mini_project, replace_in
 
 
@@ -33,7 +33,7 @@ def test_editing_one_shared_answer_rebuilds_exactly_the_leaflets_that_print_it(t
 
 def test_a_build_with_nothing_to_do_never_loads_the_renderer(sample, tmp_path):
     root, out = sample.copy_to(tmp_path)
-    probe = ("import sys; from careleaf.cli import main; code = main(['--project', '.', 'build', '--out', 'out', "
+    probe = ("import sys; from careleaf.cli.main import main; code = main(['--project', '.', 'build', '--out', 'out', "
              "'--no-large-print', '--quiet']); print('weasyprint' in sys.modules, code)")
     result = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, timeout=120)
     assert result.stdout.split()[-2:] == ["False", "0"], result.stdout + result.stderr

@@ -10,11 +10,11 @@ import subprocess
 
 import pytest
 
-from careleaf.assemble import assemble, jobs
-from careleaf.build import build, pages
-from careleaf.catalog import load_catalog
-from careleaf.changes import compare
-from careleaf.items import Key, canonical
+from careleaf.leaflet.assemble import assemble, jobs
+from careleaf.build.run import build, pages
+from careleaf.content.catalog import load_catalog
+from careleaf.review.changes import compare
+from careleaf.content.items import Key, canonical
 from careleaf.project import Project
 
 from conftest import copy_project, files_state, mini_project, own_labels, replace_in

@@ -10,12 +10,12 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from careleaf.build import build, pages
+from careleaf.build.run import build, pages
 from careleaf.project import Project
-from careleaf.catalog import load_catalog
+from careleaf.content.catalog import load_catalog
 from careleaf.errors import InputError
-from careleaf.items import Key
-from careleaf.translation import mark_reviewed
+from careleaf.content.items import Key
+from careleaf.content.translation import mark_reviewed
 from conftest import FIXTURES, arabic_project, copy_project, normalise, pdf_pages_text, replace_in, run_cli
 
 TREATMENTS = ("botox-facial-lines", "botox-underarm-sweating")

@@ -1,6 +1,6 @@
 """How leaflets sit on paper: the layout rules, the page budget, A5, the DRAFT mark and one table grid.
 
-Checked on what is printed: the laid-out pages (careleaf.pages reads WeasyPrint's boxes), the PDF's text
+Checked on what is printed: the laid-out pages (careleaf.pdf.pages reads WeasyPrint's boxes), the PDF's text
 as a reader copies it, and the pages as pictures (pypdfium2), for the fixture catalogs in every print
 size and page size a brand may choose.
 """
@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from careleaf.build import build, pages
-from careleaf.catalog import load_catalog
-from careleaf.pages import PageFacts, budget_for, budget_warnings
-from careleaf.pdf import render
+from careleaf.build.run import build, pages
+from careleaf.content.catalog import load_catalog
+from careleaf.pdf.pages import PageFacts, budget_for, budget_warnings
+from careleaf.pdf.render import render
 from careleaf.project import Project
 
 from conftest import arabic_project, copy_project, edit, mini_project, small_project
@@ -190,9 +190,9 @@ def test_every_letter_of_the_marks_has_a_glyph(lang):
     """Each mark is drawn from the fonts the theme prints its language in: no missing-glyph boxes."""
     import yaml
 
-    from careleaf.figures import FONT_FILES, Fonts
+    from careleaf.leaflet.figures import FONT_FILES, Fonts
     from careleaf.project import THEME
-    from careleaf.watermark import outline
+    from careleaf.pdf.watermark import outline
 
     words = yaml.safe_load((THEME / f"templates/labels/{lang}.yaml").read_text("utf-8"))
     fonts = Fonts(*(THEME / "styles/fonts" / name for name in FONT_FILES))
@@ -235,7 +235,7 @@ def test_a_brand_on_a5_with_booklet_gets_one_beside_each_leaflet_and_loses_it_wh
         with pikepdf.open(booklet) as pdf:
             box = [float(v) for v in pdf.pages[0].mediabox]
             assert (round(box[2]), round(box[3])) == (842, 595)     # A4 landscape: two A5 pages side by side
-    from careleaf.audit import audit_paths
+    from careleaf.pdf.audit import audit_paths
 
     audited = audit_paths([out])      # the folder's booklets are print files, untagged on purpose: left out
     assert [Path(report.name) for report in audited] == leaflets and not any(r.problems for r in audited)
@@ -248,7 +248,7 @@ def test_a_brand_on_a5_with_booklet_gets_one_beside_each_leaflet_and_loses_it_wh
 def test_the_mark_is_drawn_once_per_file_as_an_artifact_and_its_request_stays_out_of_the_metadata(sample_rendered):
     import pikepdf
 
-    from careleaf.watermark import MARK_META
+    from careleaf.pdf.watermark import MARK_META
 
     name, rendered = next((n, r) for n, r in sample_rendered.items() if "/en/" in n)
     with pikepdf.open(BytesIO(rendered.pdf)) as pdf:

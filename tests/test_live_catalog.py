@@ -11,10 +11,10 @@ import json
 import pypdf
 import pytest
 
-from careleaf.build import build
-from careleaf.catalog import load_catalog
-from careleaf.check import run as run_check
-from careleaf.editor_schemas import schema_texts
+from careleaf.build.run import build
+from careleaf.content.catalog import load_catalog
+from careleaf.review.check import run as run_check
+from careleaf.content.schemas import schema_texts
 from careleaf.project import Project
 
 from conftest import ROOT

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from careleaf.load import MAX_FILE_BYTES, LoadError, load
+from careleaf.content.load import MAX_FILE_BYTES, LoadError, load
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""careleaf.merge: one print-ready PDF from several tagged leaflets, still tagged.
+"""careleaf.pdf.merge: one print-ready PDF from several tagged leaflets, still tagged.
 
 The inputs are made here with WeasyPrint from small HTML documents in English, Turkish and
 Arabic (right to left), rendered once for the module. The English one runs onto a second page and
@@ -15,7 +15,7 @@ import pikepdf
 import pytest
 from pikepdf import Array, Dictionary, Name, String
 
-from careleaf.merge import merge_tagged
+from careleaf.pdf.merge import merge_tagged
 
 TITLE = "Clinic print run, 3 March"
 STYLE = "<style>body { font-family: 'DejaVu Sans'; }</style>"

@@ -19,10 +19,10 @@ import pytest
 import yaml
 from babel.numbers import format_decimal
 
-from careleaf.build import pages
+from careleaf.build.run import pages
 from careleaf.project import Project
-from careleaf.catalog import load_catalog
-from careleaf.pdf import render_pdf
+from careleaf.content.catalog import load_catalog
+from careleaf.pdf.render import render_pdf
 
 from conftest import mini_project, normalise, pdf_pages_text, replace_in, run_cli
 

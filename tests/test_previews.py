@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from careleaf.build import build
-from careleaf.output import PREVIEW_ASSETS
+from careleaf.build.run import build
+from careleaf.build.output import PREVIEW_ASSETS
 from careleaf.project import Project
 from conftest import files_state, mini_project
 

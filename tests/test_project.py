@@ -9,8 +9,8 @@ import sys
 import pypdf
 import pytest
 
-from careleaf.catalog import load_catalog
-from careleaf.cli import main
+from careleaf.content.catalog import load_catalog
+from careleaf.cli.main import main
 from careleaf.project import THEME, Project
 
 from conftest import GENERATE, copy_project, mini_project, pdf_pages_text, replace_in, run_cli

@@ -1,4 +1,4 @@
-"""The register of handouts (careleaf.register; `careleaf register`, `careleaf superseded`).
+"""The register of handouts (careleaf.desk.register; `careleaf register`, `careleaf superseded`).
 
 What clinics rely on: every leaflet a patient was given is recorded once, however it was
 given (printed with `handout`, emailed and delivered with `send`, exported with `send --eml`),
@@ -29,9 +29,9 @@ import pytest
 import yaml
 
 from careleaf.errors import HandoutError
-from careleaf.handouts import Choice
-from careleaf.register import COLUMNS, REGISTER_FILE, Register
-from careleaf.send import send
+from careleaf.handout.handouts import Choice
+from careleaf.desk.register import COLUMNS, REGISTER_FILE, Register
+from careleaf.desk.send import send
 
 from conftest import GENERATE, approved_project, replace_in, run_cli
 from mailserver import wait_until
@@ -180,7 +180,7 @@ def test_a_refused_reference_leaves_no_unregistered_leaflet_behind(root, tmp_pat
 
 
 def _record():
-    from careleaf.handouts import HandoutRecord
+    from careleaf.handout.handouts import HandoutRecord
 
     return HandoutRecord("BTX-FL-AC", 1, "en", False, BRAND, TREATMENT, "aftercare", "0" * 64,
                          "2026-12-01T15:00:00+00:00", False)

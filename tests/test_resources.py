@@ -30,12 +30,12 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from careleaf.build import build, pages
+from careleaf.build.run import build, pages
 from careleaf.project import THEME, Project
-from careleaf.catalog import load_catalog
-from careleaf.cli import main
+from careleaf.content.catalog import load_catalog
+from careleaf.cli.main import main
 from careleaf.errors import InputError, RenderError
-from careleaf.pdf import MAX_DATA_URL, render_pdf
+from careleaf.pdf.render import MAX_DATA_URL, render_pdf
 from conftest import edit, small_project
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from careleaf import model, validate
-from careleaf.editor_schemas import schema_texts
-from careleaf.load import load
-from careleaf.validate import Duration
+from careleaf.content import model
+from careleaf.content import validate
+from careleaf.content.schemas import schema_texts
+from careleaf.content.load import load
+from careleaf.content.validate import Duration
 
 
 

@@ -8,10 +8,10 @@ import datetime as dt
 import pytest
 
 from careleaf.errors import HandoutError, InputError
-from careleaf.handouts import Choice
+from careleaf.handout.handouts import Choice
 from careleaf.project import Project, new_project
-from careleaf.send import send
-from careleaf.settings import Settings, data_folder
+from careleaf.desk.send import send
+from careleaf.content.settings import Settings, data_folder
 from conftest import approved_project
 
 AFTERCARE = Choice("harbour-skin", "botox-facial-lines", "aftercare", "en")

@@ -1,6 +1,6 @@
-"""A build with nothing to do reads no YAML, yet never misses an edit (careleaf.stamps' rule).
+"""A build with nothing to do reads no YAML, yet never misses an edit (careleaf.build.stamps' rule).
 
-Each test counts how often the build reads the catalog (careleaf.catalog.load_catalog): a build that
+Each test counts how often the build reads the catalog (careleaf.content.catalog.load_catalog): a build that
 trusts the stamps reads it zero times; one that checks everything reads it once.
 """
 
@@ -13,10 +13,10 @@ from dataclasses import replace
 
 import pytest
 
-import careleaf.catalog
-from careleaf import stamps
+import careleaf.content.catalog
+from careleaf.build import stamps
 from careleaf.errors import RenderError
-from careleaf.build import build
+from careleaf.build.run import build
 from careleaf.project import Project
 from conftest import mini_project
 
@@ -41,8 +41,8 @@ def project(built, tmp_path, monkeypatch):
     root, out = tmp_path / "project", tmp_path / "out"
     assert not build(Project(root), out, large_print=False).built
     reads = []
-    original = careleaf.catalog.load_catalog
-    monkeypatch.setattr(careleaf.catalog, "load_catalog", lambda project: reads.append(1) or original(project))
+    original = careleaf.content.catalog.load_catalog
+    monkeypatch.setattr(careleaf.content.catalog, "load_catalog", lambda project: reads.append(1) or original(project))
     return root, out, reads
 
 
@@ -137,5 +137,5 @@ def test_stamps_are_trusted_whatever_order_the_file_names_sort_in(tmp_path, monk
     facts = clone / "treatment.yaml"
     facts.write_text(facts.read_text("utf-8").replace("code: DEMO-", "code: DEMO2-"), "utf-8")
     assert len(rebuild(root, tmp_path / "out").built) == 4
-    monkeypatch.setattr(careleaf.catalog, "load_catalog", lambda project: pytest.fail("the catalog was read"))
+    monkeypatch.setattr(careleaf.content.catalog, "load_catalog", lambda project: pytest.fail("the catalog was read"))
     assert rebuild(root, tmp_path / "out").built == []

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from careleaf.figures import COLUMN, FONT_FILES, MARKS, MM, WORDS, Fonts, Mark, column_width, text_width, timeline
-from careleaf.build import pages
-from careleaf.html import format_duration
+from careleaf.leaflet.figures import COLUMN, FONT_FILES, MARKS, MM, WORDS, Fonts, Mark, column_width, text_width, timeline
+from careleaf.build.run import pages
+from careleaf.leaflet.html import format_duration
 from careleaf.project import THEME
-from careleaf.validate import Duration
+from careleaf.content.validate import Duration
 from conftest import normalise, pdf_pages_text
 
 # The fonts the theme's stylesheet prints the labels in, which place them.

@@ -37,10 +37,10 @@ import yaml
 from fastapi.routing import APIRoute
 
 from careleaf.errors import HandoutError
-from careleaf.outbox import Outbox
+from careleaf.desk.outbox import Outbox
 from careleaf.project import Project
-from careleaf.register import REGISTER_FILE
-from careleaf.settings import Account, DeskSettings, load_settings
+from careleaf.desk.register import REGISTER_FILE
+from careleaf.content.settings import Account, DeskSettings, load_settings
 from careleaf.web.api import router as api_router
 from careleaf.web.app import create_app
 from careleaf.web.security import MAX_BODY, CannotListen, check_can_listen, password_hash, password_matches
@@ -394,7 +394,7 @@ class MadeHandout(NoRenders):
     """A renderer whose handouts are made at once: a fixed small PDF and its record (no WeasyPrint)."""
 
     async def handout(self, choice, patient, **kwargs):
-        from careleaf.handouts import Handout, HandoutRecord
+        from careleaf.handout.handouts import Handout, HandoutRecord
 
         self.calls.append("handout")
         record = HandoutRecord("BTX-FL-AC", 1, choice.lang, False, choice.brand, choice.treatment, choice.kind,

@@ -1,4 +1,4 @@
-"""The render workers' start-up (careleaf.workers): WeasyPrint's libraries found without gcc or ld."""
+"""The render workers' start-up (careleaf.build.workers): WeasyPrint's libraries found without gcc or ld."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import ctypes.util
 
 import pytest
 
-from careleaf import workers
+from careleaf.build import workers
 
 # What WeasyPrint 70's text/ffi.py asks cffi for, which asks ctypes.util.find_library: names that
 # exist on Linux, and Windows and macOS names that do not.
@@ -35,7 +35,7 @@ def test_a_library_in_ld_library_path_is_found(tmp_path, monkeypatch):
 def test_a_temporary_folder_too_deep_for_the_forkservers_socket_starts_fresh_processes(monkeypatch, tmp_path):
     import tempfile
 
-    from careleaf import workers
+    from careleaf.build import workers
 
     monkeypatch.setattr(tempfile, "tempdir", "/tmp")
     assert workers.context().get_start_method() == "forkserver"

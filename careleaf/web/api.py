@@ -15,12 +15,12 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..handouts import Choice, not_for_patients
-from ..patient import LIMITS
-from ..register import Entry, register_handout
-from .app import render_errors
-from .catalog_view import catalog_now, find_send, outbox_of
-from .security import token_allowed
+from careleaf.handout.handouts import Choice, not_for_patients
+from careleaf.handout.patient import LIMITS
+from careleaf.desk.register import Entry, register_handout
+from careleaf.web.app import render_errors
+from careleaf.web.catalog_view import catalog_now, find_send, outbox_of
+from careleaf.web.security import token_allowed
 
 
 def require_token(request: Request) -> str:
@@ -112,8 +112,8 @@ class RegisterQuery(BaseModel):
 
 @router.get("/leaflets", response_model=list[Leaflet], summary="Every leaflet, with its code, version and state")
 async def leaflets(request: Request):
-    from ..assemble import assemble, jobs
-    from ..governance import today
+    from careleaf.leaflet.assemble import assemble, jobs
+    from careleaf.content.governance import today
 
     catalog, problem = await asyncio.to_thread(catalog_now, request.app)
     if catalog is None:
@@ -141,8 +141,8 @@ async def make_handout(request: Request, body: HandoutRequest):
 
 @router.post("/sends", response_model=Sent, status_code=202, summary="Queue a patient's leaflet for email")
 async def queue_send(request: Request, body: SendRequest):
-    from ..errors import HandoutError
-    from ..send import GENERATE, send
+    from careleaf.errors import HandoutError
+    from careleaf.desk.send import GENERATE, send
     made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient)))
     if problem:
         raise HTTPException(422, problem)
@@ -167,7 +167,7 @@ async def send_status(request: Request, send_id: str):
 @router.post("/register/search", response_model=list[Entry],
              summary="Handouts in the register (a POST, so that patient references stay out of URLs)")
 async def register_search(request: Request, query: RegisterQuery):
-    from ..register import project_register
+    from careleaf.desk.register import project_register
 
     app = request.app
     register = project_register(app.state.project, app.state.settings)
@@ -181,7 +181,7 @@ def _fields(patient: PatientFields) -> dict[str, str]:
 
 
 async def _register_print(request: Request, record, body: HandoutRequest) -> None:
-    from ..errors import HandoutError
+    from careleaf.errors import HandoutError
 
     try:
         await asyncio.to_thread(register_handout, request.app.state.project, record, channel="print",

@@ -33,13 +33,13 @@ from jinja2 import StrictUndefined
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from ..errors import HandoutError, InputError, RenderError
-from ..handouts import Choice
-from ..patient import FIELDS, safe_name
-from ..project import Project
-from ..settings import Settings, load_settings, secret
-from .renderer import Renderer
-from .security import STAND_IN_HASH, Guard, LoginLimiter, csrf_matches, new_csrf_token, password_matches
+from careleaf.errors import HandoutError, InputError, RenderError
+from careleaf.handout.handouts import Choice
+from careleaf.handout.patient import FIELDS, safe_name
+from careleaf.project import Project
+from careleaf.content.settings import Settings, load_settings, secret
+from careleaf.web.renderer import Renderer
+from careleaf.web.security import STAND_IN_HASH, Guard, LoginLimiter, csrf_matches, new_csrf_token, password_matches
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("careleaf.web")
@@ -75,7 +75,7 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    from . import api, desk_pages, editor_pages
+    from careleaf.web import api, desk_pages, editor_pages
 
     app.include_router(desk_pages.router)
     app.include_router(editor_pages.router)

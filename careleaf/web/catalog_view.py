@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from babel import Locale
 
-from ..errors import InputError
-from ..handouts import Choice
-from .renderer import current_catalog, stamp
+from careleaf.errors import InputError
+from careleaf.handout.handouts import Choice
+from careleaf.web.renderer import current_catalog, stamp
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def choices(catalog, choice: Choice) -> Options:
 
 def outbox_of(app):
     """The project's outbox, opened once for the app."""
-    from ..outbox import Outbox
+    from careleaf.desk.outbox import Outbox
 
     if getattr(app.state, "outbox", None) is None:
         app.state.outbox = Outbox(app.state.project, app.state.settings)

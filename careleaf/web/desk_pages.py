@@ -12,12 +12,12 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from ..handouts import Choice
-from ..errors import HandoutError, InputError
-from ..patient import FIELDS, LIMITS, check_reference
-from .app import check_csrf, choice_from, page, patient_from, render_errors, signed_in
-from ..register import register_handout
-from .catalog_view import catalog_now, choices, find_send, outbox_of, stamp_of, version_of
+from careleaf.handout.handouts import Choice
+from careleaf.errors import HandoutError, InputError
+from careleaf.handout.patient import FIELDS, LIMITS, check_reference
+from careleaf.web.app import check_csrf, choice_from, page, patient_from, render_errors, signed_in
+from careleaf.desk.register import register_handout
+from careleaf.web.catalog_view import catalog_now, choices, find_send, outbox_of, stamp_of, version_of
 
 router = APIRouter(include_in_schema=False)
 MAX_PREVIEWS = 48          # leaflets' page images kept in memory (a few MB each)
@@ -62,7 +62,7 @@ async def personalise(request: Request):
 
 
 async def _email(request: Request, choice: Choice, patient: dict[str, str], form: FormData, staff: str):
-    from ..send import GENERATE, send
+    from careleaf.desk.send import GENERATE, send
 
     made, problem = await render_errors(request.app.state.renderer.handout(choice, patient))
     if problem:
@@ -122,7 +122,7 @@ async def preview_page(request: Request, brand: str, lang: str, treatment: str, 
 async def catalog_preview(request: Request, choice: Choice):
     """The catalog leaflet's preview for the project as it is now (and today: a leaflet can become overdue);
     the last good one while the content is broken; None for a leaflet the catalog does not have."""
-    from ..governance import today
+    from careleaf.content.governance import today
 
     catalog, _ = await asyncio.to_thread(catalog_now, request.app)
     if catalog is not None and not choices(catalog, choice).complete:

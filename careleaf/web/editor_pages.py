@@ -15,9 +15,9 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from .app import choice_from, page, signed_in
-from .catalog_view import catalog_now, choices, version_of
-from .desk_pages import catalog_preview, page_urls
+from careleaf.web.app import choice_from, page, signed_in
+from careleaf.web.catalog_view import catalog_now, choices, version_of
+from careleaf.web.desk_pages import catalog_preview, page_urls
 
 router = APIRouter(include_in_schema=False)
 WATCHED = ("leaflets", "templates", "styles", "careleaf.yaml")
@@ -71,7 +71,7 @@ async def events(request: Request):
 
 def _findings(app) -> list[dict]:
     """check's errors, warnings and notes, each with its path:line."""
-    from .. import check
+    from careleaf.review import check
 
     result = check.run(app.state.project)
     return result.as_json()["findings"]

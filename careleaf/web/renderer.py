@@ -20,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ..handouts import Choice
+from careleaf.handout.handouts import Choice
 
 PREVIEW_DPI = 96
 
@@ -63,19 +63,19 @@ class Renderer:
 # --- in the worker process ------------------------------------------------------------------
 
 def _handout(root: Path, choice: Choice, patient: dict[str, str], allow_draft: bool):
-    from ..handouts import handout
+    from careleaf.handout.handouts import handout
 
     return handout(root, choice, patient=patient, allow_draft=allow_draft, catalog=current_catalog(root))
 
 
 def _preview(root: Path, choice: Choice, patient: dict[str, str] | None, allow_draft: bool) -> Preview:
     """The catalog's leaflet (or, given patient fields, the patient's) as page images and text."""
-    from ..assemble import Job, assemble
-    from ..governance import today
-    from ..handouts import check_choice, not_for_patients, personalise, render_personal
-    from ..html import render_leaflet
-    from ..pdf import render_pdf
-    from ..project import Project
+    from careleaf.leaflet.assemble import Job, assemble
+    from careleaf.content.governance import today
+    from careleaf.handout.handouts import check_choice, not_for_patients, personalise, render_personal
+    from careleaf.leaflet.html import render_leaflet
+    from careleaf.pdf.render import render_pdf
+    from careleaf.project import Project
 
     project = Project(root)
     catalog = current_catalog(root)
@@ -135,7 +135,7 @@ def current_catalog(root: Path):
 
 @lru_cache(maxsize=2)
 def _catalog(root: Path, files: tuple):
-    from ..catalog import load_catalog
-    from ..project import Project
+    from careleaf.content.catalog import load_catalog
+    from careleaf.project import Project
 
     return load_catalog(Project(root))

@@ -23,7 +23,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse
 
-from ..settings import DeskSettings, secret
+from careleaf.content.settings import DeskSettings, secret
 
 MAX_BODY = 64 * 1024          # bytes: the largest form or JSON request (patient fields are short)
 FAILED_LOGINS_ALLOWED = 5     # per address and per name, within the window below

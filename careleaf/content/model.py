@@ -1,0 +1,323 @@
+"""The content schema, declared once.
+
+Every file an editor writes is described here: each class is one kind of file or
+block, each field has its type and a one-line explanation. ``schema.py`` derives
+the validator and the JSON Schema (``schema/*.json``) from these declarations.
+
+Facts and figures live in a treatment's ``treatment.yaml`` and are the same in
+every language; wording lives in one file per language (``en.yaml``, ``tr.yaml``)
+so a translator can be given that file alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal, Optional, get_args
+
+from careleaf.content.validate import (Code, Colour, Country, Duration, Id, Language, Markup, Reference, SvgFile, Text,
+                                       TimeZone, Url, field)
+
+Kind = Literal["pre-treatment", "aftercare"]
+Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare", "not-known"]
+Rule = Literal["do-not-treat", "tell-us"]
+Product = Literal["medicine", "device"]
+PageSize = Literal["A4", "Letter", "A5"]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+KINDS: tuple[str, ...] = ("pre-treatment", "aftercare")
+WEEKDAYS: tuple[str, ...] = get_args(Weekday)          # in date.weekday() order, Monday first
+FREQUENCIES: tuple[str, ...] = ("very-common", "common", "uncommon", "rare", "very-rare", "not-known")
+
+# Blocks drawn from structured data; a leaflet lists them among its sections by name.
+COMPONENTS = ("timeline", "side-effects", "contraindications", "aftercare-checklist",
+              "urgent-help", "review-visit", "contact")
+
+# What each kind of leaflet must show, whatever else it holds.
+REQUIRED_TOPICS: dict[str, tuple[str, ...]] = {
+    "pre-treatment": ("side-effects", "timeline", "contraindications"),
+    "aftercare": ("side-effects", "timeline", "contraindications", "urgent-help", "contact"),
+}
+
+
+# --- treatment.yaml: facts and figures, the same in every language ------------------
+
+@dataclass(frozen=True)
+class Milestone:
+    """A point or period on the expected timeline after treatment."""
+
+    id: Id = field("A short name; its wording is under 'timeline' in each language file")
+    when: Duration = field("When it happens after treatment, for example '48-72 hours' or '4.5-6 months'")
+    visit: bool = field("true when this is a visit to the clinic, such as the review visit", False)
+    after_repeat: bool = field("true when this applies only after repeat treatments", False)
+    needs_approval: bool = field("true while a clinician has not yet approved this fact", False)
+
+
+@dataclass(frozen=True)
+class SideEffect:
+    """A possible side effect: how common it is and how long it lasts."""
+
+    id: Id = field("A short name; its wording is under 'side_effects' in each language file")
+    frequency: Frequency = field("How common it is, in the EMA's categories (not-known when no figure exists)")
+    lasts: Optional[Duration] = field("How long it usually lasts, for example '24-48 hours'", None)
+    urgent: bool = field("true when it needs urgent help: its row then sends the reader to the urgent-help box "
+                         "(and its wording has no what_to_do)", False)
+    needs_approval: bool = field("true while a clinician has not yet approved this fact", False)
+
+
+@dataclass(frozen=True)
+class Contraindication:
+    """A condition that rules the treatment out, or that the clinic must know about."""
+
+    id: Id = field("A short name; its wording is under 'contraindications' in each language file")
+    rule: Rule = field("do-not-treat: the treatment is not given; tell-us: tell the clinic before treatment")
+    needs_approval: bool = field("true while a clinician has not yet approved this fact", False)
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    """One thing to do (or avoid) within a time window after treatment."""
+
+    id: Id = field("A short name; its wording is under 'aftercare_checklist' in each language file")
+    within: Duration = field("The time window it applies to, for example '4 hours' or '2 weeks'")
+    needs_approval: bool = field("true while a clinician has not yet approved this advice", False)
+
+
+@dataclass(frozen=True)
+class LeafletDefinition:
+    """One printed leaflet: which sections it holds, in order, and its approval record."""
+
+    kind: Kind = field("pre-treatment (read before the appointment) or aftercare (taken home)")
+    code: Code = field("A stable code written on consent forms, for example BTX-FL-AC")
+    version: int = field("The version number; raise it whenever the wording changes")
+    contents: list[Reference] = field("Sections and blocks in printed order: section names, 'shared/name', "
+                               "or one of: " + ", ".join(COMPONENTS))
+    approved_by: Optional[Text] = field("The clinician who approved this version", None)
+    approved_on: Optional[dt.date] = field("The date this version was approved (YYYY-MM-DD)", None)
+    review_by: Optional[dt.date] = field("The date by which it must be reviewed again (YYYY-MM-DD)", None)
+    sources: list[Text] = field("The evidence this leaflet rests on (kept on record, not printed)", [])
+
+
+@dataclass(frozen=True)
+class Treatment:
+    """A treatment's facts: timeline, side effects, contraindications and its leaflets."""
+
+    timeline: list[Milestone] = field("The expected timeline after treatment")
+    side_effects: list[SideEffect] = field("Possible side effects")
+    contraindications: list[Contraindication] = field("Who should not have it, and what to tell the clinic")
+    leaflets: list[LeafletDefinition] = field("The leaflets made for this treatment")
+    aftercare_checklist: list[ChecklistItem] = field("What to do after treatment, by time window", [])
+    product: Product = field("medicine (a toxin) or device (a filler): the side-effects wording follows it",
+                             "medicine")
+
+
+# --- <language>.yaml: wording ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Section:
+    """A question and its answer."""
+
+    question: Text = field("The question, as a patient would ask it; printed as a heading")
+    answer: Markup = field("The answer: short paragraphs; **bold**, and lists with '- ' at the start of a line")
+    needs_approval: bool = field("true while a clinician has not yet approved this wording", False)
+
+
+@dataclass(frozen=True)
+class SideEffectWording:
+    """How a side effect is described to patients."""
+
+    effect: Text = field("What the patient may notice")
+    what_to_do: Optional[Text] = field("What to do about it (not for an urgent side effect: its row points to "
+                                       "the urgent-help box)", None)
+
+
+@dataclass(frozen=True)
+class LeafletWording:
+    """The wording that belongs to one leaflet rather than to a section."""
+
+    title: Text = field("The leaflet's title, printed at the top and in the PDF's properties")
+    intro: Optional[Markup] = field("A short opening paragraph", None)
+
+
+@dataclass(frozen=True)
+class Fingerprints:
+    """Fingerprints of the source wording, by group and name (written by the tool)."""
+
+    name: dict[Id, Text] = field("The treatment's name", {})
+    leaflets: dict[Id, Text] = field("Leaflet titles and intros", {})
+    sections: dict[Id, Text] = field("Questions and answers", {})
+    timeline: dict[Id, Text] = field("Timeline wording", {})
+    side_effects: dict[Id, Text] = field("Side-effect wording", {})
+    contraindications: dict[Id, Text] = field("Contraindication wording", {})
+    aftercare_checklist: dict[Id, Text] = field("Aftercare steps", {})
+    urgent_help: dict[Id, Text] = field("The urgent-help box", {})
+
+
+@dataclass(frozen=True)
+class TranslationRecord:
+    """Which source wording a translation was made from, so changes to the source are noticed."""
+
+    language: Language = field("The language translated from")
+    fingerprints: Fingerprints = field("Fingerprints of the source wording, by group and name")
+
+
+@dataclass(frozen=True)
+class TreatmentUrgentHelp:
+    """A treatment's own red flags, for its urgent-help box."""
+
+    symptoms: list[Text] = field("Signs that need help straight away")
+    action: Optional[Text] = field("What to do, when it differs from the shared wording (no phone numbers: "
+                                   "the box prints the clinic's urgent number and the emergency number)", None)
+    replaces_shared: bool = field("true: only these signs; false: the shared signs, then these", False)
+    needs_approval: bool = field("true while a clinician has not yet approved this wording", False)
+
+
+@dataclass(frozen=True)
+class TreatmentWording:
+    """A treatment's wording in one language."""
+
+    name: Text = field("The treatment's name, as patients know it")
+    leaflets: dict[Id, LeafletWording] = field("Titles of the leaflets, by kind (pre-treatment, aftercare)")
+    sections: dict[Id, Section] = field("Questions and answers, by name")
+    timeline: dict[Id, Text] = field("What each timeline milestone is called, by name")
+    side_effects: dict[Id, SideEffectWording] = field("How each side effect is described, by name")
+    contraindications: dict[Id, Text] = field("Each condition, completing 'if you …' or 'if …', by name")
+    aftercare_checklist: dict[Id, Text] = field("Each aftercare step, by name", {})
+    urgent_help: Optional[TreatmentUrgentHelp] = field("This treatment's own red-flag signs, added to the "
+                                                          "shared ones or replacing them", None)
+    translated_from: Optional[TranslationRecord] = field("For translations: the source wording's "
+                                                         "fingerprints (written by the tool)", None)
+
+
+@dataclass(frozen=True)
+class UrgentHelp:
+    """The red-flag symptoms that need urgent help, and what to do."""
+
+    symptoms: list[Text] = field("Symptoms that need help straight away")
+    action: Text = field("What to do, shown beside the clinic's urgent phone number")
+    needs_approval: bool = field("true while a clinician has not yet approved this wording", False)
+
+
+@dataclass(frozen=True)
+class SharedWording:
+    """Wording that several treatments use, in one language."""
+
+    sections: dict[Id, Section] = field("Shared questions and answers, referred to as 'shared/name'")
+    urgent_help: Optional[UrgentHelp] = field("The 'get urgent help' box", None)
+    translated_from: Optional[TranslationRecord] = field("For translations: the source wording's "
+                                                         "fingerprints (written by the tool)", None)
+
+
+# --- brands/<id>.yaml ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Colours:
+    """A brand's colours; text stays near-black for clear print whatever they are."""
+
+    primary: Colour = field("Headings, rules and the header; must be dark enough to read on white")
+    tint: Colour = field("Background of boxes; must be light enough for black text")
+
+
+@dataclass(frozen=True)
+class Brand:
+    """A clinic whose name, colours and contact details go on every leaflet."""
+
+    name: Text = field("The clinic's name, printed in the header")
+    logo: SvgFile = field("The logo, an SVG file in styles/brands/<brand>/")
+    colours: Colours = field("The brand's colours")
+    phone: Text = field("The clinic's phone number")
+    urgent_phone: Text = field("The number to call with an urgent problem")
+    address: list[Text] = field("The clinic's address, one line per item")
+    website: Url = field("The clinic's website, starting with https://")
+    page_size: PageSize = field("A4, Letter, or A5 (half an A4 sheet: leaflet racks and folded booklets)")
+    booklet: bool = field("With page_size A5: also write each leaflet as an A4 booklet, two pages to a side "
+                          "in folding order (<leaflet>-booklet.pdf), for clinics that print and fold their own",
+                          False)
+    languages: list[Language] = field("Languages this clinic hands leaflets out in", ["en"])
+    country: Optional[Country] = field("The clinic's country as two capital letters (GB, US, TR), so dates "
+                                       "and numbers are written the local way", None)
+    fallback_language: Optional[Language] = field("Where a section has no wording in a language, print it in "
+                                                  "this one (the leaflet says so); without it, a gap is an error",
+                                                  None)
+    email: Optional[Text] = field("An email address for questions", None)
+    leaflet_page: Optional[Url] = field("The web page of each leaflet, for a QR code; {code} and {lang} "
+                                        "are filled in, e.g. https://clinic.example/leaflets/{code}", None)
+    emergency_number: Optional[Text] = field("The emergency number, when it is not the country's usual one "
+                                             "(from careleaf's country table: 999 in GB, 911 in the US, 112 in TR)",
+                                             None)
+    time_zone: Optional[TimeZone] = field("The clinic's time zone, for example Europe/London: a patient's "
+                                          "leaflet gives real dates and times in it", None)
+    opening_days: list[Weekday] = field("The days the clinic is open, so a suggested review date falls on one",
+                                        ["monday", "tuesday", "wednesday", "thursday", "friday"])
+    closed_dates: list[dt.date] = field("Dates the clinic is closed although it is an opening day "
+                                        "(bank holidays), YYYY-MM-DD", [])
+
+
+# --- templates/countries.yaml: facts about each country a clinic may be in ----------
+
+@dataclass(frozen=True)
+class Reporting:
+    """The national scheme for reporting a suspected side effect of a medicine."""
+
+    scheme: Text = field("Its name, as patients know it, for example 'MHRA Yellow Card'")
+    website: Url = field("Where to report online, starting with https://")
+    phone: Optional[Text] = field("A phone number for reports, if the scheme has one", None)
+
+
+@dataclass(frozen=True)
+class CountryFacts:
+    """What a leaflet needs to know about the country a clinic is in."""
+
+    emergency: Text = field("The emergency phone number, for example 999, 911 or 112")
+    source: Text = field("Where these facts come from (kept on record, not printed)")
+    urgent_advice: Optional[Text] = field("Where to get urgent advice that is not an emergency, for example NHS 111",
+                                          None)
+    reporting: Optional[Reporting] = field("How to report a suspected side effect", None)
+    words: dict[Language, dict[Id, Text]] = field("Words that differ by country, per language, used in wording "
+                                                  "as {country.name}: painkiller, regulator", {})
+
+
+# --- check.yaml: what `generate.py check` holds the wording to -----------------------
+
+@dataclass(frozen=True)
+class PlainWord:
+    """A hard word and the plain word to use instead."""
+
+    word: Text = field("The hard word or phrase, for example 'haematoma'; it also matches with any "
+                       "ending ('haematomas')")
+    say: Text = field("The plain word to use instead, for example 'bruise'. Where this is in the same "
+                      "sentence, the hard word is being explained and is not reported")
+
+
+@dataclass(frozen=True)
+class EnglishChecks:
+    """Readability targets for English wording (Flesch scores) and its hard words."""
+
+    min_reading_ease: int = field("The lowest Flesch Reading Ease an answer may score "
+                                  "(60-69 standard, 70-79 fairly easy, 80 and above easy)", 60)
+    max_grade: int = field("The highest Flesch-Kincaid grade an answer may score "
+                           "(grade 6 is a reading age of about 11)", 8)
+    jargon: list[PlainWord] = field("Hard words, each with the plain word to use instead", [])
+
+
+@dataclass(frozen=True)
+class TurkishChecks:
+    """Readability targets for Turkish wording (Ateşman's formula) and its hard words."""
+
+    min_atesman: int = field("The lowest Ateşman score an answer may have (50-69 orta güçlükte, "
+                             "70-89 kolay, 90 and above çok kolay)", 60)
+    jargon: list[PlainWord] = field("Hard words, each with the plain word to use instead", [])
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """What 'generate.py check' holds the wording to: sentence length, readability, review dates."""
+
+    max_sentence_words: int = field("Sentences longer than this many words are reported", 25)
+    review_due_days: int = field("Leaflets due for review within this many days are reported", 30)
+    page_budget: dict[Kind, int] = field(
+        "The most pages each kind of leaflet should fill at standard print on A4 or Letter, for example "
+        "'aftercare: 2' (one sheet, both sides); large print and A5 may take twice as many. The build warns "
+        "when a leaflet takes more", {"pre-treatment": 4, "aftercare": 2})
+    en: EnglishChecks = field("English: readability targets and hard words", EnglishChecks())
+    tr: TurkishChecks = field("Turkish: readability targets and hard words", TurkishChecks())

@@ -1,0 +1,154 @@
+"""A leaflet as an email to one patient, and its delivery through the clinic's mail server.
+
+What travels in plain text (the envelope, To, From, Subject) names the clinic
+only: no treatment, no name, no leaflet code. The body's words come from the
+template words (``email_*`` in ``templates/labels/<lang>.yaml``) in the
+leaflet's language, as a plain-text part and an accessible HTML part
+(``templates/email/message.html``); the leaflet is attached as
+``<brand>-leaflet.pdf``, optionally locked with AES-256.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import io
+import re
+import secrets
+import smtplib
+import socket
+import ssl
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+
+from careleaf.errors import HandoutError
+from careleaf.leaflet.html import environment
+from careleaf.project import Project
+from careleaf.content.settings import EmailSettings, LOOPBACK
+
+# Letters and digits that cannot be mistaken for one another when read out over the phone.
+_PASSWORD_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+
+
+class Temporary(Exception):
+    """The server could not take the message now (down, busy, a 4xx reply): try again later."""
+
+
+class Permanent(Exception):
+    """The server refused the message (a 5xx reply): trying again would not help."""
+
+
+def check_address(address: str) -> str:
+    """One patient's address, normalised; HandoutError (never echoing it) for anything else."""
+    from email_validator import EmailNotValidError, validate_email
+
+    if not isinstance(address, str) or len(address) > 254 or any(c in address for c in ",;<>\r\n\t\"'"):
+        raise HandoutError(["email: give one address, such as name@example.com (one patient per message)"])
+    try:
+        # No look-up of the domain: the front desk must not wait on, or leak to, DNS servers.
+        # ASCII only (an international domain as punycode): a UTF-8 address would need SMTPUTF8 end to end.
+        return validate_email(address.strip(), check_deliverability=False, allow_smtputf8=False).ascii_email
+    except EmailNotValidError:
+        raise HandoutError(["email: not a valid address; check it with the patient"]) from None
+
+
+def new_password() -> str:
+    """A password for a locked leaflet, easy to read out: four groups of four (about 79 bits)."""
+    return "-".join("".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(4)) for _ in range(4))
+
+
+def lock_pdf(pdf: bytes, password: str) -> bytes:
+    """The PDF encrypted with AES-256; it still prints, and screen readers may still read its text."""
+    import pikepdf
+
+    if len(password) < 8:
+        raise HandoutError(["password: at least 8 characters"])
+    allow = pikepdf.Permissions(accessibility=True, extract=True, print_lowres=True, print_highres=True,
+                                modify_annotation=False, modify_assembly=False, modify_form=False, modify_other=False)
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        out = io.BytesIO()
+        # R=6 is AES-256 (PDF 2.0's standard security handler); the owner password is thrown away.
+        document.save(out, encryption=pikepdf.Encryption(user=password, owner=secrets.token_urlsafe(24), R=6,
+                                                         allow=allow))
+    return out.getvalue()
+
+
+def compose(project: Project, *, pdf: bytes, file_name: str, to: str, sender: str, clinic: str, phone: str,
+            lang: str, direction: str, words: dict[str, str], locked: bool) -> EmailMessage:
+    """The message for one patient: plain text and HTML in the leaflet's language, the leaflet attached."""
+    def say(word: str) -> str:
+        return words[word].replace("{clinic}", clinic).replace("{phone}", phone)
+
+    paragraphs = [say("email_body")] + ([say("email_locked")] if locked else []) + [say("email_questions")]
+    message = EmailMessage(policy=SMTP)     # SMTP policy: refuses a line break in any header
+    message["Subject"] = say("email_subject")
+    message["From"] = Address(display_name=clinic, addr_spec=sender)
+    message["To"] = to
+    message["Date"] = email.utils.formatdate(localtime=False)
+    # Random, so it says nothing of the patient; a retry sends these same bytes, so the same Message-ID.
+    message["Message-ID"] = email.utils.make_msgid(domain=sender.rpartition("@")[2])
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content("\n\n".join([say("email_greeting"), *paragraphs, clinic]) + "\n")
+    html = environment(project.template_folders).get_template("email/message.html").render(
+        lang=lang, direction=direction, label=words, clinic=clinic, phone=phone, locked=locked)
+    message.add_alternative(html, subtype="html")
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=file_name)
+    message["Content-Language"] = lang      # after the parts: setting content clears content headers
+    return message
+
+
+def deliver(message: EmailMessage, settings: EmailSettings, password: str | None) -> str:
+    """Hand the message to the clinic's server; its reply. Raises Temporary or Permanent, with the reply
+    in plain words and the recipient's address taken out of it."""
+    recipient = str(message["To"])
+    try:
+        with _connect(settings) as server:
+            if settings.user:
+                server.login(settings.user, password or "")
+            refused = server.send_message(message)
+            if refused:     # only one recipient, so this is not reached; kept as a guard
+                raise Permanent("the server refused the recipient")
+            return "accepted"
+    except smtplib.SMTPRecipientsRefused as error:     # about this patient's address: a 5xx is final
+        code, reply = next(iter(error.recipients.values()))
+        raise _by_code(code, reply, recipient) from None
+    except (smtplib.SMTPAuthenticationError, smtplib.SMTPSenderRefused) as error:
+        # The clinic's own settings (a changed password): retried, so the queue waits for the fix.
+        raise Temporary(f"{error.smtp_code} {_scrub(_text(error.smtp_error), recipient)}") from None
+    except smtplib.SMTPResponseException as error:
+        raise _by_code(error.smtp_code, error.smtp_error, recipient) from None
+    except smtplib.SMTPNotSupportedError as error:   # no STARTTLS, no AUTH: waiting will not change that
+        raise Permanent(f"the mail server does not offer what the settings need: {error}") from None
+    except ssl.SSLCertVerificationError as error:
+        raise Permanent(f"the mail server's certificate could not be trusted: {error.verify_message}") from None
+    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout, ConnectionError,
+            OSError) as error:
+        raise Temporary(f"could not reach the mail server: {type(error).__name__}: {_scrub(str(error), recipient)}") \
+            from None
+
+
+def _connect(settings: EmailSettings) -> smtplib.SMTP:
+    context = ssl.create_default_context()     # verifies the server's certificate and name
+    if settings.security == "tls":
+        return smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
+    server = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    if settings.security == "starttls":
+        server.starttls(context=context)
+    elif settings.host not in LOOPBACK:   # settings refuse this too; checked again where it matters
+        server.close()
+        raise Permanent("unencrypted email is allowed only to a relay on this machine")
+    return server
+
+
+def _by_code(code: int, reply: bytes | str, recipient: str) -> Exception:
+    said = f"{code} {_scrub(_text(reply), recipient)}"
+    return Temporary(said) if 400 <= code < 500 else Permanent(said)
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _scrub(text: str, recipient: str) -> str:
+    """A server's reply without the patient's address in it (servers often quote it back)."""
+    return re.sub(re.escape(recipient), "<recipient>", text, flags=re.IGNORECASE) if recipient else text

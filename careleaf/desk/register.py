@@ -1,0 +1,184 @@
+"""The register: which version of which leaflet was given to whom, and how (printed, emailed, exported).
+
+Consent practice asks which version of a leaflet a patient was given, and a careful
+clinic wants to contact again the patients who received a version that has since
+changed. Every handout is recorded here, in an SQLite file in the project's data
+folder (readable by its owner only). A record holds the clinic's own patient
+reference when one was given, never a name or an address: the register can be
+read, exported and shared without revealing anyone's health.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from careleaf.handout.handouts import HandoutRecord
+from careleaf.handout.patient import check_reference
+
+REGISTER_FILE = "register.sqlite3"
+CHANNELS = ("print", "email", "eml")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One handout as the register keeps it."""
+
+    at: str                 # UTC, ISO 8601
+    channel: str            # print, email or eml
+    code: str
+    version: int
+    lang: str
+    large_print: bool
+    content_fingerprint: str
+    brand: str
+    treatment: str
+    kind: str
+    staff: str
+    reference: str          # the clinic's own patient reference, or ''
+    revision: str           # the project's git commit when it was made, or '' (for `superseded` to say what changed)
+
+
+COLUMNS = tuple(f.name for f in fields(Entry))
+
+
+def project_register(project, settings=None) -> "Register":
+    """The project's register, in its data folder (careleaf.yaml's ``data:``)."""
+    from careleaf.content.settings import data_folder, load_settings
+
+    return Register(data_folder(project, settings or load_settings(project)) / REGISTER_FILE)
+
+
+def register_handout(project, record: HandoutRecord, *, channel: str, staff: str, reference: str = "",
+                     settings=None, revision: str | None = None) -> Entry | None:
+    """Record one handout in the project's register, with the project's git commit now (unless given).
+
+    A training copy (a draft, marked DRAFT) is not recorded: it was never a patient's leaflet, and
+    `superseded` would otherwise list it among the patients to contact again.
+    """
+    from careleaf.review.changes import current_revision
+
+    if record.draft:
+        return None
+    revision = current_revision(project.root) if revision is None else revision
+    return project_register(project, settings).add(record, channel=channel, staff=staff, reference=reference,
+                                                   revision=revision)
+
+
+class Register:
+    """The register's SQLite file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        if not path.exists():          # created private: the register is about patients' treatments
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        with closing(self._connect()) as db, db:
+            db.execute(f"create table if not exists handouts ({', '.join(COLUMNS)})")
+            db.execute("create index if not exists handouts_reference on handouts (reference)")
+            db.execute("create index if not exists handouts_code on handouts (code, version)")
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("pragma journal_mode=wal")
+        return db
+
+    def add(self, record: HandoutRecord, *, channel: str, staff: str, reference: str = "", revision: str = "") -> Entry:
+        entry = Entry(record.made_at, channel, record.code, record.version, record.lang, record.large_print,
+                      record.content_fingerprint, record.brand, record.treatment, record.kind, staff,
+                      check_reference(reference), revision)
+        with closing(self._connect()) as db, db:
+            db.execute(f"insert into handouts values ({', '.join('?' for _ in COLUMNS)})",
+                       [getattr(entry, name) for name in COLUMNS])
+        return entry
+
+    def find(self, *, reference: str | None = None, code: str | None = None, since: dt.date | None = None,
+             until: dt.date | None = None) -> list[Entry]:
+        """Entries matching every filter given, oldest first. Dates are days in UTC, as the times are kept."""
+        where, values = [], []
+        for column, value in (("reference", reference), ("code", code)):
+            if value:
+                where.append(f"{column} = ?")
+                values.append(value)
+        if since:
+            where.append("at >= ?")
+            values.append(since.isoformat())
+        if until:
+            where.append("at < ?")
+            values.append((until + dt.timedelta(days=1)).isoformat())
+        query = f"select {', '.join(COLUMNS)} from handouts" + (f" where {' and '.join(where)}" if where else "")
+        with closing(self._connect()) as db:
+            rows = db.execute(query + " order by at, rowid", values).fetchall()
+        return [Entry(*row[:5], bool(row[5]), *row[6:]) for row in rows]
+
+
+def as_csv(entries: list[Entry]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for entry in entries:
+        writer.writerow([_cell(getattr(entry, name)) for name in COLUMNS])
+    return out.getvalue()
+
+
+def _cell(value):
+    """A value a spreadsheet shows as text: one typed as '=…' (a staff name from the API) is not a formula."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+
+
+# --- handouts of leaflets that have changed since ---------------------------------------
+
+@dataclass
+class Superseded:
+    """Handouts of one leaflet version that is no longer current, and what changed since."""
+
+    code: str
+    version_given: int
+    version_now: int | None                 # None: the leaflet is no longer in the catalog
+    entries: list[Entry]
+    changes: list | None = None             # changes.Change items reaching it; None when not known
+    note: str = ""
+
+    def as_json(self) -> dict:
+        return {"code": self.code, "version_given": self.version_given, "version_now": self.version_now,
+                "handouts": [e.__dict__ for e in self.entries], "note": self.note,
+                "changes": None if self.changes is None else [c.as_json() for c in self.changes]}
+
+
+def superseded(project, register: Register) -> list[Superseded]:
+    """Every handout whose leaflet has a higher version now (or is gone), grouped by leaflet and version,
+    with the changes since (from git, at the revision each was made from)."""
+    from careleaf.content.catalog import load_catalog
+    from careleaf.review.changes import compare
+    from careleaf.errors import RevisionError
+
+    catalog = load_catalog(project)
+    current = {d.code: d.version for entry in catalog.treatments.values() for d in entry.facts.leaflets}
+    groups: dict[tuple[str, int], Superseded] = {}
+    for entry in register.find():
+        now = current.get(entry.code)
+        if now is None or now > entry.version:
+            group = groups.setdefault((entry.code, entry.version), Superseded(entry.code, entry.version, now, []))
+            group.entries.append(entry)
+    comparisons: dict[str, object] = {}
+    for group in groups.values():
+        revision = next((e.revision for e in group.entries if e.revision), "")
+        if not revision:
+            group.note = "what changed is not known: no git revision was recorded with these handouts"
+            continue
+        if revision not in comparisons:
+            try:
+                comparisons[revision] = compare(project, revision)
+            except RevisionError as error:
+                comparisons[revision] = error
+        found = comparisons[revision]
+        if isinstance(found, RevisionError):
+            group.note = f"what changed is not known: {found}"
+            continue
+        group.changes = [c for c in found.changes if any(code == group.code for code, _ in c.reaches)]
+    return sorted(groups.values(), key=lambda g: (g.code, g.version_given))

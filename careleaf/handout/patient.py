@@ -1,0 +1,148 @@
+"""What staff type about one patient: the fields of a personalised leaflet, and their checks.
+
+These fields are health data. They are checked here, once, whichever way they
+arrive (the command line, a day's list, the front desk, the API), and a problem
+is reported by the field's name and what is wrong, never by echoing what was
+typed: error messages end up in terminals, logs and screenshots.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, fields
+from typing import Mapping
+from zoneinfo import ZoneInfo
+
+from careleaf.errors import HandoutError
+
+# Characters that reorder text invisibly (an Arabic name may carry the plain marks U+200E/U+200F, not these).
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_BATCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./-]*$")
+_DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2}:\d{2}))?$")
+_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
+FURTHEST_DAYS = 366            # a date further from today than this is a typing mistake, not an appointment
+
+
+@dataclass(frozen=True)
+class TreatmentRecord:
+    """What was done, printed in a box on the aftercare leaflet (the batch number is what a report needs)."""
+
+    areas: str = ""
+    product: str = ""
+    batch: str = ""
+    units: str = ""
+    practitioner: str = ""
+    note: str = ""
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f.name) for f in fields(self))
+
+
+@dataclass(frozen=True)
+class Patient:
+    """One patient's leaflet: who it is for, when they were (or will be) treated, and what was done."""
+
+    treated: dt.datetime                    # aware, in the clinic's time zone
+    name: str = ""
+    review: dt.datetime | None = None       # a booked review visit, aware
+    review_time_known: bool = False         # booked for a time of day, not only a date
+    record: TreatmentRecord = TreatmentRecord()
+
+
+# Every field staff may fill in, with its longest sensible length; the same names are used by the
+# command line (--name), a day's list (its column headings) and the front desk's form.
+LIMITS = {"name": 100, "treated": 16, "review": 16, "areas": 200, "product": 100, "batch": 40, "units": 10,
+          "practitioner": 100, "note": 500}
+FIELDS = tuple(LIMITS)
+
+
+def read_patient(given: Mapping[str, str | None], time_zone: str, today: dt.date) -> Patient:
+    """A Patient from typed fields, or HandoutError listing every field that cannot be used."""
+    problems: list[str] = []
+    unknown = sorted(set(given) - set(FIELDS))
+    if unknown:
+        problems.append(f"unknown fields: {', '.join(safe_name(name) for name in unknown)} "
+                        f"(the fields are {', '.join(FIELDS)})")
+    text = {name: _text(name, given.get(name), problems) for name in FIELDS}
+    zone = ZoneInfo(time_zone)
+    treated = review = None
+    if not text["treated"]:
+        problems.append("treated: the treatment date and time are needed, as YYYY-MM-DD HH:MM")
+    else:
+        treated, _ = _moment("treated", text["treated"], zone, today, problems, time_needed=True)
+    review_time_known = False
+    if text["review"]:
+        review, review_time_known = _moment("review", text["review"], zone, today, problems, time_needed=False)
+        if review and treated and review.date() <= treated.date():
+            problems.append("review: the review visit should be after the treatment date")
+    if text["batch"] and not _BATCH.match(text["batch"]):
+        problems.append("batch: use only letters, digits, spaces and . / - (as printed on the product)")
+    if text["units"] and not re.match(r"^\d{1,4}(\.\d{1,2})?$", text["units"]):
+        problems.append("units: write a number, for example 20 or 2.5")
+    if problems:
+        raise HandoutError(problems)
+    record = TreatmentRecord(**{f.name: text[f.name] for f in fields(TreatmentRecord)})
+    return Patient(treated, text["name"], review, review_time_known, record)
+
+
+def _text(name: str, value: str | None, problems: list[str]) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        problems.append(f"{name}: should be text")
+        return ""
+    value = unicodedata.normalize("NFC", value.strip())
+    if len(value) > LIMITS[name]:
+        problems.append(f"{name}: too long (at most {LIMITS[name]} characters)")
+    allowed_breaks = "\n" if name == "note" else ""
+    if any(unicodedata.category(c) == "Cs" for c in value):
+        problems.append(f"{name}: contains characters that are not text")
+    if any(unicodedata.category(c) == "Cc" and c not in allowed_breaks for c in value):
+        problems.append(f"{name}: contains control characters (such as a tab or a line break)")
+    if any(c in _BIDI_CONTROLS for c in value):
+        problems.append(f"{name}: contains invisible characters that reverse the text's direction")
+    if name not in ("note", "batch") and any(c in "<>{}" for c in value):   # the batch has its own pattern
+        problems.append(f"{name}: contains < > {{ or }}, which a {name.replace('_', ' ')} does not need")
+    return value
+
+
+def _moment(name: str, value: str, zone: ZoneInfo, today: dt.date, problems: list[str], *,
+            time_needed: bool) -> tuple[dt.datetime | None, bool]:
+    """An aware datetime in the clinic's zone from 'YYYY-MM-DD HH:MM' (or a date alone, when allowed)."""
+    match = _DATE_TIME.match(value)
+    form = "YYYY-MM-DD HH:MM" if time_needed else "YYYY-MM-DD or YYYY-MM-DD HH:MM"
+    if not match or (time_needed and not match[2]):
+        problems.append(f"{name}: not a date and time; write it as {form}, for example 2026-12-01 14:30")
+        return None, False
+    try:
+        date = dt.date.fromisoformat(match[1])
+        hours, minutes = (int(part) for part in (match[2] or "12:00").split(":"))
+        wall = dt.datetime.combine(date, dt.time(hours, minutes), tzinfo=zone)
+    except ValueError:
+        problems.append(f"{name}: there is no such date or time; write it as {form}")
+        return None, False
+    if abs((date - today).days) > FURTHEST_DAYS:
+        problems.append(f"{name}: more than a year from today; check the year")
+        return None, False
+    if wall.astimezone(dt.timezone.utc).astimezone(zone).replace(tzinfo=None) != wall.replace(tzinfo=None):
+        problems.append(f"{name}: that time does not exist in {zone.key} (the clocks go forward then)")
+        return None, False
+    return wall, bool(match[2])
+
+
+def safe_name(name: str) -> str:
+    """A name as typed (a field, a column, a brand), shown only when it is plainly a name of that kind:
+    a value pasted in the wrong place (a patient's name in the brand column) is never repeated."""
+    return f"'{name}'" if re.match(r"^[a-z0-9][a-z0-9_-]{0,39}$", str(name)) else "(what was given)"
+
+
+def check_reference(reference: str | None) -> str:
+    """The clinic's patient reference (its own record number), checked; never a name."""
+    if not reference:
+        return ""
+    if not _REFERENCE.match(reference):
+        raise HandoutError(["reference: use the clinic's record number (letters, digits, . _ / -, at most 40), "
+                            "not a name"])
+    return reference

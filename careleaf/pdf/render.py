@@ -1,0 +1,325 @@
+"""Stage 5: turn a leaflet's HTML into a tagged PDF with WeasyPrint.
+
+The renderer is locked down: it may read files only from the asset folders (the
+project's ``styles/``, then careleaf's theme), after symbolic links are resolved,
+and never the network. A file is looked up by its place in those folders, the
+project's first, so a project's stylesheet or font replaces the theme's.
+Any other reference makes the render fail, naming the reference, rather than
+being fetched or silently dropped. So does a file that should be there and is
+not (a deleted font), and anything WeasyPrint itself could not load or draw:
+left alone, it would log the problem and print the page without the logo, or
+in a fallback font.
+
+WeasyPrint is imported lazily so that commands which render nothing stay fast.
+Fonts and stylesheets are prepared once per process and reused for every PDF.
+"""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import os
+import re
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import unquote, urljoin, urlsplit
+from xml.etree import ElementTree
+
+from careleaf.errors import RenderError
+from careleaf.pdf.pages import PageFacts, page_facts
+
+MAX_DATA_URL = 256 * 1024
+
+
+class Refused(Exception):
+    """A resource outside the project's asset folder was asked for."""
+
+
+class Missing(Exception):
+    """A resource inside the asset folder that is not there (a deleted font, a renamed logo)."""
+
+
+@lru_cache(maxsize=None)
+def _renderer(folders: tuple[Path, ...]):
+    """The font configuration and parsed stylesheets, shared by every PDF this process makes.
+
+    Checked before it is kept: fonts are loaded here, once, so a font that could not be
+    loaded would otherwise go unnoticed in every PDF after the first.
+    """
+    from weasyprint import CSS
+    from weasyprint.text.fonts import FontConfiguration
+
+    _remove_at_exit()
+    fonts = FontConfiguration()
+    fetcher = _fetcher_class()(folders)
+    with _weasyprint_errors() as errors:
+        sheets = {name: CSS(url=(folders[0] / f"{name}.css").as_uri(), font_config=fonts, url_fetcher=fetcher)
+                  for name in ("leaflet", "large-print")}
+    problems = _problems(fetcher, errors)
+    if problems:
+        raise RenderError("the stylesheets or fonts could not be loaded: " + " ".join(problems))
+    return fonts, sheets
+
+
+def _remove_at_exit() -> None:
+    """Let go of the renderers when this process ends, while WeasyPrint can still clean up after them.
+
+    Each font configuration keeps a copy of the fonts in a temporary folder, removed when
+    the configuration is garbage-collected: for one kept in this cache that is too late (at
+    interpreter exit the removal itself fails) or never (a render worker ends with os._exit),
+    leaving 1.5 MB behind per process. multiprocessing's finalizers run at the end of the
+    main process and of its workers alike.
+    """
+    from multiprocessing.util import Finalize
+
+    Finalize(None, _forget_renderers, exitpriority=0)
+
+
+def _forget_renderers() -> None:
+    import gc
+    import signal
+
+    # The process is ending. A render worker that begins this clean-up on its own as the pool
+    # shuts down is then sent SIGTERM, whose handler exits at once, mid-way: ignore it until done.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _renderer.cache_clear()
+    gc.collect()  # the configurations sit in reference cycles: collect them now, while all is in place
+
+
+@lru_cache(maxsize=None)
+def _fetcher_class():
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    class AssetFetcher(URLFetcher):
+        """Serves files from one folder; refuses everything else and remembers what it refused."""
+
+        def __init__(self, folders: tuple[Path, ...]):
+            super().__init__(allowed_protocols={"file", "data"}, fail_on_errors=False)
+            self.folders = tuple(folder.resolve() for folder in folders)
+            self.refused: list[str] = []
+            self.missing: list[str] = []
+
+        @property
+        def allowed(self) -> str:
+            return " or ".join(str(folder) for folder in self.folders)
+
+        def fetch(self, url: str, headers=None):
+            try:
+                return self._fetch(url, headers)
+            except Refused as refusal:
+                self.refused.append(str(refusal))
+                raise
+            except Missing as missing:
+                self.missing.append(str(missing))
+                raise
+
+        def _fetch(self, url: str, headers):
+            path = self._vet(url)
+            if path is None:
+                return super().fetch(url, headers)  # a small data: URL
+            body = path.read_bytes()
+            kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+            if kind == "image/svg+xml":
+                self._vet_svg(path, body)
+            return URLFetcherResponse(path.as_uri(), body=body, headers={"Content-Type": kind})
+
+        def _vet(self, url: str) -> Path | None:
+            """The file a URL names, if it may be read; None for an allowed data: URL. Never reads it.
+
+            The URL's place inside any asset folder is looked up in each folder in
+            turn, so 'fonts/x.ttf' named by the theme's stylesheet is the project's
+            font when the project has one.
+            """
+            scheme = url.split(":", 1)[0].lower()
+            if scheme == "data":
+                if len(url) > MAX_DATA_URL:
+                    raise Refused(f"an embedded data: resource larger than {MAX_DATA_URL // 1024} KB")
+                return None
+            parts = urlsplit(url)
+            if scheme != "file" or parts.netloc not in ("", "localhost"):
+                raise Refused(f"{url[:120]} (only files in {self.allowed} may be used)")
+            named = Path(os.path.normpath(unquote(parts.path)))
+            relative = next((named.relative_to(f) for f in self.folders if named.is_relative_to(f)), None)
+            if relative is None:
+                raise Refused(f"{str(named)[:120]} (only files in {self.allowed} may be used)")
+            for folder in self.folders:
+                candidate = folder / relative
+                try:
+                    path = candidate.resolve()
+                except (OSError, ValueError):  # a loop of links, a NUL byte
+                    raise Refused(f"{str(candidate)[:120]} (only files in {self.allowed} may be used)") from None
+                if not path.is_relative_to(folder):
+                    raise Refused(f"{candidate}, a link to {path} (only files in {self.allowed} may be used)")
+                if path.is_file():
+                    return path
+            raise Missing(str(named))
+
+        def _vet_svg(self, path: Path, body: bytes) -> None:
+            """An SVG's own references, vetted as if fetched.
+
+            WeasyPrint fetches an SVG's images through us anyway, but skips or trips over
+            others (@import, url() in its styles, <use> of another file); those are refused
+            here too, so a logo that names something outside styles/ never passes unnoticed.
+            """
+            for reference in _svg_references(body):
+                if reference.startswith("#"):
+                    continue  # a part of the same file: a gradient, a clip path
+                try:
+                    self._vet(urljoin(path.as_uri(), reference))
+                except (Refused, Missing) as error:
+                    raise type(error)(f"{error}, named in {path}") from None
+
+    return AssetFetcher
+
+
+# url(…) in CSS, quoted or not, and @import "…".
+_CSS_REFERENCE = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)\s]*))\s*\)|@import\s*(?:"([^"]*)"|'([^']*)')""",
+                            re.IGNORECASE)
+
+
+def _svg_references(body: bytes) -> list[str]:
+    """Every address an SVG names: href and src attributes, and url() or @import in its styles."""
+    try:
+        tree = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return []  # WeasyPrint cannot read it either, and that fails the render (see _weasyprint_errors)
+    found = []
+    for element in tree.iter():
+        texts = [element.text or ""] if str(element.tag).rsplit("}", 1)[-1] == "style" else []
+        for name, value in element.attrib.items():
+            if name.rsplit("}", 1)[-1] in ("href", "src"):
+                found.append(value.strip())
+            else:
+                texts.append(value)
+        found += [next(group for group in match.groups() if group is not None).strip()
+                  for text in texts for match in _CSS_REFERENCE.finditer(text)]
+    return [reference for reference in found if reference]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A leaflet's PDF, and how full each of its pages is."""
+
+    pdf: bytes
+    facts: PageFacts
+
+
+# How every leaflet is written: PDF/UA-1 (tagged, with its title and language), with the HTML's metadata.
+PDF_OPTIONS = {"pdf_variant": "pdf/ua-1", "custom_metadata": True}
+
+
+def render(html: str, folders: tuple[Path, ...], *, large_print: bool = False, source: str = "") -> Rendered:
+    """A tagged PDF/UA-1 document from a leaflet's HTML, whose relative references (the logo) are read
+    from the asset ``folders``, the first one winning, with its tag tree mended (careleaf.pdf.tagging) and the
+    fill of its pages. Raises RenderError."""
+    from weasyprint import HTML
+
+    from careleaf.pdf.tagging import write_pdf
+
+    folders = tuple(Path(folder).resolve() for folder in folders)
+    try:
+        fonts, sheets = _renderer(folders)
+    except RenderError as error:
+        raise RenderError(f"{source}: {error}") from None
+    fetcher = _fetcher_class()(folders)
+    stylesheets = [sheets["leaflet"]] + ([sheets["large-print"]] if large_print else [])
+    with _weasyprint_errors() as errors:
+        try:
+            # Laid out first, then written, so that the pages and their boxes can be read as well.
+            document = HTML(string=html, base_url=folders[0].as_uri() + "/", url_fetcher=fetcher).render(
+                stylesheets=stylesheets, font_config=fonts, **PDF_OPTIONS)
+            pdf = write_pdf(document, finish=_mark(document, folders), **PDF_OPTIONS)
+            facts = page_facts(document)
+        except RenderError:
+            raise  # the time limit, which already names the leaflet
+        except Exception as error:  # WeasyPrint raises many kinds; the leaflet's name matters most
+            raise RenderError(f"{source}: could not be rendered: {error}") from error
+    if errors.interrupted:  # the time limit struck while WeasyPrint was loading an image, which it caught
+        raise errors.interrupted
+    problems = _problems(fetcher, errors)
+    if problems:
+        raise RenderError(f"{source}: " + " ".join(problems))
+    return Rendered(pdf, facts)
+
+
+def _mark(document, folders: tuple[Path, ...]):
+    """Drawing the mark the leaflet's head asks for (a draft's), or None; the request itself is taken out
+    of the metadata, which would otherwise carry it into the PDF."""
+    from functools import partial
+
+    from careleaf.leaflet.figures import fonts_in
+    from careleaf.pdf.watermark import MARK_META, stamp
+
+    words = document.metadata.custom.pop(MARK_META, None)
+    return partial(stamp, words=words, fonts=fonts_in(folders)) if words else None
+
+
+def render_pdf(html: str, folders: tuple[Path, ...], *, large_print: bool = False, source: str = "") -> bytes:
+    """The PDF alone of ``render``."""
+    return render(html, folders, large_print=large_print, source=source).pdf
+
+
+def _problems(fetcher, errors: _ErrorLog) -> list[str]:
+    """What went wrong in one render, in plain words, each kind of problem once."""
+    found = []
+    if fetcher.refused:
+        found.append("refers to files the renderer may not read: " + "; ".join(dict.fromkeys(fetcher.refused)))
+    if fetcher.missing:
+        found.append(f"needs files that are missing from {fetcher.allowed}: " + "; ".join(dict.fromkeys(fetcher.missing)))
+    if errors and not found:  # a refusal is also logged as a failed load: say it once, the plain way
+        found.append("could not be rendered: " + "; ".join(dict.fromkeys(errors)))
+    return found
+
+
+class _ErrorLog(list):
+    """The resources WeasyPrint could not load or draw during one render (it logs them and carries on)."""
+
+    interrupted: RenderError | None = None
+
+
+# What WeasyPrint logs when a resource could not be had; its other errors are about the
+# document (PDF/UA remarks on a decorative image, say) and are not ours to fail on.
+_NOT_LOADED = ("Failed to load", "Failed to render", "Unsupported stylesheet")
+
+
+class _Collector(logging.Handler):
+    def __init__(self, errors: _ErrorLog):
+        super().__init__(logging.ERROR)
+        self.errors = errors
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if str(record.msg).startswith(_NOT_LOADED):
+            self.errors.append(record.getMessage()[:300])
+        # WeasyPrint logs inside its 'except' blocks: if what it caught was ours (the
+        # time limit), the render must stop as that, not carry on without the image.
+        caught = sys.exc_info()[1]
+        while caught is not None and self.errors.interrupted is None:
+            if isinstance(caught, RenderError):
+                self.errors.interrupted = caught
+            caught = caught.__cause__ or caught.__context__
+
+
+@contextmanager
+def _weasyprint_errors() -> Iterator[_ErrorLog]:
+    """Collect what WeasyPrint logs as errors; they reach no other log: we report them, once, in plain words."""
+    logger = logging.getLogger("weasyprint")
+    logger.setLevel(logging.ERROR)
+    logger.propagate = False
+    errors = _ErrorLog()
+    handler = _Collector(errors)
+    logger.addHandler(handler)
+    try:
+        yield errors
+    finally:
+        logger.removeHandler(handler)
+
+
+def uses_fast_subsetting() -> bool:
+    """Whether WeasyPrint found HarfBuzz's font subsetter (else it falls back to fontTools, slower)."""
+    from weasyprint.text.ffi import harfbuzz, harfbuzz_subset
+
+    return harfbuzz_subset is not None and bool(harfbuzz.hb_version_atleast(4, 1, 0))

@@ -1,9 +1,0 @@
-"""Imported once by the build's forkserver, before it forks any render worker (see careleaf.workers):
-every worker then starts with WeasyPrint and careleaf's drawing stage loaded, as a fork of the main
-process would, while the main process itself never loads WeasyPrint."""
-
-from .workers import import_weasyprint
-
-import_weasyprint()
-
-from . import build, html, pdf  # noqa: E402,F401 - what a worker needs to unpickle a leaflet and draw it

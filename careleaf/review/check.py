@@ -1,0 +1,526 @@
+"""`generate.py check`: what a careful reviewer would look for, without building anything.
+
+Reads every input as the build does, then reports findings at the line they
+concern, each an error, a warning or a note (info):
+
+* errors: invalid input (the build's own messages) and leaflets past their
+  review date, which the build would refuse;
+* warnings: sections no leaflet prints, reviews due soon or never planned,
+  translations older than their English source, and wording that is hard to
+  read: long sentences, hard words, and answers scoring past the targets in
+  ``leaflets/check.yaml``;
+* notes: leaflets that are still drafts.
+
+It also scores every answer and leaflet intro (``readability.py``), so an
+editor can see which sections read hardest. Nothing is rendered, so it runs in
+a second and never needs the PDF renderer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from careleaf.content import model
+from careleaf.review import readability
+from careleaf.leaflet.assemble import assemble, jobs
+from careleaf.content.catalog import Catalog, load_catalog
+from careleaf.errors import InputError, Problem, display_path
+from careleaf.content.governance import approved, due_within, overdue, today as current_date
+from careleaf.content.load import Document, KeyPath
+from careleaf.project import Project
+from careleaf.content.validate import origin, read_file
+
+SETTINGS_FILE = "check.yaml"
+LEVELS = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing worth a look, at the line it concerns."""
+
+    file: str
+    line: int
+    level: str      # one of LEVELS
+    code: str       # a stable name for the kind of finding, for scripts
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.level}: {self.message}"
+
+    def sort_key(self) -> tuple:
+        return self.file, self.line, LEVELS.index(self.level), self.code, self.message
+
+
+@dataclass(frozen=True)
+class SectionScore:
+    """The readability of one answer or intro."""
+
+    file: str
+    line: int
+    section: str
+    score: readability.Score
+
+    def as_json(self) -> dict[str, Any]:
+        counts = {"file": self.file, "line": self.line, "section": self.section, "lang": self.score.lang,
+                  "words": self.score.words, "sentences": self.score.sentences}
+        scores = {k: getattr(self.score, k) for k in ("reading_ease", "grade", "atesman")
+                  if getattr(self.score, k) is not None}
+        return {**counts, **scores}
+
+
+@dataclass
+class Report:
+    findings: list[Finding] = field(default_factory=list)
+    scores: list[SectionScore] = field(default_factory=list)
+
+    def count(self, level: str) -> int:
+        return sum(1 for f in self.findings if f.level == level)
+
+    @property
+    def ok(self) -> bool:
+        return self.count("error") == 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"findings": [dataclasses.asdict(f) for f in self.findings],
+                "scores": [s.as_json() for s in self.scores]}
+
+
+def run(project: Project, today: dt.date | None = None) -> Report:
+    """Check the whole project; never raises for bad input, which becomes error findings."""
+    today = today or current_date()
+    settings, problems = load_settings(project.content)
+    report = Report([_invalid(p) for p in problems + _desk_settings_problems(project)])
+    try:
+        catalog = load_catalog(project)
+    except InputError as error:
+        report.findings += [_invalid(p) for p in error.problems]
+        report.findings.sort(key=Finding.sort_key)
+        return report
+    report.findings += unused_sections(catalog)
+    report.findings += retyped_figures(catalog)
+    report.findings += pointers_to_missing_boxes(catalog)
+    report.findings += reviews(catalog, today, settings.review_due_days)
+    report.findings += drafts(catalog, today)
+    report.findings += stale_translations(catalog)
+    if not problems:  # without valid targets, readability findings would only mislead
+        found, report.scores = wording(catalog, settings)
+        report.findings += found
+    report.findings.sort(key=Finding.sort_key)
+    return report
+
+
+def _finding(doc: Document, where: KeyPath, level: str, code: str, message: str, *,
+             at_key: bool = False) -> Finding:
+    place = doc.problem(where, message, at_key=at_key)
+    return Finding(display_path(place.path), place.line, level, code, message)
+
+
+def _at(problem: Problem, level: str, code: str, message: str) -> Finding:
+    return Finding(display_path(problem.path), problem.line, level, code, message)
+
+
+def _desk_settings_problems(project: Project) -> list[Problem]:
+    """careleaf.yaml (email, outbox, front desk), checked with everything else."""
+    from careleaf.content.settings import load_settings as load_desk_settings
+
+    try:
+        load_desk_settings(project)
+    except InputError as error:
+        return error.problems
+    return []
+
+
+def _invalid(problem: Problem) -> Finding:
+    return Finding(display_path(problem.path), problem.line, "error", "invalid", problem.message)
+
+
+# --- settings -------------------------------------------------------------------------
+
+def load_settings(content: Path) -> tuple[model.CheckSettings, list[Problem]]:
+    """The targets in ``check.yaml``, or the defaults when there is no such file."""
+    path = content / SETTINGS_FILE
+    if not path.is_file():
+        return model.CheckSettings(), []
+    settings, doc, problems = read_file(path, model.CheckSettings)
+    if settings is not None:  # repeated words are looked for once everything else reads
+        problems += _repeated_words(doc, settings)
+    return (settings if settings is not None and not problems else model.CheckSettings()), problems
+
+
+def _repeated_words(doc: Document, settings: model.CheckSettings) -> list[Problem]:
+    """A hard word listed twice, perhaps with two different plain words: which one is meant?"""
+    problems = []
+    for lang in ("en", "tr"):
+        seen: dict[str, int] = {}
+        for index, entry in enumerate(getattr(settings, lang).jargon):
+            word = entry.word.lower()
+            if word in seen:
+                problems.append(doc.problem((lang, "jargon", index, "word"), f"'{entry.word}' is listed twice "
+                                            f"(items {seen[word] + 1} and {index + 1}); keep one"))
+            seen.setdefault(word, index)
+    return problems
+
+
+def jargon_for(settings: model.CheckSettings, lang: str) -> dict[str, str]:
+    checks = getattr(settings, lang, None) if lang in ("en", "tr") else None
+    return {entry.word: entry.say for entry in checks.jargon} if checks else {}
+
+
+# --- sections no leaflet prints ---------------------------------------------------------
+
+def unused_sections(catalog: Catalog) -> list[Finding]:
+    listed_shared = {r.removeprefix("shared/") for entry in catalog.treatments.values()
+                     for definition in entry.facts.leaflets for r in definition.contents if r.startswith("shared/")}
+    found = []
+    for entry in catalog.treatments.values():
+        listed = {r for definition in entry.facts.leaflets for r in definition.contents}
+        for lang, wording in entry.wording.items():
+            for name in sorted(set(wording.sections) - listed):
+                found.append(_finding(entry.wording_docs[lang], ("sections", name), "warning", "unused-section",
+                                      f"no leaflet prints the section '{name}': add it to a leaflet's contents "
+                                      f"in {entry.id}/treatment.yaml, or delete it", at_key=True))
+    for lang, (shared, doc) in catalog.shared.items():
+        for name in sorted(set(shared.sections) - listed_shared):
+            found.append(_finding(doc, ("sections", name), "warning", "unused-section",
+                                  f"no leaflet prints the shared section '{name}': add 'shared/{name}' to a "
+                                  "leaflet's contents in a treatment.yaml, or delete it", at_key=True))
+    return found
+
+
+# --- figures written once; pointers to boxes the leaflet prints ---------------------------
+
+# A figure typed in wording: '4.5-6 months', '24–48 saat', '2 weeks'.
+_FIGURE = re.compile(r"(\d+(?:[.,]\d+)?)(?:\s*(?:-|–|—|to)\s*(\d+(?:[.,]\d+)?))?\s*"
+                     r"(hours?|days?|weeks?|months?|saat|gün|hafta|ay)\b", re.IGNORECASE)
+_UNITS = {"hour": "hours", "day": "days", "week": "weeks", "month": "months",
+          "saat": "hours", "gün": "days", "hafta": "weeks", "ay": "months"}
+
+
+def retyped_figures(catalog: Catalog) -> list[Finding]:
+    """Figures held as data (a milestone, a side effect's duration, an aftercare window) typed out in an
+    answer instead of referred to, so that changing the data would leave the old figure printed."""
+    found = []
+    for entry in catalog.treatments.values():
+        held = {}
+        for group, attribute in (("timeline", "when"), ("side_effects", "lasts"), ("aftercare_checklist", "within")):
+            for fact in getattr(entry.facts, group):
+                value = getattr(fact, attribute)
+                if value is not None:
+                    reference = f"{{{group}.{fact.id}" + ("" if attribute == "when" else f".{attribute}") + "}"
+                    held.setdefault((value.low, value.high, value.unit), reference)
+        for lang, wording in entry.wording.items():
+            texts = [(("sections", name, "answer"), s.answer) for name, s in wording.sections.items()]
+            texts += [(("leaflets", kind, "intro"), w.intro) for kind, w in wording.leaflets.items() if w.intro]
+            for where, text in texts:
+                for match in _FIGURE.finditer(text):
+                    low = float(match[1].replace(",", "."))
+                    high = float((match[2] or match[1]).replace(",", "."))
+                    unit = _UNITS.get(match[3].lower().rstrip("s"), _UNITS.get(match[3].lower()))
+                    reference = held.get((low, high, unit))
+                    if reference:
+                        found.append(_finding(entry.wording_docs[lang], where, "warning", "retyped-figure",
+                                              f"'{match[0]}' is a figure held in treatment.yaml; write {reference} "
+                                              "so that it is written once and changes with the data"))
+    return found
+
+
+# The blocks a sentence may point at, by the template word that is their heading.
+_BOXES = {"urgent-help": "urgent_help", "aftercare-checklist": "checklist", "review-visit": "review_visit",
+          "contact": "contact", "side-effects": "side_effects", "contraindications": "contraindications"}
+
+
+def pointers_to_missing_boxes(catalog: Catalog) -> list[Finding]:
+    """A sentence that sends the reader to a box ("the signs in the Get urgent help box") in a leaflet
+    that does not print that box."""
+    found = []
+    for entry in catalog.treatments.values():
+        for definition in entry.facts.leaflets:
+            missing = [box for box in _BOXES if box not in definition.contents]
+            for lang, wording in entry.wording.items():
+                words = catalog.labels.get(lang, {})
+                for reference in definition.contents:
+                    if reference in model.COMPONENTS:
+                        continue
+                    shared = reference.startswith("shared/")
+                    name = reference.removeprefix("shared/")
+                    sections, doc = ((catalog.shared[lang][0].sections, catalog.shared[lang][1]) if shared
+                                     else (wording.sections, entry.wording_docs[lang]))
+                    section = sections.get(name)
+                    if section is None:
+                        continue
+                    for box in missing:
+                        title = words.get(_BOXES[box], "")
+                        if title and title.lower() in section.answer.lower():
+                            found.append(_finding(doc, ("sections", name, "answer"), "error", "missing-box",
+                                                  f"this answer points at the '{title}' box, but the "
+                                                  f"{definition.code} leaflet ({definition.kind}) does not print "
+                                                  f"it: add '{box}' to its contents, or reword"))
+    return sorted(set(found), key=Finding.sort_key)
+
+
+# --- governance: review dates and drafts ----------------------------------------------
+
+def _leaflets(catalog: Catalog) -> Iterator[tuple[Any, model.LeafletDefinition]]:
+    for entry in catalog.treatments.values():
+        for definition in entry.facts.leaflets:
+            yield entry, definition
+
+
+def reviews(catalog: Catalog, today: dt.date, days: int) -> list[Finding]:
+    found = []
+    for entry, definition in _leaflets(catalog):
+        name = f"{definition.code} ({entry.id} {definition.kind})"
+        where = origin(definition)
+        if definition.review_by is None:
+            found.append(_at(where.problem("", "code"), "warning", "no-review-date",
+                             f"{name} has no review date: add 'review_by: YYYY-MM-DD' "
+                             "(leaflets are usually reviewed every 2 to 3 years)"))
+        elif overdue(definition, today):
+            found.append(_at(where.problem("", "review_by"), "error", "review-overdue",
+                             f"{name} was due for review by {definition.review_by.isoformat()}; review it "
+                             "and set a new review_by (the build refuses it until then)"))
+        elif due_within(definition, today, days):
+            left = (definition.review_by - today).days
+            found.append(_at(where.problem("", "review_by"), "warning", "review-due-soon",
+                             f"{name} is due for review by {definition.review_by.isoformat()}, "
+                             f"in {left} day{'s' if left != 1 else ''}"))
+    return found
+
+
+def drafts(catalog: Catalog, today: dt.date) -> list[Finding]:
+    """One note per leaflet still printed with the DRAFT mark, saying why."""
+    reasons: dict[str, dict[str, None]] = {}   # a dict keeps the reasons in the order found
+    for job in jobs(catalog, large_print=False):
+        leaflet = assemble(catalog, job, today)
+        if leaflet.draft:
+            why = reasons.setdefault(leaflet.definition.code, {})
+            if not approved(leaflet.definition):
+                why["no clinician has approved it yet (approved_by and approved_on)"] = None
+            if leaflet.needs_approval:
+                why["it prints wording or facts marked needs_approval: true"] = None
+    found = []
+    for entry, definition in _leaflets(catalog):
+        if definition.code in reasons:
+            why = " and ".join(reasons[definition.code])
+            found.append(_at(origin(definition).problem("", "code"), "info", "draft",
+                             f"{definition.code} ({entry.id} {definition.kind}) is printed as a DRAFT: {why}"))
+    return found
+
+
+# --- translations ---------------------------------------------------------------------
+
+def stale_translations(catalog: Catalog) -> list[Finding]:
+    """One warning per translated item older than its English (shared items once, not per treatment)."""
+    return [_stale(catalog, key) for key in sorted(catalog.stale)]
+
+
+def _stale(catalog: Catalog, key) -> Finding:
+    item = catalog.items.get(key)
+    if item is None:    # in the English wording, not yet in this file: shown at its group
+        doc = catalog.documents[key.file]
+        return _finding(doc, (key.group,), "warning", "stale-translation",
+                        f"'{key.item}' is in the English wording but not translated here yet", at_key=True)
+    return _at(item.where, "warning", "stale-translation",
+               f"the English wording of '{key.item}' changed after this was translated: bring the translation "
+               "up to date (until then its leaflets say the translation awaits review)")
+
+
+# --- wording: sentence length, hard words, readability --------------------------------
+
+@dataclass(frozen=True)
+class Wording:
+    """One piece of wording in one file: a question, an answer, a side effect's advice…"""
+
+    doc: Document
+    where: KeyPath
+    lang: str
+    text: str
+    label: str | None = None   # set for answers and intros, which are scored
+
+
+def wording(catalog: Catalog, settings: model.CheckSettings) -> tuple[list[Finding], list[SectionScore]]:
+    """Long sentences and hard words in every piece of wording; scores for answers and intros."""
+    findings, scores = [], []
+    locate = _Locator()
+    for piece in pieces(catalog):
+        found = readability.sentences(piece.text)
+        for sentence, line in zip(found, locate.lines(piece, found)):
+            findings += _sentence_findings(piece, sentence, line, settings)
+        scored = _scored(piece)
+        if scored:
+            scores.append(scored)
+            findings += _hard_to_read(scored, settings)
+    return findings, scores
+
+
+def _scored(piece: Wording) -> SectionScore | None:
+    score = readability.score(piece.text, piece.lang) if piece.label else None
+    if score is None:
+        return None
+    line = piece.doc.problem(piece.where[:-1], "", at_key=True).line   # the section's (or leaflet's) name
+    return SectionScore(display_path(piece.doc.path), line, piece.label, score)
+
+
+def pieces(catalog: Catalog) -> Iterator[Wording]:
+    """Every piece of wording in every language, treatments first, then shared."""
+    for entry in catalog.treatments.values():
+        for lang, wording in entry.wording.items():
+            yield from _treatment_pieces(entry.id, wording, entry.wording_docs[lang], lang)
+    for lang, (shared, doc) in catalog.shared.items():
+        yield from _section_pieces("shared", shared.sections, doc, lang)
+        if shared.urgent_help:
+            for index, symptom in enumerate(shared.urgent_help.symptoms):
+                yield Wording(doc, ("urgent_help", "symptoms", index), lang, symptom)
+            yield Wording(doc, ("urgent_help", "action"), lang, shared.urgent_help.action)
+
+
+def _treatment_pieces(treatment: str, wording: model.TreatmentWording, doc: Document, lang: str) -> Iterator[Wording]:
+    yield Wording(doc, ("name",), lang, wording.name)
+    for kind, leaflet in wording.leaflets.items():
+        yield Wording(doc, ("leaflets", kind, "title"), lang, leaflet.title)
+        if leaflet.intro:
+            yield Wording(doc, ("leaflets", kind, "intro"), lang, leaflet.intro, f"{treatment}/{kind} intro")
+    yield from _section_pieces(treatment, wording.sections, doc, lang)
+    for group in ("timeline", "contraindications", "aftercare_checklist"):
+        for name, text in getattr(wording, group).items():
+            yield Wording(doc, (group, name), lang, text)
+    for name, effect in wording.side_effects.items():
+        yield Wording(doc, ("side_effects", name, "effect"), lang, effect.effect)
+        if effect.what_to_do:     # an urgent one has none: its row points to the urgent-help box
+            yield Wording(doc, ("side_effects", name, "what_to_do"), lang, effect.what_to_do)
+    if wording.urgent_help:
+        for index, symptom in enumerate(wording.urgent_help.symptoms):
+            yield Wording(doc, ("urgent_help", "symptoms", index), lang, symptom)
+        if wording.urgent_help.action:
+            yield Wording(doc, ("urgent_help", "action"), lang, wording.urgent_help.action)
+
+
+def _section_pieces(owner: str, sections: dict[str, model.Section], doc: Document, lang: str) -> Iterator[Wording]:
+    for name, section in sections.items():
+        yield Wording(doc, ("sections", name, "question"), lang, section.question)
+        yield Wording(doc, ("sections", name, "answer"), lang, section.answer, f"{owner}/{name}")
+
+
+def _sentence_findings(piece: Wording, sentence: str, line: int, settings: model.CheckSettings) -> list[Finding]:
+    file = display_path(piece.doc.path)
+    found = []
+    count = len(readability.words(sentence))
+    if count > settings.max_sentence_words:
+        found.append(Finding(file, line, "warning", "long-sentence",
+                             f"this sentence has {count} words (keep to {settings.max_sentence_words} or fewer): "
+                             f"\"{_start(sentence)}\"; split it in two"))
+    for written, plain in readability.find_jargon(sentence, jargon_for(settings, piece.lang)):
+        found.append(Finding(file, line, "warning", "jargon", f"'{written}': say '{plain}'"))
+    return found
+
+
+def _start(sentence: str, count: int = 8) -> str:
+    words = sentence.split()
+    return " ".join(words[:count]) + (" …" if len(words) > count else "")
+
+
+def _hard_to_read(scored: SectionScore, settings: model.CheckSettings) -> list[Finding]:
+    score = scored.score
+    over = []
+    if score.reading_ease is not None and score.reading_ease < settings.en.min_reading_ease:
+        over.append(f"Flesch Reading Ease {score.reading_ease:g} (aim for {settings.en.min_reading_ease} or more)")
+    if score.grade is not None and score.grade > settings.en.max_grade:
+        over.append(f"grade {score.grade:g} (aim for {settings.en.max_grade} or lower)")
+    if score.atesman is not None and score.atesman < settings.tr.min_atesman:
+        over.append(f"Ateşman score {score.atesman:g} (aim for {settings.tr.min_atesman} or more)")
+    if not over:
+        return []
+    return [Finding(scored.file, scored.line, "warning", "hard-to-read",
+                    f"'{scored.section}' is hard to read: {' and '.join(over)}. "
+                    "Use shorter sentences and everyday words")]
+
+
+class _Locator:
+    """The line a sentence starts on, found in the file itself, so an editor lands right on it."""
+
+    def __init__(self) -> None:
+        self.files: dict[Path, list[str]] = {}
+
+    def lines(self, piece: Wording, sentences: list[str]) -> list[int]:
+        """Searched in order from the value's first line, each sentence after the one before."""
+        text = self._text(piece.doc.path)
+        line = piece.doc.problem(piece.where, "").line
+        found = []
+        for sentence in sentences:
+            line = self._find(text, line, sentence)
+            found.append(line)
+        return found
+
+    def _text(self, path: Path) -> list[str]:
+        if path not in self.files:
+            self.files[path] = path.read_text("utf-8-sig").splitlines()
+        return self.files[path]
+
+    @staticmethod
+    def _find(lines: list[str], start: int, sentence: str) -> int:
+        # Words may be split by '**' in the file, so allow anything but letters between them;
+        # a sentence broken across lines is found by fewer of its first words.
+        words = readability.words(sentence)
+        for count in (3, 2, 1):
+            pattern = re.compile(r"\W+".join(re.escape(w) for w in words[:count]))
+            for number in range(start, min(start + 200, len(lines)) + 1):
+                if pattern.search(lines[number - 1]):
+                    return number
+        return start
+
+
+# --- the report, as people read it ---------------------------------------------------
+
+def text(report: Report) -> str:
+    """Findings grouped by file, then the score table, then a one-line summary."""
+    parts = [_findings_text(report.findings), _scores_text(report.scores), summary(report)]
+    return "\n\n".join(part for part in parts if part)
+
+
+def _findings_text(findings: list[Finding]) -> str:
+    groups: dict[str, list[str]] = {}
+    for finding in findings:
+        groups.setdefault(finding.file, []).append(str(finding))
+    return "\n\n".join("\n".join(lines) for lines in groups.values())
+
+
+def _scores_text(scores: list[SectionScore]) -> str:
+    if not scores:
+        return ""
+    width = max(len(s.section) for s in scores)
+    rows = [f"{'section':<{width}}  lang  words  sentences  reading ease  grade  Ateşman"]
+    for item in scores:
+        s = item.score
+        rows.append(f"{item.section:<{width}}  {s.lang:<4}  {s.words:>5}  {s.sentences:>9}  "
+                    f"{_number(s.reading_ease):>12}  {_number(s.grade):>5}  {_number(s.atesman):>7}".rstrip())
+    return "Readability of answers and intros (reading ease and Ateşman: higher is easier; grade: lower is easier)\n" \
+        + "\n".join(rows)
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def summary(report: Report) -> str:
+    counts = [f"{report.count('error')} error{'s' if report.count('error') != 1 else ''}",
+              f"{report.count('warning')} warning{'s' if report.count('warning') != 1 else ''}",
+              f"{report.count('info')} note{'s' if report.count('info') != 1 else ''}"]
+    extremes = [_extreme(report.scores, "reading_ease", min, "lowest reading ease"),
+                _extreme(report.scores, "grade", max, "highest grade"),
+                _extreme(report.scores, "atesman", min, "lowest Ateşman")]
+    scored = f"{len(report.scores)} answers and intros scored" + "".join(f"; {e}" for e in extremes if e)
+    verdict = "no errors" if report.ok else "fix the errors above"
+    return f"check: {', '.join(counts)}; {scored}. {verdict[0].upper() + verdict[1:]}."
+
+
+def _extreme(scores: list[SectionScore], name: str, pick, label: str) -> str:
+    found = [(getattr(s.score, name), s.section) for s in scores if getattr(s.score, name) is not None]
+    if not found:
+        return ""
+    value, section = pick(found, key=lambda pair: pair[0])
+    return f"{label} {value:.1f} ({section})"
