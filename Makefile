@@ -1,22 +1,35 @@
 # The whole set-up: `make leaflets` builds the catalog, `make test` runs the tests.
-# Both create .venv and install careleaf into it the first time.
+# Both first check the system packages (system-packages.txt; installed where we are root or may sudo,
+# else a list of what is missing and the command that installs it), then create .venv and install
+# careleaf into it the first time.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: leaflets test test-fast check schema golden bench serve serve-training bench-desk clean
+.PHONY: leaflets test test-fast check schema golden bench serve serve-training bench-desk docs clean require-build require-test
 
-leaflets: $(STAMP)
+# The system check must finish before the venv is made (it may install python3-venv), and two apt-gets
+# can't run at once: prerequisites are made one at a time, left to right, even under -j.
+.NOTPARALLEL:
+
+require-build:
+	$(PYTHON) tools/require.py build
+
+# The build's packages, the tests' packages, and the tests' npm packages (npm ci from package-lock.json).
+require-test:
+	$(PYTHON) tools/require.py test
+
+leaflets: require-build $(STAMP)
 	$(BIN)/python generate.py build
 
 # Every test, on every core (pytest-xdist); test-fast leaves out the slow ones (subprocesses, kills, fuzzing).
-test: $(STAMP)
-	$(BIN)/ruff check careleaf tests bench generate.py
+test: require-test $(STAMP)
+	$(BIN)/ruff check careleaf tests bench tools generate.py
 	$(BIN)/python -m pytest -n auto
 
-test-fast: $(STAMP)
+test-fast: require-test $(STAMP)
 	$(BIN)/python -m pytest -n auto -m "not slow"
 
 # The front desk on http://127.0.0.1:8000/ (this machine only). The sample wording awaits clinical
@@ -31,7 +44,7 @@ check: $(STAMP)
 	$(BIN)/python generate.py check
 
 schema: $(STAMP)
-	$(BIN)/python -m careleaf.editor_schemas leaflets/schema
+	$(BIN)/python -m careleaf.content.schemas leaflets/schema
 
 golden: $(STAMP)
 	CARELEAF_REFRESH_GOLDEN=1 $(BIN)/python -m pytest tests/test_golden.py
@@ -44,11 +57,15 @@ bench: $(STAMP)
 bench-desk: $(STAMP)
 	$(BIN)/python bench/desk.py
 
+# The documentation site, in site/; --strict makes a broken link or a missing page an error.
+docs: require-build $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[desk,test]'
+	$(BIN)/pip install --quiet -e '.[desk,test,docs]'
 	touch $(STAMP)
 
 clean:
-	rm -rf out $(VENV)
+	rm -rf out site $(VENV)

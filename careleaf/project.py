@@ -83,29 +83,6 @@ def find_project(given: Path | None = None, *, start: Path | None = None) -> Pro
                                           "or start one with 'careleaf new DIR'")])
 
 
-STARTER = Path(__file__).resolve().parent / "starter"
-
-
-def new_project(folder: Path) -> list[Path]:
-    """Write a small, working project (one brand, one treatment, English) into ``folder``, with the
-    JSON Schemas editors' tools use. Refuses a folder that already holds files. Returns what was written."""
-    from careleaf.content.schemas import schema_texts
-
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-        raise InputError([Problem(folder, 1, 1, "this folder is not empty; give a new folder for the project, "
-                                                "so nothing of yours is overwritten")])
-    written = []
-    files = {path.relative_to(STARTER): path.read_bytes() for path in sorted(STARTER.rglob("*")) if path.is_file()}
-    files[Path(".gitignore")] = files.pop(Path("gitignore"))   # kept without its dot: packaging skips hidden files
-    files |= {Path(CONTENT, "schema", name): text.encode("utf-8") for name, text in schema_texts().items()}
-    for relative, data in files.items():
-        target = folder / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        written.append(target)
-    return written
-
-
 def refuse_shared_output(project: Project, target: Path, option: str) -> None:
     """A patient's file (leaflet, message) never goes into out/, the catalog's shared, published folder."""
     if Path(target).resolve().is_relative_to((project.root / "out").resolve()):

@@ -11,6 +11,7 @@ import sys
 
 import pytest
 
+from careleaf.content import standards
 from careleaf.review import check
 from careleaf.review import readability
 from careleaf.content.schemas import schema_texts
@@ -202,7 +203,7 @@ def test_settings_errors_are_located(tmp_path, text, expected):
 
 
 def test_without_a_settings_file_the_defaults_apply(tmp_path):
-    settings, problems = check.load_settings(tmp_path)
+    settings, problems = standards.load_check_settings(tmp_path)
     assert problems == [] and settings.max_sentence_words == 25 and settings.en.min_reading_ease == 60
 
 

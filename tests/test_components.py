@@ -11,7 +11,8 @@ import pytest
 from careleaf.build.run import pages
 from careleaf.project import Project
 from careleaf.content.catalog import load_catalog
-from careleaf.leaflet.figures import FONT_FILES, Fonts, Mark, timeline
+from careleaf.leaflet.figures import Mark, timeline
+from careleaf.pdf.fonts import FONT_FILES, Fonts
 from careleaf.project import THEME
 from careleaf.content.validate import Duration
 from conftest import copy_project, normalise, pdf_pages_text, replace_in

@@ -190,7 +190,7 @@ def test_every_letter_of_the_marks_has_a_glyph(lang):
     """Each mark is drawn from the fonts the theme prints its language in: no missing-glyph boxes."""
     import yaml
 
-    from careleaf.leaflet.figures import FONT_FILES, Fonts
+    from careleaf.pdf.fonts import FONT_FILES, Fonts
     from careleaf.project import THEME
     from careleaf.pdf.watermark import outline
 

@@ -9,7 +9,8 @@ import pytest
 
 from careleaf.errors import HandoutError, InputError
 from careleaf.handout.handouts import Choice
-from careleaf.project import Project, new_project
+from careleaf.content.starter import new_project
+from careleaf.project import Project
 from careleaf.desk.send import send
 from careleaf.content.settings import Settings, data_folder
 from conftest import approved_project

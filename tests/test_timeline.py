@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from careleaf.leaflet.figures import COLUMN, FONT_FILES, MARKS, MM, WORDS, Fonts, Mark, column_width, text_width, timeline
+from careleaf.leaflet.figures import COLUMN, MARKS, MM, WORDS, Mark, column_width, timeline
+from careleaf.pdf.fonts import FONT_FILES, Fonts, text_width
 from careleaf.build.run import pages
 from careleaf.leaflet.html import format_duration
 from careleaf.project import THEME

@@ -6,6 +6,7 @@ from careleaf.build.workers import import_weasyprint
 
 import_weasyprint()
 
-from careleaf.build import run as build
-from careleaf.leaflet import html
-from careleaf.pdf import render as pdf  # noqa: E402,F401 - what a worker needs to unpickle a leaflet and draw it
+# What a worker needs to unpickle a leaflet and draw it.
+from careleaf.build import run  # noqa: E402,F401
+from careleaf.leaflet import html  # noqa: E402,F401
+from careleaf.pdf import render  # noqa: E402,F401

@@ -389,9 +389,9 @@ def _length_warnings(job: Job, facts: PageFacts, catalog: Catalog, budgets: dict
 def _page_budgets(project: Project) -> dict[str, int]:
     """check.yaml's page budget per kind of leaflet (its defaults when the file has none, or has problems:
     `check` reports those)."""
-    from careleaf.review.check import load_settings
+    from careleaf.content.standards import load_check_settings
 
-    return load_settings(project.content)[0].page_budget
+    return load_check_settings(project.content)[0].page_budget
 
 
 def _tools_fingerprint(project: Project) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from careleaf.errors import HandoutError
 from careleaf.build.output import write_atomically
+from careleaf.cli.progress import progress_printer
 from careleaf.project import Project, refuse_shared_output
 
 COMMANDS = ("handout", "handouts", "send", "worker", "outbox", "register", "superseded", "serve", "password-hash")
@@ -184,11 +185,10 @@ def _handout(project: Project, options: argparse.Namespace) -> int:
 
 def _handouts(project: Project, options: argparse.Namespace) -> int:
     from careleaf.review.changes import current_revision
-    from careleaf.cli.main import _progress_printer
     from careleaf.handout.handouts import handouts
 
     target = _handout_target(project, options.out, "")
-    show = _progress_printer()
+    show = progress_printer()
     pdf, records, references = handouts(project, options.list_file, allow_draft=options.allow_draft,
                                         progress=lambda done, total: show(done, total, f"patient {done}"))
     write_atomically(target, pdf, private=True)

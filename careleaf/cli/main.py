@@ -1,5 +1,10 @@
 """The command line: parse options, run the library, turn its errors into plain messages.
 
+Each command imports the library it runs inside its own function: `careleaf --help` stays instant, a build
+never loads the readability or email libraries, and a Python lacking careleaf's packages gets a plain message
+(main catches ModuleNotFoundError) instead of a traceback. Only the standard library and careleaf's lowest
+layer (errors, project) are imported at the top.
+
 Exit codes for build: 0 success, 1 a leaflet failed to render, 2 the input is invalid.
 ``check`` exits 1 when it finds an error; ``changes`` exits 1 when a leaflet needs
 a new version number and 2 for a revision git does not know.
@@ -15,8 +20,9 @@ from pathlib import Path
 
 from careleaf import __version__
 from careleaf.cli import desk as desk_commands
+from careleaf.cli.progress import progress_printer
 from careleaf.errors import HandoutError, InputError, RenderError, RevisionError
-from careleaf.project import Project, find_project, new_project
+from careleaf.project import Project, find_project
 
 EXIT_OK, EXIT_RENDER, EXIT_INPUT = 0, 1, 2
 EXIT_FOUND = 1  # check found an error; changes found a leaflet that needs a new version number
@@ -196,27 +202,13 @@ def main(argv: list[str] | None = None) -> int:
 def _build(project: Project, options: argparse.Namespace) -> int:
     from careleaf.build.run import build
 
-    progress = None if options.quiet else _progress_printer()
+    progress = None if options.quiet else progress_printer()
     summary = build(project, options.out, force=options.force, full_check=options.full_check, jobs=options.jobs,
                     write_html=options.html, large_print=options.large_print, shard=options.shard,
                     allow_overdue=options.allow_overdue,
                     progress=progress, time_limit_seconds=options.time_limit)
     _print_summary(summary, options.out)
     return EXIT_RENDER if summary.failed else EXIT_OK
-
-
-def _progress_printer():
-    terminal = sys.stderr.isatty()
-
-    def show(done: int, total: int, name: str) -> None:
-        if terminal:
-            filled = round(30 * done / total)
-            end = "\n" if done == total else ""
-            print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} {name[:60]:<60}", end=end,
-                  file=sys.stderr, flush=True)
-        else:
-            print(f"[{done}/{total}] {name}", file=sys.stderr)
-    return show
 
 
 def _print_summary(summary, out: Path) -> None:
@@ -300,6 +292,8 @@ def _booklet(options: argparse.Namespace) -> int:
 
 
 def _new(options: argparse.Namespace) -> int:
+    from careleaf.content.starter import new_project
+
     written = new_project(options.folder)
     print(f"Started a careleaf project in {options.folder}/ ({len(written)} files). Next:\n"
           f"  cd {options.folder}\n  careleaf build      # the PDFs, in out/\n"

@@ -21,7 +21,8 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from careleaf.leaflet.assemble import Leaflet, direction
-from careleaf.leaflet.figures import LABEL_SIZE, Fonts, Mark, column_width, data_uri, fonts_in, qr_data_uri, timeline
+from careleaf.leaflet.figures import LABEL_SIZE, Mark, column_width, data_uri, qr_data_uri, timeline
+from careleaf.pdf.fonts import Fonts, fonts_in
 from careleaf.content import references
 from careleaf.pdf.watermark import MARK_META
 from careleaf.project import Project

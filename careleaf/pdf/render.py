@@ -251,7 +251,7 @@ def _mark(document, folders: tuple[Path, ...]):
     of the metadata, which would otherwise carry it into the PDF."""
     from functools import partial
 
-    from careleaf.leaflet.figures import fonts_in
+    from careleaf.pdf.fonts import fonts_in
     from careleaf.pdf.watermark import MARK_META, stamp
 
     words = document.metadata.custom.pop(MARK_META, None)

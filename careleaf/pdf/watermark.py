@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
-from careleaf.leaflet.figures import Fonts, font_runs, shaper
+from careleaf.pdf.fonts import Fonts, font_runs, shaper
 
 MARK_META = "careleaf-mark"   # <meta name=…> that asks for a mark; its content is the mark's words
 LARGEST_LETTERS_PT = 45.0     # larger reads as a shout and hides more of the page

@@ -32,10 +32,11 @@ from careleaf.content.catalog import Catalog, load_catalog
 from careleaf.errors import InputError, Problem, display_path
 from careleaf.content.governance import approved, due_within, overdue, today as current_date
 from careleaf.content.load import Document, KeyPath
+from careleaf.content.settings import load_settings as load_desk_settings
 from careleaf.project import Project
-from careleaf.content.validate import origin, read_file
+from careleaf.content.standards import load_check_settings
+from careleaf.content.validate import origin
 
-SETTINGS_FILE = "check.yaml"
 LEVELS = ("error", "warning", "info")
 
 
@@ -93,7 +94,7 @@ class Report:
 def run(project: Project, today: dt.date | None = None) -> Report:
     """Check the whole project; never raises for bad input, which becomes error findings."""
     today = today or current_date()
-    settings, problems = load_settings(project.content)
+    settings, problems = load_check_settings(project.content)
     report = Report([_invalid(p) for p in problems + _desk_settings_problems(project)])
     try:
         catalog = load_catalog(project)
@@ -126,8 +127,6 @@ def _at(problem: Problem, level: str, code: str, message: str) -> Finding:
 
 def _desk_settings_problems(project: Project) -> list[Problem]:
     """careleaf.yaml (email, outbox, front desk), checked with everything else."""
-    from careleaf.content.settings import load_settings as load_desk_settings
-
     try:
         load_desk_settings(project)
     except InputError as error:
@@ -137,33 +136,6 @@ def _desk_settings_problems(project: Project) -> list[Problem]:
 
 def _invalid(problem: Problem) -> Finding:
     return Finding(display_path(problem.path), problem.line, "error", "invalid", problem.message)
-
-
-# --- settings -------------------------------------------------------------------------
-
-def load_settings(content: Path) -> tuple[model.CheckSettings, list[Problem]]:
-    """The targets in ``check.yaml``, or the defaults when there is no such file."""
-    path = content / SETTINGS_FILE
-    if not path.is_file():
-        return model.CheckSettings(), []
-    settings, doc, problems = read_file(path, model.CheckSettings)
-    if settings is not None:  # repeated words are looked for once everything else reads
-        problems += _repeated_words(doc, settings)
-    return (settings if settings is not None and not problems else model.CheckSettings()), problems
-
-
-def _repeated_words(doc: Document, settings: model.CheckSettings) -> list[Problem]:
-    """A hard word listed twice, perhaps with two different plain words: which one is meant?"""
-    problems = []
-    for lang in ("en", "tr"):
-        seen: dict[str, int] = {}
-        for index, entry in enumerate(getattr(settings, lang).jargon):
-            word = entry.word.lower()
-            if word in seen:
-                problems.append(doc.problem((lang, "jargon", index, "word"), f"'{entry.word}' is listed twice "
-                                            f"(items {seen[word] + 1} and {index + 1}); keep one"))
-            seen.setdefault(word, index)
-    return problems
 
 
 def jargon_for(settings: model.CheckSettings, lang: str) -> dict[str, str]:

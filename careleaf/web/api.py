@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from careleaf.handout.handouts import Choice, not_for_patients
 from careleaf.handout.patient import LIMITS
 from careleaf.desk.register import Entry, register_handout
-from careleaf.web.app import render_errors
+from careleaf.web.common import render_errors
 from careleaf.web.catalog_view import catalog_now, find_send, outbox_of
 from careleaf.web.security import token_allowed
 

@@ -17,14 +17,13 @@ Patient fields travel only in POST bodies: never in a URL, a log line or a file
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from collections import OrderedDict
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Form, HTTPException, Request
+from fastapi import FastAPI, Form, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -33,13 +32,13 @@ from jinja2 import StrictUndefined
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from careleaf.errors import HandoutError, InputError, RenderError
-from careleaf.handout.handouts import Choice
-from careleaf.handout.patient import FIELDS, safe_name
+from careleaf.handout.patient import safe_name
 from careleaf.project import Project
 from careleaf.content.settings import Settings, load_settings, secret
+from careleaf.web import api, desk_pages, editor_pages
+from careleaf.web.common import NeedsSignIn, check_csrf, page
 from careleaf.web.renderer import Renderer
-from careleaf.web.security import STAND_IN_HASH, Guard, LoginLimiter, csrf_matches, new_csrf_token, password_matches
+from careleaf.web.security import STAND_IN_HASH, Guard, LoginLimiter, new_csrf_token, password_matches
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("careleaf.web")
@@ -74,8 +73,6 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
     templates.env.undefined = StrictUndefined
     app.state.templates = templates
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-
-    from careleaf.web import api, desk_pages, editor_pages
 
     app.include_router(desk_pages.router)
     app.include_router(editor_pages.router)
@@ -129,73 +126,3 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     app.add_middleware(Guard)
     return app
-
-
-# --- shared by the pages ---------------------------------------------------------------------
-
-def page(request: Request, template: str, *, status: int = 200, **context) -> HTMLResponse:
-    """A page, with what every page needs: the member of staff signed in and the form token."""
-    app = request.app
-    context |= {"staff": staff_of(request), "csrf": csrf_token(request),
-                "accounts": bool(app.state.settings.desk.accounts), "training": app.state.training}
-    return app.state.templates.TemplateResponse(request, template, context, status_code=status)
-
-
-def staff_of(request: Request) -> str | None:
-    return request.session.get("staff")
-
-
-def csrf_token(request: Request) -> str:
-    if "csrf" not in request.session:
-        request.session["csrf"] = new_csrf_token()
-    return request.session["csrf"]
-
-
-def check_csrf(request: Request, given: str) -> None:
-    if not csrf_matches(request.session.get("csrf"), given):
-        raise HTTPException(403, "The form has expired; go back, reload the page and try again.")
-
-
-def signed_in(request: Request) -> str:
-    """The member of staff using the page: signed in when accounts are configured; 'desk' otherwise (on loopback)."""
-    if not request.app.state.settings.desk.accounts:
-        return "desk"
-    staff = staff_of(request)
-    if not staff or staff not in {account.name for account in request.app.state.settings.desk.accounts}:
-        raise NeedsSignIn()      # not signed in, or the account was removed since
-    return staff
-
-
-class NeedsSignIn(Exception):
-    pass
-
-
-def choice_from(values) -> Choice:
-    large = str(values.get("large_print", "")).lower() in ("1", "true", "yes", "on")
-    return Choice(str(values.get("brand", "")), str(values.get("treatment", "")), str(values.get("kind", "")),
-                  str(values.get("lang", "")), large)
-
-
-def patient_from(form) -> dict[str, str]:
-    return {name: str(form.get(name)) for name in FIELDS if form.get(name)}
-
-
-async def render_errors(work):
-    """Run a render; its errors as (None, message) in plain words (never echoing patient fields)."""
-    try:
-        return await work, None
-    except HandoutError as error:
-        return None, "\n".join(error.problems)
-    except InputError as error:
-        return None, f"The leaflets' content has problems; ask the editor to run check:\n{error}"
-    except RenderError as error:
-        return None, f"The leaflet could not be rendered: {error}"
-    except asyncio.TimeoutError:
-        return None, "The leaflet took too long to render; try again."
-    except Exception as error:   # a worker that died, a time limit struck (pebble's TimeoutError)
-        log.error("render failed: %s", type(error).__name__)
-        return None, "The leaflet could not be made just now; try again."
-
-
-__all__ = ["create_app", "page", "signed_in", "check_csrf", "choice_from", "patient_from", "render_errors",
-           "NeedsSignIn"]

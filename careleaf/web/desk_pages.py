@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 from careleaf.handout.handouts import Choice
 from careleaf.errors import HandoutError, InputError
 from careleaf.handout.patient import FIELDS, LIMITS, check_reference
-from careleaf.web.app import check_csrf, choice_from, page, patient_from, render_errors, signed_in
+from careleaf.web.common import check_csrf, choice_from, page, patient_from, render_errors, signed_in
 from careleaf.desk.register import register_handout
 from careleaf.web.catalog_view import catalog_now, choices, find_send, outbox_of, stamp_of, version_of
 

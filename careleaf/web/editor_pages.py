@@ -15,7 +15,7 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from careleaf.web.app import choice_from, page, signed_in
+from careleaf.web.common import choice_from, page, signed_in
 from careleaf.web.catalog_view import catalog_now, choices, version_of
 from careleaf.web.desk_pages import catalog_preview, page_urls
 
