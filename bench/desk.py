@@ -20,12 +20,12 @@ import datetime as dt
 import io
 import json
 import os
-import platform
 import pstats
 import re
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -34,14 +34,18 @@ import threading
 import time
 import traceback
 from collections import Counter
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-import run as bench_run      # bench/run.py: the source snapshot, the CPU sampler, the small launcher
+import common          # bench/common.py: common.SOURCE is the frozen copy once main() has made it
+from common import (BENCH, PYTHON, PROJECT_PARTS, REPO, CpuSampler, c_version, calibrate, freeze_sources, log, machine,
+                    median, p90, run_measured, stage_time)
 
-REPO = Path(__file__).resolve().parent.parent
-BENCH = REPO / "bench"
-PYTHON = sys.executable
-SOURCE = REPO                 # the frozen copy of careleaf and the sample, once main() starts
+# careleaf, and the libraries it and the desk use (WeasyPrint, pikepdf, redis, aiosmtpd, httpx), are imported
+# inside the functions that use them: careleaf must come from the frozen copy main() puts first on sys.path, never
+# from the working tree, and part 1's cold call must be the first to import WeasyPrint in this process.
+
 REDIS_SERVER = "/usr/bin/redis-server"
 
 BRAND, TREATMENT = "harbour-skin", "botox-facial-lines"      # the English aftercare leaflet: BTX-FL-AC
@@ -58,9 +62,6 @@ LAST = ["Yılmaz", "Işık", "Smith", "Demir", "Jones", "Kaya", "Brown", "Çelik
 
 
 # --- small helpers -----------------------------------------------------------------------------
-
-median, p90, log = bench_run.median, bench_run.p90, bench_run.log
-
 
 def p95(values):
     if len(values) < 2:
@@ -97,8 +98,6 @@ def patient_name(i: int) -> str:
 
 def treated_today() -> str:
     """Today at 09:30 in the clinic's time zone: always within a year of the day the bench runs."""
-    from zoneinfo import ZoneInfo
-
     return f"{dt.datetime.now(ZoneInfo('Europe/London')).date().isoformat()} 09:30"
 
 
@@ -253,9 +252,9 @@ def approved_project(dest: Path) -> Path:
     but both clinics and both treatments). Made a git repository with one commit, as a clinic's project is, so
     the register records a revision the way it does in a clinic."""
     dest.mkdir(parents=True)
-    for name in bench_run.PROJECT_PARTS:
-        if (SOURCE / name).is_dir():
-            shutil.copytree(SOURCE / name, dest / name)
+    for name in PROJECT_PARTS:
+        if (common.SOURCE / name).is_dir():
+            shutil.copytree(common.SOURCE / name, dest / name)
     for path in (dest / "leaflets").rglob("*.yaml"):
         text = re.sub(r"(?m)^[ \t]*needs_approval: true[ \t]*\n", "", path.read_text("utf-8"))
         if path.name == "treatment.yaml":
@@ -277,7 +276,7 @@ def copy_project(source: Path, dest: Path) -> Path:
 
 
 def generate(*args) -> list[str]:
-    return [PYTHON, str(SOURCE / "generate.py"), *map(str, args)]
+    return [PYTHON, str(common.SOURCE / "generate.py"), *map(str, args)]
 
 
 # --- 1. one handout, in one process --------------------------------------------------------------
@@ -327,8 +326,6 @@ def server_handouts(project: Path, calls: int, warm_up: int = 3) -> dict:
     """The warm personalised handout in the process the web server renders in: careleaf.web.renderer.Renderer's
     worker pool (one worker), as POST /api/handouts calls it, timed from the request to the PDF in hand.
     The first calls warm the worker (WeasyPrint, fonts, the catalog it keeps) and are not counted."""
-    import asyncio
-
     from careleaf.handout.handouts import Choice
     from careleaf.web.renderer import Renderer
 
@@ -408,7 +405,7 @@ def profile_one(project: Path, choice) -> dict:
     stats = pstats.Stats(profiler)
 
     def at(function) -> float:
-        return bench_run.stage_time(stats.stats, function, rounds)
+        return stage_time(stats.stats, function, rounds)
 
     stages = [
         ("total: careleaf.handout.handouts.handout", at(handouts.handout), 0),
@@ -441,7 +438,7 @@ def profile_one(project: Path, choice) -> dict:
 
 
 def _where(file: str, line: int, function: str) -> str:
-    """A profile row's place, short: careleaf/pdf.py:12 render_pdf, weasyprint/layout/page.py:80 make_page, …"""
+    """A profile row's place, short: careleaf/pdf/render.py:12 render_pdf, weasyprint/layout/page.py:80 make_page, …"""
     if file == "~":
         return function
     parts = Path(file).parts
@@ -471,7 +468,7 @@ def measure_day_list(project: Path, work: Path, rows: int, results: dict) -> Non
     csv_path.write_text("\n".join(lines) + "\n", "utf-8")
     target = folder / "day.pdf"
     command = generate("--project", project, "handouts", "--from", csv_path, "--out", target, "--staff", "bench")
-    run = bench_run.run_measured(command, watch=True)
+    run = run_measured(command, watch=True)
     results["day"] = {"rows": rows, "mix": dict(langs), "wall": run.wall, "cpu": run.cpu, "maxrss": run.maxrss_kb,
                       "hwm": run.main_hwm_kb, "bytes": target.stat().st_size, "pages": page_count(target)}
     results["day"]["register"] = register_costs(project, work)
@@ -881,17 +878,12 @@ def _short(cmdline: bytes) -> str:
 # --- machine and versions ----------------------------------------------------------------------
 
 def environment(source_description: str) -> dict:
-    from importlib.metadata import PackageNotFoundError, version
-
     def package(name: str) -> str:
         try:
             return version(name)
         except PackageNotFoundError:
             return "not installed"
 
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.M)
-    memory = re.search(r"^MemTotal:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     redis_version = "not installed"
     if os.access(REDIS_SERVER, os.X_OK):
@@ -901,20 +893,15 @@ def environment(source_description: str) -> dict:
     import careleaf
 
     return {
-        "date": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "cpu": model.group(1).strip() if model else platform.processor() or "unknown",
-        "nproc": os.cpu_count(),
-        "memory": f"{int(memory.group(1)) / 1024 / 1024:.1f} GiB" if memory else "unknown",
-        "kernel": platform.release(),
-        "python": platform.python_version(),
+        **machine(),
         "careleaf": f"{careleaf.__version__}, {source_description}",
         "commit": commit or "unknown",
         "weasyprint": package("weasyprint"), "pydyf": package("pydyf"), "pikepdf": package("pikepdf"),
         "huey": package("huey"), "fastapi": package("fastapi"), "uvicorn": package("uvicorn"),
         "starlette": package("starlette"), "pebble": package("pebble"), "httpx": package("httpx"),
         "aiosmtpd": package("aiosmtpd"), "redis-py": package("redis"), "redis-server": redis_version,
-        "sqlite": __import__("sqlite3").sqlite_version,
-        "pango": bench_run._c_version("pango-1.0", "pango_version_string"),
+        "sqlite": sqlite3.sqlite_version,
+        "pango": c_version("pango-1.0", "pango_version_string"),
     }
 
 
@@ -1119,7 +1106,7 @@ def _day_section(add, results: dict) -> None:
         f"for every row) and {ms(register['insert'])} for the insert (measured in the bench process).")
     add("")
     add("Peak RSS (exact) is `ru_maxrss` from `os.wait4` of the command, started through a small launcher "
-        "(bench/run.py's): `RUSAGE_CHILDREN` of the bench itself would report the bench's own size, because a child "
+        "(bench/common.py's): `RUSAGE_CHILDREN` of the bench itself would report the bench's own size, because a child "
         "started by fork/vfork keeps its parent's high-water mark across exec.")
     add("")
 
@@ -1264,7 +1251,6 @@ def _profile_section(add, results: dict) -> None:
 # --- main --------------------------------------------------------------------------------------
 
 def main(argv: list[str]) -> int:
-    global SOURCE
     parser = argparse.ArgumentParser(description="Benchmark careleaf's front desk: handouts, a day's list, the "
                                                  "email outbox and the web API. Writes bench/DESK-RESULTS.md.")
     parser.add_argument("--quick", action="store_true", help="smaller counts (10 handouts, a 20-row list, 100 sends, "
@@ -1279,7 +1265,7 @@ def main(argv: list[str]) -> int:
     command = " ".join([".venv/bin/python bench/desk.py", *argv])
 
     began = time.perf_counter()
-    calibration_start = bench_run.calibrate()
+    calibration_start = calibrate()
     work = Path(tempfile.mkdtemp(prefix="careleaf-desk-bench-"))
     log(f"working in {work}")
     results: dict = {}
@@ -1288,17 +1274,9 @@ def main(argv: list[str]) -> int:
     watcher = ProcWatcher()
     sampler = None
     try:
-        SOURCE = work / "source"
-        description = bench_run.snapshot_sources(SOURCE, args.worktree)
-        bench_run.SOURCE = SOURCE             # run_measured starts its launcher beside the snapshot
-        sys.path.insert(0, str(SOURCE))
-        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE), os.environ.get("PYTHONPATH")]))
-        os.environ.setdefault("CARELEAF_TODAY", dt.date.today().isoformat())
-        import careleaf
-
-        assert Path(careleaf.__file__).resolve().is_relative_to(SOURCE.resolve()), careleaf.__file__
+        description = freeze_sources(work / "source", args.worktree)
         project = approved_project(work / "approved")
-        sampler = bench_run.CpuSampler()
+        sampler = CpuSampler()
         sampler.start()
         watcher.start()
 
@@ -1341,7 +1319,7 @@ def main(argv: list[str]) -> int:
             log(f"kept {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
-    calibration = (calibration_start, bench_run.calibrate())
+    calibration = (calibration_start, calibrate())
     text = report(env, counts, results, phases, errors, calibration, command, (time.perf_counter() - began) / 60)
     args.results.write_text(text, "utf-8")
     log(f"wrote {args.results}")

@@ -15,12 +15,18 @@ Results go to standard output as a Markdown table, for bench/NOTES.md.
 from __future__ import annotations
 
 import argparse
+import io
 import shutil
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from careleaf.build.run import pages
+from careleaf.content.catalog import load_catalog
+from careleaf.pdf.render import render_pdf
+from careleaf.project import Project
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -51,10 +57,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--only", help="comma-separated lever names")
     options = parser.parse_args(argv)
     chosen = [name for name in LEVERS if not options.only or name in options.only.split(",")]
-
-    from careleaf.build.run import pages
-    from careleaf.content.catalog import load_catalog
-    from careleaf.project import Project
 
     project = Project(options.project.resolve())
     drawn = [(page.job, page.html) for page in pages(project, load_catalog(project))]
@@ -97,15 +99,12 @@ def _patched_styles(folder: Path, project, extra_css: str) -> tuple[Path, ...]:
 
 
 def _render_all(drawn, folders) -> list[bytes]:
-    from careleaf.pdf.render import render_pdf
-
     return [render_pdf(html, folders, large_print=job.large_print, source=job.name) for job, html in drawn]
 
 
 def _line_counts(drawn, folders) -> tuple[int, int, int]:
     """(lines laid out, lines drawn, pages) over one render of every leaflet."""
-    import io
-
+    # WeasyPrint's modules (and pypdf) only here, where their functions are counted: --help stays quick.
     import weasyprint.draw.text
     import weasyprint.text.line_break
     from pypdf import PdfReader
@@ -131,8 +130,8 @@ def _line_counts(drawn, folders) -> tuple[int, int, int]:
     finally:
         for module, attribute, value in patched:
             setattr(module, attribute, value)
-    pages = sum(len(PdfReader(io.BytesIO(pdf)).pages) for pdf in pdfs)
-    return counted["laid"], counted["drawn"], pages
+    page_total = sum(len(PdfReader(io.BytesIO(pdf)).pages) for pdf in pdfs)
+    return counted["laid"], counted["drawn"], page_total
 
 
 if __name__ == "__main__":

@@ -14,41 +14,38 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import ctypes
-import ctypes.util
 import inspect
 import io
-import json
 import math
 import os
-import platform
 import pstats
 import re
 import shutil
-import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
+from concurrent.futures import as_completed
+from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-BENCH = REPO / "bench"
-PYTHON = sys.executable
-SOURCE = REPO          # where careleaf and the sample project are read from; a frozen copy once main() starts
-SOURCE_DESCRIPTION = "the repository"
+import common          # bench/common.py: common.SOURCE is the frozen copy once main() has made it
+import desk            # bench/desk.py: the front desk's handout, in the web server's render worker
+from common import (BENCH, PYTHON, PROJECT_PARTS, CpuSampler, Run, c_version, calibrate, freeze_sources, log,
+                    machine, median, p90, run_measured, stage_time)
+
+# careleaf, and the libraries it renders with (WeasyPrint, pydyf, pebble, pypdf), are imported inside the
+# functions that use them: careleaf must come from the frozen copy main() puts first on sys.path, never from the
+# working tree, and the hidden sub-commands below load only what they need. Optional tools (playwright, typst)
+# likewise: without them their columns are skipped.
+
 BUILD_FLAGS: list[str] = []
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # Same page size as the CSS (@page size), backgrounds printed like WeasyPrint does, tagged like PDF/UA.
 CHROMIUM_PDF = {"prefer_css_page_size": True, "print_background": True, "tagged": True}
-FORKSERVER = b"multiprocessing.forkserver"  # in the command line of the forkserver and the workers it forks
 SHARED_SECTION = "what-is-botulinum-toxin"   # the shared answer the incremental test edits, if the sample has it
 
 # Targets: (key, description, goal text)
@@ -63,16 +60,6 @@ FLAT_MEMORY_TARGET_RATIO = 1.2
 
 
 # --- small helpers -----------------------------------------------------------------------------
-
-def median(values):
-    return statistics.median(values) if values else float("nan")
-
-
-def p90(values):
-    if len(values) < 2:
-        return values[0] if values else float("nan")
-    return statistics.quantiles(values, n=10, method="inclusive")[8]
-
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
@@ -94,176 +81,24 @@ def flat(name: str) -> str:
     return name.replace("/", "__")
 
 
-def log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 # --- machine and versions ----------------------------------------------------------------------
 
-def _c_version(library: str, function: str) -> str:
-    try:
-        lib = ctypes.CDLL(ctypes.util.find_library(library) or library)
-        fn = getattr(lib, function)
-        fn.restype = ctypes.c_char_p
-        return fn().decode()
-    except Exception as error:  # noqa: BLE001 - a version we cannot read is reported as such
-        return f"unknown ({error})"
-
-
-def environment() -> dict:
+def environment(source_description: str) -> dict:
     import pydyf
     import weasyprint
 
     from careleaf import __version__
     from careleaf.pdf.render import uses_fast_subsetting
 
-    cpuinfo = Path("/proc/cpuinfo").read_text()
-    model = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.M)
-    meminfo = Path("/proc/meminfo").read_text()
-    memory = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.M)
     return {
-        "date": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
-        "nproc": os.cpu_count(),
-        "cpu": model.group(1).strip() if model else platform.processor() or "unknown",
-        "memory": f"{int(memory.group(1)) / 1024 / 1024:.1f} GiB" if memory else "unknown",
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-        "careleaf": f"{__version__}, {SOURCE_DESCRIPTION}",
+        **machine(),
+        "careleaf": f"{__version__}, {source_description}",
         "weasyprint": weasyprint.__version__,
         "pydyf": pydyf.__version__,
-        "pango": _c_version("pango-1.0", "pango_version_string"),
-        "harfbuzz": _c_version("harfbuzz", "hb_version_string"),
+        "pango": c_version("pango-1.0", "pango_version_string"),
+        "harfbuzz": c_version("harfbuzz", "hb_version_string"),
         "fast_subsetting": uses_fast_subsetting(),
     }
-
-
-class CpuSampler(threading.Thread):
-    """Once a second, the CPU time of every process, split into ours (descendants of this
-    benchmark) and other (everything else: other developers' tests, the system)."""
-
-    def __init__(self, interval: float = 1.0):
-        super().__init__(daemon=True)
-        self.tick = os.sysconf("SC_CLK_TCK")
-        self.interval = interval
-        self.me = os.getpid()
-        self.last: dict[int, float] = {}
-        self.samples: list[tuple[float, float, float]] = []   # (time, ours cumulative, other cumulative)
-        self.ours = self.other = 0.0
-        self.done = threading.Event()
-        self.boot_started = time.time() - float(Path("/proc/uptime").read_text().split()[0])
-
-    def _read(self) -> dict[int, tuple[int, float, float]]:
-        table = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            # fields[1] = ppid, [11] utime, [12] stime, [19] starttime (ticks since boot)
-            table[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / self.tick,
-                                 int(fields[19]) / self.tick)
-        return table
-
-    def sample(self) -> None:
-        now = time.perf_counter()
-        table = self._read()
-        since = (time.time() - self.boot_started) - (now - self.samples[-1][0]) if self.samples else None
-        ours_cache: dict[int, bool] = {}
-
-        def is_ours(pid: int) -> bool:
-            chain = []
-            while pid > 1 and pid not in ours_cache:
-                if pid == self.me:
-                    ours_cache[pid] = True
-                    break
-                chain.append(pid)
-                pid = table.get(pid, (0,))[0]
-            verdict_ = ours_cache.get(pid, False)
-            for link in chain:
-                ours_cache[link] = verdict_
-            return verdict_
-
-        current = {}
-        for pid, (_, cpu, started) in table.items():
-            current[pid] = cpu
-            if pid in self.last:
-                delta = cpu - self.last[pid]
-            elif since is not None and started >= since:
-                delta = cpu                      # born since the last sample
-            else:
-                delta = 0.0                      # first sight: only count from now on
-            if delta > 0:
-                if is_ours(pid):
-                    self.ours += delta
-                else:
-                    self.other += delta
-        self.last = current
-        self.samples.append((now, self.ours, self.other))
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            self.sample()
-            self.done.wait(self.interval)
-
-    def stop(self) -> None:
-        self.done.set()
-        self.join()
-
-    def start_phase(self):
-        self.sample()
-        return time.perf_counter(), len(self.samples) - 1
-
-    def end_phase(self, mark) -> dict:
-        self.sample()
-        started, index = mark
-        wall = time.perf_counter() - started
-        _, ours0, other0 = self.samples[index]
-        _, ours1, other1 = self.samples[-1]
-        return {"wall": wall, "ours_cpu": ours1 - ours0, "other_cpu": other1 - other0,
-                "other_cores": (other1 - other0) / wall if wall else 0.0, "load": os.getloadavg()[0]}
-
-
-# careleaf's code (its theme, careleaf/theme/, included), the CLI script, and what a project is: leaflets/,
-# and its own styles/ (logos; stylesheets and fonts replacing the theme's) and templates/ when it has them.
-SNAPSHOT = ("careleaf", "generate.py", "leaflets")
-PROJECT_OPTIONAL = ("styles", "templates")
-PROJECT_PARTS = ("leaflets", *PROJECT_OPTIONAL)
-
-
-def snapshot_sources(dest: Path, worktree: bool) -> str:
-    """Freeze careleaf's code and the sample project for the whole run, and say what was frozen.
-
-    By default the last commit (git HEAD): others may be half-way through editing the working tree,
-    and a careleaf/ file changing mid-run changes every leaflet's fingerprint. --worktree takes the
-    working tree as it is at the start instead (to measure uncommitted changes)."""
-    dest.mkdir(parents=True)
-    describe = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"],
-                              capture_output=True, text=True).stdout.strip() or "unknown"
-    if worktree:
-        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-        for name in SNAPSHOT + tuple(n for n in PROJECT_OPTIONAL if (REPO / n).exists()):
-            source = REPO / name
-            if source.is_dir():
-                shutil.copytree(source, dest / name, ignore=ignore)
-            else:
-                shutil.copy2(source, dest / name)
-        return f"working tree at the start of the run (git {describe})"
-    committed = set(subprocess.run(["git", "-C", str(REPO), "ls-tree", "--name-only", "HEAD"], capture_output=True,
-                                   text=True, check=True).stdout.split("\n"))
-    names = SNAPSHOT + tuple(n for n in PROJECT_OPTIONAL if n in committed)
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "HEAD", *names],
-                             capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(dest)
-    head = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h %s"], capture_output=True,
-                          text=True).stdout.strip()
-    dirty = " (the working tree has uncommitted changes, not measured; use --worktree)" if "dirty" in describe else ""
-    if len(head) > 90:
-        head = head[:head.rfind(" ", 0, 88)] + "…"
-    return f"git HEAD {head}{dirty}"
 
 
 # --- synthetic projects ------------------------------------------------------------------------
@@ -272,8 +107,8 @@ def make_project(dest: Path, treatments: int | None = None) -> Path:
     """A copy of the sample project; with ``treatments``, cloned (or trimmed) to that many treatments."""
     dest.mkdir(parents=True)
     for name in PROJECT_PARTS:
-        if (SOURCE / name).is_dir():
-            shutil.copytree(SOURCE / name, dest / name)
+        if (common.SOURCE / name).is_dir():
+            shutil.copytree(common.SOURCE / name, dest / name)
     if treatments is None:
         return dest
     folder = dest / "leaflets" / "treatments"
@@ -320,169 +155,10 @@ def treatments_for(leaflets: int, per_treatment: int) -> int:
     return max(1, math.ceil(leaflets / per_treatment))
 
 
-# --- running a build and watching its memory ---------------------------------------------------
-
-class TreeWatcher(threading.Thread):
-    """Samples VmHWM/VmRSS of a process and all its descendants every ``interval`` seconds."""
-
-    def __init__(self, launcher: int, interval: float = 0.1):
-        super().__init__(daemon=True)
-        self.launcher = launcher      # the launcher's only child is the measured process (the root)
-        self.root: int | None = None
-        self.interval = interval
-        self.hwm: dict[int, int] = {}
-        self.kind: dict[int, str] = {}
-        self.seen: dict[int, int] = {}
-        self.cpu: dict[int, float] = {}        # last utime + stime seen, per process
-        self.tick = os.sysconf("SC_CLK_TCK")
-        self.tree_rss_peak = 0
-        self.root_cmdline = b""
-        self.done = threading.Event()
-
-    def _children(self, pid: int) -> list[int]:
-        try:
-            return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-        except OSError:
-            return []
-
-    def _sample(self) -> None:
-        if self.root is None:
-            children = self._children(self.launcher)
-            if not children:
-                return
-            self.root = children[0]
-        pending, total = [(self.root, 0)], 0
-        while pending:
-            pid, parent = pending.pop()
-            pending += [(child, pid) for child in self._children(pid)]
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-                stat = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat[stat.rindex(")") + 2:].split()
-            self.cpu[pid] = (int(fields[11]) + int(fields[12])) / self.tick
-            hwm = re.search(r"^VmHWM:\s*(\d+)", status, re.M)
-            rss = re.search(r"^VmRSS:\s*(\d+)", status, re.M)
-            if not hwm:
-                continue
-            if pid == self.root:
-                self.root_cmdline = self.root_cmdline or cmdline
-                self.kind[pid] = "main"
-            elif parent == self.root and cmdline == self.root_cmdline:
-                # A pool worker: a fork of the main process, its direct child, same command line.
-                self.kind[pid] = "worker"
-            elif FORKSERVER in cmdline:
-                # careleaf.build.workers: the forkserver (WeasyPrint preloaded) and the workers forked from it,
-                # which keep its command line.
-                self.kind[pid] = "worker" if self.kind.get(parent) == "forkserver" else "forkserver"
-            else:
-                # Anything else: ldconfig/gcc/ld run by ctypes.util.find_library (and the brief fork
-                # before their exec), the multiprocessing resource tracker, a browser's processes.
-                self.kind[pid] = "helper"
-            self.hwm[pid] = max(self.hwm.get(pid, 0), int(hwm.group(1)))
-            self.seen[pid] = self.seen.get(pid, 0) + 1
-            total += int(rss.group(1)) if rss else 0
-        self.tree_rss_peak = max(self.tree_rss_peak, total)
-
-    @property
-    def tree_cpu(self) -> float:
-        return sum(self.cpu.values())
-
-    @property
-    def helpers(self) -> int:
-        return sum(kind == "helper" for kind in self.kind.values())
-
-    @property
-    def forkserver_hwm(self) -> int:
-        return max((kb for pid, kb in self.hwm.items() if self.kind.get(pid) == "forkserver"), default=0)
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            self._sample()
-            self.done.wait(self.interval)
-
-    def stop(self) -> None:
-        self.done.set()
-        self.join()
-
-    @property
-    def main_hwm(self) -> int:
-        return self.hwm.get(self.root, 0) if self.root else 0
-
-    @property
-    def worker_hwms(self) -> list[int]:
-        # Seen at least twice: a fork of the main about to exec a helper (ctypes.util.find_library in the
-        # main process) shares its command line for a few milliseconds.
-        return [kb for pid, kb in self.hwm.items() if self.kind.get(pid) == "worker" and self.seen[pid] >= 2]
-
-
-@dataclass
-class Run:
-    wall: float
-    returncode: int
-    stdout: str
-    stderr: str
-    maxrss_kb: int                # exact: the largest process of the tree (os.wait4 rusage)
-    main_hwm_kb: int              # sampled
-    worker_hwm_kb: list[int] = field(default_factory=list)   # sampled, one per worker process
-    tree_rss_peak_kb: int = 0     # sampled: sum of RSS over the whole tree at its largest
-    helpers: int = 0              # non-worker child processes seen (e.g. gcc/ld from ctypes.util.find_library)
-    forkserver_hwm_kb: int = 0    # sampled: the forkserver the workers are forked from (WeasyPrint preloaded)
-    cpu: float = 0.0              # user + system CPU seconds of the process and its reaped children
-    tree_cpu: float = 0.0         # sampled: user + system CPU of every process seen in the tree (last reading)
-
-    @property
-    def built(self) -> int:
-        found = re.search(r"(\d+) built", self.stdout)
-        return int(found.group(1)) if found else -1
-
-
-# Runs the command given and reports its wall time and os.wait4 rusage. Measured processes are started
-# through this small launcher, not straight from the bench: a child started by vfork/posix_spawn keeps
-# its parent's RSS high-water mark across exec in ru_maxrss, so a build started from the (large) bench
-# process would report the bench's memory. The launcher is small, so ru_maxrss is the build's own.
-LAUNCHER = """
-import json, os, sys, time
-started = time.perf_counter()
-pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
-_, status, usage = os.wait4(pid, 0)
-with open(sys.argv[1], "w") as report:
-    json.dump([time.perf_counter() - started, os.waitstatus_to_exitcode(status), usage.ru_maxrss,
-               usage.ru_utime + usage.ru_stime], report)
-"""
-
-
-def run_measured(command: list[str], watch: bool = True) -> Run:
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
-            tempfile.NamedTemporaryFile("r", suffix=".json") as measured:
-        # Not the repository as working folder: `python -c` would import careleaf from there, not the snapshot.
-        launcher = subprocess.Popen([PYTHON, "-c", LAUNCHER, measured.name, *map(str, command)],
-                                    stdout=out, stderr=err, cwd=SOURCE.parent)
-        watcher = TreeWatcher(launcher.pid) if watch else None
-        if watcher:
-            watcher.start()
-        launcher.wait()
-        if watcher:
-            watcher.stop()
-        out.seek(0)
-        err.seek(0)
-        try:
-            wall, returncode, maxrss, cpu = json.loads(Path(measured.name).read_text() or "null")
-        except (TypeError, ValueError):
-            raise RuntimeError(f"the launcher failed for {' '.join(map(str, command))}:\n{err.read()[-3000:]}")
-        run = Run(wall, returncode, out.read(), err.read(), maxrss,
-                  watcher.main_hwm if watcher else 0, watcher.worker_hwms if watcher else [],
-                  watcher.tree_rss_peak if watcher else 0, watcher.helpers if watcher else 0,
-                  watcher.forkserver_hwm if watcher else 0, cpu, watcher.tree_cpu if watcher else 0.0)
-    if run.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, command))} failed ({run.returncode}):\n{run.stderr[-3000:]}")
-    return run
-
+# --- running a build ------------------------------------------------------------------------------
 
 def build_command(project: Path, out: Path, *extra: str) -> list[str]:
-    return [PYTHON, str(SOURCE / "generate.py"), "--project", str(project), "build", "--out", str(out), "--quiet",
+    return [PYTHON, str(common.SOURCE / "generate.py"), "--project", str(project), "build", "--out", str(out), "--quiet",
             *BUILD_FLAGS, *extra]
 
 
@@ -503,8 +179,6 @@ def render_only_main(html_dir: Path, out_dir: Path, project: Path, jobs: int) ->
     """Render exactly the HTML files given, with the same worker pool (pebble, one task per leaflet under
     the same time limit, results taken as they finish; workers started as careleaf.build.workers starts them) and
     safe writes as a build (careleaf.build.run._render_all)."""
-    from concurrent.futures import as_completed
-
     from pebble import ProcessPool
 
     from careleaf.build.run import DEFAULT_TIME_LIMIT
@@ -598,8 +272,6 @@ def preview_files(folder: Path) -> list[Path]:
 
 def pdf_pages(data: bytes) -> int | None:
     try:
-        import io
-
         from pypdf import PdfReader
 
         return len(PdfReader(io.BytesIO(data)).pages)
@@ -608,14 +280,6 @@ def pdf_pages(data: bytes) -> int | None:
 
 
 # --- the measurements --------------------------------------------------------------------------
-
-def stage_time(stats: dict, function, rounds: int = 1) -> float:
-    """Cumulative seconds of ``function`` in cProfile stats (0 if it never ran)."""
-    function = getattr(function, "__wrapped__", function)
-    code = getattr(function, "__code__", None) or function.__func__.__code__
-    key = (code.co_filename, code.co_firstlineno, code.co_name)
-    return stats[key][3] / rounds if key in stats else 0.0
-
 
 def measure_warm(project: Path, work: Path, rounds: int, use_chromium: bool, results: dict) -> None:
     """Per-leaflet render time in one warm process, careleaf and Chromium interleaved, same HTML."""
@@ -814,25 +478,25 @@ def noop_breakdown(project: Path, results: dict) -> None:
     one_build()
     profiler.disable()
     stats = pstats.Stats(profiler).stats
-    total = stage_by_name(stats, "careleaf/build.py", "build") or float("nan")
+    total = stage_by_name(stats, "careleaf/build/run.py", "build") or float("nan")
     in_process = median(timings)
     parts = []
     for label, file_suffix, pattern in [
-            ("compare the file stamps of every input (stamps.unchanged_since)", "careleaf/stamps.py",
+            ("compare the file stamps of every input (build.stamps.unchanged_since)", "careleaf/build/stamps.py",
              "unchanged_since"),
-            ("read and check all YAML (catalog.load_catalog)", "careleaf/catalog.py", "load_catalog"),
-            ("assemble every leaflet and fingerprint it (build.pages)", "careleaf/build.py", "pages"),
-            ("of which assemble", "careleaf/assemble.py", "assemble"),
-            ("of which drawing HTML (careleaf/html.py render*)", "careleaf/html.py", "render.*"),
+            ("read and check all YAML (content.catalog.load_catalog)", "careleaf/content/catalog.py", "load_catalog"),
+            ("assemble every leaflet and fingerprint it (build.run.pages)", "careleaf/build/run.py", "pages"),
+            ("of which assemble", "careleaf/leaflet/assemble.py", "assemble"),
+            ("of which drawing HTML (careleaf/leaflet/html.py render*)", "careleaf/leaflet/html.py", "render.*"),
             ("of which hashing the project's styles/ and templates/, and careleaf/ with its theme "
-             "(build.*fingerprint)", "careleaf/build.py", "_.*fingerprint"),
-            ("manifest: read", "careleaf/output.py", "read_manifest"),
-            ("manifest: write + fsync", "careleaf/output.py", "write_manifest")]:
+             "(build.run._*fingerprint)", "careleaf/build/run.py", "_.*fingerprint"),
+            ("manifest: read", "careleaf/build/output.py", "read_manifest"),
+            ("manifest: write + fsync", "careleaf/build/output.py", "write_manifest")]:
         value = stage_by_name(stats, file_suffix, pattern)
         parts.append((label, None if value is None else value / total * in_process))   # scaled to unprofiled time
     # Which imports cost most (cumulative, so nested modules are included in their importer's figure).
     run = subprocess.run([PYTHON, "-X", "importtime", "-c", "import careleaf.cli.main"], capture_output=True, text=True,
-                         cwd=SOURCE.parent)
+                         cwd=common.SOURCE.parent)
     imports = []
     for line in run.stderr.splitlines():
         parts_ = line.split("|")
@@ -959,7 +623,7 @@ def profile_render(project: Path, results: dict) -> None:
         ("of which SVG path data parsed and drawn (svg/path.py path: the logo, on every page)",
          at(sys.modules["weasyprint.svg.path"].path), 2),   # the package's name 'path' is the function
         ("tag tree mended with pikepdf (careleaf.pdf.tagging.mend)",
-         (stage_by_name(stats, "careleaf/tagging.py", "mend") or 0.0) / rounds, 1),
+         (stage_by_name(stats, "careleaf/pdf/tagging.py", "mend") or 0.0) / rounds, 1),
         ("PDF serialisation + compression (pydyf PDF.write)", at(pydyf.PDF.write), 1),
     ]
     own = sorted(((value[2] / rounds, f"{Path(k[0]).parent.name}/{Path(k[0]).name}:{k[2]}")
@@ -1000,7 +664,7 @@ print(time.perf_counter() - started)
 """
     timings, quick_timings = [], []
     for _ in range(3):
-        run = run_measured([PYTHON, "-c", code, str(SOURCE)], watch=False)
+        run = run_measured([PYTHON, "-c", code, str(common.SOURCE)], watch=False)
         timings.append([float(x) for x in run.stdout.split()])
         try:
             quick_timings.append(float(run_measured([PYTHON, "-c", quick], watch=False).stdout))
@@ -1060,8 +724,6 @@ def one_page_documents(html: str, blocks: int) -> tuple[str, str]:
     """The same first ``blocks`` blocks of a leaflet as HTML (for careleaf, with its stylesheet) and as
     Typst markup with the same font, sizes and page: an equivalent plain document without the
     leaflet's pictures, boxes or running header, for both engines."""
-    from html import escape
-
     parser = _Blocks()
     parser.feed(html)
     chosen = parser.blocks[:blocks]
@@ -1147,22 +809,10 @@ def measure_typst(project: Path, results: dict, repeats: int = 15) -> None:
 def measure_server_handout(work: Path, results: dict, calls: int) -> None:
     """The warm personalised handout as the web app makes it: through careleaf.web.renderer.Renderer's worker
     pool (the process the server renders in), on the signed-off sample (bench/desk.py's approved_project)."""
-    import desk
-
-    desk.SOURCE = SOURCE
     try:
         results["server_handout"] = desk.server_handouts(desk.approved_project(work / "approved"), calls)
     except Exception as error:  # noqa: BLE001 - reported in the results, the rest of the run goes on
         results["server_handout"] = {"skipped": f"{type(error).__name__}: {error}"}
-
-
-def calibrate() -> float:
-    """A fixed chunk of pure-Python work; compared at start and end to spot a busy machine."""
-    started = time.perf_counter()
-    total = 0
-    for i in range(3_000_000):
-        total += i * i % 7
-    return time.perf_counter() - started
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -1396,7 +1046,7 @@ def report(env: dict, chromium: tuple[bool, str], results: dict, phases: dict, c
     forkserver = (f"; the forkserver the workers are forked from (WeasyPrint preloaded, careleaf.build.workers) "
                   f"{mib(middle.forkserver_hwm_kb)}" if middle.forkserver_hwm_kb else "")
     add(f"Sample cold build: largest process reaped by the build {mib(max(r.maxrss_kb for r in cold))} (exact: "
-        f"`ru_maxrss` from `os.wait4` on the build, started through a small launcher, see `LAUNCHER` in run.py; "
+        f"`ru_maxrss` from `os.wait4` on the build, started through a small launcher, see `LAUNCHER` in common.py; "
         f"workers forked by a forkserver are reaped by it, not by the build, so this is the main process's figure "
         f"when they are); main process {mib(middle.main_hwm_kb)}; render workers "
         f"{', '.join(mib(k) for k in sorted(middle.worker_hwm_kb))}{forkserver} (VmHWM read every 0.1 s). "
@@ -1494,7 +1144,6 @@ def typst_section(add, results: dict) -> None:
 # --- main --------------------------------------------------------------------------------------
 
 def main(argv: list[str]) -> int:
-    global SOURCE, SOURCE_DESCRIPTION
     if argv[:1] == ["_render-only"]:
         render_only_main(Path(argv[1]), Path(argv[2]), Path(argv[3]), int(argv[4]))
         return 0
@@ -1524,20 +1173,13 @@ def main(argv: list[str]) -> int:
     work = Path(tempfile.mkdtemp(prefix="careleaf-bench-"))
     log(f"working in {work}")
     # Freeze careleaf and the sample for the whole run, and make every process use that copy.
-    SOURCE = work / "source"
-    SOURCE_DESCRIPTION = snapshot_sources(SOURCE, args.worktree)
-    sys.path.insert(0, str(SOURCE))
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SOURCE), os.environ.get("PYTHONPATH")]))
-    os.environ.setdefault("CARELEAF_TODAY", datetime.now().date().isoformat())   # same dates all run long
-    import careleaf
-
-    assert Path(careleaf.__file__).resolve().is_relative_to(SOURCE.resolve()), careleaf.__file__
-    build_help = subprocess.run([PYTHON, str(SOURCE / "generate.py"), "build", "--help"], capture_output=True,
+    source_description = freeze_sources(work / "source", args.worktree)
+    build_help = subprocess.run([PYTHON, str(common.SOURCE / "generate.py"), "build", "--help"], capture_output=True,
                                 text=True, cwd=work).stdout
     if "--allow-overdue" in build_help:     # leaflets past review would stop the build; print them marked
         BUILD_FLAGS.append("--allow-overdue")
 
-    env = environment()
+    env = environment(source_description)
     chromium = (False, "skipped with --no-chromium") if args.no_chromium else chromium_status()
     if not chromium[0]:
         log(f"Chromium columns skipped: {chromium[1]}")
