@@ -8,7 +8,6 @@ turns margin boxes and hidden content into artifacts and puts split elements tog
 
 from __future__ import annotations
 
-import inspect
 import subprocess
 from io import BytesIO
 from pathlib import Path
@@ -17,10 +16,11 @@ import pikepdf
 import pytest
 
 from careleaf.pdf import tagging
-from careleaf.pdf.audit import audit, default_watermarks, is_element, kids
+from careleaf.pdf.audit import audit, default_watermarks
 from careleaf.build.run import pages
 from careleaf.content.catalog import load_catalog
 from careleaf.pdf.render import render
+from careleaf.pdf.structure import is_element, kids, top_elements, walk
 from careleaf.project import THEME, Project
 from conftest import arabic_project, copy_project, run_cli
 
@@ -284,30 +284,11 @@ def test_the_repair_is_deterministic_qpdf_clean_and_keeps_the_pdf_ua_identity(tm
         assert not any(f"/{key}" in element for element in _elements(pdf) for key in (tagging.SOURCE, tagging.HIDDEN))
 
 
-def test_weasyprint_internals_the_repair_relies_on_are_still_there():
-    """careleaf.pdf.tagging wraps WeasyPrint 70's private tree builder; a new WeasyPrint must fail here, loudly."""
-    import weasyprint
-    from weasyprint.pdf import tags
-
-    assert weasyprint.__version__.startswith("70."), "careleaf.pdf.tagging is written against WeasyPrint 70"
-    tagging._install()
-    assert getattr(tags._build_box_tree, "careleaf", False)
-    original = inspect.getclosurevars(tags._build_box_tree).nonlocals["original"]
-    assert tuple(inspect.signature(original).parameters) == tagging.BUILDER_PARAMETERS
-    # And the recording reaches the PDF: two pages of one list come out as one list.
-    with pikepdf.open(BytesIO(_mended(_page(LONG_LIST)))) as pdf:
-        assert [str(element.S) for element in _elements(pdf)].count("/L") == 1
-
-
 # --- helpers -----------------------------------------------------------------------------------
 
 def _elements(pdf: pikepdf.Pdf) -> list:
-    found, todo = [], [kid for kid in kids(pdf.Root.StructTreeRoot) if is_element(kid)]
-    while todo:
-        element = todo.pop(0)
-        found.append(element)
-        todo[:0] = [kid for kid in kids(element) if is_element(kid)]
-    return found
+    """Every structure element, in reading order."""
+    return list(walk(top_elements(pdf.Root.StructTreeRoot)))
 
 
 def _assert_parent_tree_matches_content(pdf: pikepdf.Pdf) -> None:

@@ -49,6 +49,7 @@ import pikepdf
 from pikepdf import Name
 
 from careleaf.pdf.booklet import BOOKLET_SUFFIX
+from careleaf.pdf.structure import element_kids, is_element, kids, marked, page_numbers, page_of, role, top_elements
 
 KINDS = ("untagged content", "unclaimed content", "table without header cells", "figure without alt text",
          "heading level", "split element", "watermark text")
@@ -140,58 +141,31 @@ class _Tree:
     """The structure elements in reading order, and the marked content each one holds."""
 
     def __init__(self, pdf: pikepdf.Pdf):
-        self._pages = {page.obj.objgen: number for number, page in enumerate(pdf.pages)}
+        self._pages = page_numbers(pdf)
         self.chains: list[tuple] = []     # every element, as the chain of elements from the top down to it
         self.items: list[_Item] = []
-        root = pdf.Root.get("/StructTreeRoot")
-        if root is not None:
-            for kid in kids(root):
-                if is_element(kid):
-                    self._walk(kid, (), None)
+        for top in top_elements(pdf.Root.get("/StructTreeRoot")):
+            self._walk(top, (), None)
 
     def claimed(self) -> set[tuple[int, int]]:
         return {(item.page, item.mcid) for item in self.items}
 
     def _walk(self, element, chain: tuple, page: int | None) -> None:
         chain = chain + (element,)
-        page = self._page_of(element, page)
+        page = page_of(element, self._pages, page)
         self.chains.append(chain)
         for kid in kids(element):
-            if isinstance(kid, int):
-                self.items.append(_Item(page, kid, chain))
-            elif is_element(kid):
+            if is_element(kid):
                 self._walk(kid, chain, page)
-            elif isinstance(kid, pikepdf.Dictionary) and kid.get("/Type") == "/MCR":
-                self.items.append(_Item(self._page_of(kid, page), int(kid.MCID), chain))
-
-    def _page_of(self, holder, inherited: int | None) -> int | None:
-        page = holder.get("/Pg")
-        return inherited if page is None else self._pages.get(page.objgen, inherited)
-
-
-def kids(holder) -> list:
-    """An element's /K as a list, whichever of its allowed forms it takes."""
-    found = holder.get("/K")
-    if found is None:
-        return []
-    return list(found) if isinstance(found, pikepdf.Array) else [found]
-
-
-def is_element(kid) -> bool:
-    return isinstance(kid, pikepdf.Dictionary) and "/S" in kid and kid.get("/Type", Name.StructElem) == "/StructElem"
-
-
-def role(element) -> str:
-    """A structure element's type, '/P' or '/Table'."""
-    return str(element.get("/S", ""))
+            elif (found := marked(kid, self._pages, page)) is not None:
+                self.items.append(_Item(*found, chain))
 
 
 def _descendants(element) -> Iterator:
-    for kid in kids(element):
-        if is_element(kid):
-            yield kid
-            if role(kid) != "/Table":
-                yield from _descendants(kid)
+    for kid in element_kids(element):
+        yield kid
+        if role(kid) != "/Table":
+            yield from _descendants(kid)
 
 
 def _tables(tree: _Tree) -> list[Problem]:
@@ -247,7 +221,7 @@ def _split_at(chain: tuple, page: int, pages: dict) -> list[str]:
         if after is None:   # at the top: the next element of the same type under the same parent
             after = _next_of_type(chain[depth - 1], before, page, pages)
         else:               # inside a pair: the continuation's first element
-            after = next((kid for kid in kids(after) if is_element(kid)), None)
+            after = next(iter(element_kids(after)), None)
         if after is None or role(after) != role(before) or _opens_with_heading(after):
             break
         if pages.get(after.objgen, [None])[0] != page:
@@ -260,7 +234,7 @@ def _split_at(chain: tuple, page: int, pages: dict) -> list[str]:
 def _next_of_type(parent, element, page: int, pages: dict):
     """The next sibling of an element's type; elements between them may hold content of the new page only
     (a mark drawn at the top of every page), no other."""
-    siblings = [kid for kid in kids(parent) if is_element(kid)]
+    siblings = element_kids(parent)
     at = next(index for index, kid in enumerate(siblings) if kid.objgen == element.objgen)
     for sibling in siblings[at + 1:]:
         if role(sibling) == role(element):
@@ -281,7 +255,7 @@ def _pages_held(tree: _Tree) -> dict[tuple, list[int]]:
 
 def _opens_with_heading(element) -> bool:
     """Whether an element is a heading or starts with one of its own (its first child)."""
-    first = next((kid for kid in kids(element) if is_element(kid)), None)
+    first = next(iter(element_kids(element)), None)
     return any(role(held) in HEADINGS or role(held) == "/H" for held in (element, first) if held is not None)
 
 

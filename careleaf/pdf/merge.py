@@ -23,6 +23,8 @@ from typing import Iterator
 import pikepdf
 from pikepdf import Array, Dictionary, Name, String
 
+from careleaf.pdf.structure import as_list, first_visit, top_elements, tree_items, walk
+
 __all__ = ["merge_tagged"]
 
 
@@ -79,13 +81,13 @@ def _append(out: pikepdf.Pdf, src: pikepdf.Pdf, number: int, document: Dictionar
     used = _shift_struct_parents(pages, offset)
     tree = out.copy_foreign(tree)  # after the pages, so its /Pg and /Obj point at the copies
     merged.next_key = offset + max(used, _key_span(tree))
-    for key, value in _tree_items(tree.get("/ParentTree"), "/Nums"):
+    for key, value in tree_items(tree.get("/ParentTree"), "/Nums"):
         merged.parent_tree[int(key) + offset] = value
 
     _adopt_top_elements(tree, src.Root.get("/Lang"), document)
     _merge_map(merged.role_map, tree.get("/RoleMap"), "RoleMap")
     _merge_map(merged.class_map, tree.get("/ClassMap"), "ClassMap")
-    _make_ids_unique(tree.get("/K"), number, merged.ids)
+    _make_ids_unique(tree, number, merged.ids)
 
     merged.outline_entries.append(_outline_entry(out, src, pages[0] if pages else None, number))
     merged.ua_parts.append(_ua_part(src))
@@ -101,7 +103,7 @@ def _shift_struct_parents(pages: list[Dictionary], offset: int) -> int:
     seen: set[tuple[int, int]] = set()
     end = 0
     for holder in _key_holders(pages):
-        if not _first_visit(holder, seen):
+        if not first_visit(holder, seen):
             continue
         for key in ("/StructParents", "/StructParent"):
             if key in holder:
@@ -115,7 +117,7 @@ def _key_holders(pages: list[Dictionary]) -> Iterator[Dictionary]:
     visited: set[tuple[int, int]] = set()
     for page in pages:
         yield page
-        for annot in _as_list(page.get("/Annots")):
+        for annot in as_list(page.get("/Annots")):
             if isinstance(annot, Dictionary):
                 yield annot
         yield from _form_xobjects(page.get("/Resources"), visited)
@@ -136,7 +138,7 @@ def _form_xobjects(resources, visited: set[tuple[int, int]]) -> Iterator[pikepdf
 
 def _key_span(tree: Dictionary) -> int:
     """One past the largest ParentTree key the input uses or reserves, so the next input starts above it."""
-    keys = [int(key) for key, _ in _tree_items(tree.get("/ParentTree"), "/Nums")]
+    keys = [int(key) for key, _ in tree_items(tree.get("/ParentTree"), "/Nums")]
     next_key = tree.get("/ParentTreeNextKey")
     return max([key + 1 for key in keys] + [int(next_key) if next_key is not None else 0])
 
@@ -148,9 +150,7 @@ def _adopt_top_elements(tree: Dictionary, lang, document: Dictionary) -> None:
     still applies to everything below them (an element's own /Lang wins). An input's own /Document
     element becomes a /Part: one document holds them all, and a /Document is only allowed at the root.
     """
-    for element in _as_list(tree.get("/K")):
-        if not isinstance(element, Dictionary) or "/S" not in element:
-            continue  # not a structure element: nothing a reader could reach from the root
+    for element in top_elements(tree):   # anything else under the root is nothing a reader could reach
         element.P = document
         if element.S == Name.Document:
             element.S = Name.Part
@@ -169,23 +169,23 @@ def _merge_map(merged: dict[str, pikepdf.Object], source, what: str) -> None:
         merged.setdefault(name, value)
 
 
-def _make_ids_unique(kids, number: int, ids: dict[bytes, Dictionary]) -> None:
+def _make_ids_unique(tree: Dictionary, number: int, ids: dict[bytes, Dictionary]) -> None:
     """Prefix the input's element IDs with its number, as IDs may repeat across inputs.
 
     Table cells name their header cells by ID (/Headers), so those references are renamed too.
     """
     prefix = b"%d-" % number
     renamed: set[tuple[int, int]] = set()  # attribute objects may be shared between cells
-    for element in _elements(kids):
+    for element in walk(top_elements(tree)):
         if isinstance(element.get("/ID"), String):
             element.ID = String(prefix + bytes(element.ID))
             ids[bytes(element.ID)] = element
         attributes = element.get("/A")
-        if attributes is None or not _first_visit(attributes, renamed):
+        if attributes is None or not first_visit(attributes, renamed):
             continue
-        for attribute in _as_list(attributes):
+        for attribute in as_list(attributes):
             if isinstance(attribute, Dictionary) and isinstance(attribute.get("/Headers"), Array) \
-                    and _first_visit(attribute, renamed):
+                    and first_visit(attribute, renamed):
                 attribute.Headers = Array([String(prefix + bytes(h)) if isinstance(h, String) else h
                                            for h in attribute.Headers])
 
@@ -195,7 +195,7 @@ def _make_destinations_explicit(src: pikepdf.Pdf) -> None:
     named = _named_destinations(src)
     if not named:
         return
-    holders = [annot for page in src.pages for annot in _as_list(page.obj.get("/Annots"))
+    holders = [annot for page in src.pages for annot in as_list(page.obj.get("/Annots"))
                if isinstance(annot, Dictionary)]
     outlines = src.Root.get("/Outlines")
     if isinstance(outlines, Dictionary):
@@ -216,7 +216,7 @@ def _named_destinations(src: pikepdf.Pdf) -> dict[bytes, pikepdf.Object]:
     named: dict[bytes, pikepdf.Object] = {}
     names = src.Root.get("/Names")
     if isinstance(names, Dictionary):
-        for key, value in _tree_items(names.get("/Dests"), "/Names"):
+        for key, value in tree_items(names.get("/Dests"), "/Names"):
             named[bytes(key)] = value
     old = src.Root.get("/Dests")
     if isinstance(old, Dictionary):
@@ -339,59 +339,9 @@ def _chain(first) -> Iterator[Dictionary]:
     """``first`` and its /Next siblings, stopping at a loop."""
     seen: set[tuple[int, int]] = set()
     item = first
-    while isinstance(item, Dictionary) and _first_visit(item, seen):
+    while isinstance(item, Dictionary) and first_visit(item, seen):
         yield item
         item = item.get("/Next")
-
-
-# --- PDF trees ----------------------------------------------------------------------------------
-
-def _tree_items(node, kind: str) -> Iterator[tuple[pikepdf.Object, pikepdf.Object]]:
-    """The (key, value) pairs of a number tree (kind "/Nums") or name tree ("/Names"), nested /Kids flattened."""
-    seen: set[tuple[int, int]] = set()
-    stack = [node]
-    while stack:
-        node = stack.pop()
-        if not isinstance(node, Dictionary) or not _first_visit(node, seen):
-            continue
-        pairs = _as_list(node.get(kind))
-        for i in range(0, len(pairs) - 1, 2):
-            yield pairs[i], pairs[i + 1]
-        stack.extend(reversed(_as_list(node.get("/Kids"))))
-
-
-def _elements(kids) -> Iterator[Dictionary]:
-    """Every structure element under ``kids``, parents first, each once.
-
-    Kids that are not elements (marked-content IDs, /MCR and /OBJR references) have no /S.
-    """
-    seen: set[tuple[int, int]] = set()
-    stack = list(reversed(_as_list(kids)))
-    while stack:
-        node = stack.pop()
-        if not isinstance(node, Dictionary) or "/S" not in node or not _first_visit(node, seen):
-            continue
-        yield node
-        stack.extend(reversed(_as_list(node.get("/K"))))
-
-
-def _as_list(value) -> list:
-    """A PDF value that may be one item or an array of them, as a list."""
-    if value is None:
-        return []
-    if isinstance(value, Array):
-        return list(value)
-    return [value]
-
-
-def _first_visit(obj: pikepdf.Object, seen: set[tuple[int, int]]) -> bool:
-    """False when an indirect object was met before (shared or in a loop); direct objects are always new."""
-    if not obj.is_indirect:
-        return True
-    if obj.objgen in seen:
-        return False
-    seen.add(obj.objgen)
-    return True
 
 
 def _version_key(version: str) -> tuple[int, ...]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from careleaf.pdf.engine import LaidBox, LaidPage, laid_out
+
 LAST_PAGE_MIN_FILL = 0.25
 # What a block carries with it when measured at the top of a page (the margins above and below it there,
 # the space for its first line's leading): a block this much smaller than the gap still may not fit.
@@ -44,23 +46,17 @@ class PageFacts:
 
 def page_facts(document) -> PageFacts:
     """The page facts of a rendered WeasyPrint document."""
-    pieces = [piece for number, page in enumerate(document.pages, 1) for piece in _pieces(page._page_box, number)]
-    fills = tuple(round(_fill(page._page_box, [p for p in pieces if p.page == number]), 3)
-                  for number, page in enumerate(document.pages, 1))
-    return PageFacts(fills, tuple(layout_problems(document, pieces, fills)))
+    pages = laid_out(document)
+    pieces = [piece for number, page in enumerate(pages, 1) for piece in _pieces(page.boxes, number)]
+    fills = tuple(round(_fill(page, [p for p in pieces if p.page == number]), 3)
+                  for number, page in enumerate(pages, 1))
+    return PageFacts(fills, tuple(layout_problems(pages, pieces, fills)))
 
 
-def _fill(page_box, pieces: list[Piece]) -> float:
+def _fill(page: LaidPage, pieces: list[Piece]) -> float:
     """The share of a page's text area down to its lowest line or picture in the normal flow."""
-    top = page_box.content_box_y()
-    bottom = max((piece.bottom for piece in pieces), default=top)
-    return max(0.0, min(1.0, (bottom - top) / (page_box.height or 1)))
-
-
-def _is_margin(box) -> bool:
-    from weasyprint.formatting_structure.boxes import MarginBox
-
-    return isinstance(box, MarginBox)
+    bottom = max((piece.bottom for piece in pieces), default=page.top)
+    return max(0.0, min(1.0, (bottom - page.top) / (page.height or 1)))
 
 
 def budget_warnings(name: str, kind: str, facts: PageFacts, *, large_print: bool, page_size: str,
@@ -98,27 +94,24 @@ class Piece:
                    for element in self.elements)
 
 
-def layout_problems(document, pieces: list[Piece], fills: tuple[float, ...]) -> list[str]:
+def layout_problems(pages: list[LaidPage], pieces: list[Piece], fills: tuple[float, ...]) -> list[str]:
     """Where a rendered leaflet breaks the print rules: a heading ending a page, the timeline picture
     apart from its table, or a page left less than half full when what follows would have fitted."""
     return (_headings_ending_pages(pieces) + _picture_apart_from_table(pieces)
-            + _half_empty_pages(document, pieces, fills))
+            + _half_empty_pages(pages, pieces, fills))
 
 
-def _pieces(page_box, number: int, elements: tuple = (), kept: tuple[float, float] | None = None):
-    from weasyprint.formatting_structure.boxes import LineBox, ParentBox
-
-    for box in page_box.children:
-        if _is_margin(box) or box.style["position"] in ("absolute", "fixed"):
-            continue
-        inner = elements + ((box.element,) if box.element is not None and box.element_tag and (
-            not elements or elements[-1] is not box.element) else ())
-        keeps = box.style["break_inside"] in ("avoid", "avoid-page")
-        box_kept = (box.position_y, box.position_y + box.margin_height()) if keeps and kept is None else kept
-        if isinstance(box, LineBox) or not isinstance(box, ParentBox) or not box.children:
-            yield Piece(number, box.position_y, box.position_y + box.margin_height(), inner, box_kept)
+def _pieces(boxes: tuple[LaidBox, ...], number: int, elements: tuple = (), kept: tuple[float, float] | None = None):
+    """The lines and pictures of a page's boxes in the normal flow, in order."""
+    for box in boxes:
+        element = box.element
+        inner = elements + ((element,) if element is not None and (not elements or elements[-1] is not element)
+                            else ())
+        box_kept = (box.top, box.bottom) if box.kept_together and kept is None else kept
+        if box.leaf:
+            yield Piece(number, box.top, box.bottom, inner, box_kept)
         else:
-            yield from _pieces(box, number, inner, box_kept)
+            yield from _pieces(box.boxes, number, inner, box_kept)
 
 
 def _last_on_each_page(pieces: list[Piece]) -> list[Piece]:
@@ -142,15 +135,14 @@ def _picture_apart_from_table(pieces: list[Piece]) -> list[str]:
     return []
 
 
-def _half_empty_pages(document, pieces: list[Piece], fills: tuple[float, ...]) -> list[str]:
+def _half_empty_pages(pages: list[LaidPage], pieces: list[Piece], fills: tuple[float, ...]) -> list[str]:
     problems = []
-    for page_number, (page, fill) in enumerate(zip(document.pages[:-1], fills), 1):
-        box = page._page_box
+    for page_number, (page, fill) in enumerate(zip(pages[:-1], fills), 1):
         following = [piece for piece in pieces if piece.page == page_number + 1]
         if fill >= 0.5 or not following:
             continue
         needed = _unbreakable_height(following)
-        if needed < (1 - fill - FIT_SLACK) * box.height:
+        if needed < (1 - fill - FIT_SLACK) * page.height:
             problems.append(f"page {page_number} is only {fill:.0%} full, though what starts page "
                             f"{page_number + 1} would have fitted")
     return problems

@@ -10,8 +10,9 @@ not (a deleted font), and anything WeasyPrint itself could not load or draw:
 left alone, it would log the problem and print the page without the logo, or
 in a fallback font.
 
-WeasyPrint is imported lazily so that commands which render nothing stay fast.
-Fonts and stylesheets are prepared once per process and reused for every PDF.
+WeasyPrint is reached through careleaf.pdf.engine, which imports it lazily so that commands
+which render nothing stay fast. Fonts and stylesheets are prepared once per process and
+reused for every PDF.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 from xml.etree import ElementTree
 
 from careleaf.errors import RenderError
+from careleaf.pdf import engine
+from careleaf.pdf.engine import uses_fast_subsetting  # noqa: F401  (the build reports it from here)
 from careleaf.pdf.pages import PageFacts, page_facts
 
 MAX_DATA_URL = 256 * 1024
@@ -50,14 +53,11 @@ def _renderer(folders: tuple[Path, ...]):
     Checked before it is kept: fonts are loaded here, once, so a font that could not be
     loaded would otherwise go unnoticed in every PDF after the first.
     """
-    from weasyprint import CSS
-    from weasyprint.text.fonts import FontConfiguration
-
     _remove_at_exit()
-    fonts = FontConfiguration()
+    fonts = engine.font_configuration()
     fetcher = _fetcher_class()(folders)
     with _weasyprint_errors() as errors:
-        sheets = {name: CSS(url=(folders[0] / f"{name}.css").as_uri(), font_config=fonts, url_fetcher=fetcher)
+        sheets = {name: engine.stylesheet((folders[0] / f"{name}.css").as_uri(), fonts, fetcher)
                   for name in ("leaflet", "large-print")}
     problems = _problems(fetcher, errors)
     if problems:
@@ -92,7 +92,7 @@ def _forget_renderers() -> None:
 
 @lru_cache(maxsize=None)
 def _fetcher_class():
-    from weasyprint.urls import URLFetcher, URLFetcherResponse
+    URLFetcher, URLFetcherResponse = engine.fetcher_classes()
 
     class AssetFetcher(URLFetcher):
         """Serves files from one folder; refuses everything else and remembers what it refused."""
@@ -216,8 +216,6 @@ def render(html: str, folders: tuple[Path, ...], *, large_print: bool = False, s
     """A tagged PDF/UA-1 document from a leaflet's HTML, whose relative references (the logo) are read
     from the asset ``folders``, the first one winning, with its tag tree mended (careleaf.pdf.tagging) and the
     fill of its pages. Raises RenderError."""
-    from weasyprint import HTML
-
     from careleaf.pdf.tagging import write_pdf
 
     folders = tuple(Path(folder).resolve() for folder in folders)
@@ -230,8 +228,8 @@ def render(html: str, folders: tuple[Path, ...], *, large_print: bool = False, s
     with _weasyprint_errors() as errors:
         try:
             # Laid out first, then written, so that the pages and their boxes can be read as well.
-            document = HTML(string=html, base_url=folders[0].as_uri() + "/", url_fetcher=fetcher).render(
-                stylesheets=stylesheets, font_config=fonts, **PDF_OPTIONS)
+            document = engine.lay_out(html, base_url=folders[0].as_uri() + "/", fetcher=fetcher,
+                                      stylesheets=stylesheets, fonts=fonts, **PDF_OPTIONS)
             pdf = write_pdf(document, finish=_mark(document, folders), **PDF_OPTIONS)
             facts = page_facts(document)
         except RenderError:
@@ -317,9 +315,3 @@ def _weasyprint_errors() -> Iterator[_ErrorLog]:
     finally:
         logger.removeHandler(handler)
 
-
-def uses_fast_subsetting() -> bool:
-    """Whether WeasyPrint found HarfBuzz's font subsetter (else it falls back to fontTools, slower)."""
-    from weasyprint.text.ffi import harfbuzz, harfbuzz_subset
-
-    return harfbuzz_subset is not None and bool(harfbuzz.hb_version_atleast(4, 1, 0))
