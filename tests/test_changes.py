@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from careleaf.errors import RevisionError
 from careleaf.project import Project
-from careleaf.review.changes import RevisionError, compare, word_diff
+from careleaf.review.changes import compare, word_diff
 
 from conftest import copy_project, replace_in, run_cli
 

@@ -4,17 +4,22 @@ who should not be treated, urgent help, checklist, review visit, contact and QR 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
+import typing
 
 import pytest
 
 from careleaf.build.run import pages
+from careleaf.content import model
+from careleaf.content.facts import COMPONENTS, FACT_GROUPS, URGENT_HELP
+from careleaf.content.load import load
 from careleaf.project import Project
 from careleaf.content.catalog import load_catalog
 from careleaf.leaflet.figures import Mark, timeline
 from careleaf.pdf.fonts import FONT_FILES, Fonts
 from careleaf.project import THEME
-from careleaf.content.validate import Duration
+from careleaf.content.fields import Duration
 from conftest import copy_project, normalise, pdf_pages_text, replace_in
 
 AFTERCARE = "harbour-skin/en/botox-facial-lines-aftercare"
@@ -199,3 +204,25 @@ def test_large_print_is_the_same_content(sample_html):
     assert table_cells
     for cell in table_cells:
         assert " ".join(words(cell)) in stacked
+
+
+def names(cls: type) -> set[str]:
+    return {spec.name for spec in dataclasses.fields(cls)}
+
+
+def test_every_built_in_block_has_its_template_heading_and_keys():
+    """The one table of built-in blocks (careleaf.content.facts) agrees with the theme's templates and words,
+    and with the schema whose keys it names."""
+    words = load(THEME / "templates/labels/en.yaml").data
+    for component in COMPONENTS:
+        template = (THEME / "templates" / component.template).read_text("utf-8")
+        assert f"label.{component.heading}" in template and component.heading in words, component.name
+    for group in FACT_GROUPS:
+        for cls in (model.Treatment, model.TreatmentWording, model.Fingerprints):
+            assert group.key in names(cls), (group.key, cls)
+        fact = typing.get_args(typing.get_type_hints(model.Treatment)[group.key])[0]
+        if group.figure:     # the field a reference prints: a Duration, or an optional one
+            figure = typing.get_type_hints(fact)[group.figure]
+            assert Duration in (typing.get_args(figure) or (figure,)), group.key
+    for cls in (model.TreatmentWording, model.SharedWording, model.Fingerprints):
+        assert URGENT_HELP.key in names(cls)

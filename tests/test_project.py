@@ -37,8 +37,10 @@ def test_new_writes_a_small_project_that_builds_as_it_is(started):
     text = " ".join(pdf_pages_text(pdf))
     assert "My Clinic" in text and "Redness where you were treated" in text
     assert "DRAFT" in text   # nobody has approved the example wording
-    # Only content and the logo are the project's; the templates and styles are careleaf's own.
-    assert not (started / "templates").exists() and not (started / "styles/leaflet.css").exists()
+    # Only content and the logo are the project's; the templates and styles are careleaf's own (the project's
+    # templates/ and styles/ hold only a note on replacing them).
+    assert not [p for p in (started / "templates").rglob("*") if p.name != "README.md"]
+    assert not (started / "styles/leaflet.css").exists()
     assert sorted(p.name for p in (started / "leaflets/schema").iterdir()) == [
         "brand.schema.json", "check.schema.json", "shared-wording.schema.json", "treatment-wording.schema.json",
         "treatment.schema.json"]
@@ -48,6 +50,18 @@ def test_new_project_passes_check_without_errors(started):
     result = run_cli("check", cwd=started)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 errors" in result.stdout
+
+
+def test_a_project_names_its_own_parts_in_one_place(tmp_path):
+    """What careleaf reads of a project and where it writes, as the project's documentation lays it out."""
+    project = Project(tmp_path)
+    assert project.inputs == (tmp_path / "leaflets", tmp_path / "templates", tmp_path / "styles",
+                              tmp_path / "careleaf.yaml")
+    assert project.template_folders == (tmp_path / "templates", THEME / "templates")
+    assert project.asset_folders == (tmp_path / "styles", THEME / "styles")
+    assert project.out == tmp_path / "out"
+    assert project.is_shared_output(tmp_path / "out" / "clinic" / "leaflet.pdf")
+    assert not project.is_shared_output(tmp_path / "letters" / "leaflet.pdf")
 
 
 def test_new_refuses_a_folder_that_holds_files(tmp_path, capsys):

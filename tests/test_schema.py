@@ -11,7 +11,7 @@ from careleaf.content import model
 from careleaf.content import validate
 from careleaf.content.schemas import schema_texts
 from careleaf.content.load import load
-from careleaf.content.validate import Duration
+from careleaf.content.fields import Duration
 
 
 

@@ -30,17 +30,18 @@ from pathlib import PurePosixPath
 from typing import Any, Iterator
 
 from careleaf.content import model
+from careleaf.content.facts import FACT_KEYS, URGENT_HELP
 from careleaf.errors import Problem
 from careleaf.content.labels import TemplateWords
 from careleaf.content.load import Document
+from careleaf.project import CONTENT, TEMPLATES
 
-# Facts in treatment.yaml that are lists of items with an id.
-FACT_GROUPS = ("timeline", "side_effects", "contraindications", "aftercare_checklist")
+# The name of the one item a file's urgent-help wording is: Key(file, "urgent_help", "box").
+URGENT_BOX = "box"
 
 # Brand fields that print nothing on a catalog leaflet: which languages are offered is a list of PDFs, not
 # their content; the time zone and opening days give a patient's own leaflet its dates (careleaf.handout.personal).
 BRAND_NOT_PRINTED = ("languages", "time_zone", "opening_days", "closed_dates", "booklet")
-
 
 
 @dataclass(frozen=True, order=True)
@@ -73,11 +74,11 @@ class Item:
 
 _LANGUAGE_FILE = r"[a-z]{2}\.yaml"
 LAYOUT: list[tuple[str, Any]] = [
-    (r"leaflets/brands/[^/]+\.yaml", model.Brand),
-    (rf"leaflets/shared/{_LANGUAGE_FILE}", model.SharedWording),
-    (r"leaflets/treatments/[^/]+/treatment\.yaml", model.Treatment),
-    (rf"leaflets/treatments/[^/]+/{_LANGUAGE_FILE}", model.TreatmentWording),
-    (rf"templates/labels/{_LANGUAGE_FILE}", TemplateWords),
+    (rf"{CONTENT}/brands/[^/]+\.yaml", model.Brand),
+    (rf"{CONTENT}/shared/{_LANGUAGE_FILE}", model.SharedWording),
+    (rf"{CONTENT}/treatments/[^/]+/treatment\.yaml", model.Treatment),
+    (rf"{CONTENT}/treatments/[^/]+/{_LANGUAGE_FILE}", model.TreatmentWording),
+    (rf"{TEMPLATES}/labels/{_LANGUAGE_FILE}", TemplateWords),
 ]
 
 
@@ -104,14 +105,14 @@ def file_items(file: str, value: Any, doc: Document) -> dict[Key, Item]:
 def _parts(value: Any) -> Iterator[tuple[str, str, Any, tuple, bool]]:
     """(group, name, value, key path in the file, located at the key?) for each item."""
     if isinstance(value, model.Treatment):
-        for group in FACT_GROUPS:
+        for group in FACT_KEYS:
             for index, fact in enumerate(getattr(value, group)):
                 yield group, fact.id, fact, (group, index), False
         for index, definition in enumerate(value.leaflets):
             yield "leaflets", definition.kind, definition, ("leaflets", index), False
     elif isinstance(value, (model.TreatmentWording, model.SharedWording)):
         for group, name, item in wording_items(value):
-            where = (group,) if group in ("name", "urgent_help") else (group, name)
+            where = (group,) if group in ("name", URGENT_HELP.key) else (group, name)
             yield group, name, item, where, True
     elif isinstance(value, model.Brand):
         for spec in dataclasses.fields(value):
@@ -130,16 +131,14 @@ def wording_items(wording: model.TreatmentWording | model.SharedWording) -> Iter
     """
     if isinstance(wording, model.TreatmentWording):
         yield "name", "name", wording.name
-        for group in ("leaflets", "sections", *FACT_GROUPS):
+        for group in ("leaflets", "sections", *FACT_KEYS):
             for name, value in getattr(wording, group).items():
                 yield group, name, value
-        if wording.urgent_help:
-            yield "urgent_help", "box", wording.urgent_help
     else:
         for name, value in wording.sections.items():
             yield "sections", name, value
-        if wording.urgent_help:
-            yield "urgent_help", "box", wording.urgent_help
+    if wording.urgent_help:
+        yield URGENT_HELP.key, URGENT_BOX, wording.urgent_help
 
 
 # --- fingerprints -----------------------------------------------------------------------

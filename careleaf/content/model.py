@@ -1,8 +1,10 @@
 """The content schema, declared once.
 
 Every file an editor writes is described here: each class is one kind of file or
-block, each field has its type and a one-line explanation. ``schema.py`` derives
-the validator and the JSON Schema (``schema/*.json``) from these declarations.
+block, each field has its type (a kind of value from ``fields.py``) and a one-line
+explanation. ``validate.py`` derives the validator and the JSON Schema
+(``schema/*.json``, written by ``schemas.py``) from these declarations. The names
+of the groups of facts and of the built-in blocks are in ``facts.py``.
 
 Facts and figures live in a treatment's ``treatment.yaml`` and are the same in
 every language; wording lives in one file per language (``en.yaml``, ``tr.yaml``)
@@ -15,8 +17,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal, Optional, get_args
 
-from careleaf.content.validate import (Code, Colour, Country, Duration, Id, Language, Markup, Reference, SvgFile, Text,
-                                       TimeZone, Url, field)
+from careleaf.content.facts import (AFTERCARE_CHECKLIST, COMPONENT_NAMES, CONTACT, CONTRAINDICATIONS, SIDE_EFFECTS,
+                                    TIMELINE, URGENT_HELP)
+from careleaf.content.fields import (Code, Colour, Country, Duration, Id, Language, Markup, Reference, SvgFile, Text,
+                                     TimeZone, Url, field)
 
 Kind = Literal["pre-treatment", "aftercare"]
 Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare", "not-known"]
@@ -29,14 +33,10 @@ KINDS: tuple[str, ...] = ("pre-treatment", "aftercare")
 WEEKDAYS: tuple[str, ...] = get_args(Weekday)          # in date.weekday() order, Monday first
 FREQUENCIES: tuple[str, ...] = ("very-common", "common", "uncommon", "rare", "very-rare", "not-known")
 
-# Blocks drawn from structured data; a leaflet lists them among its sections by name.
-COMPONENTS = ("timeline", "side-effects", "contraindications", "aftercare-checklist",
-              "urgent-help", "review-visit", "contact")
-
-# What each kind of leaflet must show, whatever else it holds.
+# What each kind of leaflet must show, whatever else it holds: built-in blocks, by name.
 REQUIRED_TOPICS: dict[str, tuple[str, ...]] = {
-    "pre-treatment": ("side-effects", "timeline", "contraindications"),
-    "aftercare": ("side-effects", "timeline", "contraindications", "urgent-help", "contact"),
+    "pre-treatment": tuple(c.name for c in (SIDE_EFFECTS, TIMELINE, CONTRAINDICATIONS)),
+    "aftercare": tuple(c.name for c in (SIDE_EFFECTS, TIMELINE, CONTRAINDICATIONS, URGENT_HELP, CONTACT)),
 }
 
 
@@ -46,7 +46,7 @@ REQUIRED_TOPICS: dict[str, tuple[str, ...]] = {
 class Milestone:
     """A point or period on the expected timeline after treatment."""
 
-    id: Id = field("A short name; its wording is under 'timeline' in each language file")
+    id: Id = field(f"A short name; its wording is under '{TIMELINE.key}' in each language file")
     when: Duration = field("When it happens after treatment, for example '48-72 hours' or '4.5-6 months'")
     visit: bool = field("true when this is a visit to the clinic, such as the review visit", False)
     after_repeat: bool = field("true when this applies only after repeat treatments", False)
@@ -57,7 +57,7 @@ class Milestone:
 class SideEffect:
     """A possible side effect: how common it is and how long it lasts."""
 
-    id: Id = field("A short name; its wording is under 'side_effects' in each language file")
+    id: Id = field(f"A short name; its wording is under '{SIDE_EFFECTS.key}' in each language file")
     frequency: Frequency = field("How common it is, in the EMA's categories (not-known when no figure exists)")
     lasts: Optional[Duration] = field("How long it usually lasts, for example '24-48 hours'", None)
     urgent: bool = field("true when it needs urgent help: its row then sends the reader to the urgent-help box "
@@ -69,7 +69,7 @@ class SideEffect:
 class Contraindication:
     """A condition that rules the treatment out, or that the clinic must know about."""
 
-    id: Id = field("A short name; its wording is under 'contraindications' in each language file")
+    id: Id = field(f"A short name; its wording is under '{CONTRAINDICATIONS.key}' in each language file")
     rule: Rule = field("do-not-treat: the treatment is not given; tell-us: tell the clinic before treatment")
     needs_approval: bool = field("true while a clinician has not yet approved this fact", False)
 
@@ -78,7 +78,7 @@ class Contraindication:
 class ChecklistItem:
     """One thing to do (or avoid) within a time window after treatment."""
 
-    id: Id = field("A short name; its wording is under 'aftercare_checklist' in each language file")
+    id: Id = field(f"A short name; its wording is under '{AFTERCARE_CHECKLIST.key}' in each language file")
     within: Duration = field("The time window it applies to, for example '4 hours' or '2 weeks'")
     needs_approval: bool = field("true while a clinician has not yet approved this advice", False)
 
@@ -91,7 +91,7 @@ class LeafletDefinition:
     code: Code = field("A stable code written on consent forms, for example BTX-FL-AC")
     version: int = field("The version number; raise it whenever the wording changes")
     contents: list[Reference] = field("Sections and blocks in printed order: section names, 'shared/name', "
-                               "or one of: " + ", ".join(COMPONENTS))
+                               "or one of: " + ", ".join(COMPONENT_NAMES))
     approved_by: Optional[Text] = field("The clinician who approved this version", None)
     approved_on: Optional[dt.date] = field("The date this version was approved (YYYY-MM-DD)", None)
     review_by: Optional[dt.date] = field("The date by which it must be reviewed again (YYYY-MM-DD)", None)

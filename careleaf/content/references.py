@@ -18,10 +18,12 @@ from __future__ import annotations
 import re
 from typing import Any, Iterator
 
-REFERENCE = re.compile(r"\{(timeline|side_effects|aftercare_checklist|country)\.([a-z0-9-]+)(?:\.([a-z]+))?\}")
-FIELD_OF = {"timeline": None, "side_effects": "lasts", "aftercare_checklist": "within"}
-HOW = ("write {timeline.<id>}, {side_effects.<id>.lasts}, {aftercare_checklist.<id>.within} "
-       "or {country.<word>}")
+from careleaf.content.facts import SIDE_EFFECTS, WITH_FIGURES
+
+COUNTRY = "country"    # {country.<word>}: a word from the brand's country
+_GROUPS = "|".join(re.escape(key) for key in (*WITH_FIGURES, COUNTRY))
+REFERENCE = re.compile(rf"\{{({_GROUPS})\.([a-z0-9-]+)(?:\.([a-z]+))?\}}")
+HOW = "write " + ", ".join(group.reference("<id>") for group in WITH_FIGURES.values()) + f" or {{{COUNTRY}.<word>}}"
 
 
 def found_in(text: str | None) -> Iterator[re.Match]:
@@ -34,7 +36,7 @@ def problems_in(text: str | None, facts: Any, country_words: set[str] | None) ->
     problems = []
     for match in found_in(text):
         group, name, field = match.groups()
-        if group == "country":
+        if group == COUNTRY:
             if field or (country_words is not None and name not in country_words):
                 known = ", ".join(sorted(country_words or ())) or "none"
                 problems.append(f"{match[0]}: the country table has no word '{name}' for every clinic offering "
@@ -44,14 +46,13 @@ def problems_in(text: str | None, facts: Any, country_words: set[str] | None) ->
             problems.append(f"{match[0]}: shared wording is used by several treatments, so it cannot refer to one "
                             "treatment's facts; move the figure into the treatment's own wording")
             continue
-        ids = {item.id for item in getattr(facts, group)}
-        if name not in ids:
+        found = {item.id: item for item in getattr(facts, group)}
+        if name not in found:
             problems.append(f"{match[0]}: there is no '{name}' under {group} in treatment.yaml")
-        elif field != FIELD_OF[group]:
-            right = f"{{{group}.{name}" + (f".{FIELD_OF[group]}" if FIELD_OF[group] else "") + "}"
-            problems.append(f"{match[0]}: write {right}")
-        elif group == "side_effects" and next(i for i in facts.side_effects if i.id == name).lasts is None:
-            problems.append(f"{match[0]}: that side effect has no 'lasts' in treatment.yaml")
+        elif field != WITH_FIGURES[group].reference_field:
+            problems.append(f"{match[0]}: write {WITH_FIGURES[group].reference(name)}")
+        elif group == SIDE_EFFECTS.key and getattr(found[name], SIDE_EFFECTS.figure) is None:   # the one optional figure
+            problems.append(f"{match[0]}: that side effect has no '{SIDE_EFFECTS.figure}' in treatment.yaml")
     stray = re.findall(r"\{[a-z_]+\.[^{}\s]*\}", REFERENCE.sub("", text or ""))
     problems += [f"{text}: not a reference careleaf knows; {HOW}" for text in stray]
     return problems

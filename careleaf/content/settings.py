@@ -27,9 +27,9 @@ from typing import Literal, Optional
 
 from careleaf.errors import InputError, Problem
 from careleaf.project import Project
-from careleaf.content.validate import Text, field, origin, read_file
+from careleaf.content.fields import Text, field
+from careleaf.content.validate import origin, read_file
 
-SETTINGS_FILE = "careleaf.yaml"
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
@@ -98,7 +98,7 @@ class Settings:
 
 def load_settings(project: Project) -> Settings:
     """The project's settings (defaults when it has no careleaf.yaml); InputError for a problem."""
-    path = project.root / SETTINGS_FILE
+    path = project.settings_file
     if not path.exists():
         return Settings()
     settings, _, problems = read_file(path, Settings)
@@ -141,8 +141,8 @@ def _cross_check(settings: Settings) -> list[Problem]:
 def data_folder(project: Project, settings: Settings) -> Path:
     """The private folder for the outbox and the register; made readable by its owner only."""
     folder = (project.root / settings.data).resolve()
-    if folder.is_relative_to((project.root / "out").resolve()):
-        raise InputError([Problem(project.root / SETTINGS_FILE, 1, 1, "data: the outbox and the register hold "
+    if project.is_shared_output(folder):
+        raise InputError([Problem(project.settings_file, 1, 1, "data: the outbox and the register hold "
                                   "patients' data and may not be inside out/, the catalog's shared folder")])
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(folder, 0o700)       # also when it was already there, made by someone else's umask

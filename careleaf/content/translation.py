@@ -19,6 +19,7 @@ from typing import Any
 
 from careleaf.content import model
 from careleaf.content.items import wording_items
+from careleaf.errors import InputError, Problem, display_path
 
 SOURCE_LANGUAGE = "en"
 BLOCK = "translated_from"
@@ -69,8 +70,6 @@ def mark_reviewed(path: Path, source: model.TreatmentWording | model.SharedWordi
 
 def out_of_date(catalog) -> dict[str, list[str]]:
     """Each translation file with its stale items, as shown to the translator."""
-    from careleaf.errors import display_path
-
     report: dict[str, list[str]] = {}
     for path, source, translated in _translation_files(catalog):
         stale = stale_items(source, translated)
@@ -81,8 +80,6 @@ def out_of_date(catalog) -> dict[str, list[str]]:
 
 def reviewed(catalog, path: Path) -> None:
     """Record that the translation file at ``path`` now matches its source. Raises InputError otherwise."""
-    from careleaf.errors import InputError, Problem
-
     for candidate, source, _ in _translation_files(catalog):
         if candidate.resolve() == path:
             mark_reviewed(path, source)

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from careleaf.content import model
+from careleaf.content import model, references
 from careleaf.content.catalog import Catalog, brand_file, labels_file, logo_file, shared_file
+from careleaf.content.facts import (AFTERCARE_CHECKLIST, COMPONENT_NAMES, CONTRAINDICATIONS, SIDE_EFFECTS, TIMELINE,
+                                    URGENT_HELP, WITH_FIGURES, Component, printing, template_of)
+from careleaf.content.fields import Duration
 from careleaf.content.governance import approved, overdue
-from careleaf.content.items import BRAND_NOT_PRINTED, Key, digest
+from careleaf.content.items import BRAND_NOT_PRINTED, URGENT_BOX, Key, digest
 from careleaf.content.labels import printed_labels
-from careleaf.content.validate import Duration
 
 RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
 
@@ -56,9 +58,14 @@ class Job:
 class Block:
     """One item of the leaflet's contents: a question and answer, or a built-in block."""
 
-    kind: str                          # "section" or one of model.COMPONENTS
+    kind: str                          # "section" or one of facts.COMPONENT_NAMES
     section: model.Section | None = None
     lang: str | None = None            # set when the section is printed in the fallback language
+
+    @property
+    def template(self) -> str:
+        """The template that draws it (base.html includes it by this name)."""
+        return template_of(self.kind)
 
 
 @dataclass(frozen=True)
@@ -171,17 +178,17 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
             take(brand_file(job.brand), spec.name)
     take(logo_file(job.brand, brand.logo), "logo")
 
-    def group(name: str, blocks_that_print_it: set[str]) -> list[tuple[Any, Any]]:
+    def group(of: Component) -> list[tuple[Any, Any]]:
         """(fact, wording) of every item of a group, taken only when the leaflet prints it."""
-        if not shown & blocks_that_print_it:
+        if not shown & printing(of.key):
             return []
-        return [(take(facts, name, fact.id), take(own, name, fact.id)) for fact in getattr(entry.facts, name)]
+        return [(take(facts, of.key, fact.id), take(own, of.key, fact.id)) for fact in getattr(entry.facts, of.key)]
 
-    timeline = group("timeline", {"timeline", "review-visit"})
-    side_effects = group("side_effects", {"side-effects"})
-    contraindications = group("contraindications", {"contraindications"})
-    checklist = group("aftercare_checklist", {"aftercare-checklist"})
-    urgent_help = _urgent_box(catalog, take, entry, job, brand) if "urgent-help" in shown else None
+    timeline = group(TIMELINE)
+    side_effects = group(SIDE_EFFECTS)
+    contraindications = group(CONTRAINDICATIONS)
+    checklist = group(AFTERCARE_CHECKLIST)
+    urgent_help = _urgent_box(catalog, take, entry, job, brand) if URGENT_HELP.name in shown else None
     words = catalog.labels[job.lang]
     for name in printed_labels(words, job.kind, {effect.frequency for effect, _ in side_effects}, entry.facts.product):
         take(labels_file(job.lang), name)
@@ -224,10 +231,14 @@ class _Taker:
     def has(self, file: str, group: str, name: str = "") -> bool:
         return Key(file, group, name) in self.items
 
+    def if_there(self, file: str, group: str, name: str = "") -> Any:
+        """The item, taken, when the file has it; else None."""
+        return self(file, group, name) if self.has(file, group, name) else None
+
 
 def _block(reference: str, take: _Taker, entry, lang: str, fallback: str | None) -> Block:
     """One item of the contents: a built-in block, or a section in the leaflet's language or its fallback."""
-    if reference in model.COMPONENTS:
+    if reference in COMPONENT_NAMES:
         return Block(reference)
     if reference.startswith("shared/"):
         files = [shared_file(lang)] + ([shared_file(fallback)] if fallback else [])
@@ -243,10 +254,8 @@ def _block(reference: str, take: _Taker, entry, lang: str, fallback: str | None)
 def _urgent_box(catalog: Catalog, take: _Taker, entry, job: Job, brand: model.Brand) -> UrgentBox:
     """The shared red flags and the treatment's own (or the treatment's alone), the shared action unless the
     treatment has its own, and the numbers for the clinic's country."""
-    shared = take(shared_file(job.lang), "urgent_help", "box") if take.has(shared_file(job.lang), "urgent_help",
-                                                                             "box") else None
-    own_file = entry.wording_file(job.lang)
-    own = take(own_file, "urgent_help", "box") if take.has(own_file, "urgent_help", "box") else None
+    shared = take.if_there(shared_file(job.lang), URGENT_HELP.key, URGENT_BOX)
+    own = take.if_there(entry.wording_file(job.lang), URGENT_HELP.key, URGENT_BOX)
     symptoms = ([] if own and own.replaces_shared or not shared else list(shared.symptoms)) + \
         (list(own.symptoms) if own else [])
     action = own.action if own and own.action else shared.action
@@ -258,8 +267,6 @@ def _urgent_box(catalog: Catalog, take: _Taker, entry, job: Job, brand: model.Br
 def _referred(catalog: Catalog, take: _Taker, entry, job: Job, blocks: list[Block], intro: str | None) -> dict:
     """The value of each reference its wording makes ({timeline.effect-lasts} → the Duration), each fact
     taken into the record of what it prints, so a changed figure rebuilds and reaches it."""
-    from careleaf.content import references
-
     # A section printed in the fallback language takes its country words in that language.
     texts = [(intro, job.lang)] + [(block.section.answer, block.lang or job.lang) for block in blocks if block.section]
     country = catalog.countries.get(catalog.brands[job.brand].country or "")
@@ -267,11 +274,11 @@ def _referred(catalog: Catalog, take: _Taker, entry, job: Job, blocks: list[Bloc
     for text, lang in texts:
         for match in references.found_in(text):
             group, name, _ = match.groups()
-            if group == "country":
-                values[f"country.{name}"] = country.words[lang][name]
+            if group == references.COUNTRY:
+                values[f"{group}.{name}"] = country.words[lang][name]
             else:
                 fact = take(entry.facts_file, group, name)
-                values[f"{group}.{name}"] = getattr(fact, references.FIELD_OF[group] or "when")
+                values[f"{group}.{name}"] = getattr(fact, WITH_FIGURES[group].figure)
     return values
 
 

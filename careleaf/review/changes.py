@@ -28,21 +28,22 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
-import os
 import re
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from careleaf.leaflet.assemble import Job, assemble, jobs
-from careleaf.content.catalog import Catalog, labels_file, load_catalog, stale_keys
-from careleaf.errors import RevisionError, display_path
+from careleaf.content.catalog import Catalog, load_catalog, stale_keys
 from careleaf.content.governance import today as current_date
-from careleaf.content.items import Key, file_items, language_of, model_of
-from careleaf.project import THEME, Project
-from careleaf.content.validate import Duration, origin, read_file
+from careleaf.content.items import Key, file_items, model_of
+from careleaf.content.validate import Duration, origin
+from careleaf.errors import display_path
+from careleaf.leaflet.assemble import Job, assemble, jobs
+from careleaf.project import OUT, Project
+from careleaf.review.git import Git, files_at
+# Still imported from here by desk/register.py, desk/send.py, cli/desk.py and bench/desk.py until their import
+# lines name careleaf.review.git; then this line goes.
+from careleaf.review.git import current_revision  # noqa: F401
 
 # Not wording: whether something still awaits approval, the approval record itself, the version
 # (compared separately) and the evidence kept on record.
@@ -118,6 +119,8 @@ class Reached:
 
 @dataclass
 class Comparison:
+    """The sheet: what changed since a revision, the leaflets it reaches, and notes on files unreadable then."""
+
     revision: str
     commit: str
     changes: list[Change]
@@ -134,13 +137,15 @@ class Comparison:
                 "leaflets": [r.as_json() for r in self.leaflets], "notes": self.notes}
 
 
-def compare(project: Project, revision: str, out: Path = Path("out"), today: dt.date | None = None) -> Comparison:
-    """What changed since ``revision``. Raises InputError (content now invalid) or RevisionError."""
+def compare(project: Project, revision: str, out: Path = Path(OUT), today: dt.date | None = None) -> Comparison:
+    """What changed since ``revision``. Raises InputError (content now invalid) or RevisionError.
+
+    ``out`` is where the PDFs are, as the sheet names them (by default out/, relative to where it is run)."""
     catalog = load_catalog(project)
-    git = _Git(project.root)
+    git = Git(project.root)
     commit = git.commit(revision)
     notes: list[str] = []
-    then = _files_at(git, commit, catalog, revision, notes)
+    then = files_at(git, commit, catalog, revision, notes)
     then_items = {key: item.value for file, (value, doc) in then.items()
                   for key, item in file_items(file, value, doc).items()}
     changes = _changes(catalog, then_items)
@@ -148,98 +153,6 @@ def compare(project: Project, revision: str, out: Path = Path("out"), today: dt.
     changes.sort(key=lambda c: (c.file, c.line, c.item))   # in the order an editor meets them
     reached = _reach(catalog, changes, then, out, today or current_date())
     return Comparison(revision, commit[:12], changes, reached, notes)
-
-
-def current_revision(root: Path) -> str:
-    """The project's git commit now, or '' outside git: kept with each handout so that `superseded` can say
-    what changed since."""
-    try:
-        return _Git(root).commit("HEAD")
-    except RevisionError:
-        return ""
-
-
-# --- reading the files then --------------------------------------------------------------
-
-class _Git:
-    """git, run in the project folder; every failure becomes a plain RevisionError."""
-
-    def __init__(self, root: Path):
-        self.root = root
-
-    def run(self, *args: str) -> bytes:
-        try:
-            done = subprocess.run(["git", *args], cwd=self.root, capture_output=True, timeout=60)
-        except FileNotFoundError:
-            raise RevisionError("git is not installed, so there is no earlier version to compare with") from None
-        if done.returncode != 0:
-            raise RevisionError(done.stderr.decode("utf-8", "replace").strip() or f"git {args[0]} failed")
-        return done.stdout
-
-    def commit(self, revision: str) -> str:
-        try:
-            self.top = Path(self.run("rev-parse", "--show-toplevel").decode().strip()).resolve()
-        except RevisionError:
-            raise RevisionError(f"{self.root} is not in a git repository, so there is no earlier version "
-                                "of the wording to compare with") from None
-        if revision.startswith("-"):
-            raise RevisionError(f"'{revision}' is not a revision; give a commit, tag or branch, for example HEAD~1")
-        try:
-            return self.run("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}").decode().strip()
-        except RevisionError:
-            raise RevisionError(f"git does not know the revision '{revision}'; give a commit, tag or branch, "
-                                "for example HEAD~1 (see 'git log --oneline')") from None
-
-    def files(self, commit: str, folder: str) -> list[str]:
-        """Files under ``folder`` (relative to the project) at ``commit``, relative to the project."""
-        listed = self.run("ls-tree", "-r", "-z", "--name-only", commit, "--", folder)
-        return [name for name in listed.decode("utf-8").split("\0") if name]
-
-    def show(self, commit: str, path: Path) -> bytes | None:
-        """A file at ``commit`` by its path on disk; None when it is outside the repository or was not there."""
-        if not path.resolve().is_relative_to(self.top):
-            return None
-        try:
-            return self.run("show", f"{commit}:./{os.path.relpath(path, self.root)}")
-        except RevisionError:
-            return None
-
-
-def _files_at(git: _Git, commit: str, catalog: Catalog, revision: str, notes: list[str]) -> dict[str, tuple]:
-    """Every items file at the revision as (value, document), read with the same loader and schema as now.
-
-    Template words come from the project's own file at the revision, or else the
-    theme's, when careleaf's theme is in the same repository (as in careleaf's own).
-    """
-    root = catalog.project.root
-    names = [name for name in git.files(commit, "leaflets") if model_of(name)]
-    labels = [labels_file(lang) for lang in catalog.labels]
-    found = {}
-    with tempfile.TemporaryDirectory(prefix="careleaf-changes-") as scratch:
-        for name in [*names, *labels]:
-            data = git.show(commit, root / name)
-            if data is None and name in labels:
-                data = git.show(commit, THEME / name)
-            if data is None and name in labels:   # careleaf's theme, installed: its words are as they are now
-                found[name] = (catalog.labels[language_of(name)], catalog.documents[name])
-                continue
-            if data is None:
-                continue
-            value, doc = _read_old(Path(scratch) / name, data, model_of(name))
-            if value is None:
-                notes.append(f"{name} could not be read at {revision} (it was not valid then), "
-                             "so all of its wording is listed as new")
-            else:
-                found[name] = (value, doc)
-    return found
-
-
-def _read_old(path: Path, data: bytes, cls: Any) -> tuple[Any, Any]:
-    # load.py reads files, not text, so the old version is written to a scratch file first.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    value, doc, _ = read_file(path, cls)
-    return value, doc
 
 
 # --- what changed ------------------------------------------------------------------------

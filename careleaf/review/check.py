@@ -12,7 +12,8 @@ concern, each an error, a warning or a note (info):
 * notes: leaflets that are still drafts.
 
 It also scores every answer and leaflet intro (``readability.py``), so an
-editor can see which sections read hardest. Nothing is rendered, so it runs in
+editor can see which sections read hardest; the wording findings and scores
+are made in ``wording.py``. Nothing is rendered, so it runs in
 a second and never needs the PDF renderer.
 """
 
@@ -22,60 +23,26 @@ import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator
 
 from careleaf.content import model
-from careleaf.review import readability
-from careleaf.leaflet.assemble import assemble, jobs
 from careleaf.content.catalog import Catalog, load_catalog
-from careleaf.errors import InputError, Problem, display_path
+from careleaf.content.facts import COMPONENT_NAMES, COMPONENTS, WITH_FIGURES
 from careleaf.content.governance import approved, due_within, overdue, today as current_date
-from careleaf.content.load import Document, KeyPath
 from careleaf.content.settings import load_settings as load_desk_settings
-from careleaf.project import Project
 from careleaf.content.standards import load_check_settings
 from careleaf.content.validate import origin
-
-LEVELS = ("error", "warning", "info")
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One thing worth a look, at the line it concerns."""
-
-    file: str
-    line: int
-    level: str      # one of LEVELS
-    code: str       # a stable name for the kind of finding, for scripts
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.level}: {self.message}"
-
-    def sort_key(self) -> tuple:
-        return self.file, self.line, LEVELS.index(self.level), self.code, self.message
-
-
-@dataclass(frozen=True)
-class SectionScore:
-    """The readability of one answer or intro."""
-
-    file: str
-    line: int
-    section: str
-    score: readability.Score
-
-    def as_json(self) -> dict[str, Any]:
-        counts = {"file": self.file, "line": self.line, "section": self.section, "lang": self.score.lang,
-                  "words": self.score.words, "sentences": self.score.sentences}
-        scores = {k: getattr(self.score, k) for k in ("reading_ease", "grade", "atesman")
-                  if getattr(self.score, k) is not None}
-        return {**counts, **scores}
+from careleaf.errors import InputError, Problem, display_path
+from careleaf.leaflet.assemble import assemble, jobs
+from careleaf.project import Project
+from careleaf.review.findings import Finding, finding_at, finding_for
+from careleaf.review.wording import SectionScore, wording_findings
 
 
 @dataclass
 class Report:
+    """Every finding, sorted as an editor meets them, and the readability of every answer and intro."""
+
     findings: list[Finding] = field(default_factory=list)
     scores: list[SectionScore] = field(default_factory=list)
 
@@ -109,20 +76,10 @@ def run(project: Project, today: dt.date | None = None) -> Report:
     report.findings += drafts(catalog, today)
     report.findings += stale_translations(catalog)
     if not problems:  # without valid targets, readability findings would only mislead
-        found, report.scores = wording(catalog, settings)
+        found, report.scores = wording_findings(catalog, settings)
         report.findings += found
     report.findings.sort(key=Finding.sort_key)
     return report
-
-
-def _finding(doc: Document, where: KeyPath, level: str, code: str, message: str, *,
-             at_key: bool = False) -> Finding:
-    place = doc.problem(where, message, at_key=at_key)
-    return Finding(display_path(place.path), place.line, level, code, message)
-
-
-def _at(problem: Problem, level: str, code: str, message: str) -> Finding:
-    return Finding(display_path(problem.path), problem.line, level, code, message)
 
 
 def _desk_settings_problems(project: Project) -> list[Problem]:
@@ -138,11 +95,6 @@ def _invalid(problem: Problem) -> Finding:
     return Finding(display_path(problem.path), problem.line, "error", "invalid", problem.message)
 
 
-def jargon_for(settings: model.CheckSettings, lang: str) -> dict[str, str]:
-    checks = getattr(settings, lang, None) if lang in ("en", "tr") else None
-    return {entry.word: entry.say for entry in checks.jargon} if checks else {}
-
-
 # --- sections no leaflet prints ---------------------------------------------------------
 
 def unused_sections(catalog: Catalog) -> list[Finding]:
@@ -153,14 +105,14 @@ def unused_sections(catalog: Catalog) -> list[Finding]:
         listed = {r for definition in entry.facts.leaflets for r in definition.contents}
         for lang, wording in entry.wording.items():
             for name in sorted(set(wording.sections) - listed):
-                found.append(_finding(entry.wording_docs[lang], ("sections", name), "warning", "unused-section",
-                                      f"no leaflet prints the section '{name}': add it to a leaflet's contents "
-                                      f"in {entry.id}/treatment.yaml, or delete it", at_key=True))
+                found.append(finding_at(entry.wording_docs[lang], ("sections", name), "warning", "unused-section",
+                                        f"no leaflet prints the section '{name}': add it to a leaflet's contents "
+                                        f"in {entry.id}/treatment.yaml, or delete it", at_key=True))
     for lang, (shared, doc) in catalog.shared.items():
         for name in sorted(set(shared.sections) - listed_shared):
-            found.append(_finding(doc, ("sections", name), "warning", "unused-section",
-                                  f"no leaflet prints the shared section '{name}': add 'shared/{name}' to a "
-                                  "leaflet's contents in a treatment.yaml, or delete it", at_key=True))
+            found.append(finding_at(doc, ("sections", name), "warning", "unused-section",
+                                    f"no leaflet prints the shared section '{name}': add 'shared/{name}' to a "
+                                    "leaflet's contents in a treatment.yaml, or delete it", at_key=True))
     return found
 
 
@@ -179,12 +131,11 @@ def retyped_figures(catalog: Catalog) -> list[Finding]:
     found = []
     for entry in catalog.treatments.values():
         held = {}
-        for group, attribute in (("timeline", "when"), ("side_effects", "lasts"), ("aftercare_checklist", "within")):
-            for fact in getattr(entry.facts, group):
-                value = getattr(fact, attribute)
+        for group in WITH_FIGURES.values():
+            for fact in getattr(entry.facts, group.key):
+                value = getattr(fact, group.figure)
                 if value is not None:
-                    reference = f"{{{group}.{fact.id}" + ("" if attribute == "when" else f".{attribute}") + "}"
-                    held.setdefault((value.low, value.high, value.unit), reference)
+                    held.setdefault((value.low, value.high, value.unit), group.reference(fact.id))
         for lang, wording in entry.wording.items():
             texts = [(("sections", name, "answer"), s.answer) for name, s in wording.sections.items()]
             texts += [(("leaflets", kind, "intro"), w.intro) for kind, w in wording.leaflets.items() if w.intro]
@@ -195,15 +146,10 @@ def retyped_figures(catalog: Catalog) -> list[Finding]:
                     unit = _UNITS.get(match[3].lower().rstrip("s"), _UNITS.get(match[3].lower()))
                     reference = held.get((low, high, unit))
                     if reference:
-                        found.append(_finding(entry.wording_docs[lang], where, "warning", "retyped-figure",
-                                              f"'{match[0]}' is a figure held in treatment.yaml; write {reference} "
-                                              "so that it is written once and changes with the data"))
+                        found.append(finding_at(entry.wording_docs[lang], where, "warning", "retyped-figure",
+                                                f"'{match[0]}' is a figure held in treatment.yaml; write {reference} "
+                                                "so that it is written once and changes with the data"))
     return found
-
-
-# The blocks a sentence may point at, by the template word that is their heading.
-_BOXES = {"urgent-help": "urgent_help", "aftercare-checklist": "checklist", "review-visit": "review_visit",
-          "contact": "contact", "side-effects": "side_effects", "contraindications": "contraindications"}
 
 
 def pointers_to_missing_boxes(catalog: Catalog) -> list[Finding]:
@@ -212,11 +158,11 @@ def pointers_to_missing_boxes(catalog: Catalog) -> list[Finding]:
     found = []
     for entry in catalog.treatments.values():
         for definition in entry.facts.leaflets:
-            missing = [box for box in _BOXES if box not in definition.contents]
+            missing = [box for box in COMPONENTS if box.name not in definition.contents]
             for lang, wording in entry.wording.items():
                 words = catalog.labels.get(lang, {})
                 for reference in definition.contents:
-                    if reference in model.COMPONENTS:
+                    if reference in COMPONENT_NAMES:
                         continue
                     shared = reference.startswith("shared/")
                     name = reference.removeprefix("shared/")
@@ -225,13 +171,13 @@ def pointers_to_missing_boxes(catalog: Catalog) -> list[Finding]:
                     section = sections.get(name)
                     if section is None:
                         continue
-                    for box in missing:
-                        title = words.get(_BOXES[box], "")
+                    for box in missing:    # a sentence names a box by the template word that is its heading
+                        title = words.get(box.heading, "")
                         if title and title.lower() in section.answer.lower():
-                            found.append(_finding(doc, ("sections", name, "answer"), "error", "missing-box",
-                                                  f"this answer points at the '{title}' box, but the "
-                                                  f"{definition.code} leaflet ({definition.kind}) does not print "
-                                                  f"it: add '{box}' to its contents, or reword"))
+                            found.append(finding_at(doc, ("sections", name, "answer"), "error", "missing-box",
+                                                    f"this answer points at the '{title}' box, but the "
+                                                    f"{definition.code} leaflet ({definition.kind}) does not print "
+                                                    f"it: add '{box.name}' to its contents, or reword"))
     return sorted(set(found), key=Finding.sort_key)
 
 
@@ -249,18 +195,18 @@ def reviews(catalog: Catalog, today: dt.date, days: int) -> list[Finding]:
         name = f"{definition.code} ({entry.id} {definition.kind})"
         where = origin(definition)
         if definition.review_by is None:
-            found.append(_at(where.problem("", "code"), "warning", "no-review-date",
-                             f"{name} has no review date: add 'review_by: YYYY-MM-DD' "
-                             "(leaflets are usually reviewed every 2 to 3 years)"))
+            found.append(finding_for(where.problem("", "code"), "warning", "no-review-date",
+                                     f"{name} has no review date: add 'review_by: YYYY-MM-DD' "
+                                     "(leaflets are usually reviewed every 2 to 3 years)"))
         elif overdue(definition, today):
-            found.append(_at(where.problem("", "review_by"), "error", "review-overdue",
-                             f"{name} was due for review by {definition.review_by.isoformat()}; review it "
-                             "and set a new review_by (the build refuses it until then)"))
+            found.append(finding_for(where.problem("", "review_by"), "error", "review-overdue",
+                                     f"{name} was due for review by {definition.review_by.isoformat()}; review it "
+                                     "and set a new review_by (the build refuses it until then)"))
         elif due_within(definition, today, days):
             left = (definition.review_by - today).days
-            found.append(_at(where.problem("", "review_by"), "warning", "review-due-soon",
-                             f"{name} is due for review by {definition.review_by.isoformat()}, "
-                             f"in {left} day{'s' if left != 1 else ''}"))
+            found.append(finding_for(where.problem("", "review_by"), "warning", "review-due-soon",
+                                     f"{name} is due for review by {definition.review_by.isoformat()}, "
+                                     f"in {left} day{'s' if left != 1 else ''}"))
     return found
 
 
@@ -279,8 +225,8 @@ def drafts(catalog: Catalog, today: dt.date) -> list[Finding]:
     for entry, definition in _leaflets(catalog):
         if definition.code in reasons:
             why = " and ".join(reasons[definition.code])
-            found.append(_at(origin(definition).problem("", "code"), "info", "draft",
-                             f"{definition.code} ({entry.id} {definition.kind}) is printed as a DRAFT: {why}"))
+            found.append(finding_for(origin(definition).problem("", "code"), "info", "draft",
+                                     f"{definition.code} ({entry.id} {definition.kind}) is printed as a DRAFT: {why}"))
     return found
 
 
@@ -295,155 +241,12 @@ def _stale(catalog: Catalog, key) -> Finding:
     item = catalog.items.get(key)
     if item is None:    # in the English wording, not yet in this file: shown at its group
         doc = catalog.documents[key.file]
-        return _finding(doc, (key.group,), "warning", "stale-translation",
-                        f"'{key.item}' is in the English wording but not translated here yet", at_key=True)
-    return _at(item.where, "warning", "stale-translation",
-               f"the English wording of '{key.item}' changed after this was translated: bring the translation "
-               "up to date (until then its leaflets say the translation awaits review)")
+        return finding_at(doc, (key.group,), "warning", "stale-translation",
+                          f"'{key.item}' is in the English wording but not translated here yet", at_key=True)
+    return finding_for(item.where, "warning", "stale-translation",
+                       f"the English wording of '{key.item}' changed after this was translated: bring the translation "
+                       "up to date (until then its leaflets say the translation awaits review)")
 
-
-# --- wording: sentence length, hard words, readability --------------------------------
-
-@dataclass(frozen=True)
-class Wording:
-    """One piece of wording in one file: a question, an answer, a side effect's advice…"""
-
-    doc: Document
-    where: KeyPath
-    lang: str
-    text: str
-    label: str | None = None   # set for answers and intros, which are scored
-
-
-def wording(catalog: Catalog, settings: model.CheckSettings) -> tuple[list[Finding], list[SectionScore]]:
-    """Long sentences and hard words in every piece of wording; scores for answers and intros."""
-    findings, scores = [], []
-    locate = _Locator()
-    for piece in pieces(catalog):
-        found = readability.sentences(piece.text)
-        for sentence, line in zip(found, locate.lines(piece, found)):
-            findings += _sentence_findings(piece, sentence, line, settings)
-        scored = _scored(piece)
-        if scored:
-            scores.append(scored)
-            findings += _hard_to_read(scored, settings)
-    return findings, scores
-
-
-def _scored(piece: Wording) -> SectionScore | None:
-    score = readability.score(piece.text, piece.lang) if piece.label else None
-    if score is None:
-        return None
-    line = piece.doc.problem(piece.where[:-1], "", at_key=True).line   # the section's (or leaflet's) name
-    return SectionScore(display_path(piece.doc.path), line, piece.label, score)
-
-
-def pieces(catalog: Catalog) -> Iterator[Wording]:
-    """Every piece of wording in every language, treatments first, then shared."""
-    for entry in catalog.treatments.values():
-        for lang, wording in entry.wording.items():
-            yield from _treatment_pieces(entry.id, wording, entry.wording_docs[lang], lang)
-    for lang, (shared, doc) in catalog.shared.items():
-        yield from _section_pieces("shared", shared.sections, doc, lang)
-        if shared.urgent_help:
-            for index, symptom in enumerate(shared.urgent_help.symptoms):
-                yield Wording(doc, ("urgent_help", "symptoms", index), lang, symptom)
-            yield Wording(doc, ("urgent_help", "action"), lang, shared.urgent_help.action)
-
-
-def _treatment_pieces(treatment: str, wording: model.TreatmentWording, doc: Document, lang: str) -> Iterator[Wording]:
-    yield Wording(doc, ("name",), lang, wording.name)
-    for kind, leaflet in wording.leaflets.items():
-        yield Wording(doc, ("leaflets", kind, "title"), lang, leaflet.title)
-        if leaflet.intro:
-            yield Wording(doc, ("leaflets", kind, "intro"), lang, leaflet.intro, f"{treatment}/{kind} intro")
-    yield from _section_pieces(treatment, wording.sections, doc, lang)
-    for group in ("timeline", "contraindications", "aftercare_checklist"):
-        for name, text in getattr(wording, group).items():
-            yield Wording(doc, (group, name), lang, text)
-    for name, effect in wording.side_effects.items():
-        yield Wording(doc, ("side_effects", name, "effect"), lang, effect.effect)
-        if effect.what_to_do:     # an urgent one has none: its row points to the urgent-help box
-            yield Wording(doc, ("side_effects", name, "what_to_do"), lang, effect.what_to_do)
-    if wording.urgent_help:
-        for index, symptom in enumerate(wording.urgent_help.symptoms):
-            yield Wording(doc, ("urgent_help", "symptoms", index), lang, symptom)
-        if wording.urgent_help.action:
-            yield Wording(doc, ("urgent_help", "action"), lang, wording.urgent_help.action)
-
-
-def _section_pieces(owner: str, sections: dict[str, model.Section], doc: Document, lang: str) -> Iterator[Wording]:
-    for name, section in sections.items():
-        yield Wording(doc, ("sections", name, "question"), lang, section.question)
-        yield Wording(doc, ("sections", name, "answer"), lang, section.answer, f"{owner}/{name}")
-
-
-def _sentence_findings(piece: Wording, sentence: str, line: int, settings: model.CheckSettings) -> list[Finding]:
-    file = display_path(piece.doc.path)
-    found = []
-    count = len(readability.words(sentence))
-    if count > settings.max_sentence_words:
-        found.append(Finding(file, line, "warning", "long-sentence",
-                             f"this sentence has {count} words (keep to {settings.max_sentence_words} or fewer): "
-                             f"\"{_start(sentence)}\"; split it in two"))
-    for written, plain in readability.find_jargon(sentence, jargon_for(settings, piece.lang)):
-        found.append(Finding(file, line, "warning", "jargon", f"'{written}': say '{plain}'"))
-    return found
-
-
-def _start(sentence: str, count: int = 8) -> str:
-    words = sentence.split()
-    return " ".join(words[:count]) + (" …" if len(words) > count else "")
-
-
-def _hard_to_read(scored: SectionScore, settings: model.CheckSettings) -> list[Finding]:
-    score = scored.score
-    over = []
-    if score.reading_ease is not None and score.reading_ease < settings.en.min_reading_ease:
-        over.append(f"Flesch Reading Ease {score.reading_ease:g} (aim for {settings.en.min_reading_ease} or more)")
-    if score.grade is not None and score.grade > settings.en.max_grade:
-        over.append(f"grade {score.grade:g} (aim for {settings.en.max_grade} or lower)")
-    if score.atesman is not None and score.atesman < settings.tr.min_atesman:
-        over.append(f"Ateşman score {score.atesman:g} (aim for {settings.tr.min_atesman} or more)")
-    if not over:
-        return []
-    return [Finding(scored.file, scored.line, "warning", "hard-to-read",
-                    f"'{scored.section}' is hard to read: {' and '.join(over)}. "
-                    "Use shorter sentences and everyday words")]
-
-
-class _Locator:
-    """The line a sentence starts on, found in the file itself, so an editor lands right on it."""
-
-    def __init__(self) -> None:
-        self.files: dict[Path, list[str]] = {}
-
-    def lines(self, piece: Wording, sentences: list[str]) -> list[int]:
-        """Searched in order from the value's first line, each sentence after the one before."""
-        text = self._text(piece.doc.path)
-        line = piece.doc.problem(piece.where, "").line
-        found = []
-        for sentence in sentences:
-            line = self._find(text, line, sentence)
-            found.append(line)
-        return found
-
-    def _text(self, path: Path) -> list[str]:
-        if path not in self.files:
-            self.files[path] = path.read_text("utf-8-sig").splitlines()
-        return self.files[path]
-
-    @staticmethod
-    def _find(lines: list[str], start: int, sentence: str) -> int:
-        # Words may be split by '**' in the file, so allow anything but letters between them;
-        # a sentence broken across lines is found by fewer of its first words.
-        words = readability.words(sentence)
-        for count in (3, 2, 1):
-            pattern = re.compile(r"\W+".join(re.escape(w) for w in words[:count]))
-            for number in range(start, min(start + 200, len(lines)) + 1):
-                if pattern.search(lines[number - 1]):
-                    return number
-        return start
 
 
 # --- the report, as people read it ---------------------------------------------------

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import textstat
 
+from careleaf.content.references import REFERENCE
+
 TURKISH_VOWELS = set("aeıioöuüâîûAEIİOÖUÜÂÎÛ")
 
 # A word: letters or digits, joined by hyphens or apostrophes ("48-72", "it's", "Türkiye'de").
@@ -53,8 +55,6 @@ def sentences(markup: str) -> list[str]:
 def _unformatted(markup: str) -> str:
     """The answer without its bold marks ('**24-48 hours**' reads as '24-48 hours'), and each reference to a
     fact read as the short figure it prints ('{timeline.effect-lasts}' as '4'), not as one long word."""
-    from careleaf.content.references import REFERENCE
-
     return REFERENCE.sub("4", markup.replace("**", "").replace("__", ""))
 
 
