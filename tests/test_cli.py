@@ -19,6 +19,7 @@ from careleaf.build.run import pages
 from careleaf.project import Project
 from careleaf.content.catalog import load_catalog
 from careleaf.build.output import preview_html
+from careleaf.handout.patient import PATIENT_FIELDS, REFERENCE
 
 from conftest import files_state, replace_in, run_cli, with_theme
 
@@ -278,6 +279,14 @@ def test_help_documents_every_option_of_every_command(capsys):
         if not prefix:
             for name in commands:
                 assert name in shown
+
+
+@pytest.mark.parametrize("command", ["handout", "send"])
+def test_every_patient_field_is_an_option_with_its_description_and_limit(command, capsys):
+    shown = help_text([command, "--help"], capsys)
+    for field in PATIENT_FIELDS:
+        assert f"--{field.name} TEXT {field.help} (at most {field.limit} characters)" in shown, field.name
+    assert f"--{REFERENCE.name}" in shown and REFERENCE.help in shown
 
 
 def test_version(capsys):

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from careleaf.content.governance import today
 from careleaf.handout.dates import Writer, add_months, later, nearest_open_day, on_date, span
 from careleaf.content.validate import Duration
 
@@ -183,3 +184,20 @@ def test_months_away_are_written_as_months_and_short_dates_for_the_picture():
     assert " ".join(writer.short_days(FRIDAY, SATURDAY).split()) == "Fri 4 Dec – Sat 5 Dec"
     assert writer.time(dt.datetime(2026, 12, 4, 18, 30)) == "18:30"
     assert Writer("en_US").time(dt.datetime(2026, 12, 4, 18, 30)).replace("\u202f", " ") == "6:30 PM"
+
+
+# --- the clinic's date -------------------------------------------------------------------
+
+def test_today_is_the_date_in_the_clinics_own_time_zone(monkeypatch):
+    monkeypatch.delenv("CARELEAF_TODAY", raising=False)
+    late = dt.datetime(2026, 12, 1, 23, 30, tzinfo=UTC)     # already 2 December in Istanbul, still 1 December in New York
+    assert today("Europe/Istanbul", now=late) == dt.date(2026, 12, 2)
+    assert today("America/New_York", now=late) == dt.date(2026, 12, 1)
+    assert today("Europe/London", now=late) == dt.date(2026, 12, 1)
+
+
+def test_a_pinned_date_stands_for_the_clock_only(monkeypatch):
+    """CARELEAF_TODAY pins what the clock would say; a moment given (a patient's leaflet's "now") is kept."""
+    monkeypatch.setenv("CARELEAF_TODAY", "2026-03-01")
+    assert today() == today("Pacific/Kiritimati") == dt.date(2026, 3, 1)
+    assert today("Europe/London", now=dt.datetime(2026, 12, 1, 12, tzinfo=UTC)) == dt.date(2026, 12, 1)

@@ -35,7 +35,9 @@ from careleaf.build.run import build
 from careleaf.content.catalog import load_catalog
 from careleaf.errors import HandoutError, InputError
 from careleaf.handout.handouts import Choice, file_name, handout, handouts, personalise
+from careleaf.handout.patient import PATIENT_FIELDS, REFERENCE
 from careleaf.project import Project
+from careleaf.web.api import HandoutRequest
 
 from conftest import GENERATE, approved_project, normalise, pdf_pages_text, replace_in, run_cli, small_project
 
@@ -360,6 +362,21 @@ def test_command_line_reports_a_wrong_field_by_name_and_exits_2(project, capsys)
     assert "Error: units: write a number" in captured.err
     assert "Ayşe" not in captured.err + captured.out and "lots" not in captured.err + captured.out
     assert not (project.parent / "never.pdf").exists()
+
+
+def test_the_api_takes_exactly_the_fields_the_command_line_and_the_desk_take():
+    """One declaration of the patient fields: the API's model has each, with its limit and description."""
+    schema = HandoutRequest.model_json_schema()
+    patient = schema["$defs"]["PatientFields"]
+    assert list(patient["properties"]) == [field.name for field in PATIENT_FIELDS]
+    assert patient["required"] == [field.name for field in PATIENT_FIELDS if field.required] == ["treated"]
+    assert patient["additionalProperties"] is False
+    for field in PATIENT_FIELDS:
+        described = patient["properties"][field.name]
+        limits = [described.get("maxLength")] + [kind.get("maxLength") for kind in described.get("anyOf", [])]
+        assert described["description"] == field.help and field.limit in limits, field.name
+    reference = schema["properties"]["reference"]
+    assert reference["maxLength"] == REFERENCE.limit and reference["description"] == REFERENCE.help
 
 
 # --- 7. privacy ------------------------------------------------------------------------------------

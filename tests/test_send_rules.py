@@ -11,7 +11,8 @@ from careleaf.errors import HandoutError, InputError
 from careleaf.handout.handouts import Choice
 from careleaf.content.starter import new_project
 from careleaf.project import Project
-from careleaf.desk.send import send
+from careleaf.cli.main import main
+from careleaf.desk.send import DRAFTS_NOT_EMAILED, send
 from careleaf.content.settings import Settings, data_folder
 from conftest import approved_project
 
@@ -27,9 +28,19 @@ def root(tmp_path):
 
 def test_a_draft_is_never_sent_even_for_training(root, tmp_path):
     for eml in (None, tmp_path / "x.eml"):
-        with pytest.raises(HandoutError, match="never sent to a patient"):
+        with pytest.raises(HandoutError, match="never sent to a patient") as refused:
             send(root, AFTERCARE, patient=PATIENT, to="ayse@example.com", allow_draft=True, eml=eml, now=NOW)
+        assert refused.value.problems == [DRAFTS_NOT_EMAILED]
     assert not (tmp_path / "x.eml").exists() and not (root / "data").exists()
+
+
+def test_the_command_line_refuses_a_training_email_with_the_same_words(root, tmp_path, capsys):
+    eml = tmp_path / "x.eml"
+    code = main(["--project", str(root), "send", "--brand", AFTERCARE.brand, "--treatment", AFTERCARE.treatment,
+                 "--kind", AFTERCARE.kind, "--lang", AFTERCARE.lang, "--treated", PATIENT["treated"],
+                 "--to", "ayse@example.com", "--eml", str(eml), "--allow-draft"])
+    assert code == 2 and DRAFTS_NOT_EMAILED in capsys.readouterr().err
+    assert not eml.exists() and not (root / "data").exists()
 
 
 def test_an_exported_message_is_never_written_into_out(root):

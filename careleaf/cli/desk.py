@@ -4,6 +4,12 @@ the register of what was handed out (register, superseded).
 Patient fields are health data: none is ever printed in a message, and options that
 would leave them in the shell's history have a way round (``--fields -`` reads them
 as JSON from standard input; passwords come from an environment variable).
+
+As in careleaf.cli.main, each command imports the library it runs inside its own function, so that
+`careleaf --help` stays instant and no command loads another's libraries (YAML and Babel for a leaflet,
+huey for the outbox, FastAPI for the web server). Only careleaf modules that need nothing beyond the
+standard library are imported at the top: errors, project, the patient fields' declaration, writing a
+file, the progress line.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 from careleaf.errors import HandoutError
 from careleaf.build.output import write_atomically
 from careleaf.cli.progress import progress_printer
+from careleaf.handout.patient import FIELDS, PATIENT_FIELDS, REFERENCE, check_reference
 from careleaf.project import Project, refuse_shared_output
 
 COMMANDS = ("handout", "handouts", "send", "worker", "outbox", "register", "superseded", "serve", "password-hash")
@@ -70,25 +77,18 @@ def _handout_parsers(commands) -> None:
 
 def _leaflet_options(command) -> None:
     """Which leaflet, for which patient: the options `handout` and `send` share."""
-    from careleaf.handout.patient import LIMITS
-
     command.add_argument("--brand", required=True, help="the clinic (a file name in leaflets/brands/, without .yaml)")
     command.add_argument("--treatment", required=True, help="the treatment (a folder in leaflets/treatments/)")
     command.add_argument("--kind", required=True, choices=("pre-treatment", "aftercare"), help="which leaflet")
     command.add_argument("--lang", required=True, help="the patient's language, for example en or tr")
     command.add_argument("--large-print", action="store_true", help="the large-print leaflet")
     patient = command.add_argument_group("the patient (fields are checked; none is ever logged)")
-    explained = {"name": "the patient's name as it should be printed (optional)",
-                 "treated": "treatment date and time, YYYY-MM-DD HH:MM, in the clinic's time zone",
-                 "review": "a booked review visit, YYYY-MM-DD or YYYY-MM-DD HH:MM (optional)",
-                 "areas": "areas treated", "product": "product given", "batch": "batch or lot number",
-                 "units": "units given", "practitioner": "who gave the treatment", "note": "a short note"}
-    for name in LIMITS:
-        patient.add_argument(f"--{name}", metavar="TEXT", help=f"{explained[name]} (at most {LIMITS[name]} characters)")
+    for field in PATIENT_FIELDS:      # not required here: a field may come from --fields instead
+        patient.add_argument(f"--{field.name}", metavar="TEXT", help=f"{field.help} (at most {field.limit} characters)")
     patient.add_argument("--fields", metavar="FILE",
                          help="read the fields from a JSON object in FILE ('-' for standard input); for send, "
                               "it may also hold 'to'")
-    patient.add_argument("--reference", help="the clinic's own patient reference (record number), for the register")
+    patient.add_argument(f"--{REFERENCE.name}", help=REFERENCE.help)
     command.add_argument("--staff", help="who is handing it out, for the register (default: $CARELEAF_STAFF, "
                                          "else your login name)")
     command.add_argument("--allow-draft", action="store_true",
@@ -160,9 +160,8 @@ def _web_parsers(commands) -> None:
 # --- handouts ------------------------------------------------------------------------------
 
 def _handout(project: Project, options: argparse.Namespace) -> int:
+    from careleaf.desk.register import register_handout
     from careleaf.handout.handouts import file_name, handout
-
-    from careleaf.handout.patient import check_reference
 
     fields = _fields(options)
     fields.pop("to", None)
@@ -176,24 +175,21 @@ def _handout(project: Project, options: argparse.Namespace) -> int:
         write_atomically(target, made.pdf, private=True)
         print(json.dumps(made.record.as_json(), indent=2))
         print(f"wrote {target}", file=sys.stderr)
-    from careleaf.desk.register import register_handout
-
     register_handout(project, made.record, channel="print", staff=_staff(project, options),
                      reference=options.reference or "")
     return EXIT_OK
 
 
 def _handouts(project: Project, options: argparse.Namespace) -> int:
-    from careleaf.review.changes import current_revision
+    from careleaf.desk.register import register_handout
     from careleaf.handout.handouts import handouts
+    from careleaf.review.changes import current_revision
 
     target = _handout_target(project, options.out, "")
     show = progress_printer()
     pdf, records, references = handouts(project, options.list_file, allow_draft=options.allow_draft,
                                         progress=lambda done, total: show(done, total, f"patient {done}"))
     write_atomically(target, pdf, private=True)
-    from careleaf.desk.register import register_handout
-
     staff, revision = _staff(project, options), current_revision(project.root)
     for record, reference in zip(records, references):
         register_handout(project, record, channel="print", staff=staff, reference=reference, revision=revision)
@@ -202,15 +198,13 @@ def _handouts(project: Project, options: argparse.Namespace) -> int:
 
 
 def _choice(options: argparse.Namespace):
-    from careleaf.handout.handouts import Choice
+    from careleaf.handout.choice import Choice
 
     return Choice(options.brand, options.treatment, options.kind, options.lang, options.large_print)
 
 
 def _fields(options: argparse.Namespace) -> dict[str, str]:
     """The patient fields: from --fields (JSON, a file or standard input), then from the options."""
-    from careleaf.handout.patient import FIELDS
-
     fields = _read_fields(options.fields) if options.fields else {}
     return fields | {name: getattr(options, name) for name in FIELDS if getattr(options, name) is not None}
 

@@ -2,8 +2,8 @@
 
 Each command imports the library it runs inside its own function: `careleaf --help` stays instant, a build
 never loads the readability or email libraries, and a Python lacking careleaf's packages gets a plain message
-(main catches ModuleNotFoundError) instead of a traceback. Only the standard library and careleaf's lowest
-layer (errors, project) are imported at the top.
+(main catches ModuleNotFoundError) instead of a traceback. Only the standard library and careleaf modules that
+need nothing beyond it (errors, project, writing a file) are imported at the top.
 
 Exit codes for build: 0 success, 1 a leaflet failed to render, 2 the input is invalid.
 ``check`` exits 1 when it finds an error; ``changes`` exits 1 when a leaflet needs
@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from careleaf import __version__
+from careleaf.build.output import write_atomically
 from careleaf.cli import desk as desk_commands
 from careleaf.cli.progress import progress_printer
 from careleaf.errors import HandoutError, InputError, RenderError, RevisionError
@@ -271,7 +272,6 @@ def _audit(options: argparse.Namespace) -> int:
 
 def _booklet(options: argparse.Namespace) -> int:
     from careleaf.pdf.booklet import booklet_path, impose_booklet
-    from careleaf.build.output import write_atomically
 
     out = options.out or booklet_path(options.leaflet)
     if out.resolve() == options.leaflet.resolve():

@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from zoneinfo import ZoneInfo
 
 from careleaf.content import model
 from careleaf.errors import RenderError
 
 
-def today() -> dt.date:
-    """The date reviews are judged against; CARELEAF_TODAY=YYYY-MM-DD pins it (for tests and re-runs)."""
-    pinned = os.environ.get("CARELEAF_TODAY")
-    return dt.date.fromisoformat(pinned) if pinned else dt.date.today()
+def today(time_zone: str | None = None, *, now: dt.datetime | None = None) -> dt.date:
+    """The clinic's date: ``now`` (else the clock) in ``time_zone`` (a brand's time_zone; without one, this
+    machine's). Reviews are judged against it, and "today" on a patient's leaflet is this day.
+
+    CARELEAF_TODAY=YYYY-MM-DD pins the clock's date (for tests and re-runs); a ``now`` given is always used.
+    """
+    if now is None:
+        pinned = os.environ.get("CARELEAF_TODAY")
+        if pinned:
+            return dt.date.fromisoformat(pinned)
+        now = dt.datetime.now(dt.timezone.utc)
+    return now.astimezone(ZoneInfo(time_zone) if time_zone else None).date()
 
 
 def approved(definition: model.LeafletDefinition) -> bool:

@@ -46,6 +46,8 @@ from huey.storage import RedisStorage, SqliteStorage
 
 from careleaf.errors import HandoutError
 from careleaf.desk.mail import Permanent, Temporary, deliver
+from careleaf.desk.register import register_handout
+from careleaf.handout.handouts import HandoutRecord
 from careleaf.project import Project
 from careleaf.content.settings import Settings, data_folder, secret
 
@@ -192,9 +194,6 @@ class Outbox:
             self.huey.storage.delete_data(f"claim:{send['id']}:{attempt}")
         log.info("send %s: %s", send["id"], status)
         if status == "sent":
-            from careleaf.handout.handouts import HandoutRecord
-            from careleaf.desk.register import register_handout
-
             fields = {name: send[name] for name in HandoutRecord.__dataclass_fields__}
             register_handout(self.project, HandoutRecord(**fields), channel="email", staff=send.get("staff", ""),
                              reference=send.get("reference", ""), settings=self.settings,

@@ -19,8 +19,12 @@ from contextlib import closing
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from careleaf.content.catalog import load_catalog
+from careleaf.content.settings import data_folder, load_settings
+from careleaf.errors import RevisionError
 from careleaf.handout.handouts import HandoutRecord
 from careleaf.handout.patient import check_reference
+from careleaf.review.changes import compare, current_revision
 
 REGISTER_FILE = "register.sqlite3"
 CHANNELS = ("print", "email", "eml")
@@ -50,8 +54,6 @@ COLUMNS = tuple(f.name for f in fields(Entry))
 
 def project_register(project, settings=None) -> "Register":
     """The project's register, in its data folder (careleaf.yaml's ``data:``)."""
-    from careleaf.content.settings import data_folder, load_settings
-
     return Register(data_folder(project, settings or load_settings(project)) / REGISTER_FILE)
 
 
@@ -62,8 +64,6 @@ def register_handout(project, record: HandoutRecord, *, channel: str, staff: str
     A training copy (a draft, marked DRAFT) is not recorded: it was never a patient's leaflet, and
     `superseded` would otherwise list it among the patients to contact again.
     """
-    from careleaf.review.changes import current_revision
-
     if record.draft:
         return None
     revision = current_revision(project.root) if revision is None else revision
@@ -153,10 +153,6 @@ class Superseded:
 def superseded(project, register: Register) -> list[Superseded]:
     """Every handout whose leaflet has a higher version now (or is gone), grouped by leaflet and version,
     with the changes since (from git, at the revision each was made from)."""
-    from careleaf.content.catalog import load_catalog
-    from careleaf.review.changes import compare
-    from careleaf.errors import RevisionError
-
     catalog = load_catalog(project)
     current = {d.code: d.version for entry in catalog.treatments.values() for d in entry.facts.leaflets}
     groups: dict[tuple[str, int], Superseded] = {}

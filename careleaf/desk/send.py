@@ -22,13 +22,14 @@ from careleaf.handout.handouts import Choice, Handout, handout
 from careleaf.desk.mail import check_address, compose, lock_pdf, new_password
 from careleaf.desk.outbox import Outbox, idempotency_key
 from careleaf.build.output import write_atomically
-from careleaf.project import Project
+from careleaf.project import Project, refuse_shared_output
 from careleaf.handout.patient import check_reference
-from careleaf.project import refuse_shared_output
 from careleaf.desk.register import register_handout
 from careleaf.content.settings import Settings, load_settings
 
 GENERATE = "generate"          # asked for as the password: make one, shown once to the member of staff
+DRAFTS_NOT_EMAILED = ("a draft is never sent to a patient, so nothing is emailed for training: training copies "
+                      "(--allow-draft, careleaf serve --training) are printed only, marked DRAFT")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,13 @@ class Sent:
     id: str
     status: str                 # queued, exported, or "already queued" / "already sent" for this patient
     password: str | None = None
+
+
+def refuse_draft_email(allow_draft: bool) -> None:
+    """The one rule for every way a leaflet is emailed (`careleaf send`, the desk's Email button, the API):
+    where drafts are allowed, for training, nothing is sent, whether the leaflet is a draft or not."""
+    if allow_draft:
+        raise HandoutError([DRAFTS_NOT_EMAILED])
 
 
 def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str, str | None], to: str,
@@ -53,10 +61,9 @@ def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str,
     reference the same send (the desk's form, so a double click sends once). Raises HandoutError for a wrong
     field or address.
     """
+    refuse_draft_email(allow_draft)
     project = project if isinstance(project, Project) else Project(Path(project))
     settings = settings or load_settings(project)
-    if allow_draft:
-        raise HandoutError(["a draft is never sent to a patient: --allow-draft is for printed training copies only"])
     if eml is not None:
         refuse_shared_output(project, eml, "--eml")
     address = check_address(to)
@@ -65,7 +72,7 @@ def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str,
         raise HandoutError(["email: careleaf.yaml has no email settings, so nothing can be sent; add them "
                             "(see the README), or export the message with --eml"])
     catalog = catalog or load_catalog(project)
-    made = made or handout(project, choice, patient=patient, allow_draft=allow_draft, now=now, catalog=catalog)
+    made = made or handout(project, choice, patient=patient, now=now, catalog=catalog)
     if password == GENERATE:
         password = new_password()
     pdf = lock_pdf(made.pdf, password) if password else made.pdf

@@ -19,18 +19,21 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
-from zoneinfo import ZoneInfo
 
-from careleaf.leaflet.assemble import Job, Leaflet, assemble
 from careleaf.content.catalog import Catalog, brand_file, load_catalog
-from careleaf.handout.dates import Writer
+from careleaf.content.governance import today as clinic_today
 from careleaf.errors import HandoutError, InputError, Problem, RenderError
-from careleaf.handout.patient import FIELDS, Patient, check_reference, read_patient, safe_name
+from careleaf.handout.choice import Choice, check_choice
+from careleaf.handout.dates import Writer
+from careleaf.handout.patient import FIELDS, REFERENCE, Patient, check_reference, read_patient, safe_name
+from careleaf.handout.personal import Personal
+from careleaf.leaflet.assemble import Leaflet, assemble
+from careleaf.pdf.render import render_pdf
 from careleaf.project import Project
 
 UTC = dt.timezone.utc
-CHOICES = ("brand", "treatment", "kind", "lang", "large_print")     # which leaflet: the columns of a day's list
-COLUMNS = CHOICES + ("reference",) + FIELDS                          # and the register's patient reference
+CHOICES = tuple(field.name for field in dataclasses.fields(Choice))  # which leaflet: the columns of a day's list
+COLUMNS = CHOICES + (REFERENCE.name,) + FIELDS                       # and the register's patient reference
 LARGE_PRINT = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False, "": False}
 
 
@@ -60,17 +63,6 @@ class Handout:
     file_name: str                # names the clinic only: never the patient or the treatment
 
 
-@dataclass(frozen=True)
-class Choice:
-    """Which leaflet a patient gets."""
-
-    brand: str
-    treatment: str
-    kind: str
-    lang: str
-    large_print: bool = False
-
-
 def file_name(brand: str) -> str:
     """A handout's file name: the clinic's only ('harbour-skin-leaflet.pdf'), as the patient's own copy carries it."""
     return f"{brand}-leaflet.pdf"
@@ -97,8 +89,9 @@ def handout(project: Project | str | Path, choice: Choice | None = None, *, pati
 def render_personal(project: Project, leaflet: Leaflet) -> bytes:
     """A patient's leaflet as PDF. A failure is named by its kind only: a library's own message could quote
     the patient's text, and it ends up on screens and in logs (the catalog's build gives the details)."""
+    # Here, not at the top: the leaflet's HTML needs jinja2, markdown-it and harfbuzz, which the register
+    # (careleaf register, superseded) does without: it uses this module for its records only.
     from careleaf.leaflet.html import render_leaflet
-    from careleaf.pdf.render import render_pdf
 
     code = leaflet.definition.code
     try:
@@ -112,18 +105,17 @@ def render_personal(project: Project, leaflet: Leaflet) -> bytes:
 def personalise(catalog: Catalog, choice: Choice, patient: Mapping[str, str | None] | Patient, *,
                 allow_draft: bool, now: dt.datetime) -> Leaflet:
     """The chosen leaflet, assembled, refused if not for patients, with the patient's details and dates."""
-    from careleaf.leaflet.html import locale_of
-    from careleaf.handout.personal import Personal
+    from careleaf.leaflet.html import locale_of     # here: see render_personal
 
     check_choice(catalog, choice)
     brand = catalog.brands[choice.brand]
     if not brand.time_zone:
         raise HandoutError([f"{brand_file(choice.brand)} has no time_zone, so a patient's dates cannot be worked "
                             "out; add one, for example 'time_zone: Europe/London'"])
-    today = now.astimezone(ZoneInfo(brand.time_zone)).date()
+    today = clinic_today(brand.time_zone, now=now)
     if not isinstance(patient, Patient):
         patient = read_patient(patient, brand.time_zone, today)
-    leaflet = assemble(catalog, Job(choice.brand, choice.lang, choice.treatment, choice.kind, choice.large_print), today)
+    leaflet = assemble(catalog, choice.job(), today)
     reasons = not_for_patients(leaflet)
     if reasons and not allow_draft:
         raise HandoutError([f"{leaflet.definition.code} ({choice.treatment} {choice.kind}) cannot be given to a "
@@ -133,6 +125,12 @@ def personalise(catalog: Catalog, choice: Choice, patient: Mapping[str, str | No
     personal = Personal(patient, brand, catalog.countries.get(brand.country or ""), leaflet.words,
                         Writer(locale_of(leaflet)), today, visit)
     return dataclasses.replace(leaflet, personal=personal)
+
+
+def catalog_leaflet(catalog: Catalog, choice: Choice) -> Leaflet:
+    """The chosen leaflet as the catalog prints it (no patient), as of today in the clinic."""
+    check_choice(catalog, choice)
+    return assemble(catalog, choice.job(), clinic_today(catalog.brands[choice.brand].time_zone))
 
 
 def not_for_patients(leaflet: Leaflet) -> list[str]:
@@ -152,20 +150,6 @@ def record(leaflet: Leaflet, now: dt.datetime) -> HandoutRecord:
     return HandoutRecord(leaflet.definition.code, leaflet.definition.version, job.lang, job.large_print, job.brand,
                          job.treatment, job.kind, leaflet.content_fingerprint,
                          now.astimezone(UTC).isoformat(timespec="seconds"), bool(not_for_patients(leaflet)))
-
-
-def check_choice(catalog: Catalog, choice: Choice) -> None:
-    def one_of(what: str, given: str, options) -> str | None:
-        options = sorted(options)
-        return None if given in options else f"{what}: there is no {safe_name(given)}; choose one of {', '.join(options)}"
-
-    problems = [one_of("brand", choice.brand, catalog.brands), one_of("treatment", choice.treatment, catalog.treatments)]
-    if not any(problems):
-        problems += [one_of("kind", choice.kind, [d.kind for d in catalog.treatments[choice.treatment].facts.leaflets]),
-                     one_of("lang", choice.lang, catalog.brands[choice.brand].languages)]
-    problems = [p for p in problems if p]
-    if problems:
-        raise HandoutError(problems)
 
 
 # --- a day's list ------------------------------------------------------------------------
@@ -238,7 +222,7 @@ def handouts(project: Project | str | Path, list_file: Path, *, allow_draft: boo
 
     Every row is checked before anything is rendered: a bad row fails the whole list.
     """
-    from careleaf.pdf.merge import merge_tagged
+    from careleaf.pdf.merge import merge_tagged     # here, not at the top: pikepdf, for a day's list only
 
     project = project if isinstance(project, Project) else Project(Path(project))
     catalog = load_catalog(project)

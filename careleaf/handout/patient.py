@@ -8,10 +8,11 @@ typed: error messages end up in terminals, logs and screenshots.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, make_dataclass
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
@@ -21,23 +22,55 @@ from careleaf.errors import HandoutError
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _BATCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./-]*$")
 _DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2}:\d{2}))?$")
-_REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,39}$")
 FURTHEST_DAYS = 366            # a date further from today than this is a typing mistake, not an appointment
 
 
 @dataclass(frozen=True)
-class TreatmentRecord:
-    """What was done, printed in a box on the aftercare leaflet (the batch number is what a report needs)."""
+class PatientField:
+    """One thing staff may type about a patient. Each is declared once, below: the command line's options,
+    the API's model and the desk's form are built from these declarations."""
 
-    areas: str = ""
-    product: str = ""
-    batch: str = ""
-    units: str = ""
-    practitioner: str = ""
-    note: str = ""
+    name: str                   # the option (--name), a day's list's column, the form's and the API's field
+    label: str                  # on the desk's form
+    help: str                   # in the command line's help and the API's description
+    limit: int                  # its longest sensible length, in characters
+    kind: str = "text"          # text, moment (a date, with or without a time), number, or note (several lines)
+    required: bool = False
+    record: bool = False        # part of the treatment record, printed on the aftercare leaflet
+    autofill: bool = True       # False for what names a patient: a browser must not offer it for the next one
+    example: str = ""
 
-    def __bool__(self) -> bool:
-        return any(getattr(self, f.name) for f in fields(self))
+
+PATIENT_FIELDS = (
+    PatientField("name", "Name, as it should be printed (optional)",
+                 "the patient's name as it should be printed (optional)", 100, autofill=False),
+    PatientField("treated", "Treatment date and time",
+                 "treatment date and time, YYYY-MM-DD HH:MM, in the clinic's time zone", 16, kind="moment",
+                 required=True, example="2026-12-01 14:30"),
+    PatientField("review", "Booked review visit (optional)",
+                 "a booked review visit, YYYY-MM-DD or YYYY-MM-DD HH:MM (optional)", 16, kind="moment"),
+    PatientField("areas", "Areas treated", "areas treated", 200, record=True),
+    PatientField("product", "Product", "product given", 100, record=True),
+    PatientField("batch", "Batch or lot number", "batch or lot number", 40, record=True),
+    PatientField("units", "Units", "units given", 10, kind="number", record=True),
+    PatientField("practitioner", "Treated by", "who gave the treatment", 100, record=True),
+    PatientField("note", "Note", "a short note", 500, kind="note", record=True),
+)
+# Not a patient field but typed beside them: the clinic's own record number, kept in the register.
+REFERENCE = PatientField("reference", "Patient reference, for the register (optional)",
+                         "the clinic's own patient reference (record number), for the register", 40, autofill=False)
+
+# The same names are used by the command line (--name), a day's list (its column headings) and the desk's form.
+LIMITS = {field.name: field.limit for field in PATIENT_FIELDS}
+FIELDS = tuple(LIMITS)
+RECORD = tuple(field.name for field in PATIENT_FIELDS if field.record)
+
+# A class built from the declarations, so that a new record field is declared in one place only.
+TreatmentRecord = make_dataclass(
+    "TreatmentRecord", [(name, str, dataclasses.field(default="")) for name in RECORD], frozen=True,
+    namespace={"__module__": __name__, "__bool__": lambda self: any(dataclasses.astuple(self)),
+               "__doc__": "What was done, printed in a box on the aftercare leaflet (the batch number is what a "
+                          "report needs)."})
 
 
 @dataclass(frozen=True)
@@ -51,13 +84,6 @@ class Patient:
     record: TreatmentRecord = TreatmentRecord()
 
 
-# Every field staff may fill in, with its longest sensible length; the same names are used by the
-# command line (--name), a day's list (its column headings) and the front desk's form.
-LIMITS = {"name": 100, "treated": 16, "review": 16, "areas": 200, "product": 100, "batch": 40, "units": 10,
-          "practitioner": 100, "note": 500}
-FIELDS = tuple(LIMITS)
-
-
 def read_patient(given: Mapping[str, str | None], time_zone: str, today: dt.date) -> Patient:
     """A Patient from typed fields, or HandoutError listing every field that cannot be used."""
     problems: list[str] = []
@@ -65,7 +91,7 @@ def read_patient(given: Mapping[str, str | None], time_zone: str, today: dt.date
     if unknown:
         problems.append(f"unknown fields: {', '.join(safe_name(name) for name in unknown)} "
                         f"(the fields are {', '.join(FIELDS)})")
-    text = {name: _text(name, given.get(name), problems) for name in FIELDS}
+    text = {field.name: _text(field, given.get(field.name), problems) for field in PATIENT_FIELDS}
     zone = ZoneInfo(time_zone)
     treated = review = None
     if not text["treated"]:
@@ -83,27 +109,28 @@ def read_patient(given: Mapping[str, str | None], time_zone: str, today: dt.date
         problems.append("units: write a number, for example 20 or 2.5")
     if problems:
         raise HandoutError(problems)
-    record = TreatmentRecord(**{f.name: text[f.name] for f in fields(TreatmentRecord)})
+    record = TreatmentRecord(**{name: text[name] for name in RECORD})
     return Patient(treated, text["name"], review, review_time_known, record)
 
 
-def _text(name: str, value: str | None, problems: list[str]) -> str:
+def _text(field: PatientField, value: str | None, problems: list[str]) -> str:
+    name = field.name
     if value is None:
         return ""
     if not isinstance(value, str):
         problems.append(f"{name}: should be text")
         return ""
     value = unicodedata.normalize("NFC", value.strip())
-    if len(value) > LIMITS[name]:
-        problems.append(f"{name}: too long (at most {LIMITS[name]} characters)")
-    allowed_breaks = "\n" if name == "note" else ""
+    if len(value) > field.limit:
+        problems.append(f"{name}: too long (at most {field.limit} characters)")
+    allowed_breaks = "\n" if field.kind == "note" else ""
     if any(unicodedata.category(c) == "Cs" for c in value):
         problems.append(f"{name}: contains characters that are not text")
     if any(unicodedata.category(c) == "Cc" and c not in allowed_breaks for c in value):
         problems.append(f"{name}: contains control characters (such as a tab or a line break)")
     if any(c in _BIDI_CONTROLS for c in value):
         problems.append(f"{name}: contains invisible characters that reverse the text's direction")
-    if name not in ("note", "batch") and any(c in "<>{}" for c in value):   # the batch has its own pattern
+    if field.kind != "note" and name != "batch" and any(c in "<>{}" for c in value):   # the batch has its own pattern
         problems.append(f"{name}: contains < > {{ or }}, which a {name.replace('_', ' ')} does not need")
     return value
 
@@ -142,7 +169,7 @@ def check_reference(reference: str | None) -> str:
     """The clinic's patient reference (its own record number), checked; never a name."""
     if not reference:
         return ""
-    if not _REFERENCE.match(reference):
-        raise HandoutError(["reference: use the clinic's record number (letters, digits, . _ / -, at most 40), "
-                            "not a name"])
+    if not re.match(rf"^[A-Za-z0-9][A-Za-z0-9._/-]{{0,{REFERENCE.limit - 1}}}$", reference):
+        raise HandoutError([f"reference: use the clinic's record number (letters, digits, . _ / -, at most "
+                            f"{REFERENCE.limit}), not a name"])
     return reference

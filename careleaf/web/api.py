@@ -13,11 +13,14 @@ from typing import Literal, Optional
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from careleaf.content.governance import today
+from careleaf.errors import HandoutError
 from careleaf.handout.handouts import Choice, not_for_patients
-from careleaf.handout.patient import LIMITS
-from careleaf.desk.register import Entry, register_handout
+from careleaf.handout.patient import PATIENT_FIELDS, REFERENCE, PatientField
+from careleaf.desk.register import Entry, project_register, register_handout
+from careleaf.leaflet.assemble import assemble, jobs
 from careleaf.web.common import render_errors
 from careleaf.web.catalog_view import catalog_now, find_send, outbox_of
 from careleaf.web.security import token_allowed
@@ -47,24 +50,26 @@ class LeafletChoice(BaseModel):
         return Choice(self.brand, self.treatment, self.kind, self.lang, self.large_print)
 
 
-class PatientFields(BaseModel):
-    """The patient's details; checked as the front desk checks them (never echoed in errors)."""
+def _api_field(field: PatientField):
+    """One patient field as the API's model declares it: its type, and its limit, description and example."""
+    described = {"max_length": field.limit, "description": field.help}
+    if field.example:
+        described["examples"] = [field.example]
+    if field.required:
+        return str, Field(**described)
+    return Optional[str], Field(None, **described)
 
-    model_config = ConfigDict(extra="forbid")
-    treated: str = Field(max_length=LIMITS["treated"], examples=["2026-12-01 14:30"])
-    name: Optional[str] = Field(None, max_length=LIMITS["name"])
-    review: Optional[str] = Field(None, max_length=LIMITS["review"])
-    areas: Optional[str] = Field(None, max_length=LIMITS["areas"])
-    product: Optional[str] = Field(None, max_length=LIMITS["product"])
-    batch: Optional[str] = Field(None, max_length=LIMITS["batch"])
-    units: Optional[str] = Field(None, max_length=LIMITS["units"])
-    practitioner: Optional[str] = Field(None, max_length=LIMITS["practitioner"])
-    note: Optional[str] = Field(None, max_length=LIMITS["note"])
+
+# Built from the patient fields' one declaration, so the API takes exactly what the desk and the command line do.
+PatientFields = create_model(
+    "PatientFields", __config__=ConfigDict(extra="forbid"), __module__=__name__,
+    __doc__="The patient's details; checked as the front desk checks them (never echoed in errors).",
+    **{field.name: _api_field(field) for field in PATIENT_FIELDS})
 
 
 class HandoutRequest(LeafletChoice):
     patient: PatientFields
-    reference: str = Field("", max_length=40, description="The clinic's own patient reference, for the register")
+    reference: str = Field("", max_length=REFERENCE.limit, description=REFERENCE.help)
     staff: str = Field("api", max_length=60)
 
 
@@ -112,15 +117,12 @@ class RegisterQuery(BaseModel):
 
 @router.get("/leaflets", response_model=list[Leaflet], summary="Every leaflet, with its code, version and state")
 async def leaflets(request: Request):
-    from careleaf.leaflet.assemble import assemble, jobs
-    from careleaf.content.governance import today
-
     catalog, problem = await asyncio.to_thread(catalog_now, request.app)
     if catalog is None:
         raise HTTPException(503, "The leaflets' content has problems; an editor must run check.")
     found = []
     for job in jobs(catalog, large_print=False):
-        leaflet = assemble(catalog, job, today())
+        leaflet = assemble(catalog, job, today(catalog.brands[job.brand].time_zone))
         reasons = not_for_patients(leaflet)
         found.append(Leaflet(brand=job.brand, treatment=job.treatment, kind=job.kind, lang=job.lang,
                              code=leaflet.definition.code, version=leaflet.definition.version,
@@ -141,8 +143,8 @@ async def make_handout(request: Request, body: HandoutRequest):
 
 @router.post("/sends", response_model=Sent, status_code=202, summary="Queue a patient's leaflet for email")
 async def queue_send(request: Request, body: SendRequest):
-    from careleaf.errors import HandoutError
-    from careleaf.desk.send import GENERATE, send
+    from careleaf.desk.send import GENERATE, send      # here, not at the top: the outbox's huey, for email only
+
     made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient)))
     if problem:
         raise HTTPException(422, problem)
@@ -167,8 +169,6 @@ async def send_status(request: Request, send_id: str):
 @router.post("/register/search", response_model=list[Entry],
              summary="Handouts in the register (a POST, so that patient references stay out of URLs)")
 async def register_search(request: Request, query: RegisterQuery):
-    from careleaf.desk.register import project_register
-
     app = request.app
     register = project_register(app.state.project, app.state.settings)
     entries = await asyncio.to_thread(register.find, reference=query.reference, code=query.code, since=query.since,
@@ -181,8 +181,6 @@ def _fields(patient: PatientFields) -> dict[str, str]:
 
 
 async def _register_print(request: Request, record, body: HandoutRequest) -> None:
-    from careleaf.errors import HandoutError
-
     try:
         await asyncio.to_thread(register_handout, request.app.state.project, record, channel="print",
                                 staff=body.staff, reference=body.reference, settings=request.app.state.settings)

@@ -10,7 +10,7 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from careleaf.errors import HandoutError, InputError, RenderError
-from careleaf.handout.handouts import Choice
+from careleaf.handout.choice import Choice
 from careleaf.handout.patient import FIELDS
 from careleaf.web.security import csrf_matches, new_csrf_token
 

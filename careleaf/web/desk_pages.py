@@ -12,9 +12,10 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
-from careleaf.handout.handouts import Choice
+from careleaf.content.governance import today
 from careleaf.errors import HandoutError, InputError
-from careleaf.handout.patient import FIELDS, LIMITS, check_reference
+from careleaf.handout.choice import Choice, choice_problems
+from careleaf.handout.patient import FIELDS, PATIENT_FIELDS, REFERENCE, check_reference
 from careleaf.web.common import check_csrf, choice_from, page, patient_from, render_errors, signed_in
 from careleaf.desk.register import register_handout
 from careleaf.web.catalog_view import catalog_now, choices, find_send, outbox_of, stamp_of, version_of
@@ -52,9 +53,6 @@ async def personalise(request: Request):
         return Response(made.pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{made.file_name}"'})
     if action == "email":
-        if training:
-            return await _desk_page(request, choice, form=form, status=400,
-                                    problem="In training mode nothing is emailed: a draft must never reach a patient.")
         return await _email(request, choice, patient, form, staff)
     personal, problem = await render_errors(renderer.preview(choice, patient, allow_draft=training))
     return await _desk_page(request, choice, form=form, problem=problem, personal=personal,
@@ -62,8 +60,12 @@ async def personalise(request: Request):
 
 
 async def _email(request: Request, choice: Choice, patient: dict[str, str], form: FormData, staff: str):
-    from careleaf.desk.send import GENERATE, send
+    from careleaf.desk.send import GENERATE, refuse_draft_email, send    # here, not at the top: the outbox's huey
 
+    try:
+        refuse_draft_email(request.app.state.training)       # before a leaflet is made for nothing
+    except HandoutError as error:
+        return await _desk_page(request, choice, form=form, problem="\n".join(error.problems), status=400)
     made, problem = await render_errors(request.app.state.renderer.handout(choice, patient))
     if problem:
         return await _desk_page(request, choice, form=form, problem=problem, status=400)
@@ -122,13 +124,12 @@ async def preview_page(request: Request, brand: str, lang: str, treatment: str, 
 async def catalog_preview(request: Request, choice: Choice):
     """The catalog leaflet's preview for the project as it is now (and today: a leaflet can become overdue);
     the last good one while the content is broken; None for a leaflet the catalog does not have."""
-    from careleaf.content.governance import today
-
     catalog, _ = await asyncio.to_thread(catalog_now, request.app)
-    if catalog is not None and not choices(catalog, choice).complete:
+    if catalog is not None and choice_problems(catalog, choice):
         return None                  # refused here, without taking a render worker's time
+    time_zone = catalog.brands[choice.brand].time_zone if catalog is not None else None
     previews: OrderedDict = request.app.state.previews
-    key, last = (choice, stamp_of(request.app), today()), ("last", choice)
+    key, last = (choice, stamp_of(request.app), today(time_zone)), ("last", choice)
     if key not in previews:
         preview, _ = await render_errors(request.app.state.renderer.preview(choice))
         if preview is None:
@@ -146,10 +147,10 @@ async def _desk_page(request: Request, choice: Choice, *, form: FormData | None 
     options = choices(catalog, choice) if catalog else None
     chosen = bool(options and options.complete)
     preview = await catalog_preview(request, choice) if chosen else None
-    values = {name: str(form.get(name, "")) for name in FIELDS + ("email", "reference")} if form else {}
+    values = {name: str(form.get(name, "")) for name in FIELDS + ("email", REFERENCE.name)} if form else {}
     return page(request, "desk.html", status=status, options=options, choice=choice, chosen=chosen,
                 preview=preview, personal=_inline(personal), problem=problem, content_problem=content_problem,
-                values=values, limits=LIMITS, page_urls=page_urls(request, choice, preview),
+                values=values, fields=PATIENT_FIELDS, reference=REFERENCE, page_urls=page_urls(request, choice, preview),
                 form_key=str(form.get("form_key", "")) if form else secrets.token_urlsafe(16))
 
 

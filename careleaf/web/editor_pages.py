@@ -41,7 +41,7 @@ async def editor(request: Request):
 async def events(request: Request):
     """Server-sent events: 'changed' after a good save, 'problem' (with the messages) after a bad one."""
     signed_in(request)
-    from watchfiles import awatch
+    from watchfiles import awatch      # here, not at the top: a file watcher only for an open live preview
 
     state = request.app.state
     if getattr(state, "watchers", 0) >= MAX_WATCHERS:    # each one holds a file watcher and a thread
@@ -71,7 +71,7 @@ async def events(request: Request):
 
 def _findings(app) -> list[dict]:
     """check's errors, warnings and notes, each with its path:line."""
-    from careleaf.review import check
+    from careleaf.review import check     # here, not at the top: its readability scores need textstat
 
     result = check.run(app.state.project)
     return result.as_json()["findings"]
