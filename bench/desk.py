@@ -512,7 +512,7 @@ def merge_only(pdfs: dict, rows: int, folder: Path) -> dict:
 
 def register_costs(project: Path, work: Path) -> dict:
     """What `handouts` pays per row after rendering: git for the revision, and one register insert."""
-    from careleaf.review.changes import current_revision
+    from careleaf.review.git import current_revision
     from careleaf.handout.handouts import HandoutRecord
     from careleaf.desk.register import Register
 
@@ -682,7 +682,7 @@ def _queue_and_deliver(storage: str, root: Path, folder: Path, sink: MailSink, e
                        watcher: ProcWatcher, stack: contextlib.ExitStack) -> dict:
     from careleaf.leaflet.assemble import direction
     from careleaf.content.catalog import load_catalog
-    from careleaf.review.changes import current_revision
+    from careleaf.review.git import current_revision
     from careleaf.handout.handouts import Choice, handout
     from careleaf.desk.mail import compose
     from careleaf.desk.outbox import Outbox, idempotency_key

@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 
 from careleaf.content.governance import today
 from careleaf.handout.dates import Writer, add_months, later, nearest_open_day, on_date, span
-from careleaf.content.validate import Duration
+from careleaf.content.fields import Duration
 
 LONDON, NEW_YORK = ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
 UTC = dt.timezone.utc

@@ -17,7 +17,7 @@ from careleaf.pdf.fonts import FONT_FILES, Fonts, text_width
 from careleaf.build.run import pages
 from careleaf.leaflet.html import format_duration
 from careleaf.project import THEME
-from careleaf.content.validate import Duration
+from careleaf.content.fields import Duration
 from conftest import normalise, pdf_pages_text
 
 # The fonts the theme's stylesheet prints the labels in, which place them.

@@ -183,7 +183,7 @@ def _handout(project: Project, options: argparse.Namespace) -> int:
 def _handouts(project: Project, options: argparse.Namespace) -> int:
     from careleaf.desk.register import register_handout
     from careleaf.handout.handouts import handouts
-    from careleaf.review.changes import current_revision
+    from careleaf.review.git import current_revision
 
     target = _handout_target(project, options.out, "")
     show = progress_printer()

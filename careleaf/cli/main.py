@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             return _audit(options)
         project = find_project(options.project)
         if options.command in ("build", "changes") and options.out is None:   # relative to here, as typed
-            options.out = Path(os.path.relpath(project.root / "out"))
+            options.out = Path(os.path.relpath(project.out))
         if options.command == "build":
             return _build(project, options)
         if options.command == "check":

@@ -24,7 +24,8 @@ from careleaf.content.settings import data_folder, load_settings
 from careleaf.errors import RevisionError
 from careleaf.handout.handouts import HandoutRecord
 from careleaf.handout.patient import check_reference
-from careleaf.review.changes import compare, current_revision
+from careleaf.review.changes import compare
+from careleaf.review.git import current_revision
 
 REGISTER_FILE = "register.sqlite3"
 CHANNELS = ("print", "email", "eml")

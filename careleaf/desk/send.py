@@ -16,7 +16,7 @@ from typing import Mapping
 
 from careleaf.leaflet.assemble import direction
 from careleaf.content.catalog import Catalog, load_catalog
-from careleaf.review.changes import current_revision
+from careleaf.review.git import current_revision
 from careleaf.errors import HandoutError
 from careleaf.handout.handouts import Choice, Handout, handout
 from careleaf.desk.mail import check_address, compose, lock_pdf, new_password

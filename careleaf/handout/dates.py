@@ -26,7 +26,7 @@ from typing import Callable
 from babel import Locale
 from babel.dates import format_date, format_interval, format_skeleton, format_time, match_skeleton
 
-from careleaf.content.validate import Duration
+from careleaf.content.fields import Duration
 
 UTC = dt.timezone.utc
 DAYS_IN_MONTH = 365.25 / 12      # for the part of a month after the whole ones: 4.5 months is 4 months and 15 days

@@ -16,7 +16,7 @@ from careleaf.content import model
 from careleaf.leaflet.assemble import MilestoneView
 from careleaf.handout.dates import Writer, later, nearest_open_day, span
 from careleaf.handout.patient import Patient
-from careleaf.content.validate import Duration
+from careleaf.content.fields import Duration
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ import pikepdf
 from pikepdf import Name
 
 from careleaf.pdf.booklet import BOOKLET_SUFFIX
+from careleaf.project import TEMPLATES, THEME
 from careleaf.pdf.structure import element_kids, is_element, kids, marked, page_numbers, page_of, role, top_elements
 
 KINDS = ("untagged content", "unclaimed content", "table without header cells", "figure without alt text",
@@ -117,10 +118,8 @@ def default_watermarks() -> tuple[str, ...]:
     """careleaf's draft and review-overdue marks, in every language its theme has words for."""
     import yaml
 
-    from careleaf.project import THEME
-
     phrases = []
-    for labels in sorted((THEME / "templates" / "labels").glob("*.yaml")):
+    for labels in sorted((THEME / TEMPLATES / "labels").glob("*.yaml")):
         words = yaml.safe_load(labels.read_text(encoding="utf-8")) or {}
         phrases += [words[key] for key in ("draft", "review_overdue") if isinstance(words.get(key), str)]
     return tuple(phrases)

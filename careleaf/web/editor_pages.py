@@ -20,7 +20,6 @@ from careleaf.web.catalog_view import catalog_now, choices, version_of
 from careleaf.web.desk_pages import catalog_preview, page_urls
 
 router = APIRouter(include_in_schema=False)
-WATCHED = ("leaflets", "templates", "styles", "careleaf.yaml")
 MAX_WATCHERS = 8      # live previews open at once
 
 
@@ -47,8 +46,7 @@ async def events(request: Request):
     if getattr(state, "watchers", 0) >= MAX_WATCHERS:    # each one holds a file watcher and a thread
         return Response("Too many live previews are open; close some editor tabs.", status_code=503)
     state.watchers = getattr(state, "watchers", 0) + 1
-    root = request.app.state.project.root
-    paths = [str(root / name) for name in WATCHED if (root / name).exists()]
+    paths = [str(path) for path in request.app.state.project.inputs if path.exists()]
     stop = asyncio.Event()
 
     async def stream():
