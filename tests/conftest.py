@@ -20,11 +20,13 @@ first. Nothing is written outside tmp_path.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,6 +192,7 @@ def pdf_pages_text(path: Path) -> tuple[str, ...]:
 
     Cached: only read PDFs that no test rewrites (the session's builds) through it.
     """
+    require("pdftotext")
     result = subprocess.run(["pdftotext", "-raw", "-enc", "UTF-8", str(path), "-"],
                             capture_output=True, text=True, check=True)
     pages = result.stdout.split("\f")
@@ -249,3 +252,156 @@ def workers(tmp_path):
         yield running
     finally:
         running.stop_all()
+
+
+# --- waiting: on a condition, with a deadline, never a bare sleep ------------------------------------
+
+class TimedOut(AssertionError):
+    """A condition a test waited for did not come true in time."""
+
+
+def wait_until(condition, timeout: float, what: str, *, interval: float = 0.1, pause=time.sleep):
+    """Poll ``condition`` until it returns something true, and return that; TimedOut naming ``what`` at the deadline.
+
+    Tests wait with this and never with a bare sleep: a slow machine makes them slower, not wrong, and a fast
+    one is not held up. ``pause(seconds)`` is how to wait between two polls (a Playwright page's own wait lets
+    the browser's events run meanwhile).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimedOut(f"timed out after {timeout} s waiting for {what}")
+        pause(interval)
+
+
+def repeat_until(action, condition, timeout: float, what: str, *, every: float = 3.0, interval: float = 0.1,
+                 pause=time.sleep):
+    """Do ``action``, then wait up to ``every`` seconds for ``condition``; again until it holds or ``timeout`` ends.
+
+    For a signal that can be missed through no fault of the code under test and with no event to wait for
+    instead: a file saved just before a server starts watching for changes, which says nothing when it has.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        action()
+        try:
+            return wait_until(condition, max(0.0, min(every, deadline - time.monotonic())), what,
+                              interval=interval, pause=pause)
+        except TimedOut:
+            if time.monotonic() >= deadline:
+                raise TimedOut(f"timed out after {timeout} s waiting for {what}") from None
+
+
+# --- system components: skipped with the install line where missing, never skipped under CI=true ------------
+
+# What a test may ask for: one of these names, or any Debian package named in system-packages.txt (which says
+# how to detect each and why careleaf needs it; tools/require.py reads it and installs what is missing).
+COMPONENTS = {
+    "pdftotext": ("poppler-utils",),
+    "node": ("nodejs",),
+    "pdfjs": ("nodejs", "npm"),
+    "postgres": ("postgresql",),
+    "redis": ("redis-server",),
+}
+# What `npm ci` (from package-lock.json) adds for a component, beyond its system packages.
+NPM_INSTALLS = {"pdfjs": ROOT / "node_modules" / "pdfjs-dist"}
+
+
+@functools.cache
+def _system_packages() -> tuple[object, dict]:
+    """tools/require.py (standard library only) and the packages of system-packages.txt by Debian name.
+
+    Loaded on first use, so a test run that asks for no component never reads them.
+    """
+    spec = importlib.util.spec_from_file_location("careleaf_tools_require", ROOT / "tools" / "require.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses looks its module up there
+    spec.loader.exec_module(module)
+    return module, {package.debian: package for package in module.read_list()}
+
+
+def missing(component: str) -> str | None:
+    """Why ``component`` cannot be used on this machine (what is missing, why careleaf needs it, the command that
+    installs it), or None when it can. A name neither here nor in system-packages.txt is a mistake: ValueError."""
+    script, packages = _system_packages()
+    names = COMPONENTS.get(component, (component,))
+    if unknown := [name for name in names if name not in packages]:
+        raise ValueError(f"{component!r}: not a component of tests/conftest.py nor a package of system-packages.txt "
+                         f"({', '.join(unknown)})")
+    absent = [packages[name] for name in names if not script.is_present(packages[name].detect)]
+    npm = NPM_INSTALLS.get(component)
+    npm_missing = npm is not None and not npm.is_dir()
+    if not absent and not npm_missing:
+        return None
+    why = [f"{package.debian}: {package.reason}" for package in absent]
+    steps = [f"apt-get install -y {' '.join(package.debian for package in absent)}"] if absent else []
+    if npm_missing:
+        why.append(f"{npm.relative_to(ROOT) if npm.is_relative_to(ROOT) else npm}/ is not installed")
+        steps.append("npm ci")
+    return f"{component} is missing ({'; '.join(why)}); install: {' && '.join(steps)}"
+
+
+def on_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def require(*components: str) -> None:
+    """Skip the calling test or fixture when a component it needs is missing, saying what and how to install it.
+
+    Under CI=true the test fails instead: CI installs every component (`make test` runs tools/require.py), so a
+    missing one there is a broken set-up, and must never pass as a test quietly not run.
+    """
+    problems = [problem for problem in map(missing, components) if problem]
+    if not problems:
+        return
+    said = "; ".join(problems)
+    if on_ci():
+        pytest.fail(f"CI=true, so this test may not be skipped: {said}", pytrace=False)
+    pytest.skip(said)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "needs(*components): system components the test needs (tests/conftest.py "
+                                       "require()): skipped with the install line when missing, failed under CI=true")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """``@pytest.mark.needs("chromium")``: checked before any fixture starts a server for the test."""
+    for marker in item.iter_markers("needs"):
+        require(*marker.args)
+
+
+# --- the run's last words: what did not run, and why -------------------------------------------------------
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """End every run with the tests that did not run, one line for each reason (with the install line where a
+    component is missing), or "Everything ran.": a gap in what was tested is said, never silent. A wrapper,
+    so that it comes after pytest's own summaries, just before the counts."""
+    yield
+    groups: dict[str, list[str]] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        groups.setdefault(_skip_reason(report), []).append(Path(report.nodeid.split("::")[0]).name)
+    lines = [f"  {len(files)} test(s) in {', '.join(sorted(set(files)))}: {reason}"
+             for reason, files in sorted(groups.items(), key=lambda group: (-len(group[1]), group[0]))]
+    if deselected := len(terminalreporter.stats.get("deselected", [])):
+        lines.append(f"  {deselected} test(s) deselected (-m, -k or --deselect)")
+    elif chosen := " ".join(f"{flag} {value!r}" for flag, value in (("-m", config.option.markexpr),
+                                                                    ("-k", config.option.keyword)) if value):
+        lines.append(f"  the tests that {chosen} leaves out (pytest-xdist does not count them)")
+    session = getattr(terminalreporter, "_session", None)
+    if exitstatus == pytest.ExitCode.INTERRUPTED or getattr(session, "shouldfail", False):
+        lines.append("  the tests after the run stopped early (interrupted, -x or --maxfail)")
+    terminalreporter.write_line("Not run:" if lines else "Everything ran.")
+    for line in lines:
+        terminalreporter.write_line(line)

@@ -11,7 +11,7 @@ included) at a random moment, TIMES times: mostly while PDFs are being written
 (counted from when the first one is), sometimes earlier. After each kill every
 PDF must be, byte for byte, one of the two good versions (so never truncated);
 each distinct PDF is also opened with pypdf, and with `qpdf --check` when qpdf
-is installed, and the manifest must still be valid JSON. Finally a normal build
+is installed (the first line printed says which), and the manifest must still be valid JSON. Finally a normal build
 must exit 0 and repair everything: every PDF the good one, no *.partial left.
 
 Without --project it works on a copy of the sample test project (tests/fixtures/sample)
@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     seed = options.seed if options.seed is not None else random.randrange(1_000_000)
     chance = random.Random(seed)
     print(f"seed {seed} (rerun with --seed {seed})")
+    print("each PDF is checked with pypdf and qpdf --check" if shutil.which("qpdf") else
+          "each PDF is checked with pypdf only: qpdf is not installed (apt-get install -y qpdf)")
     with tempfile.TemporaryDirectory(prefix="kill-build-") as scratch:
         work = Path(scratch)
         project = _copy_project(options.project or SAMPLE, work / "project")
@@ -265,9 +267,12 @@ def _pdf_problem(data: bytes) -> str | None:
 
 
 def _wait_for_group_to_end(group: int, seconds: float = 10.0) -> None:
-    """Until no process of the group is still alive (zombies are dead: they write nothing)."""
+    """Until no process of the group is still alive (zombies are dead: they write nothing). A process still
+    alive at the deadline could still write a PDF while it is checked, so the run stops there."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and _alive_in_group(group):
+    while _alive_in_group(group):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"a killed build's process was still alive {seconds} s after SIGKILL")
         time.sleep(0.02)
 
 

@@ -4,14 +4,18 @@
 authority (trustme), STARTTLS required, and a user name and password that it asks for
 and takes only over TLS; or, with ``implicit_tls``, TLS from the first byte (port 465
 style). It keeps every message it accepts, and can be told to refuse (a 4xx or 5xx reply)
-or to stall part-way through a transaction, so faults are real network behaviour, not
-mocks. ``stop()`` then ``start()`` brings it back on the same port ("server down, then up").
+or to stall part-way through a transaction (for some seconds, or until the test releases it), so
+faults are real network behaviour, not mocks. ``stop()`` then ``start()`` brings it back on the same
+port ("server down, then up").
 
 ``Workers`` runs `careleaf worker` processes (``python generate.py --project DIR worker``), each
-logging to its own file, and stops them: SIGTERM (huey's consumer exits), or SIGKILL for a crash.
+logging to its own file, and stops them: SIGTERM (huey's consumer exits), SIGKILL for a crash, or
+SIGINT (huey's graceful stop: the task in hand is finished first) when a test must know that
+nothing more will be delivered.
 
 ``RedisServer`` starts /usr/bin/redis-server (the Debian package) with nothing saved to
-disk, waits until it answers PING, and stops it.
+disk, waits until it answers PING, and stops it. Tests that use it first ``require("redis-server")``
+(tests/conftest.py): skipped with the install line where it is missing, failed under CI=true.
 
 Every server and worker is stopped by its fixture even when a test fails.
 """
@@ -29,7 +33,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -38,9 +41,12 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from conftest import wait_until
+
 USER = "leaflets@harbourskin.example"
 PASSWORD = "correct horse battery staple"
 REDIS_SERVER = "/usr/bin/redis-server"
+HOLD_LIMIT = 120        # seconds a held transaction waits at most, should a test never release it
 
 
 def free_port() -> int:
@@ -48,18 +54,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def wait_until(condition, timeout: float, interval: float = 0.1, what: str = "the condition"):
-    """Poll ``condition`` until it returns something true; that value. AssertionError at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 @dataclass
@@ -89,6 +83,7 @@ class _Rule:
     reply: str | None = None        # a refusal such as "451 4.3.0 try later"; {address} is the recipient
     stall: float = 0.0              # seconds to wait before answering (at data: after keeping the message)
     times: int | None = 1
+    release: threading.Event | None = None      # instead of ``stall``: wait until the test sets this
 
 
 @dataclass
@@ -111,9 +106,8 @@ class _Handler:
         with self.server.lock:
             self.server.rcpt_attempts += 1
         rule = self._take("rcpt")
-        if rule and rule.stall:
-            self.server.stalled.set()
-            await asyncio.sleep(rule.stall)
+        if rule:
+            await self._pause(rule)
         if rule and rule.reply:
             return rule.reply.format(address=address)
         envelope.rcpt_tos.append(address)
@@ -130,10 +124,19 @@ class _Handler:
                             login, session.ssl is not None or self.server.implicit_tls)
         with self.server.lock:
             self.server.messages.append(received)
-        if rule and rule.stall:       # the message has arrived; the worker waits for the server's "250"
-            self.server.stalled.set()
-            await asyncio.sleep(rule.stall)
+        if rule:                      # the message has arrived; the worker waits for the server's "250"
+            await self._pause(rule)
         return "250 Message accepted for delivery"
+
+    async def _pause(self, rule: _Rule) -> None:
+        """A slow server: answer after ``stall`` seconds, or once the test releases the transaction."""
+        if rule.release is None and not rule.stall:
+            return
+        self.server.stalled.set()
+        if rule.release is not None:
+            await asyncio.to_thread(rule.release.wait, HOLD_LIMIT)
+        else:
+            await asyncio.sleep(rule.stall)
 
 
 class MailServer:
@@ -147,6 +150,7 @@ class MailServer:
         self.rcpt_attempts = 0
         self.data_attempts = 0
         self.stalled = threading.Event()
+        self.holds: list[threading.Event] = []
         self.handler = _Handler(self)
         self.controller: Controller | None = None
         self.ca = trustme.CA()
@@ -167,6 +171,16 @@ class MailServer:
         with self.lock:
             self.stalled.clear()
             self.handler.rules.append(_Rule(at, stall=seconds, times=times))
+
+    def hold(self, *, at: str = "rcpt") -> threading.Event:
+        """Keep the next transaction waiting at RCPT or DATA until the event returned is set (``stalled`` is set
+        once it waits); stop() releases it too."""
+        release = threading.Event()
+        with self.lock:
+            self.stalled.clear()
+            self.holds.append(release)
+            self.handler.rules.append(_Rule(at, release=release))
+        return release
 
     # --- what it received -------------------------------------------------------------------
 
@@ -203,6 +217,8 @@ class MailServer:
         return self
 
     def stop(self) -> None:
+        for release in self.holds:          # a held transaction's thread would otherwise wait out HOLD_LIMIT
+            release.set()
         if self.controller is not None:
             try:
                 self.controller.stop()
@@ -288,14 +304,6 @@ def redis_binary() -> str | None:
     return REDIS_SERVER if os.access(REDIS_SERVER, os.X_OK) else shutil.which("redis-server")
 
 
-def redis_available() -> str | None:
-    """Why the Redis tests cannot run here, or None when they can."""
-    if redis_binary() is None:
-        return (f"redis-server is not installed ({REDIS_SERVER}, Debian package redis-server): the tests of the "
-                "Redis outbox need it; CI installs it")
-    return None
-
-
 class Workers:
     """`careleaf worker` processes; the fixture that makes them calls stop_all() whatever happens."""
 
@@ -305,7 +313,7 @@ class Workers:
 
     def start(self, root: Path, env: dict[str, str], *options: str) -> subprocess.Popen:
         """A worker for the project at ``root``, with this process's environment and ``env`` (password, CA)."""
-        log = open(self.folder / f"worker-{len(self.processes) + 1}.log", "wb")
+        log = open(self._log_file(len(self.processes)), "wb")
         try:
             process = subprocess.Popen([sys.executable, str(self.generate), "--project", str(root), "worker", *options],
                                        env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
@@ -319,6 +327,19 @@ class Workers:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
 
+    def finish_all(self, timeout: float = 60) -> None:
+        """SIGINT every running worker, huey's graceful stop: it finishes the task in hand, takes no other, and
+        exits. Returns once all have exited, so nothing they were doing can still reach the mail server;
+        AssertionError if one has not exited within ``timeout`` seconds."""
+        running = [process for process in self.processes if process.poll() is None]
+        for process in running:
+            process.send_signal(signal.SIGINT)
+        for process in running:
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(f"a worker had not stopped {timeout} s after SIGINT:\n{self.logs()[-3000:]}") from None
+
     def stop_all(self) -> None:
         """SIGTERM every worker still running (huey's consumer exits at once); SIGKILL any that lingers."""
         for process in self.processes:
@@ -330,6 +351,13 @@ class Workers:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=10)
+
+    def _log_file(self, index: int) -> Path:
+        return self.folder / f"worker-{index + 1}.log"
+
+    def log(self, process: subprocess.Popen) -> str:
+        """What one worker has logged so far."""
+        return self._log_file(self.processes.index(process)).read_text("utf-8", "replace")
 
     def logs(self) -> str:
         return "\n".join(path.read_text("utf-8", "replace") for path in sorted(self.folder.glob("worker-*.log")))

@@ -18,7 +18,6 @@ import datetime as dt
 import io
 import re
 import shutil
-import time
 from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -29,14 +28,13 @@ import yaml
 
 from careleaf.web.security import password_hash
 
-from conftest import approved_project, replace_in, with_arabic
-from mailserver import MailServer, wait_until
+from conftest import approved_project, repeat_until, with_arabic, wait_until
+from mailserver import MailServer
 from webserver import WebServer, Worker
 
+# The Debian package's browser (system-packages.txt): `playwright install` is not used.
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (the Debian package; CI "
-                                                                "installs it); `playwright install` is not used")]
+pytestmark = [pytest.mark.slow, pytest.mark.needs("chromium")]
 
 BRAND, TREATMENT = "harbour-skin", "botox-facial-lines"
 CHOSEN = f"brand={BRAND}&treatment={TREATMENT}&kind=aftercare&lang=en"
@@ -177,13 +175,25 @@ class PrintCapture:
             route.continue_()
 
     def wait(self, page, count: int = 1, timeout: float = 60) -> bytes:
-        deadline = time.monotonic() + timeout
-        while len(self.pdfs) < count:
-            assert time.monotonic() < deadline, "the Print button's PDF did not arrive"
-            page.wait_for_timeout(100)        # lets Playwright run the route
+        wait_until(lambda: len(self.pdfs) >= count, timeout, what="the Print button's PDF", pause=pause_in(page))
         kind, pdf = self.pdfs[count - 1]
         assert kind == "application/pdf" and pdf.startswith(b"%PDF"), (kind, pdf[:100])
         return pdf
+
+
+def pause_in(page):
+    """A pause between two polls that lets Playwright run the page's events and routes meanwhile."""
+    return lambda seconds: page.wait_for_timeout(seconds * 1000)
+
+
+def shows(page, condition: str, arg=None) -> bool:
+    """Whether a JavaScript condition holds in the page now; False while the page is being replaced."""
+    from playwright.sync_api import Error
+
+    try:
+        return bool(page.evaluate(condition, arg))
+    except Error:           # "Execution context was destroyed": a reload is under way
+        return False
 
 
 def wait_for_message_to(mail: MailServer, address: str, timeout: float = 45):
@@ -213,12 +223,19 @@ def streams_opened(server: WebServer) -> int:
 
 
 def wait_for_stream(page, server: WebServer, opened_before: int) -> None:
-    """Wait until the page's EventSource has connected, and a moment more for the server to start watching."""
-    deadline = time.monotonic() + 30
-    while streams_opened(server) <= opened_before:
-        assert time.monotonic() < deadline, "the editor's event stream never connected"
-        page.wait_for_timeout(100)
-    page.wait_for_timeout(700)
+    """Wait until the page's EventSource has connected (the server starts watching files just after)."""
+    wait_until(lambda: streams_opened(server) > opened_before, 30, what="the editor's event stream to connect",
+               pause=pause_in(page))
+
+
+def save_until_shown(page, path: Path, text: str, condition: str, arg, what: str) -> None:
+    """Save ``text`` to ``path`` until the page shows it (``condition``).
+
+    The server starts watching files a moment after the page's stream connects and says nothing when it has:
+    a save made in that moment goes unseen, so the same save is made again, as the editor would.
+    """
+    repeat_until(lambda: path.write_text(text, "utf-8"), lambda: shows(page, condition, arg), 45, what,
+                 every=5, pause=pause_in(page))
 
 
 def axe_check(page, what: str, report: dict) -> None:
@@ -434,10 +451,11 @@ def test_editor_preview_follows_saved_files(scratch, page, tmp_path):
         assert OLD_SENTENCE in leaflet_text(page)
         wait_for_stream(page, scratch.server, opened)
         page.evaluate("window.notReloaded = true")
-        replace_in(wording, OLD_SENTENCE, NEW_SENTENCE)
-        page.wait_for_function("""(wanted) => !window.notReloaded && document.querySelector('details.page-text')
+        assert original.count(OLD_SENTENCE) == 1
+        save_until_shown(page, wording, original.replace(OLD_SENTENCE, NEW_SENTENCE),
+                         """(wanted) => !window.notReloaded && document.querySelector('details.page-text')
             && document.querySelector('details.page-text').textContent.replace(/\\s+/g, ' ').includes(wanted)""",
-                               arg=NEW_SENTENCE, timeout=30_000)
+                         NEW_SENTENCE, "the page to reload with the saved sentence")
         assert OLD_SENTENCE not in leaflet_text(page)
         after = pages_loaded(page)
         assert page.locator("#live-problem").is_hidden()
@@ -445,10 +463,14 @@ def test_editor_preview_follows_saved_files(scratch, page, tmp_path):
         wait_for_stream(page, scratch.server, opened + 1)       # the reloaded page's own stream
         page.evaluate("window.notReloaded = true")
         question = "    question: What is normal after my treatment?\n"
-        replace_in(wording, question, "    question:\n")
-        line = wording.read_text("utf-8").splitlines().index("    question:") + 1
+        good = wording.read_text("utf-8")
+        assert good.count(question) == 1
+        bad = good.replace(question, "    question:\n")
+        line = bad.splitlines().index("    question:") + 1
+        save_until_shown(page, wording, bad, "() => !document.querySelector('#live-problem').hidden", None,
+                         "the live problem after a bad save")
         problem = page.locator("#live-problem")
-        problem.wait_for(state="visible", timeout=30_000)
+        assert problem.is_visible()
         said = page.locator("#live-problem-text").inner_text()
         assert f"{WORDING}:{line}" in said, said
         assert page.evaluate("window.notReloaded === true"), "a bad save does not reload the page"

@@ -28,7 +28,6 @@ import re
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pikepdf
@@ -41,15 +40,15 @@ from careleaf.content.catalog import load_catalog
 from careleaf.errors import HandoutError
 from careleaf.handout.handouts import Choice, handout
 from careleaf.desk.mail import compose
-from careleaf.desk.outbox import Outbox, idempotency_key
+from careleaf.desk.outbox import FINISHED, Outbox, idempotency_key
 from careleaf.project import THEME, Project
 from careleaf.desk.register import REGISTER_FILE, Register
 from careleaf.desk.send import GENERATE as MAKE_PASSWORD
 from careleaf.desk.send import send
 from careleaf.content.settings import load_settings
 
-from conftest import GENERATE, approved_project, run_cli
-from mailserver import USER, MailServer, RedisServer, redis_available, wait_until
+from conftest import GENERATE, approved_project, require, run_cli, wait_until
+from mailserver import USER, MailServer, RedisServer
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 12, 1, 15, 0, tzinfo=UTC)        # Tuesday 1 December 2026, 15:00 in London
@@ -79,9 +78,7 @@ def labels(lang: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def redis_server(tmp_path_factory):
     """A real redis-server for the module, on a free port, saving nothing; stopped at the end."""
-    missing = redis_available()
-    if missing:
-        pytest.skip(missing)
+    require("redis-server")
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     server.start()
     try:
@@ -164,9 +161,38 @@ def pdf_of(message) -> bytes:
     return attachment.get_content()
 
 
-def settle(seconds: float = 1.5) -> None:
-    """Give a worker time to do something it should not (deliver twice, retry a refusal)."""
-    time.sleep(seconds)
+def deliveries_waiting(outbox: Outbox) -> list[str]:
+    """The sends huey's queue and schedule hold a delivery task for (a retry waits in the schedule); its
+    periodic recovery task is not one."""
+    stored = [*outbox.huey.storage.enqueued_items(), *outbox.huey.storage.scheduled_items()]
+    tasks = [outbox.huey.serializer.deserialize(message) for message in stored]
+    return [task.args[0] for task in tasks if task.name.endswith("careleaf.deliver")]
+
+
+def all_finished(outbox: Outbox) -> bool:
+    return all(s["status"] in FINISHED for s in outbox.sends())
+
+
+def quiet(root: Path, workers) -> None:
+    """Until nothing more can be delivered, so that what the mail server has is final: every send has finished,
+    no delivery waits in the queue or the schedule, and every worker has stopped after finishing the task in
+    hand (SIGINT, huey's graceful stop). A second delivery or a retry of a refusal would show in the counts
+    the test then checks."""
+    outbox = outbox_of(root)
+    wait_until(lambda: all_finished(outbox) and not deliveries_waiting(outbox), DEADLINE,
+               what="every send to finish with no delivery left in the queue")
+    workers.finish_all()
+    # Still all finished once the workers have stopped. The scheduler may have been moving a due task to the
+    # queue as they stopped: a task left for a finished send does nothing (Outbox.deliver returns at once).
+    assert all_finished(outbox), outbox.sends()
+
+
+def lease_ran_out(root: Path, send_id: str, lease: float) -> bool:
+    """Whether a pending send has gone ``lease`` seconds without word from a worker: a worker that starts now
+    queues it again (Outbox.recover)."""
+    state = outbox_of(root).status(send_id)
+    since = dt.datetime.fromisoformat(state.get("next_try") or state["updated"])
+    return since + dt.timedelta(seconds=lease) < dt.datetime.now(UTC)
 
 
 # --- one leaflet, rendered once, for the tests of delivery -------------------------------------------
@@ -507,7 +533,7 @@ def test_server_down_then_up_is_retried_and_delivered_once(root, mail, workers, 
     mail.start()
     mail.wait_for(1, DEADLINE)
     state = wait_for_status(root, send_id, "sent")
-    settle()
+    quiet(root, workers)
     assert len(mail.received()) == 1
     assert state["attempts"] >= 2 and state["reply"] == "accepted by the mail server"
     assert [e.channel for e in register_entries(root)] == ["email"]
@@ -521,7 +547,7 @@ def test_temporary_refusal_is_retried_and_delivered_once(root, mail, workers, st
     workers.start(root, mail.environment())
     mail.wait_for(1, DEADLINE)
     state = wait_for_status(root, send_id, "sent")
-    settle()
+    quiet(root, workers)
     assert len(mail.received()) == 1 and mail.data_attempts == 2
     assert state["attempts"] >= 2 and state["status"] == "sent"
     [listed] = outbox_of(root).sends()
@@ -536,7 +562,7 @@ def test_permanent_refusal_fails_at_once_without_the_address_in_the_reply(root, 
     send_id = queue(root, rendered, reference="P-1", outbox=outbox)
     workers.start(root, mail.environment())
     state = wait_for_status(root, send_id, "failed")
-    settle(4)                                       # longer than the first retry delays (1 s, then 2 s)
+    quiet(root, workers)                            # no retry waits: a 550 is final
     assert mail.rcpt_attempts == 1 and mail.received() == []
     assert state["attempts"] == 1
     assert state["reply"] == "550 5.1.1 <<recipient>>: Recipient address rejected: User unknown"
@@ -560,10 +586,10 @@ def test_worker_killed_mid_send_is_delivered_after_restart(root, mail, workers, 
     wait_until(mail.stalled.is_set, DEADLINE, what="the worker to be mid-send")
     workers.kill(first)
     assert outbox_of(root).status(send_id)["status"] == "sending"
-    time.sleep(1.5)                                  # the killed worker's lease (1 s) runs out
+    wait_until(lambda: lease_ran_out(root, send_id, 1), 10, what="the killed worker's lease (1 s) to run out")
     workers.start(root, mail.environment())
     state = wait_for_status(root, send_id, "sent")
-    settle()
+    quiet(root, workers)
     received = mail.received()
     if stage == "rcpt":
         assert len(received) == 1
@@ -585,7 +611,7 @@ def test_two_workers_deliver_each_of_ten_messages_once(root, mail, workers, stor
     mail.wait_for(10, DEADLINE)
     for send_id in ids:
         wait_for_status(root, send_id, "sent")
-    settle()
+    quiet(root, workers)
     received = mail.received()
     counts = collections.Counter(copy.message_id for copy in received)
     assert len(counts) == 10 and set(counts.values()) == {1}, counts
@@ -596,17 +622,23 @@ def test_two_workers_deliver_each_of_ten_messages_once(root, mail, workers, stor
 
 @pytest.mark.slow
 def test_a_send_another_worker_is_sending_is_not_sent_again(root, mail, workers, storage, rendered):
-    configure(root, mail, storage, lease=4)
+    """A send queued twice (as a recovery may queue it) is not delivered by a second worker while the first is
+    still sending it, within its lease: the lease is what tells a slow worker from a stopped one."""
+    configure(root, mail, storage, lease=60)
     send_id = queue(root, rendered, reference="P-1")
-    time.sleep(4.5)                     # queued while no worker ran, for longer than the lease
-    mail.stall(6, at="rcpt")            # the first worker's delivery takes a while (a slow server)
+    release = mail.hold(at="rcpt")      # the first worker's delivery waits on the server (a slow server)
     workers.start(root, mail.environment())
     wait_until(mail.stalled.is_set, DEADLINE, what="the first worker to be mid-send")
-    stalled_at = time.monotonic()
-    workers.start(root, mail.environment())     # while the first worker's claim is well within its lease
-    wait_for_status(root, send_id, "sent")
-    settle(max(0.0, stalled_at + 6 + 1.5 - time.monotonic()))       # the first worker finishes too
-    assert len(mail.received()) == 1
+    outbox_of(root).deliver_task(send_id)           # the send's second task in the queue
+    second = workers.start(root, mail.environment())
+    wait_until(lambda: any("careleaf.deliver: " in line and " executed in " in line
+                           for line in workers.log(second).splitlines()),
+               DEADLINE, what="the second worker to take the send's second task (huey logs it)")
+    assert mail.received() == [] and outbox_of(root).status(send_id)["attempts"] == 1, "the second worker left it"
+    release.set()
+    state = wait_for_status(root, send_id, "sent")
+    quiet(root, workers)
+    assert len(mail.received()) == 1 and state["attempts"] == 1
     assert len(register_entries(root)) == 1
 
 
@@ -625,7 +657,7 @@ def test_the_same_leaflet_to_the_same_patient_is_sent_once(root, mail, workers, 
     other = send(root, Choice(BRAND, TREATMENT, "aftercare", "tr"), patient=AYSE, to=ADDRESS, reference="P-1", now=NOW)
     assert other.status == "queued" and other.id != first.id        # another language is another leaflet
     wait_for_status(root, other.id, "sent")
-    settle()
+    quiet(root, workers)
     assert len(mail.received()) == 2
     assert len({copy.message_id for copy in mail.received()}) == 2
 
@@ -635,14 +667,19 @@ def test_a_repeated_locked_send_never_shows_a_password_that_does_not_open_the_le
     configure(root, mail)
     first = send(root, AFTERCARE, patient=AYSE, to=ADDRESS, reference="P-1", password=MAKE_PASSWORD, now=NOW)
     again = send(root, AFTERCARE, patient=AYSE, to=ADDRESS, reference="P-1", password=MAKE_PASSWORD, now=NOW)
-    assert again.id == first.id
+    # The first send shows its password. The repeat is that same send, so it shows none: a password made for it
+    # would not open the leaflet the patient gets.
+    assert first.status == "queued" and first.password and PASSWORD_PATTERN.fullmatch(first.password)
+    assert (again.id, again.status, again.password) == (first.id, "already queued", None)
     workers.start(root, mail.environment())
-    [received] = mail.wait_for(1, DEADLINE)
+    wait_for_status(root, first.id, "sent")
+    quiet(root, workers)
+    [received] = mail.received()
     pdf = pdf_of(received.message)
-    for shown in (first.password, again.password):
-        if shown is not None:
-            with pikepdf.open(io.BytesIO(pdf), password=shown) as document:
-                assert document.is_encrypted
+    with pytest.raises(pikepdf.PasswordError):
+        pikepdf.open(io.BytesIO(pdf))
+    with pikepdf.open(io.BytesIO(pdf), password=first.password) as document:
+        assert document.is_encrypted
 
 
 # --- 6. a message for the clinic's own mail program ---------------------------------------------------------------

@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from careleaf.build.run import build
 from careleaf.project import Project
 from careleaf.cli.main import main
 from careleaf.build.output import MANIFEST, locked
-from conftest import edit, replace_in, small_project, with_theme
+from conftest import edit, replace_in, require, small_project, with_theme
 
 ROOT = Path(__file__).resolve().parents[1]
 GENERATE = ROOT / "generate.py"
@@ -230,11 +231,13 @@ def test_missing_logo_is_invalid_input_and_changes_nothing(versions, tmp_path, c
 @pytest.mark.slow
 def test_killed_builds_never_leave_a_broken_pdf(tmp_path):
     """tests/kill_build.py, with fewer kills and a smaller catalog than when run by hand (20 kills)."""
+    require("qpdf")         # kill_build.py checks each PDF with qpdf --check too
     project = small_project(tmp_path / "project", languages="en, tr")  # four leaflets
     result = subprocess.run([sys.executable, str(KILL_BUILD), "--times", "5", "--project", str(project),
                              "--no-large-print", "--jobs", "2", "--seed", "20240611"],
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "each PDF is checked with pypdf and qpdf --check" in result.stdout, result.stdout
     assert "0 left a broken PDF; the repair build worked" in result.stdout, result.stdout
     assert "BROKEN" not in result.stdout
 
@@ -280,14 +283,20 @@ def test_tiny_time_limit_fails_each_leaflet_with_exit_1_and_keeps_the_old_pdfs(v
 def test_only_the_leaflet_that_runs_away_is_stopped(versions, tmp_path):
     """A pre-treatment leaflet hundreds of pages long is stopped; the aftercare leaflet is built as usual."""
     root, out = versions.start(tmp_path)
+    # The limit: twice what this machine takes to build the whole project as it is, just now (so the aftercare
+    # leaflet never meets it, however busy the machine is), and far below what the long leaflet takes (tens of
+    # times as long).
+    started = time.monotonic()
+    assert not build(Project(root), tmp_path / "timing", large_print=False, jobs=1).failed
+    limit = round(max(2.5, 2 * (time.monotonic() - started)), 1)
     wording = root / f"leaflets/treatments/{TREATMENT}/en.yaml"
     paragraph = "This sentence is here to make one answer very long, so the leaflet takes a long time. " * 5
     edit(wording, r"(?m)^(  [a-z0-9-]+:\n    question: [^\n]*\n    answer: \|\n)",
          "".join(f"      {paragraph}\n\n" for _ in range(1500)))
     assert wording.stat().st_size < 1_000_000  # under the input size limit
     before = files_state(out)
-    summary = build(Project(root), out, large_print=False, jobs=1, time_limit_seconds=2.5)
-    assert summary.failed == [f"{PRE_TREATMENT[:-4]}: rendering took longer than 2.5 s and was stopped"]
+    summary = build(Project(root), out, large_print=False, jobs=1, time_limit_seconds=limit)
+    assert summary.failed == [f"{PRE_TREATMENT[:-4]}: rendering took longer than {limit:g} s and was stopped"]
     assert summary.built == [AFTERCARE]
     assert pdfs(out)[AFTERCARE] == versions.new[AFTERCARE]
     assert files_state(out)[PRE_TREATMENT] == before[PRE_TREATMENT]

@@ -33,8 +33,7 @@ from careleaf.handout.handouts import Choice
 from careleaf.desk.register import COLUMNS, REGISTER_FILE, Register
 from careleaf.desk.send import send
 
-from conftest import GENERATE, approved_project, replace_in, run_cli
-from mailserver import wait_until
+from conftest import GENERATE, approved_project, replace_in, run_cli, wait_until
 
 BRAND, TREATMENT = "harbour-skin", "botox-facial-lines"
 AYSE = {"name": "Ayşe Yılmaz", "treated": "2026-12-01 14:30", "batch": "C3920C3"}

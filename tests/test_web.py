@@ -45,7 +45,7 @@ from careleaf.web.api import router as api_router
 from careleaf.web.app import create_app
 from careleaf.web.security import MAX_BODY, CannotListen, check_can_listen, password_hash, password_matches
 
-from conftest import GENERATE, approved_project, small_project
+from conftest import GENERATE, approved_project, repeat_until, small_project, wait_until
 from webserver import WebServer, children, free_port, render_workers, status_kb
 
 with warnings.catch_warnings():     # Starlette's TestClient warns that it prefers httpx2; httpx is what we have
@@ -540,6 +540,8 @@ def test_password_hash_reads_standard_input_and_prints_a_hash_that_verifies(tmp_
 
 def test_desk_flow_leaves_no_patient_detail_in_urls_logs_or_files(root, live):
     choice = {**AFTERCARE}
+    answered = b'"POST /handout HTTP/1.1" 200'
+    answered_before = live.log_bytes().count(answered)      # the server is the module's: other tests used it
     with httpx.Client(base_url=live.url, timeout=120) as web:
         desk = web.get("/", params=choice)
         assert desk.status_code == 200 and "Approved for patients" in desk.text
@@ -562,9 +564,12 @@ def test_desk_flow_leaves_no_patient_detail_in_urls_logs_or_files(root, live):
         for value in (NAME, BATCH, "Ay%C5%9Fe", "Ayşe"):
             assert value not in url
 
-    time.sleep(0.5)     # the access log line of the last request
-    log = live.log_bytes()
-    assert b'"POST /handout HTTP/1.1" 200' in log, "the server's log is captured"
+    # The server logs a request once it has answered it: wait for the lines of this test's preview and print.
+    def both_logged() -> bytes | None:
+        log = live.log_bytes()
+        return log if log.count(answered) >= answered_before + 2 else None
+
+    log = wait_until(both_logged, 10, what="the server's log lines of the preview and the print (is its log captured?)")
     for value in (NAME, BATCH, "Ayşe", "Yılmaz"):
         for form in forms_of(value):
             assert form not in log, (value, form)
@@ -697,19 +702,17 @@ def test_editor_events_stream_a_change(tmp_path):
                 pass
 
         threading.Thread(target=listen, daemon=True).start()
-        deadline = time.monotonic() + 20
-        while "retry: 2000" not in lines and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)        # the watcher is set up after the first line
-        wording.write_text(wording.read_text("utf-8").replace("This goes away by itself.", "It fades by itself."), "utf-8")
-        while "event: changed" not in lines and time.monotonic() < deadline + 10:
-            time.sleep(0.05)
-        assert "event: changed" in lines, lines
-        wording.write_text(wording.read_text("utf-8").replace("    question: What is normal after my treatment?\n",
-                                                              "    question:\n"), "utf-8")
-        while "event: problem" not in lines and time.monotonic() < deadline + 20:
-            time.sleep(0.05)
-        assert "event: problem" in lines, lines
+        wait_until(lambda: "retry: 2000" in lines, 20, what="the event stream's first line")
+        # The server starts watching files just after that line, and says nothing when it has: a save made in
+        # that moment goes unseen, so the test saves again (the same file) until the stream reports it.
+        good = wording.read_text("utf-8").replace("This goes away by itself.", "It fades by itself.")
+        repeat_until(lambda: wording.write_text(good, "utf-8"), lambda: "event: changed" in lines, 30,
+                     what="'event: changed' after a good save")
+        assert "event: problem" not in lines, lines
+        bad = good.replace("    question: What is normal after my treatment?\n", "    question:\n")
+        assert bad != good
+        wording.write_text(bad, "utf-8")
+        wait_until(lambda: "event: problem" in lines, 20, what="'event: problem' after a bad save")
         problem = json.loads(lines[lines.index("event: problem") + 1].removeprefix("data: "))
         assert re.search(r"leaflets/treatments/botox-facial-lines/en\.yaml:\d+", problem), problem
         server.stop(grace=1)        # the stream is still open (see the SIGTERM test above)
@@ -729,7 +732,7 @@ def test_fifty_concurrent_handouts_render_within_bounded_memory(root, live):
         while not stop.is_set():
             family = [live.pid, *children(live.pid)]
             samples.append((len(render_workers(live.pid)), sum(status_kb(pid, "VmRSS") for pid in family)))
-            time.sleep(0.05)
+            stop.wait(0.05)         # a sample every 50 ms until the burst is over
 
     async def one(client: httpx.AsyncClient, name: str) -> tuple[str, float, httpx.Response]:
         started = time.perf_counter()

@@ -17,12 +17,11 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
-from conftest import GENERATE
+from conftest import GENERATE, TimedOut, wait_until
 
 LOOPBACK = "127.0.0.1"
 
@@ -109,23 +108,24 @@ class WebServer(_Process):
 
     def start(self, timeout: float = 60) -> "WebServer":
         self._spawn()
-        deadline = time.monotonic() + timeout
         try:
-            while True:
-                if self.process.poll() is not None:
-                    raise AssertionError(f"careleaf serve exited with status {self.process.returncode}:\n{self.log()}")
-                try:
-                    # A static file: answers without signing in and without rendering anything.
-                    if httpx.get(f"{self.url}/static/desk.css", timeout=2).status_code == 200:
-                        return self
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"careleaf serve did not answer within {timeout} s:\n{self.log()}")
-                time.sleep(0.1)
+            wait_until(self._answers, timeout, what=f"careleaf serve to answer at {self.url}")
+        except TimedOut as late:
+            self.stop()
+            raise AssertionError(f"{late}; its output:\n{self.log()}") from None
         except BaseException:
             self.stop()
             raise
+        return self
+
+    def _answers(self) -> bool:
+        if self.process.poll() is not None:
+            raise AssertionError(f"careleaf serve exited with status {self.process.returncode}:\n{self.log()}")
+        try:
+            # A static file: answers without signing in and without rendering anything.
+            return httpx.get(f"{self.url}/static/desk.css", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def __enter__(self) -> "WebServer":
         return self if self.process is not None else self.start()
@@ -166,16 +166,24 @@ def children(pid: int) -> list[int]:
 
 
 def render_workers(pid: int) -> list[int]:
-    """The server's render processes: its own children started by multiprocessing's spawn (not their short-lived
-    helpers, such as the compiler ctypes runs to find a library, nor the server's own ``git`` calls)."""
+    """The server's render processes (careleaf.build.workers): forked from the multiprocessing forkserver the
+    server started, or, where that cannot be used, its own children started by multiprocessing's spawn. Not
+    the forkserver itself, nor short-lived helpers (the compiler ctypes runs to find a library, ``git``)."""
     found = []
     for child in direct_children(pid):
-        try:
-            if "multiprocessing.spawn" in Path(f"/proc/{child}/cmdline").read_text():
-                found.append(child)
-        except OSError:
-            continue
+        command = _command_line(child)
+        if "multiprocessing.spawn" in command:
+            found.append(child)
+        elif "multiprocessing.forkserver" in command:
+            found += [worker for worker in direct_children(child) if "multiprocessing.forkserver" in _command_line(worker)]
     return found
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:     # it has ended
+        return ""
 
 
 def status_kb(pid: int, field: str) -> int:
