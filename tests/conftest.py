@@ -405,3 +405,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.write_line("Not run:" if lines else "Everything ran.")
     for line in lines:
         terminalreporter.write_line(line)
+
+
+def qpdf_check(path: Path) -> subprocess.CompletedProcess:
+    """`qpdf --check` on a PDF: the structural check an outside reader's parser would trip on."""
+    require("qpdf")
+    return subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)

@@ -22,7 +22,7 @@ from careleaf.content.catalog import load_catalog
 from careleaf.pdf.render import render
 from careleaf.pdf.structure import is_element, kids, top_elements, walk
 from careleaf.project import THEME, Project
-from conftest import arabic_project, copy_project, run_cli
+from conftest import arabic_project, copy_project, qpdf_check, run_cli
 
 def test_cells_under_a_row_group_heading_are_read_with_that_heading_only():
     """The side-effect table's groups: 'A headache' is read as common, never also as very rare."""
@@ -88,7 +88,7 @@ def _has_draft_sentence(path: Path) -> bool:
 
 def test_fixture_pdfs_are_qpdf_clean(fixture_pdfs):
     for path in fixture_pdfs["sample"][:4] + fixture_pdfs["arabic"][:2]:
-        result = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
+        result = qpdf_check(path)
         assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -275,7 +275,7 @@ def test_the_repair_is_deterministic_qpdf_clean_and_keeps_the_pdf_ua_identity(tm
     assert first == second
     path = tmp_path / "mended.pdf"
     path.write_bytes(first)
-    result = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
+    result = qpdf_check(path)
     assert result.returncode == 0 and "No syntax or stream encoding errors" in result.stdout, result.stdout
     with pikepdf.open(path) as pdf:
         assert str(pdf.Root.Lang) == "en" and pdf.Root.MarkInfo.Marked

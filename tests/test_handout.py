@@ -39,7 +39,7 @@ from careleaf.handout.patient import PATIENT_FIELDS, REFERENCE
 from careleaf.project import Project
 from careleaf.web.api import HandoutRequest
 
-from conftest import GENERATE, approved_project, normalise, pdf_pages_text, replace_in, run_cli, small_project
+from conftest import GENERATE, approved_project, normalise, pdf_pages_text, qpdf_check, replace_in, run_cli, small_project
 
 NOW = dt.datetime(2026, 12, 1, 14, 40, tzinfo=dt.timezone.utc)   # Tuesday 1 December 2026, 14:40 in London
 LONDON = ZoneInfo("Europe/London")
@@ -576,7 +576,7 @@ def test_day_list_is_one_pdf_of_every_leaflet_in_order(day_list, ayse_row, ismai
 @pytest.mark.slow
 def test_day_list_pdf_is_valid_and_tagged_with_each_leaflets_language(day_list):
     pdf, _, folder = day_list
-    checked = subprocess.run(["qpdf", "--check", str(_saved(pdf, folder))], capture_output=True, text=True)
+    checked = qpdf_check(_saved(pdf, folder))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     root = pypdf.PdfReader(io.BytesIO(pdf)).trailer["/Root"]
     tree = root["/StructTreeRoot"].get_object()

@@ -13,6 +13,8 @@ from collections import Counter
 
 import pikepdf
 import pytest
+
+from conftest import qpdf_check
 from pikepdf import Array, Dictionary, Name, String
 
 from careleaf.pdf.merge import merge_tagged
@@ -160,7 +162,7 @@ def test_pages_come_in_order_with_their_text(inputs, merged, sources, pdf):
 def test_qpdf_finds_no_errors(merged, tmp_path):
     path = tmp_path / "merged.pdf"
     path.write_bytes(merged)
-    check = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
+    check = qpdf_check(path)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "No syntax or stream encoding errors" in check.stdout
 

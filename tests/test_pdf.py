@@ -24,7 +24,7 @@ from careleaf.project import Project
 from careleaf.content.catalog import load_catalog
 from careleaf.pdf.render import render_pdf
 
-from conftest import mini_project, normalise, pdf_pages_text, replace_in, run_cli
+from conftest import mini_project, normalise, pdf_pages_text, qpdf_check, replace_in, run_cli
 
 # The figures in the clinic's FAQ, which every treatment's leaflets must print.
 FAQ_FIGURES = {
@@ -67,7 +67,7 @@ def test_sample_catalog_covers_both_brands_and_treatments(sample):
 def test_qpdf_finds_no_structural_errors(sample):
     failures = {}
     for path in sample.pdfs():
-        result = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
+        result = qpdf_check(path)
         if result.returncode != 0 or "No syntax or stream encoding errors found" not in result.stdout:
             failures[path.name] = result.stdout + result.stderr
     assert not failures
