@@ -658,7 +658,7 @@ print(imported - started, spent[0], time.perf_counter() - imported)
     quick = """
 import time
 started = time.perf_counter()
-from careleaf.build.workers import import_weasyprint
+from careleaf.build.libraries import import_weasyprint
 import_weasyprint()
 print(time.perf_counter() - started)
 """
@@ -1034,7 +1034,7 @@ def report(env: dict, chromium: tuple[bool, str], results: dict, phases: dict, c
         add(f"A process pays {ms(start['import'])} to `import weasyprint` (of which "
             f"{ms(start['find_library'])} is `ctypes.util.find_library`, which runs `ldconfig`, `gcc` and `ld` "
             f"for library names that do not exist on Linux), {ms(start['quick_import'])} through "
-            "`careleaf.build.workers.import_weasyprint` (library names answered from one `ldconfig -p`), and "
+            "`careleaf.build.libraries.import_weasyprint` (library names answered from one `ldconfig -p`), and "
             f"{ms(start['renderer'])} to prepare fonts and CSS (`careleaf.pdf.render._renderer`). A build pays the import "
             "once, in the forkserver its workers are forked from; each worker prepares fonts and CSS as it starts.")
         add("")

@@ -10,14 +10,16 @@ import datetime as dt
 import os
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 import careleaf.content.catalog
+import careleaf.leaflet.html
 from careleaf.build import stamps
 from careleaf.errors import RenderError
 from careleaf.build.run import build
-from careleaf.project import Project
+from careleaf.project import THEME, Project
 from conftest import mini_project
 
 WORDING = "leaflets/treatments/demo/en.yaml"
@@ -139,3 +141,24 @@ def test_stamps_are_trusted_whatever_order_the_file_names_sort_in(tmp_path, monk
     assert len(rebuild(root, tmp_path / "out").built) == 4
     monkeypatch.setattr(careleaf.content.catalog, "load_catalog", lambda project: pytest.fail("the catalog was read"))
     assert rebuild(root, tmp_path / "out").built == []
+
+
+def test_stamps_cover_careleafs_own_code_and_theme(tmp_path):
+    """An upgrade of careleaf, or an edit of its theme, is never settled by the stamps."""
+    files = {Path(path) for path in stamps.input_files(Project(mini_project(tmp_path / "project")))}
+    assert THEME / "styles/leaflet.css" in files and THEME / "templates/labels/en.yaml" in files
+    assert Path(careleaf.leaflet.html.__file__).resolve() in files
+
+
+def test_the_version_of_the_files_changes_with_every_save_and_only_then(tmp_path):
+    """What the web app's render workers go by (careleaf.build.stamps.files_version): a save that keeps the file's
+    size and modification time still counts; an editor's swap file does not."""
+    root = mini_project(tmp_path / "project")
+    project = Project(root)
+    first = stamps.files_version(project)
+    assert stamps.files_version(project) == first
+    (root / "styles" / ".leaflet.css.swp").write_bytes(b"an editor's swap file")
+    (root / WORDING).with_name("en.yaml~").write_bytes(b"an editor's backup")
+    assert stamps.files_version(project) == first
+    same_size_edit(root / WORDING, "Effect starts", "Effect begins")
+    assert stamps.files_version(project) != first

@@ -22,27 +22,31 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.util
 import os
 import time
 from concurrent.futures import FIRST_COMPLETED, TimeoutError as TookTooLong, wait
 from dataclasses import dataclass, field, replace
-import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
 from careleaf import __version__
 from careleaf.build import stamps
+from careleaf.build.output import (clean_partials, locked, preview_html, publish_preview_assets, read_manifest,
+                                   remove_quietly, write_atomically, write_manifest)
+from careleaf.build.workers import Pool
+from careleaf.content.governance import ReviewOverdue, today as current_date
 from careleaf.errors import RenderError
-from careleaf.build.output import (clean_partials, locked, preview_html, publish_preview_assets, read_manifest, remove_quietly,
-                     write_atomically, write_manifest)
 from careleaf.project import Project
 
-if TYPE_CHECKING:   # the no-op path imports none of the catalog's machinery
-    from careleaf.leaflet.assemble import Job, Leaflet
+# The catalog's machinery (the YAML reader and careleaf.content's checks, careleaf.leaflet, careleaf.pdf's
+# stages) is imported inside the functions that use it, not here: a build the file stamps settle reads no
+# YAML and loads none of it, and takes a tenth of a second (tests/test_incremental.py).
+if TYPE_CHECKING:
     from careleaf.content.catalog import Catalog
+    from careleaf.leaflet.assemble import Job, Leaflet
     from careleaf.pdf.pages import PageFacts
 
-PACKAGE = Path(__file__).resolve().parent
 MANIFEST_EVERY = 1.0         # seconds between saves of the manifest during a build
 DEFAULT_TIME_LIMIT = 120     # seconds for one leaflet to render; a normal one takes well under one
 IN_FLIGHT = 2                # leaflets handed to each worker at a time: one rendering, one waiting
@@ -64,7 +68,7 @@ class Page:
     @property
     def html(self) -> str:
         """Drawn on demand: a build with nothing to do never loads the HTML stage."""
-        from careleaf.leaflet.html import render_leaflet
+        from careleaf.leaflet.html import render_leaflet   # the catalog's machinery (see the imports)
 
         return render_leaflet(self.project, self.leaflet)
 
@@ -87,8 +91,6 @@ Progress = Callable[[int, int, str], None]
 def pages(project: Project, catalog: Catalog, *, large_print: bool = True, shard: tuple[int, int] | None = None,
           today: dt.date | None = None) -> list[Page]:
     """Every leaflet of the catalog, assembled, with its fingerprint."""
-    from careleaf.content.governance import today as current_date
-
     return [Page(job, leaflet, print_, project)
             for job, leaflet, print_ in _assembled(project, catalog, large_print, shard, today or current_date())]
 
@@ -116,7 +118,7 @@ def plan(project: Project, catalog: Catalog, *, large_print: bool, shard: tuple[
 
 def _assembled(project: Project, catalog: Catalog, large_print: bool, shard: tuple[int, int] | None,
                today: dt.date) -> Iterator[tuple[Job, Leaflet, str]]:
-    from careleaf.leaflet.assemble import assemble, jobs as all_jobs
+    from careleaf.leaflet.assemble import assemble, jobs as all_jobs   # the catalog's machinery (see the imports)
 
     tools = _tools_fingerprint(project)
     for job in all_jobs(catalog, large_print=large_print):
@@ -130,7 +132,7 @@ def fingerprint(leaflet: Leaflet, tools: str) -> str:
     """Everything a leaflet's PDF depends on: the items it prints (exactly the wording, facts, brand
     fields and template words), whether it is overdue or awaits translation review, and the tools; and
     whether a booklet is written beside it."""
-    from careleaf.content.items import digest
+    from careleaf.content.items import digest   # the catalog's machinery (see the imports)
 
     booklet = {"booklet": True} if leaflet.brand.booklet else {}
     return digest({"tools": tools, "job": leaflet.job, "overdue": leaflet.overdue,
@@ -153,8 +155,6 @@ def build(project: Project, out: Path, *, force: bool = False, full_check: bool 
     stamps of the last complete build (careleaf.build.stamps) stops there, having read nothing else.
     Raises InputError (invalid input) or ReviewOverdue before anything is written.
     """
-    from careleaf.content.governance import today as current_date
-
     started = time.perf_counter()
     today = today or current_date()
     options = {"large_print": large_print, "shard": list(shard) if shard else None}
@@ -163,9 +163,9 @@ def build(project: Project, out: Path, *, force: bool = False, full_check: bool 
         if summary is not None:
             summary.seconds = time.perf_counter() - started
             return summary
-    from careleaf.leaflet.assemble import assemble            # the catalog's machinery, only when the stamps could not settle it
+    # The catalog's machinery, only now that the stamps could not settle it.
     from careleaf.content.catalog import load_catalog
-    from careleaf.content.governance import ReviewOverdue
+    from careleaf.leaflet.assemble import assemble
 
     inputs = stamps.stamp_inputs(project)       # before anything is read: an edit from now on is noticed
     catalog = load_catalog(project)
@@ -250,8 +250,8 @@ def _if_nothing_changed(project: Project, out: Path, options: dict, today: dt.da
 def _remove_gone(out: Path, manifest: dict[str, str], catalog: Catalog, summary: Summary) -> None:
     """Only PDFs of leaflets gone from the catalog are removed; a partial build (--no-large-print,
     --shard) leaves the others' PDFs alone."""
-    from careleaf.leaflet.assemble import jobs as all_jobs
-    from careleaf.pdf.booklet import booklet_path
+    from careleaf.leaflet.assemble import jobs as all_jobs   # the catalog's machinery (see the imports)
+    from careleaf.pdf.booklet import booklet_path   # the catalog's machinery (see the imports)
 
     existing = {str(job.output) for job in all_jobs(catalog, large_print=True)}
     for name in sorted(set(manifest) - existing):
@@ -276,7 +276,7 @@ def _write_or_remove_preview(out: Path, job: Job, html: str | None, *, only_if_c
 
 def _write_or_remove_booklet(out: Path, job: Job, pdf: bytes | None) -> None:
     """An A5 leaflet imposed as an A4 booklet beside it, when its brand asks for one; else none."""
-    from careleaf.pdf.booklet import booklet_path, impose_booklet
+    from careleaf.pdf.booklet import booklet_path, impose_booklet   # the catalog's machinery (see the imports)
 
     path = booklet_path(out / job.output)
     if pdf is None:
@@ -286,7 +286,7 @@ def _write_or_remove_booklet(out: Path, job: Job, pdf: bytes | None) -> None:
 
 
 def _overdue_message(catalog: Catalog, codes: list[str]) -> str:
-    from careleaf.content.validate import origin
+    from careleaf.content.validate import origin   # the catalog's machinery (see the imports)
 
     lines = []
     for entry in catalog.treatments.values():
@@ -303,46 +303,38 @@ def _render_all(todo: list[Planned], draw: Callable[[Planned], Page], folders: t
                 ) -> Iterator[tuple[Planned, RenderResult | RenderError]]:
     """Yield (leaflet, result or RenderError) as each leaflet finishes.
 
-    Each leaflet renders in a worker process (careleaf.build.workers); one that runs past the time
-    limit has its worker ended (and replaced), which no layout inside WeasyPrint can swallow,
-    and fails alone. Leaflets are assembled and handed over a few at a time, as workers free up.
+    Each leaflet renders in the render pool (careleaf.build.workers); one that runs past the time limit
+    has its worker ended (and replaced) and fails alone. Leaflets are assembled and handed over a few at a
+    time, as workers free up.
     """
     if not todo:
         return
-    from pebble import ProcessPool   # only when there is work to do
-
-    from careleaf.build import workers
-
     if importlib.util.find_spec("weasyprint") is None:   # said once, not as a failure of every leaflet
         raise ModuleNotFoundError("No module named 'weasyprint'", name="weasyprint")
     count = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     if count > 1:
         todo = sorted(todo, key=_longest_first)
-    with ProcessPool(max_workers=count, context=workers.context(), initializer=workers.warm,
-                     initargs=(folders,)) as pool:
+    with Pool(count, time_limit=limit, folders=folders) as pool:
         waiting = iter(todo)
         running: dict = {}
 
         def hand_over_next() -> None:
             leaflet = next(waiting, None)
             if leaflet is not None:
-                running[pool.schedule(_render_one, (draw(leaflet),), timeout=limit)] = leaflet
+                running[pool.schedule(_render_one, draw(leaflet))] = leaflet
 
         for _ in range(count * IN_FLIGHT):
             hand_over_next()
         done = 0
-        try:
-            while running:
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in sorted(finished, key=lambda f: str(running[f].job.output)):
-                    leaflet = running.pop(future)
-                    hand_over_next()
-                    done += 1
-                    if progress:
-                        progress(done, len(todo), leaflet.job.name)
-                    yield leaflet, _outcome(future, leaflet.job.name, limit)
-        finally:
-            pool.stop()
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: str(running[f].job.output)):
+                leaflet = running.pop(future)
+                hand_over_next()
+                done += 1
+                if progress:
+                    progress(done, len(todo), leaflet.job.name)
+                yield leaflet, _outcome(future, leaflet.job.name, limit)
 
 
 def _outcome(future, name: str, limit: float) -> RenderResult | RenderError:
@@ -365,7 +357,7 @@ RenderResult = tuple[bytes, str, bool, "PageFacts"]
 
 def _render_one(page: Page) -> RenderResult | RenderError:
     """HTML, then PDF, for one leaflet; runs in a worker process (which also says how it subsets fonts)."""
-    from careleaf.pdf.render import render, uses_fast_subsetting
+    from careleaf.pdf.render import render, uses_fast_subsetting   # the drawing stage (see the imports)
 
     try:
         html = page.html
@@ -380,7 +372,7 @@ def _render_one(page: Page) -> RenderResult | RenderError:
 def _length_warnings(job: Job, facts: PageFacts, catalog: Catalog, budgets: dict[str, int]) -> list[str]:
     """A leaflet over its kind's page budget, ending on a nearly empty page, or breaking a layout rule
     (careleaf.pdf.pages)."""
-    from careleaf.pdf.pages import budget_warnings
+    from careleaf.pdf.pages import budget_warnings   # the catalog's machinery (see the imports)
 
     return budget_warnings(job.name, job.kind, facts, large_print=job.large_print,
                            page_size=catalog.brands[job.brand].page_size, budgets=budgets)
@@ -389,7 +381,7 @@ def _length_warnings(job: Job, facts: PageFacts, catalog: Catalog, budgets: dict
 def _page_budgets(project: Project) -> dict[str, int]:
     """check.yaml's page budget per kind of leaflet (its defaults when the file has none, or has problems:
     `check` reports those)."""
-    from careleaf.content.standards import load_check_settings
+    from careleaf.content.standards import load_check_settings   # the catalog's machinery (see the imports)
 
     return load_check_settings(project.content)[0].page_budget
 
@@ -406,10 +398,10 @@ def _tools_fingerprint(project: Project) -> str:
     renderer = importlib.util.find_spec("weasyprint")   # its files, without the cost of importing it
     hashed.update(Path(renderer.origin).read_bytes() if renderer and renderer.origin else b"")
     # The theme's templates and styles are inside the package, read with it.
-    for folder in (project.root / "templates", project.styles, PACKAGE):
+    for folder in (project.templates, project.styles, stamps.PACKAGE):
         for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             relative = path.relative_to(folder)
-            if (folder, relative.parts[0]) in ((project.styles, "brands"), (project.root / "templates", "labels")):
+            if (folder, relative.parts[0]) in ((project.styles, "brands"), (project.templates, "labels")):
                 continue
             inside = path.resolve().is_relative_to(folder.resolve())   # never read through a link out of it
             hashed.update(str(relative).encode() + b"\0" + (path.read_bytes() if inside else b"-"))

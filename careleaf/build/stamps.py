@@ -34,11 +34,15 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
+
+from careleaf.build.output import write_atomically
+from careleaf.project import THEME
 
 STAMPS = ".careleaf-stamps.json"
 FORMAT = 1
 RACY_SECONDS = 2.0      # coarser than any local file system's clock tick (FAT's is 2 s)
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]     # careleaf itself: its code and its theme
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class Inputs:
 
 def input_files(project) -> list[Path]:
     """Every file a build of ``project`` could read: the project's own folders and careleaf with its theme."""
-    folders = (project.content, project.root / "templates", project.styles, PACKAGE)
+    folders = (*project.folders, PACKAGE)
     found = [path for folder in folders if folder.is_dir()
              for path in folder.rglob("*") if "__pycache__" not in path.parts and path.is_file()]
     renderer = importlib.util.find_spec("weasyprint")    # its version file, as the tools fingerprint reads it
@@ -102,8 +106,6 @@ class Record:
 
 
 def save(out: Path, record: Record) -> None:
-    from careleaf.build.output import write_atomically
-
     data = {"format": FORMAT, "taken_ns": record.inputs.taken_ns, "options": record.options,
             "manifest": record.manifest, "overdue_from": record.overdue_from, "wanted": record.wanted, "drafts": record.drafts,
             "stale": record.stale,
@@ -156,6 +158,28 @@ def unchanged_since(record: Record, project) -> Inputs | None:
         now[str(path)] = current
         read = True
     return Inputs(taken, now) if read else record.inputs
+
+
+def files_version(project) -> str:
+    """A short name for the files a leaflet is drawn from as they are now: the project's leaflets/, templates/
+    and styles/, and careleaf's theme. Any file added, removed or saved gives a new one.
+
+    Cheaper than a build's stamps (no file is read, only listed): long-lived processes (the web app and its
+    render workers) take one for each page and each leaflet they make, and forget what they kept of the
+    files when it changes (careleaf.build.caches).
+    """
+    found = []
+    for folder in (*project.folders, THEME):
+        for path in sorted(folder.rglob("*")):
+            if path.name.startswith(".") or path.name.endswith("~") or "__pycache__" in path.parts:
+                continue    # an editor's swap and backup files
+            try:
+                status = path.stat()
+            except OSError:
+                continue    # deleted since it was listed (an editor saving by renaming)
+            if S_ISREG(status.st_mode):
+                found.append((str(path), status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino))
+    return hashlib.sha256(repr(found).encode("utf-8")).hexdigest()
 
 
 def overdue_from(review_dates: list[dt.date | None]) -> str | None:

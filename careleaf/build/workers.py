@@ -1,54 +1,77 @@
-"""The build's render workers: started from a small preloaded process, warmed once, and kept small.
+"""The render pool, one for the build and one for the web app: a fixed number of worker processes that draw
+leaflets, each job within a time limit.
 
 * The workers are forked from multiprocessing's *forkserver*, which imports WeasyPrint (and careleaf's
-  drawing stage: careleaf.build.preload) once. Each worker therefore starts with them loaded, as a fork of the main
-  process would, but without a copy of the main process's catalog: a worker's memory does not grow
-  with the size of the catalog, and the main process never loads WeasyPrint at all.
+  drawing stage: careleaf.build.preload) once. Each worker therefore starts with them loaded, as a fork of
+  the main process would, but without a copy of the main process's memory (a build's catalog, a web
+  server's threads): a worker's memory does not grow with the size of the catalog, and the main process
+  never loads WeasyPrint at all.
 * Each worker prepares the fonts and stylesheets (careleaf.pdf.render's renderer) as it starts, before its
-  first leaflet, so the first render is not slower than the others.
-* WeasyPrint finds Pango, HarfBuzz and fontconfig by trying several names per library through
-  cffi, which asks ``ctypes.util.find_library`` about every name that is not a file name. On Linux
-  each such question runs ``ldconfig -p`` and, for the names that do not exist (Windows and macOS
-  names, the optional harfbuzz-vector), ``gcc`` and ``ld`` too: about a quarter of a second, spent in
-  every process that imports WeasyPrint. While WeasyPrint is imported here, those questions are
-  answered from one reading of the linker cache and ``LD_LIBRARY_PATH`` instead; the answers are the
-  ones ldconfig gives, and WeasyPrint still fails plainly when a library it needs is missing.
+  first job, so the first render is not slower than the others.
+* A job that runs past the time limit has its worker ended (and replaced), which no layout inside
+  WeasyPrint can swallow; its future raises TimeoutError, and the other jobs go on.
+* The web app's workers live as long as the server, across edits of the project: each of its jobs carries
+  the version of the project's files (careleaf.build.stamps.files_version), and a worker that sees a new
+  one first forgets what it kept of the old files (careleaf.build.caches).
 
 As with any start method but plain fork, each worker imports the main module of the program that
-runs the build: a script calling ``careleaf.build.run.build`` must keep its own work under
+started the pool: a script calling ``careleaf.build.run.build`` must keep its own work under
 ``if __name__ == "__main__":`` (generate.py and the ``careleaf`` command do).
 """
 
 from __future__ import annotations
 
-import ctypes.util
 import os
-import re
-import subprocess
-from contextlib import contextmanager
-from functools import lru_cache
+import tempfile
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Callable
 
 PRELOADED = "careleaf.build.preload"   # what the forkserver imports before it forks any worker
-
-
-def import_weasyprint() -> None:
-    """Import WeasyPrint without the slow library probing (see the module's notes)."""
-    with _quick_library_lookup():
-        import weasyprint  # noqa: F401
-
 
 # The forkserver listens on a Unix socket in the temporary folder; a socket's path may not be longer than
 # this (108 bytes on Linux, less elsewhere), and multiprocessing adds about 35 characters of its own.
 SOCKET_PATH_ROOM = 100 - 35
 
 
+class Pool:
+    """``size`` render workers for the asset ``folders``; each job may take ``time_limit`` seconds.
+
+    ``version``: the project's files as the pool is made (careleaf.build.stamps.files_version), for a pool
+    whose jobs each carry the version of the files they are for.
+    """
+
+    def __init__(self, size: int, *, time_limit: float, folders: tuple[Path, ...], version: str | None = None):
+        # Here, not at the top: the pool's machinery takes a tenth of a second to load, and a build with
+        # nothing to render never needs it.
+        from pebble import ProcessPool
+
+        self.size, self.time_limit = size, time_limit
+        self._pool = ProcessPool(max_workers=size, context=context(), initializer=_start,
+                                 initargs=(tuple(folders), version))
+
+    def schedule(self, function: Callable, *args: Any, version: str | None = None) -> Future:
+        """``function(*args)`` in a worker, for the project's files at ``version``; its future raises TimeoutError
+        when it took longer than the time limit (the worker was ended), or the job's own error."""
+        return self._pool.schedule(_run, (version, function, args), timeout=self.time_limit)
+
+    def close(self, timeout: float = 10) -> None:
+        """End the workers now (jobs still running are stopped) and wait for them."""
+        self._pool.stop()
+        self._pool.join(timeout=timeout)
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def context():
     """The multiprocessing context workers are started with: a forkserver that has WeasyPrint loaded, or,
-    where the temporary folder's path is too long for its socket (a deep TMPDIR), fresh processes."""
-    import multiprocessing
-    import tempfile
+    where the temporary folder's path is too long for its socket (a deep TMPDIR), fresh processes (each
+    loads WeasyPrint as it starts)."""
+    import multiprocessing   # with the pool only (see Pool): a build with nothing to render never starts one
 
     if len(os.fsencode(tempfile.gettempdir())) > SOCKET_PATH_ROOM:
         return multiprocessing.get_context("spawn")
@@ -57,69 +80,15 @@ def context():
     return forkserver
 
 
-def warm(folders: tuple[Path, ...]) -> None:
-    """Run in each worker as it starts: prepare fonts and stylesheets before the first leaflet.
+# --- in a worker: careleaf.build.preload does the work --------------------------------------------------
 
-    A problem here (a missing font) is left for the render itself to report, with the leaflet's name.
-    """
-    from careleaf.errors import RenderError
-    from careleaf.pdf.render import _renderer
+def _start(folders: tuple[Path, ...], version: str | None) -> None:
+    from careleaf.build import preload   # WeasyPrint: loaded in workers only (the forkserver has it already)
 
-    try:
-        _renderer(tuple(Path(folder).resolve() for folder in folders))
-    except RenderError:
-        pass
+    preload.start(folders, version)
 
 
-@contextmanager
-def _quick_library_lookup() -> Iterator[None]:
-    original = ctypes.util.find_library
-    ctypes.util.find_library = find_library
-    try:
-        yield
-    finally:
-        ctypes.util.find_library = original
+def _run(version: str | None, function: Callable, args: tuple) -> Any:
+    from careleaf.build import preload   # as in _start
 
-
-def find_library(name: str) -> str | None:
-    """``ctypes.util.find_library`` for Linux as ldconfig answers it, without running gcc or ld.
-
-    A library in a folder of LD_LIBRARY_PATH comes first, as the dynamic linker looks there first.
-    """
-    pattern = re.compile(rf"^lib{re.escape(name)}\.so(\.[0-9.]+)?$")
-    for folder in filter(None, os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep)):
-        try:
-            found = sorted(entry for entry in os.listdir(folder) if pattern.match(entry))
-        except OSError:
-            continue
-        if found:
-            return found[0]
-    return _linker_cache().get(name)
-
-
-@lru_cache(maxsize=1)
-def _linker_cache() -> dict[str, str]:
-    """Library name → soname, from one run of ``ldconfig -p`` (what find_library runs for every name)."""
-    try:
-        listing = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True,
-                                 env={**os.environ, "LC_ALL": "C", "LANG": "C"}, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return {}
-    names: dict[str, str] = {}
-    for line in listing.splitlines():
-        found = re.match(rf"^\s+lib(\S+?)\.so(\.[0-9.]+)?\s+\({re.escape(_abi())}", line)
-        if found:
-            names.setdefault(found.group(1), line.split()[0])
-    return names
-
-
-def _abi() -> str:
-    """The linker cache's word for this machine's libraries, as ctypes.util matches it ("libc6,x86-64")."""
-    import platform
-    import struct
-
-    machine = f"{os.uname().machine}-{8 * struct.calcsize('P')}"
-    return {"x86_64-64": "libc6,x86-64", "ppc64-64": "libc6,64bit", "sparc64-64": "libc6,64bit",
-            "s390x-64": "libc6,64bit", "ia64-64": "libc6,IA-64", "aarch64-64": "libc6,AArch64"}.get(
-                machine, "libc6") if platform.system() == "Linux" else "libc6"
-
+    return preload.run(version, function, args)

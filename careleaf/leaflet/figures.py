@@ -532,6 +532,6 @@ def _svg(box: Box, meaning: dict[str, Any], colour: str, rtl: bool) -> str:
 
 def qr_data_uri(url: str) -> str:
     """A vector QR code for a web address (error correction M: survives a smudge or a fold)."""
-    import segno
+    import segno   # a tenth of a second to load: only for brands whose leaflets link to their web pages
 
     return segno.make(url, error="m", micro=False).svg_data_uri(scale=4, border=2, dark="#000000", light="#ffffff")

@@ -3,14 +3,14 @@ files changed, and its outbox."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from babel import Locale
 
+from careleaf.build.stamps import files_version
 from careleaf.errors import InputError
-from careleaf.handout.handouts import Choice
-from careleaf.web.renderer import current_catalog, stamp
+from careleaf.handout.choice import Choice, choice_problems
+from careleaf.web.renderer import current_catalog
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,16 @@ class Options:
 KIND_NAMES = {"pre-treatment": "Before treatment (pre-treatment)", "aftercare": "After treatment (aftercare)"}
 
 
-def stamp_of(app) -> tuple:
-    return stamp(app.state.project.root)
+def stamp_of(app) -> str:
+    """The version of the project's files as they are now (careleaf.build.stamps.files_version): a saved edit
+    gives a new one, and the previews kept for the old one are not shown again."""
+    return files_version(app.state.project)
 
 
 def version_of(app) -> str:
     """A short name for the project's files as they are now: page images' addresses carry it, so a browser
     fetches them again after an edit."""
-    return hashlib.sha256(repr(stamp_of(app)).encode()).hexdigest()[:12]
+    return stamp_of(app)[:12]
 
 
 def catalog_now(app):
@@ -51,14 +53,13 @@ def choices(catalog, choice: Choice) -> Options:
     kinds = [(d.kind, KIND_NAMES.get(d.kind, d.kind)) for d in entry.facts.leaflets] if entry else \
         [(k, name) for k, name in KIND_NAMES.items()]
     langs = [(code, Locale.parse(code).get_display_name(code).capitalize()) for code in brand.languages]
-    complete = (choice.brand in catalog.brands and entry is not None and choice.kind in dict(kinds)
-                and choice.lang in catalog.brands[choice.brand].languages)
-    return Options([(b, v.name) for b, v in sorted(catalog.brands.items())], treatments, kinds, langs, complete)
+    return Options([(b, v.name) for b, v in sorted(catalog.brands.items())], treatments, kinds, langs,
+                   not choice_problems(catalog, choice))
 
 
 def outbox_of(app):
     """The project's outbox, opened once for the app."""
-    from careleaf.desk.outbox import Outbox
+    from careleaf.desk.outbox import Outbox   # huey: only once something is emailed or a send looked up
 
     if getattr(app.state, "outbox", None) is None:
         app.state.outbox = Outbox(app.state.project, app.state.settings)

@@ -1,12 +1,15 @@
-"""Rendering for the web app: a bounded pool of worker processes with a time limit.
+"""Rendering for the web app: the render pool (careleaf.build.workers), sized and timed by careleaf.yaml's
+``desk: render_workers, render_timeout``.
 
 A burst of requests (the whole desk printing at nine o'clock, a practice-management
 system sending a day's appointments) waits its turn for one of ``workers``
 processes instead of starting a render each and running out of memory. A render
 that runs past the time limit has its process ended and replaced.
 
-Workers keep the catalog they read until a file of the project changes, so a
-request pays for rendering, not for reading YAML.
+The workers live as long as the server. Each request carries the version of the
+project's files (careleaf.build.stamps.files_version): a worker keeps the catalog,
+stylesheets, fonts and templates it read until that changes, so a request pays for
+rendering, not for reading YAML, and the editor's preview shows every saved edit.
 """
 
 from __future__ import annotations
@@ -14,13 +17,19 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
-import multiprocessing
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from careleaf.handout.handouts import Choice
+from careleaf.build import caches
+from careleaf.build.stamps import files_version
+from careleaf.build.workers import Pool
+from careleaf.content.catalog import load_catalog
+from careleaf.handout.handouts import Choice, catalog_leaflet, handout, not_for_patients, personalise, render_personal
+from careleaf.leaflet.html import render_leaflet
+from careleaf.pdf.render import render_pdf
+from careleaf.project import Project
 
 PREVIEW_DPI = 96
 
@@ -38,11 +47,13 @@ class Preview:
 
 class Renderer:
     def __init__(self, root: Path, *, workers: int, timeout: float):
-        from pebble import ProcessPool
+        self.project, self.timeout = Project(root), timeout
+        self.pool = Pool(workers, time_limit=timeout, folders=self.project.asset_folders,
+                         version=files_version(self.project))
 
-        self.root, self.timeout = root, timeout
-        # spawn: the web server runs threads, and a forked copy of a threaded process can hang.
-        self.pool = ProcessPool(max_workers=workers, context=multiprocessing.get_context("spawn"))
+    @property
+    def root(self) -> Path:
+        return self.project.root
 
     async def handout(self, choice: Choice, patient: dict[str, str], *, allow_draft: bool = False):
         return await self._run(_handout, self.root, choice, patient, allow_draft)
@@ -52,43 +63,29 @@ class Renderer:
         return await self._run(_preview, self.root, choice, patient, allow_draft)
 
     async def _run(self, function, *args) -> Any:
-        future = self.pool.schedule(function, args, timeout=self.timeout)
-        return await asyncio.wrap_future(future)
+        version = await asyncio.to_thread(files_version, self.project)
+        return await asyncio.wrap_future(self.pool.schedule(function, *args, version=version))
 
     def close(self) -> None:
-        self.pool.stop()
-        self.pool.join(timeout=10)
+        self.pool.close()
 
 
-# --- in the worker process ------------------------------------------------------------------
+# --- in a worker process ------------------------------------------------------------------
 
 def _handout(root: Path, choice: Choice, patient: dict[str, str], allow_draft: bool):
-    from careleaf.handout.handouts import handout
-
     return handout(root, choice, patient=patient, allow_draft=allow_draft, catalog=current_catalog(root))
 
 
 def _preview(root: Path, choice: Choice, patient: dict[str, str] | None, allow_draft: bool) -> Preview:
     """The catalog's leaflet (or, given patient fields, the patient's) as page images and text."""
-    from careleaf.leaflet.assemble import Job, assemble
-    from careleaf.content.governance import today
-    from careleaf.handout.handouts import check_choice, not_for_patients, personalise, render_personal
-    from careleaf.leaflet.html import render_leaflet
-    from careleaf.pdf.render import render_pdf
-    from careleaf.project import Project
-
     project = Project(root)
     catalog = current_catalog(root)
-    check_choice(catalog, choice)
     if patient is None:
-        leaflet = assemble(catalog, Job(choice.brand, choice.lang, choice.treatment, choice.kind, choice.large_print),
-                           today())
-    else:
-        leaflet = personalise(catalog, choice, patient, allow_draft=allow_draft, now=dt.datetime.now(dt.timezone.utc))
-    if patient is None:
+        leaflet = catalog_leaflet(catalog, choice)
         pdf = render_pdf(render_leaflet(project, leaflet), project.asset_folders, large_print=choice.large_print,
                          source=leaflet.definition.code)
     else:
+        leaflet = personalise(catalog, choice, patient, allow_draft=allow_draft, now=dt.datetime.now(dt.timezone.utc))
         pdf = render_personal(project, leaflet)
     pages, texts = _pictures(pdf)
     return Preview(pages, texts, leaflet.definition.code, leaflet.definition.version,
@@ -96,7 +93,7 @@ def _preview(root: Path, choice: Choice, patient: dict[str, str] | None, allow_d
 
 
 def _pictures(pdf: bytes) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
-    import pypdfium2
+    import pypdfium2   # PDFium: only the render workers draw pages, the server never does
 
     document = pypdfium2.PdfDocument(pdf)
     pages, texts = [], []
@@ -112,30 +109,16 @@ def _pictures(pdf: bytes) -> tuple[tuple[bytes, ...], tuple[str, ...]]:
     return tuple(pages), tuple(texts)
 
 
-def stamp(root: Path) -> tuple:
-    """Every input file's name, size and modification time: a changed file means a new catalog."""
-    found = []
-    for folder in ("leaflets", "templates", "styles"):
-        for path in sorted((root / folder).rglob("*")):
-            if path.name.startswith(".") or path.name.endswith("~"):
-                continue    # an editor's swap and backup files
-            try:
-                stat = path.stat()
-            except OSError:
-                continue    # deleted since it was listed (an editor saving by renaming)
-            if path.is_file():
-                found.append((str(path), stat.st_size, stat.st_mtime_ns))
-    return tuple(found)
-
+# --- in the server and in its workers -----------------------------------------------------
 
 def current_catalog(root: Path):
-    """The project's catalog as its files are now, read again only when one of them changed."""
-    return _catalog(root, stamp(root))
+    """The project's catalog as its files are now, read again only when one of them changed (and then with
+    nothing kept of the files before: the words the templates print, say)."""
+    version = files_version(Project(root))
+    caches.follow(version)
+    return _catalog(root, version)
 
 
 @lru_cache(maxsize=2)
-def _catalog(root: Path, files: tuple):
-    from careleaf.content.catalog import load_catalog
-    from careleaf.project import Project
-
+def _catalog(root: Path, version: str):
     return load_catalog(Project(root))
