@@ -19,7 +19,10 @@ LAYERS = ("errors", "project", "content", "pdf", "leaflet", "build", "review", "
 
 MAX_LINES = 450
 # Modules allowed past MAX_LINES, each with the reason it earns it.
-LONG_MODULES: dict[str, str] = {}
+LONG_MODULES: dict[str, str] = {
+    "careleaf/leaflet/figures.py": "the timeline's layout is one algorithm: measuring words, packing milestones into rows "
+                                   "and drawing them share private state (_Sizes, _Item, _Row); its SVG shapes are apart",
+}
 
 
 def module_name(path: Path, root: Path) -> str:

@@ -57,8 +57,7 @@ def test_a_build_without_html_removes_the_previews_of_the_leaflets_it_rebuilds(p
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium (the Debian package); "
-                                                   "`playwright install` is not used")
+@pytest.mark.needs("chromium")
 @pytest.mark.parametrize("large_print", [False, True], ids=["standard", "large-print"])
 def test_a_preview_opens_styled_in_chromium_with_its_fonts_and_logo(previews, large_print):
     from playwright.sync_api import sync_playwright

@@ -23,11 +23,6 @@ from careleaf.content.fields import SCALARS, Id, Invalid, Scalar, closest, short
 from careleaf.content.load import Document, KeyPath, LoadError, Origin, load
 from careleaf.errors import Problem
 
-# Still imported from here by handout/dates.py, handout/personal.py, leaflet/figures.py, leaflet/html.py and
-# tests/test_dates.py, tests/test_timeline.py until their import lines name careleaf.content.fields; then this goes.
-from careleaf.content.fields import HOURS_IN, Duration  # noqa: F401
-
-
 ORIGIN = "_origin"
 
 

@@ -21,12 +21,13 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from careleaf.leaflet.assemble import Leaflet, direction
-from careleaf.leaflet.figures import LABEL_SIZE, Mark, column_width, data_uri, qr_data_uri, timeline
+from careleaf.leaflet.figures import LABEL_SIZE, Mark, column_width, timeline
+from careleaf.leaflet.svg import data_uri, qr_data_uri
 from careleaf.pdf.fonts import Fonts, fonts_in
 from careleaf.content import references
 from careleaf.pdf.watermark import MARK_META
-from careleaf.project import Project
-from careleaf.content.validate import Duration
+from careleaf.project import TEMPLATES, THEME, Project
+from careleaf.content.fields import Duration
 
 
 _MARKDOWN = MarkdownIt("zero", {"html": False, "breaks": False}).enable(["emphasis", "list"])
@@ -35,7 +36,10 @@ _MARKDOWN = MarkdownIt("zero", {"html": False, "breaks": False}).enable(["emphas
 def environment(folders: tuple[Path, ...]) -> jinja2.Environment:
     """The one Jinja2 environment every leaflet is drawn with; a template is looked up in each folder in turn."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(list(folders)),
+        # "theme/…" always names careleaf's own template, so a project's file can extend or include the
+        # theme's file of the same name and change one part of it instead of copying it whole.
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(list(folders)),
+                                    jinja2.PrefixLoader({"theme": jinja2.FileSystemLoader(str(THEME / TEMPLATES))})]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

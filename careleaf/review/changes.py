@@ -36,14 +36,12 @@ from typing import Any
 from careleaf.content.catalog import Catalog, load_catalog, stale_keys
 from careleaf.content.governance import today as current_date
 from careleaf.content.items import Key, file_items, model_of
-from careleaf.content.validate import Duration, origin
+from careleaf.content.fields import Duration
+from careleaf.content.validate import origin
 from careleaf.errors import display_path
 from careleaf.leaflet.assemble import Job, assemble, jobs
 from careleaf.project import OUT, Project
 from careleaf.review.git import Git, files_at
-# Still imported from here by desk/register.py, desk/send.py, cli/desk.py and bench/desk.py until their import
-# lines name careleaf.review.git; then this line goes.
-from careleaf.review.git import current_revision  # noqa: F401
 
 # Not wording: whether something still awaits approval, the approval record itself, the version
 # (compared separately) and the evidence kept on record.
