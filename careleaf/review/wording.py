@@ -15,10 +15,11 @@ from typing import Any, Iterator
 from careleaf.content import model
 from careleaf.content.catalog import Catalog
 from careleaf.content.facts import FACT_GROUPS, SIDE_EFFECTS, URGENT_HELP
+from careleaf.content.fields import describe_character, unseen_character
 from careleaf.content.load import Document, KeyPath
 from careleaf.errors import display_path
 from careleaf.review import readability
-from careleaf.review.findings import Finding
+from careleaf.review.findings import Finding, finding_at
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def wording_findings(catalog: Catalog, settings: model.CheckSettings) -> tuple[l
     found, scores = [], []
     locate = _Locator()
     for piece in pieces(catalog):
+        found += _unseen(piece)
         sentences = readability.sentences(piece.text)
         for sentence, line in zip(sentences, locate.lines(piece, sentences)):
             found += _sentence_findings(piece, sentence, line, settings)
@@ -134,6 +136,17 @@ def _sentence_findings(piece: Wording, sentence: str, line: int, settings: model
     for written, plain in readability.find_jargon(sentence, jargon_for(settings, piece.lang)):
         found.append(Finding(file, line, "warning", "jargon", f"'{written}': say '{plain}'"))
     return found
+
+
+def _unseen(piece: Wording) -> list[Finding]:
+    """Prose may hold a direction mark on purpose (mixed Arabic and English); it is worth a look all the same,
+    since it can print the figures beside it in another order. Numbers, addresses and links refuse them."""
+    unseen = unseen_character(piece.text)
+    if not unseen:
+        return []
+    return [finding_at(piece.doc, piece.where, "warning", "invisible-character",
+                       f"contains {describe_character(unseen)}, an invisible character that can change the order "
+                       "in which the words and figures around it print; delete it unless it is meant")]
 
 
 def _start(sentence: str, count: int = 8) -> str:
