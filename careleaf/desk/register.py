@@ -139,8 +139,8 @@ def as_lines(entries: list[Entry]) -> str:
     return "\n".join(lines)
 
 
-# A cell starting with one of these is a formula to a spreadsheet (a tab or return before one, too).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A cell starting with one of these is a formula to a spreadsheet (a tab or return before one is made printable).
+_FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 def _cell(value):
