@@ -64,6 +64,7 @@ PATIENT_FIELDS = (
 REFERENCE = PatientField("reference", "Patient reference, for the register (optional)",
                          "the clinic's own patient reference (record number), for the register", 40, autofill=False)
 
+REFERENCE_SHAPE = rf"^[A-Za-z0-9][A-Za-z0-9._/-]{{0,{REFERENCE.limit - 1}}}$"
 # Not about the patient either: who handed the leaflet out, kept in the register and shown in its listings.
 STAFF = PatientField("staff", "Handed out by", "who handed the leaflet out, for the register", 60)
 
@@ -186,7 +187,7 @@ def check_reference(reference: str | None) -> str:
     """The clinic's patient reference (its own record number), checked; never a name."""
     if not reference:
         return ""
-    if not re.match(rf"^[A-Za-z0-9][A-Za-z0-9._/-]{{0,{REFERENCE.limit - 1}}}$", reference):
+    if not re.fullmatch(REFERENCE_SHAPE, reference):     # fullmatch: '$' alone lets a final line break by
         raise HandoutError([f"reference: use the clinic's record number (letters, digits, . _ / -, at most "
                             f"{REFERENCE.limit}), not a name"])
     return reference

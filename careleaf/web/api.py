@@ -15,12 +15,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, create_model
 
 from careleaf.content.governance import today
 from careleaf.errors import HandoutError
 from careleaf.handout.handouts import Choice, not_for_patients
-from careleaf.handout.patient import PATIENT_FIELDS, REFERENCE, SHAPES, STAFF, PatientField, check_reference, checked_text
+from careleaf.handout.patient import (PATIENT_FIELDS, REFERENCE, REFERENCE_SHAPE, SHAPES, STAFF, PatientField,
+                                      check_reference, checked_text)
 from careleaf.desk.register import Entry, project_register, register_handout
 from careleaf.leaflet.assemble import assemble, jobs
 from careleaf.web.common import render_errors
@@ -86,7 +87,18 @@ def _reference(value: Optional[str]) -> Optional[str]:
         raise ValueError("; ".join(error.problems)) from None
 
 
-Reference = Annotated[str, Field(max_length=REFERENCE.limit, description=REFERENCE.help), AfterValidator(_reference)]
+Reference = Annotated[str, Field(max_length=REFERENCE.limit, pattern=f"^({REFERENCE_SHAPE[1:-1]})?$",
+                                  description=REFERENCE.help), AfterValidator(_reference)]
+
+
+def _iso_day(value):
+    """A day as JSON writes one, 'YYYY-MM-DD': not a number of seconds, which pydantic would also take."""
+    if value is not None and not isinstance(value, str):
+        raise ValueError("should be a date written YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_iso_day)]
 
 
 class LeafletChoice(BaseModel):
@@ -130,7 +142,8 @@ class HandoutRequest(LeafletChoice):
 
 
 class SendRequest(HandoutRequest):
-    to: str = Field(max_length=254, description="The patient's email address (one)")
+    to: str = Field(max_length=254, description="The patient's email address (one)",
+                    json_schema_extra={"format": "email"})
     lock: StrictBool = Field(False, description="Lock the PDF with a new password, returned once in the response")
 
 
@@ -168,8 +181,8 @@ class RegisterQuery(BaseModel):
     reference: Optional[Reference] = None
     code: Optional[str] = Field(None, max_length=40, pattern=r"^[A-Z0-9]+(-[A-Z0-9]+)*$",
                                 description="A leaflet's code, for example BTX-FL-AC")
-    since: Optional[dt.date] = Field(None, description="From this day (UTC), YYYY-MM-DD")
-    until: Optional[dt.date] = Field(None, description="To this day (UTC), YYYY-MM-DD")
+    since: Optional[Day] = Field(None, description="From this day (UTC), YYYY-MM-DD")
+    until: Optional[Day] = Field(None, description="To this day (UTC), YYYY-MM-DD")
 
 
 @router.get("/leaflets", response_model=list[Leaflet], summary="Every leaflet, with its code, version and state",
