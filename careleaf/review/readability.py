@@ -32,6 +32,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")
 # the last few characters of a piece (ABBREVIATION_REACH), so "a.a.a.…" costs the same however long it runs.
 _ABBREVIATION = re.compile(r"(?:(?<!\w)\w\.){2,}$|(?<!\w)(?:Dr|Mr|Mrs|Ms|Prof|St)\.$")
 ABBREVIATION_REACH = 12
+LONGEST_WORD = 45       # characters: longer than any word a leaflet would use
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,9 @@ def english(found: list[str]) -> Score:
     """Flesch Reading Ease and Flesch-Kincaid grade, as textstat computes them."""
     # Each sentence closed with a full stop, so a list item without one still ends where it ends.
     text = " ".join(s if s[-1] in ".!?" else s + "." for s in found)
+    # A word longer than any in a dictionary is scored by its start: the hyphenation textstat falls back on for
+    # words it does not know slows down faster than the word grows, and no real word is near the limit.
+    text = _WORD.sub(lambda word: word[0][:LONGEST_WORD], text)
     return Score("en", textstat.lexicon_count(text), textstat.sentence_count(text),
                  reading_ease=round(textstat.flesch_reading_ease(text), 1),
                  grade=round(textstat.flesch_kincaid_grade(text), 1))

@@ -205,7 +205,8 @@ class _Locator:
         reach = SEARCHED_CHARACTERS + 4 * len(sentence)
         first_line, first_column = start
         for count in (3, 2, 1):
-            pattern = re.compile(r"\W+".join(re.escape(w) for w in words[:count]))
+            # A word's start is enough to find it (compiling a whole pasted run of 300,000 digits is not).
+            pattern = re.compile(r"\W+".join(re.escape(w[:readability.LONGEST_WORD]) for w in words[:count]))
             left = reach
             for number in range(first_line, min(first_line + SEARCHED_LINES, len(lines)) + 1):
                 begin = first_column if number == first_line else 0
