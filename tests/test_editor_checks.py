@@ -32,11 +32,11 @@ def test_the_desk_answers_while_the_editor_checks_a_huge_file(tmp_path):
     root = approved_project(tmp_path / "project")
     wording = root / "leaflets/treatments/botox-facial-lines/en.yaml"
     text = wording.read_text("utf-8")
-    start = text.index("    answer: ")
-    end = text.index("\n", start)
-    wording.write_text(text[:start] + "    answer: " + "1" * DIGITS + text[end:], "utf-8")
+    block = text.index("    answer: |\n") + len("    answer: |\n")     # a valid file: the first paragraph of an answer
+    wording.write_text(text[:block] + "      " + "1" * DIGITS + "\n\n" + text[block:], "utf-8")
     editor: dict[str, httpx.Response] = {}
     with WebServer(root) as server, httpx.Client(base_url=server.url, timeout=180) as web:
+        assert web.get("/").status_code == 200      # the desk as it is all day: its catalog read, its page made
         def open_editor():
             editor["page"] = web.get("/editor")
 
