@@ -17,6 +17,7 @@ from careleaf.review import readability
 from careleaf.content.schemas import schema_texts
 from careleaf.project import Project
 from careleaf.content.catalog import load_catalog
+from careleaf.errors import InputError
 
 from conftest import ROOT, copy_project, mini_project, replace_in, run_cli
 
@@ -266,3 +267,55 @@ def test_jargon_matches_endings_and_phrases_but_not_explained_words():
     assert readability.find_jargon("A haematoma is a bruise.", jargon) == []
     assert readability.find_jargon("Ödemi olan hastalar", jargon) == [("Ödemi", "şişlik")]
     assert readability.find_jargon("No hard words here.", jargon) == []
+
+
+# --- numbers print as typed ------------------------------------------------------------
+
+RLO, RLM, ZWSP = "\u202e", "\u200f", "\u200b"
+
+
+@pytest.mark.parametrize("field, written, line, column", [
+    ("urgent_phone", f'urgent_phone: "020 7946 {RLO}0001"', 8, 15),
+    ("phone", f"phone: 020{ZWSP} 7946 0000", 7, 8),
+    ("address", f"  - {RLM}1 Test Street", 10, 5),
+    ("website", f"website: https://clinic.example/{RLO}x", 12, 10),
+])
+def test_an_invisible_character_in_a_number_address_or_link_is_refused_at_its_place(tmp_path, field, written,
+                                                                                     line, column):
+    root = mini_project(tmp_path / "project")
+    brand = root / "leaflets/brands/clinic.yaml"
+    lines = brand.read_text(encoding="utf-8").splitlines()
+    lines[line - 1] = written
+    brand.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = check.run(Project(root))
+    refused = [f for f in codes(report, "invalid") if f.file == "project/leaflets/brands/clinic.yaml"]
+    assert [(f.line, f.level) for f in refused] == [(line, "error")]
+    assert "U+" in refused[0].message and "invisible character" in refused[0].message
+    with pytest.raises(InputError) as error:     # the build's message: file:line:column
+        load_catalog(Project(root))
+    assert [(p.line, p.column) for p in error.value.problems] == [(line, column)]
+    result = run_cli("check", cwd=root, env=TODAY)
+    assert result.returncode == 1
+    assert f"leaflets/brands/clinic.yaml:{line}: error: " in result.stdout and f"'{field}': contains U+" in result.stdout
+
+
+def test_a_right_to_left_override_in_the_urgent_number_stops_the_build(tmp_path):
+    root = mini_project(tmp_path / "project")
+    replace_in(root / "leaflets/brands/clinic.yaml", "urgent_phone: 020 7946 0001",
+               f'urgent_phone: "020 7946 {RLO}0001"')
+    result = run_cli("build", cwd=root, env=TODAY)
+    assert result.returncode != 0
+    assert "leaflets/brands/clinic.yaml:8:15: 'urgent_phone': contains U+202E (RIGHT-TO-LEFT OVERRIDE)" \
+        in result.stdout + result.stderr
+    assert not list(root.glob("out/**/*.pdf"))
+
+
+def test_an_invisible_character_in_prose_is_a_warning_at_its_line(tmp_path):
+    root = mini_project(tmp_path / "project")
+    replace_in(root / "leaflets/treatments/demo/en.yaml", "    answer: It is a demo.",
+               f"    answer: It is a {RLM}demo.")
+    report = check.run(Project(root))
+    unseen = codes(report, "invisible-character")
+    assert [(f.file, f.line, f.level) for f in unseen] == [("project/leaflets/treatments/demo/en.yaml", 11, "warning")]
+    assert "U+200F (RIGHT-TO-LEFT MARK)" in unseen[0].message
+    assert report.ok

@@ -133,7 +133,7 @@ def test_the_fields_page_shows_each_field_with_its_type_default_and_description(
     for name in ("leaflets/brands/<brand>.yaml", "treatment.yaml", "leaflets/check.yaml", "careleaf.yaml"):
         assert name in page
     # Spot checks against the declarations: a required field, a default, a nested block.
-    assert "| <code>urgent_phone</code> | text | required |" in page
+    assert "| <code>urgent_phone</code> | text printed as typed (no invisible characters) | required |" in page
     assert "| <code>port</code> | whole number | <code>587</code> |" in page
     assert "`colours`" in page and "`leaflets`: each entry" in page
 

@@ -310,17 +310,11 @@ def _outbox(project: Project, options: argparse.Namespace) -> int:
 # --- the register --------------------------------------------------------------------------
 
 def _register(project: Project, options: argparse.Namespace) -> int:
-    from careleaf.desk.register import as_csv, project_register
+    from careleaf.desk.register import as_csv, as_lines, project_register
 
     register = project_register(project)
     entries = register.find(reference=options.reference, code=options.code, since=options.since, until=options.until)
-    if options.csv:
-        sys.stdout.write(as_csv(entries))
-        return EXIT_OK
-    for e in entries:
-        size = " large print" if e.large_print else ""
-        print(f"{e.at[:16]}  {e.channel:<5}  {e.code} v{e.version} {e.lang}{size}  {e.reference or '-'}  by {e.staff}")
-    print(f"{len(entries)} handout{'s' if len(entries) != 1 else ''}")
+    sys.stdout.write(as_csv(entries) if options.csv else as_lines(entries) + "\n")
     return EXIT_OK
 
 

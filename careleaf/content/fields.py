@@ -52,6 +52,35 @@ def _text(value: str) -> str:
     return value
 
 
+# Characters that print nothing yet change what a reader sees: the direction controls and marks reorder the
+# digits around them (U+202E prints 020 7946 0999 as 9990 6497 020), and the zero-width ones split or join a
+# number, address or link invisibly. Every format character (Unicode category Cf) is one; so are the letters
+# that print as blanks.
+DIRECTION_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def unseen_character(value: str) -> str | None:
+    """The first character in a value that reorders the text or prints as nothing, if any."""
+    return next((c for c in value if unicodedata.category(c) == "Cf" or c in _BLANK_LETTERS), None)
+
+
+def describe_character(character: str) -> str:
+    """'U+202E (RIGHT-TO-LEFT OVERRIDE)': how an editor can find a character no editor shows."""
+    return f"U+{ord(character):04X} ({unicodedata.name(character, 'unnamed')})"
+
+
+def _verbatim(value: str) -> str:
+    """A phone number, address line or email address: printed as typed, so nothing in it may move or hide."""
+    value = _line_of_text(value)
+    unseen = unseen_character(value)
+    if unseen:
+        raise Invalid(f"contains {describe_character(unseen)}, an invisible character that changes how the "
+                      "characters around it print (a number can come out backwards); delete it, or type the "
+                      "value again")
+    return value
+
+
 MAX_LINE_OF_TEXT = 1_000  # the longest heading or list item in print is about 300 characters
 
 
@@ -136,6 +165,10 @@ def _colour(value: str) -> str:
 
 
 def _url(value: str) -> str:
+    unseen = unseen_character(value)
+    if unseen:
+        raise Invalid(f"contains {describe_character(unseen)}, an invisible character that changes how a "
+                      "link prints or where it leads; delete it, or type the address again")
     if not re.match(r"^https://[a-zA-Z0-9.-]+(/[^\s\"'<>()\\]*)?$", value.strip()):
         raise Invalid(f"'{shortened(value)}' is not a web address; write it in full, starting with https://")
     return value.strip()
@@ -229,6 +262,7 @@ def _duration(value: str) -> Duration:
 
 # What each declared type means; the model refers to these by name.
 Text = typing.NewType("Text", str)            # one line of wording
+Verbatim = typing.NewType("Verbatim", str)    # one line printed exactly as typed: a phone number, an address line
 Markup = typing.NewType("Markup", str)        # wording with light formatting (paragraphs, **bold**, lists)
 Id = typing.NewType("Id", str)
 Reference = typing.NewType("Reference", str)  # a section name, 'shared/name' or a block name
@@ -242,6 +276,8 @@ SvgFile = typing.NewType("SvgFile", str)
 
 SCALARS: dict[Any, Scalar] = {
     Text: Scalar(_line_of_text, {"type": "string", "minLength": 1}),
+    Verbatim: Scalar(_verbatim, {"type": "string", "minLength": 1,
+                                 "pattern": "^[^\\u00ad\\u061c\\u200b-\\u200f\\u202a-\\u202e\\u2060-\\u206f\\ufeff]+$"}),
     Markup: Scalar(_text, {"type": "string", "minLength": 1}),
     Id: Scalar(_id, {"type": "string", "pattern": _ID.pattern}),
     Reference: Scalar(_reference, {"type": "string", "pattern": _REFERENCE.pattern}),

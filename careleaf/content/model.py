@@ -20,7 +20,7 @@ from typing import Literal, Optional, get_args
 from careleaf.content.facts import (AFTERCARE_CHECKLIST, COMPONENT_NAMES, CONTACT, CONTRAINDICATIONS, SIDE_EFFECTS,
                                     TIMELINE, URGENT_HELP)
 from careleaf.content.fields import (Code, Colour, Country, Duration, Id, Language, Markup, Reference, SvgFile, Text,
-                                     TimeZone, Url, field)
+                                     TimeZone, Url, Verbatim, field)
 
 Kind = Literal["pre-treatment", "aftercare"]
 Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare", "not-known"]
@@ -225,9 +225,9 @@ class Brand:
     name: Text = field("The clinic's name, printed in the header")
     logo: SvgFile = field("The logo, an SVG file in styles/brands/<brand>/")
     colours: Colours = field("The brand's colours")
-    phone: Text = field("The clinic's phone number")
-    urgent_phone: Text = field("The number to call with an urgent problem")
-    address: list[Text] = field("The clinic's address, one line per item")
+    phone: Verbatim = field("The clinic's phone number")
+    urgent_phone: Verbatim = field("The number to call with an urgent problem")
+    address: list[Verbatim] = field("The clinic's address, one line per item")
     website: Url = field("The clinic's website, starting with https://")
     page_size: PageSize = field("A4, Letter, or A5 (half an A4 sheet: leaflet racks and folded booklets)")
     booklet: bool = field("With page_size A5: also write each leaflet as an A4 booklet, two pages to a side "
@@ -239,10 +239,10 @@ class Brand:
     fallback_language: Optional[Language] = field("Where a section has no wording in a language, print it in "
                                                   "this one (the leaflet says so); without it, a gap is an error",
                                                   None)
-    email: Optional[Text] = field("An email address for questions", None)
+    email: Optional[Verbatim] = field("An email address for questions", None)
     leaflet_page: Optional[Url] = field("The web page of each leaflet, for a QR code; {code} and {lang} "
                                         "are filled in, e.g. https://clinic.example/leaflets/{code}", None)
-    emergency_number: Optional[Text] = field("The emergency number, when it is not the country's usual one "
+    emergency_number: Optional[Verbatim] = field("The emergency number, when it is not the country's usual one "
                                              "(from careleaf's country table: 999 in GB, 911 in the US, 112 in TR)",
                                              None)
     time_zone: Optional[TimeZone] = field("The clinic's time zone, for example Europe/London: a patient's "
@@ -261,16 +261,16 @@ class Reporting:
 
     scheme: Text = field("Its name, as patients know it, for example 'MHRA Yellow Card'")
     website: Url = field("Where to report online, starting with https://")
-    phone: Optional[Text] = field("A phone number for reports, if the scheme has one", None)
+    phone: Optional[Verbatim] = field("A phone number for reports, if the scheme has one", None)
 
 
 @dataclass(frozen=True)
 class CountryFacts:
     """What a leaflet needs to know about the country a clinic is in."""
 
-    emergency: Text = field("The emergency phone number, for example 999, 911 or 112")
+    emergency: Verbatim = field("The emergency phone number, for example 999, 911 or 112")
     source: Text = field("Where these facts come from (kept on record, not printed)")
-    urgent_advice: Optional[Text] = field("Where to get urgent advice that is not an emergency, for example NHS 111",
+    urgent_advice: Optional[Verbatim] = field("Where to get urgent advice that is not an emergency, for example NHS 111",
                                           None)
     reporting: Optional[Reporting] = field("How to report a suspected side effect", None)
     words: dict[Language, dict[Id, Text]] = field("Words that differ by country, per language, used in wording "

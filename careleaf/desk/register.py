@@ -15,6 +15,7 @@ import datetime as dt
 import io
 import os
 import sqlite3
+import unicodedata
 from contextlib import closing
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -23,7 +24,7 @@ from careleaf.content.catalog import load_catalog
 from careleaf.content.settings import data_folder, load_settings
 from careleaf.errors import RevisionError
 from careleaf.handout.handouts import HandoutRecord
-from careleaf.handout.patient import check_reference
+from careleaf.handout.patient import STAFF, check_reference, checked_text
 from careleaf.review.changes import compare
 from careleaf.review.git import current_revision
 
@@ -91,7 +92,8 @@ class Register:
 
     def add(self, record: HandoutRecord, *, channel: str, staff: str, reference: str = "", revision: str = "") -> Entry:
         entry = Entry(record.made_at, channel, record.code, record.version, record.lang, record.large_print,
-                      record.content_fingerprint, record.brand, record.treatment, record.kind, staff,
+                      record.content_fingerprint, record.brand, record.treatment, record.kind,
+                      checked_text(STAFF, staff),
                       check_reference(reference), revision)
         with closing(self._connect()) as db, db:
             db.execute(f"insert into handouts values ({', '.join('?' for _ in COLUMNS)})",
@@ -109,9 +111,9 @@ class Register:
         if since:
             where.append("at >= ?")
             values.append(since.isoformat())
-        if until:
-            where.append("at < ?")
-            values.append((until + dt.timedelta(days=1)).isoformat())
+        if until:       # compared by day, so that the last day there is (9999-12-31) needs no day after it
+            where.append("substr(at, 1, 10) <= ?")
+            values.append(until.isoformat())
         query = f"select {', '.join(COLUMNS)} from handouts" + (f" where {' and '.join(where)}" if where else "")
         with closing(self._connect()) as db:
             rows = db.execute(query + " order by at, rowid", values).fetchall()
@@ -127,9 +129,34 @@ def as_csv(entries: list[Entry]) -> str:
     return out.getvalue()
 
 
+def as_lines(entries: list[Entry]) -> str:
+    """The register as `careleaf register` prints it: one line per handout, then how many."""
+    lines = []
+    for e in entries:
+        size = " large print" if e.large_print else ""
+        lines.append(printable(f"{e.at[:16]}  {e.channel:<5}  {e.code} v{e.version} {e.lang}{size}  "
+                               f"{e.reference or '-'}  by {e.staff}"))
+    lines.append(f"{len(entries)} handout{'s' if len(entries) != 1 else ''}")
+    return "\n".join(lines)
+
+
+# A cell starting with one of these is a formula to a spreadsheet (a tab or return before one is made printable).
+_FORMULA_STARTS = ("=", "+", "-", "@")
+
+
 def _cell(value):
     """A value a spreadsheet shows as text: one typed as '=…' (a staff name from the API) is not a formula."""
-    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+    if not isinstance(value, str):
+        return value
+    value = printable(value)
+    return f"'{value}" if value[:1] in _FORMULA_STARTS else value
+
+
+def printable(text: str) -> str:
+    """Text as a terminal or a spreadsheet shows it, one line: a control or format character (a line break,
+    an escape, a direction override) in a stored value becomes U+FFFD, so it cannot forge a line or a colour.
+    Records made before staff names were checked may hold them."""
+    return "".join("\ufffd" if unicodedata.category(c) in ("Cc", "Cf") else c for c in text)
 
 
 # --- handouts of leaflets that have changed since ---------------------------------------

@@ -21,7 +21,11 @@ from careleaf.errors import HandoutError
 # Characters that reorder text invisibly (an Arabic name may carry the plain marks U+200E/U+200F, not these).
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _BATCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./-]*$")
+_UNITS = re.compile(r"^\d{1,4}(\.\d{1,2})?$")
 _DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2}:\d{2}))?$")
+# The shape each field must have, where it has one, for the API's published model (checked here all the same).
+SHAPES = {"treated": r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}$", "review": _DATE_TIME.pattern,
+          "batch": _BATCH.pattern, "units": _UNITS.pattern}
 FURTHEST_DAYS = 366            # a date further from today than this is a typing mistake, not an appointment
 
 
@@ -59,6 +63,10 @@ PATIENT_FIELDS = (
 # Not a patient field but typed beside them: the clinic's own record number, kept in the register.
 REFERENCE = PatientField("reference", "Patient reference, for the register (optional)",
                          "the clinic's own patient reference (record number), for the register", 40, autofill=False)
+
+REFERENCE_SHAPE = rf"^[A-Za-z0-9][A-Za-z0-9._/-]{{0,{REFERENCE.limit - 1}}}$"
+# Not about the patient either: who handed the leaflet out, kept in the register and shown in its listings.
+STAFF = PatientField("staff", "Handed out by", "who handed the leaflet out, for the register", 60)
 
 # The same names are used by the command line (--name), a day's list (its column headings) and the desk's form.
 LIMITS = {field.name: field.limit for field in PATIENT_FIELDS}
@@ -105,7 +113,7 @@ def read_patient(given: Mapping[str, str | None], time_zone: str, today: dt.date
             problems.append("review: the review visit should be after the treatment date")
     if text["batch"] and not _BATCH.match(text["batch"]):
         problems.append("batch: use only letters, digits, spaces and . / - (as printed on the product)")
-    if text["units"] and not re.match(r"^\d{1,4}(\.\d{1,2})?$", text["units"]):
+    if text["units"] and not _UNITS.match(text["units"]):
         problems.append("units: write a number, for example 20 or 2.5")
     if problems:
         raise HandoutError(problems)
@@ -133,6 +141,16 @@ def _text(field: PatientField, value: str | None, problems: list[str]) -> str:
     if field.kind != "note" and name != "batch" and any(c in "<>{}" for c in value):   # the batch has its own pattern
         problems.append(f"{name}: contains < > {{ or }}, which a {name.replace('_', ' ')} does not need")
     return value
+
+
+def checked_text(field: PatientField, value: str | None) -> str:
+    """One typed field (a patient's, or the staff name beside them), checked as the desk checks it; HandoutError
+    naming the field and what is wrong, never what was typed."""
+    problems: list[str] = []
+    text = _text(field, value, problems)
+    if problems:
+        raise HandoutError(problems)
+    return text
 
 
 def _moment(name: str, value: str, zone: ZoneInfo, today: dt.date, problems: list[str], *,
@@ -169,7 +187,7 @@ def check_reference(reference: str | None) -> str:
     """The clinic's patient reference (its own record number), checked; never a name."""
     if not reference:
         return ""
-    if not re.match(rf"^[A-Za-z0-9][A-Za-z0-9._/-]{{0,{REFERENCE.limit - 1}}}$", reference):
+    if not re.fullmatch(REFERENCE_SHAPE, reference):     # fullmatch: '$' alone lets a final line break by
         raise HandoutError([f"reference: use the clinic's record number (letters, digits, . _ / -, at most "
                             f"{REFERENCE.limit}), not a name"])
     return reference

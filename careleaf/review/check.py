@@ -118,8 +118,9 @@ def unused_sections(catalog: Catalog) -> list[Finding]:
 
 # --- figures written once; pointers to boxes the leaflet prints ---------------------------
 
-# A figure typed in wording: '4.5-6 months', '24–48 saat', '2 weeks'.
-_FIGURE = re.compile(r"(\d+(?:[.,]\d+)?)(?:\s*(?:-|–|—|to)\s*(\d+(?:[.,]\d+)?))?\s*"
+# A figure typed in wording: '4.5-6 months', '24–48 saat', '2 weeks'. It starts only where a number starts and
+# its digit runs never give digits back (possessive), so a run of 20,000 digits is read once, not 20,000 times.
+_FIGURE = re.compile(r"(?<!\d)(\d++(?:[.,]\d++)?+)(?:\s*+(?:-|–|—|to)\s*+(\d++(?:[.,]\d++)?+))?+\s*+"
                      r"(hours?|days?|weeks?|months?|saat|gün|hafta|ay)\b", re.IGNORECASE)
 _UNITS = {"hour": "hours", "day": "days", "week": "weeks", "month": "months",
           "saat": "hours", "gün": "days", "hafta": "weeks", "ay": "months"}

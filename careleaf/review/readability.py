@@ -28,8 +28,11 @@ TURKISH_VOWELS = set("aeıioöuüâîûAEIİOÖUÜÂÎÛ")
 _WORD = re.compile(r"\w+(?:[-'’]\w+)*")
 _LIST_ITEM = re.compile(r"^\s*[-*+]\s+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)]*\s+")
-# A full stop that ends an abbreviation rather than a sentence: "e.g.", "T.C.", "Dr."
+# A full stop that ends an abbreviation rather than a sentence: "e.g.", "T.C.", "Dr." It is looked for only in
+# the last few characters of a piece (ABBREVIATION_REACH), so "a.a.a.…" costs the same however long it runs.
 _ABBREVIATION = re.compile(r"(?:(?<!\w)\w\.){2,}$|(?<!\w)(?:Dr|Mr|Mrs|Ms|Prof|St)\.$")
+ABBREVIATION_REACH = 12
+LONGEST_WORD = 45       # characters: longer than any word a leaflet would use
 
 
 @dataclass(frozen=True)
@@ -74,14 +77,19 @@ def _blocks(text: str) -> list[str]:
 
 def _split(block: str) -> list[str]:
     """Sentences of one paragraph; a full stop before a small letter or after an abbreviation does not end one."""
-    pieces = _SENTENCE_END.split(block)
-    merged: list[str] = []
-    for piece in pieces:
-        if merged and (piece[:1].islower() or _ABBREVIATION.search(merged[-1])):
-            merged[-1] += " " + piece
+    merged: list[list[str]] = []       # each sentence as its pieces, joined once at the end
+    for piece in _SENTENCE_END.split(block):
+        if merged and (piece[:1].islower() or _ends_abbreviation(merged[-1][-1])):
+            merged[-1].append(piece)
         else:
-            merged.append(piece)
-    return [p.strip() for p in merged if words(p)]
+            merged.append([piece])
+    joined = (" ".join(pieces).strip() for pieces in merged)
+    return [sentence for sentence in joined if _WORD.search(sentence)]
+
+
+def _ends_abbreviation(piece: str) -> bool:
+    """Whether a piece ends with an abbreviation; the lookbehind still sees what comes before the reach."""
+    return bool(_ABBREVIATION.search(piece, max(0, len(piece) - ABBREVIATION_REACH)))
 
 
 def words(sentence: str) -> list[str]:
@@ -104,6 +112,9 @@ def english(found: list[str]) -> Score:
     """Flesch Reading Ease and Flesch-Kincaid grade, as textstat computes them."""
     # Each sentence closed with a full stop, so a list item without one still ends where it ends.
     text = " ".join(s if s[-1] in ".!?" else s + "." for s in found)
+    # A word longer than any in a dictionary is scored by its start: the hyphenation textstat falls back on for
+    # words it does not know slows down faster than the word grows, and no real word is near the limit.
+    text = _WORD.sub(lambda word: word[0][:LONGEST_WORD], text)
     return Score("en", textstat.lexicon_count(text), textstat.sentence_count(text),
                  reading_ease=round(textstat.flesch_reading_ease(text), 1),
                  grade=round(textstat.flesch_kincaid_grade(text), 1))

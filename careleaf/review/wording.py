@@ -15,10 +15,11 @@ from typing import Any, Iterator
 from careleaf.content import model
 from careleaf.content.catalog import Catalog
 from careleaf.content.facts import FACT_GROUPS, SIDE_EFFECTS, URGENT_HELP
+from careleaf.content.fields import describe_character, unseen_character
 from careleaf.content.load import Document, KeyPath
 from careleaf.errors import display_path
 from careleaf.review import readability
-from careleaf.review.findings import Finding
+from careleaf.review.findings import Finding, finding_at
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ def wording_findings(catalog: Catalog, settings: model.CheckSettings) -> tuple[l
     found, scores = [], []
     locate = _Locator()
     for piece in pieces(catalog):
+        found += _unseen(piece)
         sentences = readability.sentences(piece.text)
         for sentence, line in zip(sentences, locate.lines(piece, sentences)):
             found += _sentence_findings(piece, sentence, line, settings)
@@ -124,16 +126,26 @@ def _section_pieces(owner: str, sections: dict[str, model.Section], doc: Documen
 
 
 def _sentence_findings(piece: Wording, sentence: str, line: int, settings: model.CheckSettings) -> list[Finding]:
-    file = display_path(piece.doc.path)
-    found = []
+    said = []      # (code, message); the file's name is worked out only for a finding (it resolves the path)
     count = len(readability.words(sentence))
     if count > settings.max_sentence_words:
-        found.append(Finding(file, line, "warning", "long-sentence",
-                             f"this sentence has {count} words (keep to {settings.max_sentence_words} or fewer): "
-                             f"\"{_start(sentence)}\"; split it in two"))
+        said.append(("long-sentence", f"this sentence has {count} words (keep to {settings.max_sentence_words} or "
+                                      f"fewer): \"{_start(sentence)}\"; split it in two"))
     for written, plain in readability.find_jargon(sentence, jargon_for(settings, piece.lang)):
-        found.append(Finding(file, line, "warning", "jargon", f"'{written}': say '{plain}'"))
-    return found
+        said.append(("jargon", f"'{written}': say '{plain}'"))
+    file = display_path(piece.doc.path) if said else ""
+    return [Finding(file, line, "warning", code, message) for code, message in said]
+
+
+def _unseen(piece: Wording) -> list[Finding]:
+    """Prose may hold a direction mark on purpose (mixed Arabic and English); it is worth a look all the same,
+    since it can print the figures beside it in another order. Numbers, addresses and links refuse them."""
+    unseen = unseen_character(piece.text)
+    if not unseen:
+        return []
+    return [finding_at(piece.doc, piece.where, "warning", "invisible-character",
+                       f"contains {describe_character(unseen)}, an invisible character that can change the order "
+                       "in which the words and figures around it print; delete it unless it is meant")]
 
 
 def _start(sentence: str, count: int = 8) -> str:
@@ -157,6 +169,10 @@ def _hard_to_read(scored: SectionScore, settings: model.CheckSettings) -> list[F
                     "Use shorter sentences and everyday words")]
 
 
+SEARCHED_LINES = 200     # how far below the one before a sentence is looked for
+SEARCHED_CHARACTERS = 20_000    # and how many characters, beyond four times its own length
+
+
 class _Locator:
     """The line a sentence starts on, found in the file itself, so an editor lands right on it."""
 
@@ -164,13 +180,14 @@ class _Locator:
         self.files: dict[Path, list[str]] = {}
 
     def lines(self, piece: Wording, sentences: list[str]) -> list[int]:
-        """Searched in order from the value's first line, each sentence after the one before."""
+        """Searched in order from the value's first line, each sentence after the one before: on a long line
+        holding many sentences, from where the one before was found, so each character is read about once."""
         text = self._text(piece.doc.path)
-        line = piece.doc.problem(piece.where, "").line
+        place = (piece.doc.problem(piece.where, "").line, 0)
         found = []
         for sentence in sentences:
-            line = self._find(text, line, sentence)
-            found.append(line)
+            place = self._find(text, place, sentence)
+            found.append(place[0])
         return found
 
     def _text(self, path: Path) -> list[str]:
@@ -179,14 +196,26 @@ class _Locator:
         return self.files[path]
 
     @staticmethod
-    def _find(lines: list[str], start: int, sentence: str) -> int:
+    def _find(lines: list[str], start: tuple[int, int], sentence: str) -> tuple[int, int]:
         # Words may be split by '**' in the file, so allow anything but letters between them;
         # a sentence broken across lines is found by fewer of its first words.
+        # The search reads a bounded stretch, so a sentence that is not in the file as written (a reference to a
+        # fact reads as its figure) costs no more than one that is.
         words = readability.words(sentence)
+        reach = SEARCHED_CHARACTERS + 4 * len(sentence)
+        first_line, first_column = start
         for count in (3, 2, 1):
-            pattern = re.compile(r"\W+".join(re.escape(w) for w in words[:count]))
-            for number in range(start, min(start + 200, len(lines)) + 1):
-                if pattern.search(lines[number - 1]):
-                    return number
+            # A word's start is enough to find it (compiling a whole pasted run of 300,000 digits is not).
+            pattern = re.compile(r"\W+".join(re.escape(w[:readability.LONGEST_WORD]) for w in words[:count]))
+            left = reach
+            for number in range(first_line, min(first_line + SEARCHED_LINES, len(lines)) + 1):
+                begin = first_column if number == first_line else 0
+                end = min(len(lines[number - 1]), begin + left)
+                found = pattern.search(lines[number - 1], begin, end)
+                if found:
+                    return number, found.end()
+                left -= end - begin + 1
+                if left <= 0:
+                    break
         return start
 

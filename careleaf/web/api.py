@@ -9,31 +9,96 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional, Union
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, create_model
 
 from careleaf.content.governance import today
 from careleaf.errors import HandoutError
 from careleaf.handout.handouts import Choice, not_for_patients
-from careleaf.handout.patient import PATIENT_FIELDS, REFERENCE, PatientField
+from careleaf.handout.patient import (PATIENT_FIELDS, REFERENCE, REFERENCE_SHAPE, SHAPES, STAFF, PatientField,
+                                      check_reference, checked_text)
 from careleaf.desk.register import Entry, project_register, register_handout
 from careleaf.leaflet.assemble import assemble, jobs
 from careleaf.web.common import render_errors
 from careleaf.web.catalog_view import catalog_now, find_send, outbox_of
-from careleaf.web.security import token_allowed
+from careleaf.web.security import NO_TOKEN, token_allowed
+
+# Declares the bearer scheme in the OpenAPI document; the token itself is checked before the body is read
+# (security.ApiTokenGate), and again here, so that no route of this router is ever open by mistake.
+BEARER = HTTPBearer(auto_error=False, description="A token from the environment variable that careleaf.yaml "
+                                                  "names (desk: api_tokens_env)")
 
 
-def require_token(request: Request) -> str:
+def require_token(request: Request, _: Optional[HTTPAuthorizationCredentials] = Depends(BEARER)) -> str:
     if not token_allowed(request.headers.get("authorization"), request.app.state.settings.desk):
-        raise HTTPException(401, "A valid API token is needed (Authorization: Bearer <token>).",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, NO_TOKEN, headers={"WWW-Authenticate": "Bearer"})
     return "api"
 
 
-router = APIRouter(dependencies=[Depends(require_token)], tags=["api"])
+class Problem(BaseModel):
+    """What went wrong, in plain words (never echoing a patient's details)."""
+
+    detail: str
+
+
+class FieldProblem(BaseModel):
+    """One field that is wrong: its name and what is wrong with it, never its value."""
+
+    field: str
+    problem: str
+
+
+class Invalid(BaseModel):
+    """A request that cannot be used: the fields that are wrong, or why the leaflet cannot be made, in words."""
+
+    detail: Union[list[FieldProblem], str]
+
+
+# Every error the API answers with, and its body; each route adds its own (404, 503).
+ERRORS: dict[int | str, dict] = {
+    400: {"model": Problem, "description": "The body could not be read as JSON"},
+    401: {"model": Problem, "description": "No valid API token (checked before the body is read)"},
+    413: {"model": Problem, "description": "The body is larger than any request needs"},
+    422: {"model": Invalid, "description": "A field or choice is wrong, or the leaflet cannot be made"},
+}
+
+router = APIRouter(dependencies=[Depends(require_token)], tags=["api"], responses=ERRORS)
+
+
+def _checked_as(field: PatientField):
+    """A typed field checked as the desk checks it (patient.checked_text): a wrong one is a 422 naming the field."""
+    def check(value: Optional[str]) -> Optional[str]:
+        try:
+            return checked_text(field, value) if value is not None else None
+        except HandoutError as error:
+            raise ValueError("; ".join(error.problems)) from None
+    return AfterValidator(check)
+
+
+def _reference(value: Optional[str]) -> Optional[str]:
+    try:
+        return check_reference(value) if value else value
+    except HandoutError as error:
+        raise ValueError("; ".join(error.problems)) from None
+
+
+Reference = Annotated[str, Field(max_length=REFERENCE.limit, pattern=f"^({REFERENCE_SHAPE[1:-1]})?$",
+                                  description=REFERENCE.help), AfterValidator(_reference)]
+
+
+def _iso_day(value):
+    """A day as JSON writes one, 'YYYY-MM-DD': not a number of seconds, which pydantic would also take."""
+    if value is not None and not isinstance(value, str):
+        raise ValueError("should be a date written YYYY-MM-DD")
+    return value
+
+
+Day = Annotated[dt.date, BeforeValidator(_iso_day)]
 
 
 class LeafletChoice(BaseModel):
@@ -44,7 +109,7 @@ class LeafletChoice(BaseModel):
     treatment: str = Field(max_length=60, examples=["botox-facial-lines"])
     kind: Literal["pre-treatment", "aftercare"]
     lang: str = Field(max_length=8, examples=["en"])
-    large_print: bool = False
+    large_print: StrictBool = False
 
     def choice(self) -> Choice:
         return Choice(self.brand, self.treatment, self.kind, self.lang, self.large_print)
@@ -55,9 +120,11 @@ def _api_field(field: PatientField):
     described = {"max_length": field.limit, "description": field.help}
     if field.example:
         described["examples"] = [field.example]
+    if field.name in SHAPES:
+        described["pattern"] = SHAPES[field.name]
     if field.required:
-        return str, Field(**described)
-    return Optional[str], Field(None, **described)
+        return Annotated[str, _checked_as(field)], Field(**described)
+    return Annotated[Optional[str], _checked_as(field)], Field(None, **described)
 
 
 # Built from the patient fields' one declaration, so the API takes exactly what the desk and the command line do.
@@ -69,13 +136,15 @@ PatientFields = create_model(
 
 class HandoutRequest(LeafletChoice):
     patient: PatientFields
-    reference: str = Field("", max_length=REFERENCE.limit, description=REFERENCE.help)
-    staff: str = Field("api", max_length=60)
+    reference: Reference = ""
+    staff: Annotated[str, _checked_as(STAFF)] = Field("api", min_length=1, max_length=STAFF.limit,
+                                                        description=STAFF.help)
 
 
 class SendRequest(HandoutRequest):
-    to: str = Field(max_length=254, description="The patient's email address (one)")
-    lock: bool = Field(False, description="Lock the PDF with a new password, returned once in the response")
+    to: str = Field(max_length=254, description="The patient's email address (one)",
+                    json_schema_extra={"format": "email"})
+    lock: StrictBool = Field(False, description="Lock the PDF with a new password, returned once in the response")
 
 
 class Leaflet(BaseModel):
@@ -109,13 +178,15 @@ class SendStatus(BaseModel):
 
 class RegisterQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reference: Optional[str] = Field(None, max_length=40)
-    code: Optional[str] = Field(None, max_length=40)
-    since: Optional[dt.date] = None
-    until: Optional[dt.date] = None
+    reference: Optional[Reference] = None
+    code: Optional[str] = Field(None, max_length=40, pattern=r"^[A-Z0-9]+(-[A-Z0-9]+)*$",
+                                description="A leaflet's code, for example BTX-FL-AC")
+    since: Optional[Day] = Field(None, description="From this day (UTC), YYYY-MM-DD")
+    until: Optional[Day] = Field(None, description="To this day (UTC), YYYY-MM-DD")
 
 
-@router.get("/leaflets", response_model=list[Leaflet], summary="Every leaflet, with its code, version and state")
+@router.get("/leaflets", response_model=list[Leaflet], summary="Every leaflet, with its code, version and state",
+            responses={503: {"model": Problem, "description": "The leaflets' content has problems"}})
 async def leaflets(request: Request):
     catalog, problem = await asyncio.to_thread(catalog_now, request.app)
     if catalog is None:
@@ -130,8 +201,8 @@ async def leaflets(request: Request):
     return found
 
 
-@router.post("/handouts", summary="Make a patient's leaflet (the PDF); recorded in the register",
-             responses={200: {"content": {"application/pdf": {}}}, 422: {"description": "A field or choice is wrong"}})
+@router.post("/handouts", summary="Make a patient's leaflet (the PDF); recorded in the register", response_class=Response,
+             responses={200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
 async def make_handout(request: Request, body: HandoutRequest):
     made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient)))
     if problem:
@@ -158,7 +229,8 @@ async def queue_send(request: Request, body: SendRequest):
     return Sent(id=sent.id, status=sent.status, password=sent.password)
 
 
-@router.get("/sends/{send_id}", response_model=SendStatus, summary="How a queued email went")
+@router.get("/sends/{send_id}", response_model=SendStatus, summary="How a queued email went",
+            responses={404: {"model": Problem, "description": "No such email in the outbox"}})
 async def send_status(request: Request, send_id: str):
     found = find_send(request.app, send_id)
     if found is None:
@@ -186,3 +258,24 @@ async def _register_print(request: Request, record, body: HandoutRequest) -> Non
                                 staff=body.staff, reference=body.reference, settings=request.app.state.settings)
     except HandoutError as error:
         raise HTTPException(422, "\n".join(error.problems)) from None
+
+
+# Request models whose brand, treatment and language are the catalog's own: the document lists them as it is now.
+_CHOOSING = ("HandoutRequest", "SendRequest")
+
+
+def contract(app) -> dict:
+    """The API's OpenAPI document, generated from the models that validate, with the catalog's brands, treatments
+    and languages as the only values a request may name (the renderer refuses any other)."""
+    document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+    catalog, _ = catalog_now(app)
+    if catalog is None:
+        return document
+    allowed = {"brand": sorted(catalog.brands), "treatment": sorted(catalog.treatments),
+               "lang": sorted({lang for brand in catalog.brands.values() for lang in brand.languages})}
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in _CHOOSING:
+        for key, values in allowed.items():
+            if name in schemas:
+                schemas[name]["properties"][key]["enum"] = values
+    return document

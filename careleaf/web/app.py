@@ -38,7 +38,8 @@ from careleaf.content.settings import Settings, load_settings, secret
 from careleaf.web import api, desk_pages, editor_pages
 from careleaf.web.common import NeedsSignIn, check_csrf, page
 from careleaf.web.renderer import Renderer
-from careleaf.web.security import STAND_IN_HASH, Guard, LoginLimiter, new_csrf_token, password_matches
+from careleaf.web.security import (STAND_IN_HASH, ApiTokenGate, Guard, LoginLimiter, new_csrf_token,
+                                   password_matches)
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("careleaf.web")
@@ -124,5 +125,7 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
                        https_only=desk.https, max_age=12 * 3600)
     if hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+    app.add_middleware(ApiTokenGate)
     app.add_middleware(Guard)
+    app.openapi = lambda: api.contract(app)
     return app

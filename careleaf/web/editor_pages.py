@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -28,7 +29,7 @@ async def editor(request: Request):
     signed_in(request)
     choice = choice_from(request.query_params)
     catalog, problem = await asyncio.to_thread(catalog_now, request.app)
-    findings = await asyncio.to_thread(_findings, request.app)     # an invalid file is an error finding
+    findings = await _findings(request.app)     # an invalid file is an error finding
     options = choices(catalog, choice) if catalog else None
     chosen = bool(options and options.complete)
     preview = await catalog_preview(request, choice) if chosen else None
@@ -67,10 +68,33 @@ async def events(request: Request):
     return StreamingResponse(stream(), media_type="text/event-stream", headers={"X-Accel-Buffering": "no"})
 
 
-def _findings(app) -> list[dict]:
-    """check's errors, warnings and notes, each with its path:line."""
-    from careleaf.review import check     # here, not at the top: its readability scores need textstat
+CHECK_TIME_LIMIT = 60.0   # seconds: check takes a second or two on a real catalog
 
-    result = check.run(app.state.project)
-    return result.as_json()["findings"]
 
+async def _findings(app) -> list[dict]:
+    """check's errors, warnings and notes, each with its path:line.
+
+    check runs in a process of its own (``python -m careleaf.review``), one at a time, and is stopped after
+    CHECK_TIME_LIMIT: a file that is huge or built to be slow then costs that process, while the desk goes on
+    answering (a check inside this process would hold the interpreter while a pattern runs).
+    """
+    lock = app.state.__dict__.setdefault("check_lock", asyncio.Lock())
+    async with lock:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-I", "-m", "careleaf.review", str(app.state.project.root),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+        try:
+            out, _ = await asyncio.wait_for(process.communicate(), CHECK_TIME_LIMIT)
+        except asyncio.TimeoutError:
+            process.kill()
+            await process.wait()
+            return [_trouble(f"check did not finish within {CHECK_TIME_LIMIT:g} seconds and was stopped: a file "
+                             "may be far longer than a leaflet needs. Run `careleaf check` to see which")]
+    if process.returncode != 0:
+        return [_trouble("check stopped before it finished; run `careleaf check` to see why")]
+    return json.loads(out)["findings"]
+
+
+def _trouble(message: str) -> dict:
+    """A finding about check itself, shown as its other findings are."""
+    return {"file": "careleaf check", "line": 0, "level": "error", "code": "check-stopped", "message": message}

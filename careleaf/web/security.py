@@ -6,8 +6,9 @@
 - Staff sign in with a password checked against its argon2 hash; failed attempts
   are limited per address and per name. Sessions are signed, HttpOnly,
   SameSite=Strict cookies; every form carries a CSRF token.
-- The API takes a bearer token from the environment variable the settings name.
-- Every response has a Content-Security-Policy with no inline script, and
+- The API takes a bearer token from the environment variable the settings name, checked before a request's
+  body is read (``ApiTokenGate``).
+- Every response, errors and the 500 included, has a Content-Security-Policy with no inline script, and
   requests larger than a form needs are refused before they are read.
 """
 
@@ -21,7 +22,7 @@ from collections import defaultdict, deque
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse
 
 from careleaf.content.settings import DeskSettings, secret
 
@@ -143,8 +144,12 @@ class Guard:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
 
+        started = False
+
         async def secured_send(message):
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
                 headers += [(name, value) for name, value in SECURITY_HEADERS if name not in names]
@@ -168,6 +173,12 @@ class Guard:
             await self.app(scope, limited_receive, secured_send)
         except TooLarge:
             await TOO_LARGE(scope, receive, secured_send)
+        except Exception:
+            # The server's own error page is made outside every middleware, without these headers: answer here,
+            # with them, then let the error go on to the server's log.
+            if not started:
+                await INTERNAL_ERROR(scope, receive, secured_send)
+            raise
 
 
 class TooLarge(HTTPException):
@@ -177,7 +188,26 @@ class TooLarge(HTTPException):
         super().__init__(413, "Request too large.")
 
 
-TOO_LARGE = PlainTextResponse("Request too large.", status_code=413)
+# Error bodies are the API's: {"detail": "what went wrong, in plain words"}.
+TOO_LARGE = JSONResponse({"detail": "Request too large."}, status_code=413)
+INTERNAL_ERROR = JSONResponse({"detail": "Something went wrong on the server; try again."}, status_code=500)
+NO_TOKEN = "A valid API token is needed (Authorization: Bearer <token>)."
+
+
+class ApiTokenGate:
+    """ASGI middleware: a request to the JSON API without a valid bearer token is refused (401) before its body
+    is read, so nothing it sends is parsed for someone who may not use the API. The API's description
+    (``public``) is open."""
+
+    def __init__(self, app, prefix: str = "/api/", public: tuple[str, ...] = ("/api/openapi.json",)):
+        self.app, self.prefix, self.public = app, prefix, public
+
+    async def __call__(self, scope, receive, send):
+        if (scope["type"] == "http" and scope["path"].startswith(self.prefix) and scope["path"] not in self.public
+                and not token_allowed(Headers(scope=scope).get("authorization"), scope["app"].state.settings.desk)):
+            refused = JSONResponse({"detail": NO_TOKEN}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            return await refused(scope, receive, send)
+        return await self.app(scope, receive, send)
 
 
 SECURITY_HEADERS = [

@@ -305,7 +305,8 @@ class _Table:
 
 
 _SCALARS = {
-    "Text": "text", "Markup": "text with light formatting", "Id": "name (lower case, hyphens)",
+    "Text": "text", "Verbatim": "text printed as typed (no invisible characters)",
+    "Markup": "text with light formatting", "Id": "name (lower case, hyphens)",
     "Reference": "section or block name", "Code": "code (capitals, digits, hyphens)",
     "Colour": "colour (`#rrggbb`)", "Url": "web address (`https://…`)", "Language": "language code (`en`)",
     "Country": "country code (`GB`)", "TimeZone": "time zone (`Europe/London`)", "SvgFile": "SVG file name",
