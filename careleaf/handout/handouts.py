@@ -136,8 +136,12 @@ def catalog_leaflet(catalog: Catalog, choice: Choice) -> Leaflet:
 def not_for_patients(leaflet: Leaflet) -> list[str]:
     """Why a leaflet may not be given to a named patient, in plain words; empty when it may."""
     reasons = []
-    if leaflet.draft:
-        reasons.append("it is a draft (not approved by a clinician, or wording still marked needs_approval)")
+    if leaflet.not_approved:
+        # The one plain reason staff pass on: never approved, or changed since a clinician approved it.
+        reasons.append(f"it is a draft, {leaflet.not_approved}" if not leaflet.not_approved.startswith("awaiting")
+                       else f"it is {leaflet.not_approved}")
+    elif leaflet.needs_approval:
+        reasons.append("it is a draft: it prints wording still marked needs_approval")
     if leaflet.overdue:
         reasons.append(f"it was due for review by {leaflet.definition.review_by.isoformat()}")
     if leaflet.stale:
