@@ -48,7 +48,7 @@ class HandoutRecord:
     brand: str
     treatment: str
     kind: str
-    content_fingerprint: str      # the approved content, item by item (equal for equal wording and facts)
+    content_fingerprint: str      # the approved wording it printed (Leaflet.approval_fingerprint), for `superseded`
     made_at: str                  # UTC, ISO 8601
     draft: bool                   # a training copy (allow_draft), marked DRAFT
 
@@ -152,7 +152,7 @@ def not_for_patients(leaflet: Leaflet) -> list[str]:
 def record(leaflet: Leaflet, now: dt.datetime) -> HandoutRecord:
     job = leaflet.job
     return HandoutRecord(leaflet.definition.code, leaflet.definition.version, job.lang, job.large_print, job.brand,
-                         job.treatment, job.kind, leaflet.content_fingerprint,
+                         job.treatment, job.kind, leaflet.approval_fingerprint,
                          now.astimezone(UTC).isoformat(timespec="seconds"), bool(not_for_patients(leaflet)))
 
 

@@ -7,8 +7,9 @@ that wording makes the leaflet *awaiting re-approval* again. Nothing else in the
 file moves: the lines are edited where the loader found them.
 
 Before writing, it shows the sign-off sheet: what changed, word by word, since
-the last approval, from the record of the approved items kept beside the
-treatment (``approved/<kind>.<lang>.json``, written here; editors never touch it).
+the last approval, from the record of every wording approved, kept beside the
+treatment (``approved/<kind>.<lang>.json``, written here, by fingerprint; editors
+never touch it). The register's `superseded` reads it for the words a patient got.
 Approving changed wording raises the version in the same step, so a version
 number always means one approved wording.
 """
@@ -66,26 +67,36 @@ def item_texts(leaflet: Leaflet) -> dict[Key, dict[str, str]]:
     return {key: item_fields(value) for key, value in leaflet.printed.items() if key.file.startswith(APPROVED_FILES)}
 
 
-def _read_record(path: Path) -> dict[Key, dict[str, str]] | None:
+def approved_wording(project: Project, job, fingerprint: str) -> dict[Key, dict[str, str]] | None:
+    """The wording approved under ``fingerprint`` for a job's leaflet and language, item by item; None when
+    it is not on record. The register's handouts carry the same fingerprint, so a patient's words are found too."""
     try:
-        data = json.loads(path.read_text("utf-8"))
-        return {Key(*item["key"]): dict(item["fields"]) for item in data["items"]}
+        data = json.loads(approved_record(project, job.treatment, job.kind, job.lang).read_text("utf-8"))
+        items = data["approvals"][fingerprint]["items"]
+        return {Key(*item["key"]): dict(item["fields"]) for item in items}
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _write_record(path: Path, leaflet: Leaflet) -> None:
+def _write_record(path: Path, leaflet: Leaflet, approval: model.Approval) -> None:
+    """Add this approval's wording to the record of every wording approved for the leaflet in its language."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        data["approvals"].items()
+    except (OSError, ValueError, KeyError, AttributeError):
+        data = {"approvals": {}}
     items = [{"key": [key.file, key.group, key.name], "fields": fields}
              for key, fields in sorted(item_texts(leaflet).items())]
-    data = {"fingerprint": leaflet.approval_fingerprint, "items": items}
+    data["approvals"][approval.content] = {"version": approval.version, "by": approval.by,
+                                           "on": approval.on.isoformat(), "items": items}
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(path, (json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def changed_since_approval(project: Project, catalog: Catalog, leaflet: Leaflet) -> list[Change] | None:
     """The items that changed since the leaflet's last approval in its language; None when not on record."""
-    job = leaflet.job
-    then = _read_record(approved_record(project, job.treatment, job.kind, job.lang))
+    before = leaflet.definition.approvals.get(leaflet.lang)
+    then = approved_wording(project, leaflet.job, before.content) if before else None
     return None if then is None else field_changes(catalog, then, item_texts(leaflet))
 
 
@@ -161,7 +172,8 @@ def approve(project: Project, code: str, *, by: str, lang: str | None = None,
         write_atomically(path, before.encode("utf-8"))     # never leave a half-made approval behind
         raise
     for sheet in sheets:
-        _write_record(approved_record(project, sheet.treatment, sheet.kind, sheet.lang), sheet.leaflet)
+        _write_record(approved_record(project, sheet.treatment, sheet.kind, sheet.lang), sheet.leaflet,
+                      approvals[sheet.lang])
     return sheets, version
 
 
