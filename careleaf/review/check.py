@@ -36,6 +36,7 @@ from careleaf.errors import InputError, Problem, display_path
 from careleaf.leaflet.assemble import assemble, jobs
 from careleaf.project import Project
 from careleaf.review.approve import changed_since_approval
+from careleaf.review.safety import safety_findings
 from careleaf.review.findings import Finding, finding_at, finding_for
 from careleaf.review.wording import SectionScore, wording_findings
 
@@ -73,6 +74,7 @@ def run(project: Project, today: dt.date | None = None) -> Report:
     report.findings += unused_sections(catalog)
     report.findings += retyped_figures(catalog)
     report.findings += pointers_to_missing_boxes(catalog)
+    report.findings += safety_findings(catalog)
     report.findings += reviews(catalog, today, settings.review_due_days)
     report.findings += drafts(catalog, today)
     report.findings += stale_translations(catalog)
