@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +131,7 @@ class Leaflet:
         """Something it prints is still marked needs_approval."""
         return any(getattr(value, "needs_approval", False) for value in self.printed.values())
 
-    @property
+    @cached_property        # read by the draft mark, the footer, the refusal and the record: worked out once
     def approval_fingerprint(self) -> str:
         """The fingerprint of the wording and facts a clinician approves (governance.approved_items)."""
         return approval_fingerprint(self.printed)
