@@ -19,6 +19,7 @@ first. Nothing is written outside tmp_path.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import importlib.util
 import os
@@ -35,12 +36,14 @@ import pytest
 from careleaf.build.run import Summary, build
 from careleaf.content.catalog import Catalog, load_catalog
 from careleaf.project import THEME, Project
+from careleaf.review.approve import approve
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MINI = FIXTURES / "mini"
 SAMPLE = FIXTURES / "sample"
 GENERATE = ROOT / "generate.py"
+APPROVED_ON = dt.date(2026, 1, 5)      # the day approved_project's leaflets were approved
 
 # Every kind of dash or hyphen a renderer or an editor may use between two numbers.
 _DASHES = re.compile("[\u002d\u2010\u2011\u2012\u2013\u2014\u2015\u2212]")
@@ -219,11 +222,18 @@ def approved_project(dest: Path, languages: str = "en, tr") -> Path:
     for path in (dest / "leaflets").rglob("*.yaml"):
         text = re.sub(r"(?m)^[ \t]*needs_approval: true[ \t]*\n", "", path.read_text("utf-8"))
         if path.name == "treatment.yaml":
-            text = re.sub(r"(?m)^(    version: \d+\n)",
-                          r"\1    approved_by: Dr Test Person\n    approved_on: 2026-01-05\n    review_by: 2099-01-05\n",
-                          text)
+            text = re.sub(r"(?m)^(    version: \d+\n)", r"\1    review_by: 2099-01-05\n", text)
         path.write_text(text, "utf-8")
+    approve_all(dest)
     return dest
+
+
+def approve_all(root: Path, by: str = "Dr Test Person", on: dt.date = APPROVED_ON) -> None:
+    """Every leaflet of a project approved, in every language, as `careleaf approve` records it."""
+    project = Project(root)
+    for entry in load_catalog(project).treatments.values():
+        for definition in entry.facts.leaflets:
+            approve(project, definition.code, by=by, today=on)
 
 
 # --- a real mail server and outbox workers (tests/mailserver.py), for the email and register tests ------

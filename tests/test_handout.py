@@ -37,6 +37,7 @@ from careleaf.errors import HandoutError, InputError
 from careleaf.handout.handouts import Choice, file_name, handout, handouts, personalise
 from careleaf.handout.patient import PATIENT_FIELDS, REFERENCE
 from careleaf.project import Project
+from careleaf.review.approve import approve
 from careleaf.web.api import HandoutRequest
 
 from conftest import GENERATE, approved_project, normalise, pdf_pages_text, qpdf_check, replace_in, run_cli, small_project
@@ -508,9 +509,12 @@ def test_fingerprint_changes_with_the_wording(ayse, tmp_path):
     root = approved_project(tmp_path / "p", languages="en")
     replace_in(root / "leaflets/treatments" / TREATMENT / "en.yaml", "No. Your lines will not get worse when you stop.",
                "No. Your lines will not get any worse when you stop.")
+    with pytest.raises(HandoutError, match="awaiting re-approval"):     # changed wording is not handed out as approved
+        handout(root, AFTERCARE, patient=AYSE, now=NOW)
+    approve(Project(root), "BTX-FL-AC", by="Dr Test Person", lang="en", today=NOW.date())
     changed = handout(root, AFTERCARE, patient=AYSE, now=NOW)
     assert changed.record.content_fingerprint != ayse.record.content_fingerprint
-    assert (changed.record.code, changed.record.version) == ("BTX-FL-AC", 1)
+    assert (changed.record.code, changed.record.version) == ("BTX-FL-AC", 2)
 
 
 # --- 9. deterministic -------------------------------------------------------------------------------

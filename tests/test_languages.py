@@ -16,7 +16,7 @@ from careleaf.content.catalog import load_catalog
 from careleaf.errors import InputError
 from careleaf.content.items import Key
 from careleaf.content.translation import mark_reviewed
-from conftest import FIXTURES, arabic_project, copy_project, normalise, pdf_pages_text, replace_in, run_cli
+from conftest import FIXTURES, approved_project, arabic_project, copy_project, normalise, pdf_pages_text, replace_in, run_cli
 
 TREATMENTS = ("botox-facial-lines", "botox-underarm-sweating")
 KINDS = ("pre-treatment", "aftercare")
@@ -67,15 +67,24 @@ def test_turkish_figures_use_a_decimal_comma(sample):
 
 
 def test_footer_dates_are_written_in_the_leaflets_language(tmp_path):
-    root = copy_project(tmp_path)
-    replace_in(root / "leaflets/treatments/botox-facial-lines/treatment.yaml", "code: BTX-FL-AC",
-               "code: BTX-FL-AC\n    approved_by: Dr A. Example\n    approved_on: 2026-01-10\n"
-               "    review_by: 2028-01-10")
-    project = Project(root)
+    project = Project(approved_project(tmp_path))          # approved on 5 January 2026, review by 5 January 2099
     today = dt.date(2026, 6, 1)
-    assert "10 Ocak 2026" in html_of(project, "harbour-skin/tr/botox-facial-lines-aftercare", today)
-    assert "10 Ocak 2028" in html_of(project, "harbour-skin/tr/botox-facial-lines-aftercare", today)
-    assert "10 January 2026" in html_of(project, "harbour-skin/en/botox-facial-lines-aftercare", today)
+    assert "5 Ocak 2026" in html_of(project, "harbour-skin/tr/botox-facial-lines-aftercare", today)
+    assert "5 Ocak 2099" in html_of(project, "harbour-skin/tr/botox-facial-lines-aftercare", today)
+    assert "5 January 2026" in html_of(project, "harbour-skin/en/botox-facial-lines-aftercare", today)
+
+
+def test_a_footer_prints_an_approval_date_only_while_the_approval_covers_the_wording(tmp_path):
+    root = approved_project(tmp_path)
+    replace_in(root / "leaflets/treatments/botox-facial-lines/tr.yaml", "**24–48 saat**", "**bir ay**")
+    project, today = Project(root), dt.date(2026, 6, 1)
+    turkish = html_of(project, "harbour-skin/tr/botox-facial-lines-aftercare", today)
+    assert "onay bekliyor" in turkish and "onay tarihi" not in turkish     # "awaiting approval", not "approved"
+    assert "yeniden onay bekliyor" in turkish                              # the DRAFT notice says why
+    english = html_of(project, "harbour-skin/en/botox-facial-lines-aftercare", today)
+    assert "approved 5 January 2026" in english and "awaiting approval" not in english
+    draft = html_of(Project(copy_project(tmp_path / "sample")), "harbour-skin/en/botox-facial-lines-aftercare", today)
+    assert "awaiting approval" in draft and "approved " not in draft.split("@bottom-left")[1].split(";")[0]
 
 
 def test_no_label_is_left_in_english_in_a_turkish_leaflet(sample):

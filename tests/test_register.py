@@ -190,58 +190,62 @@ def _record():
 DAY_LIST = """\
 brand,treatment,kind,lang,large_print,reference,name,treated
 {brand},{treatment},aftercare,en,no,P-1,Ayşe Yılmaz,2026-12-01 14:30
-{brand},{treatment},aftercare,tr,no,P-2,İsmail Işık,2026-12-01 15:00
-{brand},{treatment},pre-treatment,en,no,P-3,Maryam Ali,2026-12-08 10:00
+{brand},{treatment},aftercare,en,yes,P-2,İsmail Işık,2026-12-01 15:00
+{brand},{treatment},aftercare,en,no,P-3,Maryam Ali,2026-12-01 16:00
+{brand},{treatment},pre-treatment,en,no,P-5,Sam Example,2026-12-08 10:00
 """
 OLD_ANSWER = "You may have some redness and swelling where the needle went in. This is short-lived."
 NEW_ANSWER = "You may have some redness, swelling or tenderness where the needle went in. This is short-lived."
 
 
 @pytest.mark.slow
-def test_superseded_lists_the_handouts_of_a_leaflet_whose_version_was_raised(root, tmp_path):
-    git(root, "init", "-q")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "the signed-off catalog")
-    given_at = git(root, "rev-parse", "HEAD")
+def test_superseded_lists_exactly_the_patients_whose_wording_changed_whatever_the_version(root, tmp_path):
     day = tmp_path / "day.csv"
     day.write_text(DAY_LIST.format(brand=BRAND, treatment=TREATMENT), "utf-8")
     made = desk(root, "handouts", "--from", str(day), "--out", str(tmp_path / "day.pdf"), "--staff", "desk-1")
     assert made.returncode == 0, made.stderr
     entries = Register(root / "data" / REGISTER_FILE).find()
-    assert [(e.code, e.reference, e.revision) for e in entries] == \
-        [("BTX-FL-AC", "P-1", given_at), ("BTX-FL-AC", "P-2", given_at), ("BTX-FL-PT", "P-3", given_at)]
+    assert [(e.code, e.version, e.reference) for e in entries] == \
+        [("BTX-FL-AC", 1, "P-1"), ("BTX-FL-AC", 1, "P-2"), ("BTX-FL-AC", 1, "P-3"), ("BTX-FL-PT", 1, "P-5")]
 
     def superseded() -> list[dict]:
         done = desk(root, "superseded", "--json")
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
+    def words_of(group: dict) -> dict:
+        [change] = [c for c in group["changes"] if c["item"] == "sections/what-is-normal-afterwards"]
+        assert change["file"].endswith(f"treatments/{TREATMENT}/en.yaml")
+        [answer] = [f for f in change["fields"] if f["field"] == "answer"]
+        return answer
+
     assert superseded() == []
 
-    # New wording the aftercare leaflet prints, committed without raising its version: nothing to act on yet.
+    # New wording the aftercare leaflet prints, version not raised (and not yet approved): the three who have
+    # the old wording are listed already, with the words that changed; the pre-treatment patient is not.
     replace_in(root / "leaflets/treatments" / TREATMENT / "en.yaml", OLD_ANSWER, NEW_ANSWER)
-    git(root, "commit", "-qam", "aftercare: tenderness")
-    assert superseded() == []
-
-    # With the version raised, the two patients given version 1 of the aftercare leaflet are listed.
-    replace_in(root / "leaflets/treatments" / TREATMENT / "treatment.yaml", "code: BTX-FL-AC\n    version: 1",
-               "code: BTX-FL-AC\n    version: 2")
-    git(root, "commit", "-qam", "BTX-FL-AC version 2")
     [group] = superseded()
-    assert (group["code"], group["version_given"], group["version_now"]) == ("BTX-FL-AC", 1, 2)
-    assert [(h["reference"], h["lang"], h["version"]) for h in group["handouts"]] == [("P-1", "en", 1), ("P-2", "tr", 1)]
-    [change] = [c for c in group["changes"] if c["item"] == "sections/what-is-normal-afterwards"
-                and c["status"] == "changed"]
-    assert change["file"].endswith(f"treatments/{TREATMENT}/en.yaml")
-    [answer] = [f for f in change["fields"] if f["field"] == "answer"]
+    assert (group["code"], group["lang"], group["version_given"], group["version_now"]) == ("BTX-FL-AC", "en", 1, 1)
+    assert [h["reference"] for h in group["handouts"]] == ["P-1", "P-2", "P-3"]
+    answer = words_of(group)
     assert OLD_ANSWER in answer["old"] and NEW_ANSWER in answer["new"]
-    assert {"code": "BTX-FL-AC", "kind": "aftercare", "languages": ["en"]} in change["leaflets"]
-    assert all(c["item"] == "sections/what-is-normal-afterwards" for c in group["changes"])   # (and its translation)
-    assert group["note"] == ""
+    assert "redness[- and-]{+,+} swelling{+ or tenderness+}" in answer["diff"]
+
+    # Approved (the version goes up to 2), a fourth patient gets the new wording: still the same three.
+    approved = run_cli("approve", "BTX-FL-AC", "--lang", "en", "--by", "Dr New Signer", cwd=root)
+    assert approved.returncode == 0, approved.stderr
+    given = desk(root, "handout", *leaflet(), "--out", str(tmp_path / "p4.pdf"), "--reference", "P-4",
+                 fields={"treated": "2026-12-02 10:00"})
+    assert given.returncode == 0, given.stderr
+    [group] = superseded()
+    assert (group["version_given"], group["version_now"]) == (1, 2)
+    assert [h["reference"] for h in group["handouts"]] == ["P-1", "P-2", "P-3"]
+    assert NEW_ANSWER in words_of(group)["new"]
     for secret in ("Ayşe", "İsmail", "Maryam"):
         assert secret not in json.dumps(group, ensure_ascii=False)
 
     shown = desk(root, "superseded")
     assert shown.returncode == 0, shown.stderr
-    assert "BTX-FL-AC version 1 (now version 2): 2 handout(s)" in shown.stdout
-    assert "P-3" not in shown.stdout and "BTX-FL-PT" not in shown.stdout
+    assert "BTX-FL-AC version 1 in en (now version 2; its wording has changed since): 3 handout(s)" in shown.stdout
+    assert "P-1: phone them, or give them a print" in shown.stdout
+    assert "P-4" not in shown.stdout and "P-5" not in shown.stdout and "BTX-FL-PT" not in shown.stdout

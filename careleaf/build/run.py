@@ -103,7 +103,7 @@ class Planned:
     job: Job
     fingerprint: str
     code: str
-    draft: bool
+    draft: str                  # Leaflet.draft_name: '' when it is not a draft
     stale: bool
     overdue: bool
     review_by: dt.date | None
@@ -111,7 +111,7 @@ class Planned:
 
 def plan(project: Project, catalog: Catalog, *, large_print: bool, shard: tuple[int, int] | None,
          today: dt.date) -> list[Planned]:
-    return [Planned(job, print_, leaflet.definition.code, leaflet.draft, bool(leaflet.stale), leaflet.overdue,
+    return [Planned(job, print_, leaflet.definition.code, leaflet.draft_name, bool(leaflet.stale), leaflet.overdue,
                     leaflet.definition.review_by)
             for job, leaflet, print_ in _assembled(project, catalog, large_print, shard, today)]
 
@@ -173,7 +173,7 @@ def build(project: Project, out: Path, *, force: bool = False, full_check: bool 
     late = sorted({p.code for p in planned if p.overdue})
     if late and not allow_overdue:
         raise ReviewOverdue(_overdue_message(catalog, late))
-    summary = Summary(drafts=sorted({p.code for p in planned if p.draft}),
+    summary = Summary(drafts=sorted({p.draft for p in planned if p.draft}),
                       stale=sorted({f"{p.code} ({p.job.lang})" for p in planned if p.stale}))
 
     def draw(leaflet: Planned) -> Page:

@@ -135,8 +135,9 @@ def _register_parsers(commands) -> None:
 
     superseded = commands.add_parser(
         "superseded", help="handouts whose leaflet has changed since, with what changed",
-        description="List the handouts in the register whose leaflet now has a higher version, grouped by leaflet "
-                    "and version, with the wording changed since (from git): the patients to contact again.")
+        description="List the handouts in the register whose wording differs from what the leaflet prints now "
+                    "(whatever the version says), grouped by leaflet, language and version, with the words changed "
+                    "since: the patients to contact again, and how (emailed, or phoned or given a print).")
     superseded.add_argument("--json", action="store_true", help="as JSON")
 
 
@@ -328,9 +329,11 @@ def _superseded(project: Project, options: argparse.Namespace) -> int:
         return EXIT_OK
     for group in groups:
         now = f"now version {group.version_now}" if group.version_now else "no longer in the catalog"
-        print(f"{group.code} version {group.version_given} ({now}): {len(group.entries)} handout(s)")
+        print(f"{group.code} version {group.version_given} in {group.lang} ({now}; its wording has changed "
+              f"since): {len(group.entries)} handout(s)")
         for e in group.entries:
-            print(f"    {e.at[:16]}  {e.channel:<5}  {e.lang}  {e.reference or '(no reference)'}")
+            reach = "email them the new version" if e.channel == "email" else "phone them, or give them a print"
+            print(f"    {e.at[:16]}  {e.channel:<5}  {e.lang}  {e.reference or '(no reference)'}: {reach}")
         if group.changes is not None:
             print("  what changed since:")
             print("\n".join("    " + line for c in group.changes for line in change_text(c).split("\n")))

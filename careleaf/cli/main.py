@@ -94,6 +94,19 @@ def parser() -> argparse.ArgumentParser:
                              help="the output folder the PDFs are named in (default: out/ in the project)")
     changes_cmd.add_argument("--json", action="store_true", help="print the changes as JSON")
 
+    approve_cmd = commands.add_parser(
+        "approve", help="sign off a leaflet's wording as a clinician, after reading what changed",
+        description="Show the sign-off sheet of leaflet CODE (what changed, word by word, since its last "
+                    "approval), then record the approval in its treatment.yaml: who, when, and which wording. "
+                    "Changing anything it prints afterwards makes it await re-approval (a draft) again. "
+                    "Approving changed wording raises its version number.",
+        epilog="Exit status: 0 approved (or shown), 2 it cannot be approved yet or the input is invalid.")
+    approve_cmd.add_argument("code", metavar="CODE", help="the leaflet's code, for example BTX-FL-AC")
+    approve_cmd.add_argument("--lang", metavar="LANG",
+                             help="approve this language only (default: every language the leaflet is offered in)")
+    approve_cmd.add_argument("--by", metavar="NAME", help="the approving clinician, for example \"Dr A. Example\"")
+    approve_cmd.add_argument("--show", action="store_true", help="only show the sign-off sheet; approve nothing")
+
     translations_cmd = commands.add_parser(
         "translations", help="list translations older than their English, or mark one as reviewed",
         description="Without options: list every translated item whose English wording changed since it was "
@@ -161,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
             return _changes(project, options)
         if options.command == "translations":
             return _translations(project, options)
+        if options.command == "approve":
+            return _approve(project, options)
         if options.command in desk_commands.COMMANDS:
             return desk_commands.run(project, options)
     except ModuleNotFoundError as error:   # run with a Python that careleaf was not installed into
@@ -247,6 +262,23 @@ def _changes(project: Project, options: argparse.Namespace) -> int:
     else:
         print(changes.text(result))
     return EXIT_FOUND if result.needs_bump else EXIT_OK
+
+
+def _approve(project: Project, options: argparse.Namespace) -> int:
+    from careleaf.review import approve
+
+    if options.show or options.by is None:
+        for sheet in approve.sign_offs(project, options.code, options.lang):
+            print(approve.sheet_text(sheet) + "\n")
+        if not options.show:
+            print("Nothing approved: give the approving clinician with --by \"Dr …\"", file=sys.stderr)
+            return EXIT_INPUT
+        return EXIT_OK
+    sheets, version = approve.approve(project, options.code, by=options.by, lang=options.lang)
+    for sheet in sheets:
+        print(approve.sheet_text(sheet, version) + "\n")
+    print(f"Approved {options.code} version {version} in {', '.join(s.lang for s in sheets)} by {options.by}.")
+    return EXIT_OK
 
 
 def _audit(options: argparse.Namespace) -> int:

@@ -1,7 +1,11 @@
 """Clinical governance: approval and review dates.
 
-A leaflet is a *draft* until a clinician has approved it (``approved_by`` and
-``approved_on``) and nothing it prints is still marked ``needs_approval``.
+A leaflet is a *draft* until a clinician has approved it in its language and
+nothing it prints is still marked ``needs_approval``. An approval (written by
+``careleaf approve`` under the leaflet's ``approvals:``) holds a fingerprint of
+the wording and facts the leaflet printed when it was approved: once anything it
+prints changes, the fingerprint differs and the leaflet is *awaiting
+re-approval*, a draft again, until a clinician approves the new wording.
 A leaflet past its ``review_by`` date must not be handed out unnoticed: the
 build refuses it unless told to print it marked "REVIEW OVERDUE".
 """
@@ -12,8 +16,19 @@ import datetime as dt
 import os
 from zoneinfo import ZoneInfo
 
+from typing import Any
+
 from careleaf.content import model
+from careleaf.content.items import Key, digest, plain
 from careleaf.errors import RenderError
+from careleaf.project import CONTENT
+
+# What the approval covers: the treatment's own files and the shared wording. A brand's details (its phone
+# numbers, colours) and the template words belong to the clinic and the theme, and are checked by `check`.
+APPROVED_FILES = (f"{CONTENT}/treatments/", f"{CONTENT}/shared/")
+# Not wording: the approval record itself, the version, review dates, sources and approval flags.
+GOVERNANCE = frozenset({"version", "approved_by", "approved_on", "approvals", "review_by", "sources",
+                        "needs_approval"})
 
 
 def today(time_zone: str | None = None, *, now: dt.datetime | None = None) -> dt.date:
@@ -30,8 +45,43 @@ def today(time_zone: str | None = None, *, now: dt.datetime | None = None) -> dt
     return now.astimezone(ZoneInfo(time_zone) if time_zone else None).date()
 
 
-def approved(definition: model.LeafletDefinition) -> bool:
-    return bool(definition.approved_by and definition.approved_on)
+def approved_items(printed: dict[Key, Any]) -> dict[str, Any]:
+    """What an approval covers, item by item, as plain data: the wording and facts a leaflet prints
+    from its treatment's files and the shared wording, without approval records and flags."""
+    def without_governance(value: Any) -> Any:
+        value = plain(value)
+        return {k: v for k, v in value.items() if k not in GOVERNANCE} if isinstance(value, dict) else value
+    return {str(key): without_governance(value) for key, value in sorted(printed.items())
+            if key.file.startswith(APPROVED_FILES)}
+
+
+def approval_fingerprint(printed: dict[Key, Any]) -> str:
+    """The fingerprint an approval records: equal exactly when the approved wording and facts are."""
+    return digest(approved_items(printed))
+
+
+def approval(definition: model.LeafletDefinition, lang: str) -> model.Approval | None:
+    return definition.approvals.get(lang)
+
+
+def not_approved(definition: model.LeafletDefinition, lang: str, fingerprint: str) -> str | None:
+    """Why the leaflet in ``lang`` is not approved as it prints now, in plain words; None when it is."""
+    given = approval(definition, lang)
+    if given is None:
+        if definition.approved_by or definition.approved_on:
+            return ("awaiting re-approval: its approval does not record which wording was approved; "
+                    "a clinician approves it again with 'careleaf approve'")
+        return "not yet approved by a clinician"
+    if given.content != fingerprint:
+        return (f"awaiting re-approval: its wording changed after {given.by} approved it on "
+                f"{given.on.isoformat()}")
+    # The version is the leaflet's, across its languages: raised for changed English, it leaves the unchanged
+    # Turkish wording approved (careleaf approve raises it; `changes` asks for it when wording changed).
+    return None
+
+
+def awaiting_reapproval(reason: str | None) -> bool:
+    return bool(reason) and reason.startswith("awaiting re-approval")
 
 
 def overdue(definition: model.LeafletDefinition, on: dt.date) -> bool:

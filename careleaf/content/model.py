@@ -84,16 +84,32 @@ class ChecklistItem:
 
 
 @dataclass(frozen=True)
+class Approval:
+    """A clinician's sign-off of one leaflet in one language, bound to the wording it approved."""
+
+    by: Text = field("The clinician who approved it")
+    on: dt.date = field("The day it was approved (YYYY-MM-DD)")
+    version: int = field("The version it approved")
+    content: Text = field("The fingerprint of everything the leaflet printed in this language when it was "
+                          "approved (written by 'careleaf approve'; never typed)")
+
+
+@dataclass(frozen=True)
 class LeafletDefinition:
     """One printed leaflet: which sections it holds, in order, and its approval record."""
 
     kind: Kind = field("pre-treatment (read before the appointment) or aftercare (taken home)")
     code: Code = field("A stable code written on consent forms, for example BTX-FL-AC")
-    version: int = field("The version number; raise it whenever the wording changes")
+    version: int = field("The version number: one approved wording ('careleaf approve' raises it when the "
+                         "wording changed)")
     contents: list[Reference] = field("Sections and blocks in printed order: section names, 'shared/name', "
                                "or one of: " + ", ".join(COMPONENT_NAMES))
-    approved_by: Optional[Text] = field("The clinician who approved this version", None)
-    approved_on: Optional[dt.date] = field("The date this version was approved (YYYY-MM-DD)", None)
+    approved_by: Optional[Text] = field("Kept from before approvals were bound to wording: the clinician who "
+                                        "approved it (approve it again with 'careleaf approve')", None)
+    approved_on: Optional[dt.date] = field("Kept from before approvals were bound to wording: the date it was "
+                                           "approved (YYYY-MM-DD)", None)
+    approvals: dict[Language, Approval] = field("Each language's approval, written by 'careleaf approve': who, "
+                                                "when, which version, and a fingerprint of the wording", {})
     review_by: Optional[dt.date] = field("The date by which it must be reviewed again (YYYY-MM-DD)", None)
     sources: list[Text] = field("The evidence this leaflet rests on (kept on record, not printed)", [])
 

@@ -21,11 +21,14 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from careleaf.content.catalog import load_catalog
+from careleaf.content.governance import today as clinic_today
 from careleaf.content.settings import data_folder, load_settings
 from careleaf.errors import RevisionError
 from careleaf.handout.handouts import HandoutRecord
 from careleaf.handout.patient import STAFF, check_reference, checked_text
-from careleaf.review.changes import compare
+from careleaf.leaflet.assemble import Job, Leaflet, assemble
+from careleaf.review.approve import approved_wording, item_texts
+from careleaf.review.changes import compare, field_changes
 from careleaf.review.git import current_revision
 
 REGISTER_FILE = "register.sqlite3"
@@ -163,46 +166,83 @@ def printable(text: str) -> str:
 
 @dataclass
 class Superseded:
-    """Handouts of one leaflet version that is no longer current, and what changed since."""
+    """Handouts of one leaflet, in one language and version, whose wording has changed since, and what changed."""
 
     code: str
     version_given: int
     version_now: int | None                 # None: the leaflet is no longer in the catalog
     entries: list[Entry]
-    changes: list | None = None             # changes.Change items reaching it; None when not known
+    changes: list | None = None             # changes.Change items: the words that changed; None when not known
     note: str = ""
+    lang: str = ""
 
     def as_json(self) -> dict:
-        return {"code": self.code, "version_given": self.version_given, "version_now": self.version_now,
-                "handouts": [e.__dict__ for e in self.entries], "note": self.note,
+        return {"code": self.code, "lang": self.lang, "version_given": self.version_given,
+                "version_now": self.version_now, "handouts": [e.__dict__ for e in self.entries], "note": self.note,
                 "changes": None if self.changes is None else [c.as_json() for c in self.changes]}
 
 
 def superseded(project, register: Register) -> list[Superseded]:
-    """Every handout whose leaflet has a higher version now (or is gone), grouped by leaflet and version,
-    with the changes since (from git, at the revision each was made from)."""
+    """Every handout whose wording differs from what the leaflet prints now (or whose leaflet is gone),
+    whatever its version says, grouped by leaflet, language and the wording given, with the words changed
+    since: from the record of approved wording, else from git at the revision it was made from.
+
+    Decided by the fingerprint of the approved wording each patient got (``Entry.content_fingerprint``),
+    never by the version: a patient who already has the current wording is never listed."""
     catalog = load_catalog(project)
-    current = {d.code: d.version for entry in catalog.treatments.values() for d in entry.facts.leaflets}
-    groups: dict[tuple[str, int], Superseded] = {}
+    today = clinic_today()
+    current: dict[Job, Leaflet | None] = {}
+    groups: dict[tuple, Superseded] = {}
     for entry in register.find():
-        now = current.get(entry.code)
-        if now is None or now > entry.version:
-            group = groups.setdefault((entry.code, entry.version), Superseded(entry.code, entry.version, now, []))
-            group.entries.append(entry)
+        job = Job(entry.brand, entry.lang, entry.treatment, entry.kind, entry.large_print)
+        if job not in current:
+            current[job] = _current(catalog, job, today)
+        leaflet = current[job]
+        if leaflet is not None and entry.content_fingerprint in (leaflet.approval_fingerprint,
+                                                                  leaflet.content_fingerprint):
+            continue
+        version_now = leaflet.definition.version if leaflet else None
+        group = groups.setdefault((entry.code, entry.lang, entry.version, entry.content_fingerprint),
+                                  Superseded(entry.code, entry.version, version_now, [], lang=entry.lang))
+        group.entries.append(entry)
     comparisons: dict[str, object] = {}
-    for group in groups.values():
-        revision = next((e.revision for e in group.entries if e.revision), "")
-        if not revision:
-            group.note = "what changed is not known: no git revision was recorded with these handouts"
-            continue
-        if revision not in comparisons:
-            try:
-                comparisons[revision] = compare(project, revision)
-            except RevisionError as error:
-                comparisons[revision] = error
-        found = comparisons[revision]
-        if isinstance(found, RevisionError):
-            group.note = f"what changed is not known: {found}"
-            continue
-        group.changes = [c for c in found.changes if any(code == group.code for code, _ in c.reaches)]
-    return sorted(groups.values(), key=lambda g: (g.code, g.version_given))
+    for (_, _, _, given), group in groups.items():
+        leaflet = current[_job_of(group.entries[0])]
+        then = approved_wording(project, leaflet.job, given) if leaflet else None
+        if then is not None:
+            group.changes = field_changes(catalog, then, item_texts(leaflet))
+        else:
+            _changes_from_git(project, group, comparisons)
+    return sorted(groups.values(), key=lambda g: (g.code, g.lang, g.version_given))
+
+
+def _job_of(entry: Entry) -> Job:
+    return Job(entry.brand, entry.lang, entry.treatment, entry.kind, entry.large_print)
+
+
+def _current(catalog, job: Job, today) -> Leaflet | None:
+    """The leaflet as the catalog prints it now, or None when it is no longer offered."""
+    if job.treatment not in catalog.treatments or job.brand not in catalog.brands or \
+            job.kind not in [d.kind for d in catalog.treatments[job.treatment].facts.leaflets] or \
+            job.lang not in catalog.brands[job.brand].languages:
+        return None
+    return assemble(catalog, job, today)
+
+
+def _changes_from_git(project, group: Superseded, comparisons: dict[str, object]) -> None:
+    """The changes since the git revision the handouts were made from, reaching this leaflet in their language."""
+    revision = next((e.revision for e in group.entries if e.revision), "")
+    if not revision:
+        group.note = "what changed is not known: no git revision was recorded with these handouts"
+        return
+    if revision not in comparisons:
+        try:
+            comparisons[revision] = compare(project, revision)
+        except RevisionError as error:
+            comparisons[revision] = error
+    found = comparisons[revision]
+    if isinstance(found, RevisionError):
+        group.note = f"what changed is not known: {found}"
+        return
+    group.changes = [c for c in found.changes
+                     if any(code == group.code and group.lang in langs for (code, _), langs in c.reaches.items())]

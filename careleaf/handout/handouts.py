@@ -48,7 +48,7 @@ class HandoutRecord:
     brand: str
     treatment: str
     kind: str
-    content_fingerprint: str      # the approved content, item by item (equal for equal wording and facts)
+    content_fingerprint: str      # the approved wording it printed (Leaflet.approval_fingerprint), for `superseded`
     made_at: str                  # UTC, ISO 8601
     draft: bool                   # a training copy (allow_draft), marked DRAFT
 
@@ -136,8 +136,12 @@ def catalog_leaflet(catalog: Catalog, choice: Choice) -> Leaflet:
 def not_for_patients(leaflet: Leaflet) -> list[str]:
     """Why a leaflet may not be given to a named patient, in plain words; empty when it may."""
     reasons = []
-    if leaflet.draft:
-        reasons.append("it is a draft (not approved by a clinician, or wording still marked needs_approval)")
+    if leaflet.not_approved:
+        # The one plain reason staff pass on: never approved, or changed since a clinician approved it.
+        reasons.append(f"it is a draft, {leaflet.not_approved}" if not leaflet.not_approved.startswith("awaiting")
+                       else f"it is {leaflet.not_approved}")
+    elif leaflet.needs_approval:
+        reasons.append("it is a draft: it prints wording still marked needs_approval")
     if leaflet.overdue:
         reasons.append(f"it was due for review by {leaflet.definition.review_by.isoformat()}")
     if leaflet.stale:
@@ -148,7 +152,7 @@ def not_for_patients(leaflet: Leaflet) -> list[str]:
 def record(leaflet: Leaflet, now: dt.datetime) -> HandoutRecord:
     job = leaflet.job
     return HandoutRecord(leaflet.definition.code, leaflet.definition.version, job.lang, job.large_print, job.brand,
-                         job.treatment, job.kind, leaflet.content_fingerprint,
+                         job.treatment, job.kind, leaflet.approval_fingerprint,
                          now.astimezone(UTC).isoformat(timespec="seconds"), bool(not_for_patients(leaflet)))
 
 

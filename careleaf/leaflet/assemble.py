@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from careleaf.content.catalog import Catalog, brand_file, labels_file, logo_file
 from careleaf.content.facts import (AFTERCARE_CHECKLIST, COMPONENT_NAMES, CONTRAINDICATIONS, SIDE_EFFECTS, TIMELINE,
                                     URGENT_HELP, WITH_FIGURES, Component, printing, template_of)
 from careleaf.content.fields import Duration
-from careleaf.content.governance import approved, overdue
+from careleaf.content.governance import approval_fingerprint, awaiting_reapproval, not_approved, overdue
 from careleaf.content.items import BRAND_NOT_PRINTED, URGENT_BOX, Key, digest
 from careleaf.content.labels import printed_labels
 
@@ -130,10 +131,39 @@ class Leaflet:
         """Something it prints is still marked needs_approval."""
         return any(getattr(value, "needs_approval", False) for value in self.printed.values())
 
+    @cached_property        # read by the draft mark, the footer, the refusal and the record: worked out once
+    def approval_fingerprint(self) -> str:
+        """The fingerprint of the wording and facts a clinician approves (governance.approved_items)."""
+        return approval_fingerprint(self.printed)
+
+    @property
+    def not_approved(self) -> str | None:
+        """Why it is not approved as it prints now ("awaiting re-approval: …"), in plain words; None when it is."""
+        return not_approved(self.definition, self.job.lang, self.approval_fingerprint)
+
+    @property
+    def approval(self):
+        """The approval that covers what it prints now (a model.Approval), or None."""
+        return None if self.not_approved else self.definition.approvals[self.job.lang]
+
     @property
     def draft(self) -> bool:
-        """Not yet approved by a clinician, or printing wording that still awaits approval."""
-        return self.needs_approval or not approved(self.definition)
+        """Not approved by a clinician as it prints now, or printing wording that still awaits approval."""
+        return self.needs_approval or self.not_approved is not None
+
+    @property
+    def draft_name(self) -> str:
+        """How the build's list of drafts names it ('' when it is not one): its code, and its language when
+        it awaits re-approval, so whoever runs the build sees which approved wording changed."""
+        if not self.draft:
+            return ""
+        return f"{self.definition.code} ({self.lang}: awaiting re-approval)" if self.awaiting_reapproval \
+            else self.definition.code
+
+    @property
+    def awaiting_reapproval(self) -> bool:
+        """Approved once, and what it prints has changed since (its paper says so)."""
+        return awaiting_reapproval(self.not_approved)
 
     @property
     def lang(self) -> str:
@@ -254,8 +284,11 @@ def _block(reference: str, take: _Taker, entry, lang: str, fallback: str | None)
 def _urgent_box(catalog: Catalog, take: _Taker, entry, job: Job, brand: model.Brand) -> UrgentBox:
     """The shared red flags and the treatment's own (or the treatment's alone), the shared action unless the
     treatment has its own, and the numbers for the clinic's country."""
-    shared = take.if_there(shared_file(job.lang), URGENT_HELP.key, URGENT_BOX)
     own = take.if_there(entry.wording_file(job.lang), URGENT_HELP.key, URGENT_BOX)
+    # A shared box the treatment replaces entirely prints nothing, so it is not in the leaflet's record (nor
+    # its approval); `check` refuses replaces_shared without the treatment's own action.
+    replaced = bool(own and own.replaces_shared and own.action)
+    shared = None if replaced else take.if_there(shared_file(job.lang), URGENT_HELP.key, URGENT_BOX)
     symptoms = ([] if own and own.replaces_shared or not shared else list(shared.symptoms)) + \
         (list(own.symptoms) if own else [])
     action = own.action if own and own.action else shared.action

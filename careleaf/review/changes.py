@@ -45,7 +45,7 @@ from careleaf.review.git import Git, files_at
 
 # Not wording: whether something still awaits approval, the approval record itself, the version
 # (compared separately) and the evidence kept on record.
-NOT_WORDING = {"id", "kind", "needs_approval", "version", "approved_by", "approved_on", "review_by", "sources"}
+NOT_WORDING = {"id", "kind", "needs_approval", "version", "approved_by", "approved_on", "approvals", "review_by", "sources"}
 
 # Fields that are lists of short lines, shown with their neighbours.
 LISTS = ("contents", "symptoms", "address")
@@ -155,8 +155,8 @@ def compare(project: Project, revision: str, out: Path = Path(OUT), today: dt.da
 
 # --- what changed ------------------------------------------------------------------------
 
-def _fields(value: Any) -> dict[str, str]:
-    """An item as text, field by field, the way an editor wrote it."""
+def item_fields(value: Any) -> dict[str, str]:
+    """An item as text, field by field, the way an editor wrote it (what the sign-off sheets compare)."""
     if not dataclasses.is_dataclass(value):
         return {"": as_text(value)}
     return {f.name: as_text(getattr(value, f.name)) for f in dataclasses.fields(value) if f.name not in NOT_WORDING}
@@ -175,7 +175,7 @@ def as_text(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if dataclasses.is_dataclass(value):      # a brand's colours
-        return ", ".join(f"{name}: {text}" for name, text in _fields(value).items())
+        return ", ".join(f"{name}: {text}" for name, text in item_fields(value).items())
     return str(value).strip()
 
 
@@ -190,11 +190,15 @@ def _same(old: str, new: str) -> bool:
 
 def _changes(catalog: Catalog, then: dict[Key, Any]) -> list[Change]:
     now = {key: item.value for key, item in catalog.items.items() if model_of(key.file)}
+    return field_changes(catalog, {key: item_fields(value) for key, value in then.items()},
+                         {key: item_fields(value) for key, value in now.items()})
+
+
+def field_changes(catalog: Catalog, then: dict[Key, dict[str, str]], now: dict[Key, dict[str, str]]) -> list[Change]:
+    """Items whose fields (``item_fields``) differ between two records, word by word, placed in the catalog."""
     found = []
     for key in sorted(set(then) | set(now)):
-        old, new = then.get(key), now.get(key)
-        old_fields = _fields(old) if key in then else {}
-        new_fields = _fields(new) if key in now else {}
+        old_fields, new_fields = then.get(key, {}), now.get(key, {})
         status = "added" if key not in then else "removed" if key not in now else "changed"
         fields = [FieldChange(name, old_fields.get(name, ""), new_fields.get(name, ""))
                   for name in dict.fromkeys([*old_fields, *new_fields])

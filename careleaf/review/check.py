@@ -28,13 +28,15 @@ from typing import Any, Iterator
 from careleaf.content import model
 from careleaf.content.catalog import Catalog, load_catalog
 from careleaf.content.facts import COMPONENT_NAMES, COMPONENTS, WITH_FIGURES
-from careleaf.content.governance import approved, due_within, overdue, today as current_date
+from careleaf.content.governance import awaiting_reapproval, due_within, overdue, today as current_date
 from careleaf.content.settings import load_settings as load_desk_settings
 from careleaf.content.standards import load_check_settings
 from careleaf.content.validate import origin
 from careleaf.errors import InputError, Problem, display_path
 from careleaf.leaflet.assemble import assemble, jobs
 from careleaf.project import Project
+from careleaf.review.approve import changed_since_approval
+from careleaf.review.safety import safety_findings
 from careleaf.review.findings import Finding, finding_at, finding_for
 from careleaf.review.wording import SectionScore, wording_findings
 
@@ -72,6 +74,7 @@ def run(project: Project, today: dt.date | None = None) -> Report:
     report.findings += unused_sections(catalog)
     report.findings += retyped_figures(catalog)
     report.findings += pointers_to_missing_boxes(catalog)
+    report.findings += safety_findings(catalog)
     report.findings += reviews(catalog, today, settings.review_due_days)
     report.findings += drafts(catalog, today)
     report.findings += stale_translations(catalog)
@@ -214,21 +217,40 @@ def reviews(catalog: Catalog, today: dt.date, days: int) -> list[Finding]:
 def drafts(catalog: Catalog, today: dt.date) -> list[Finding]:
     """One note per leaflet still printed with the DRAFT mark, saying why."""
     reasons: dict[str, dict[str, None]] = {}   # a dict keeps the reasons in the order found
+    awaiting: list[Finding] = []
     for job in jobs(catalog, large_print=False):
         leaflet = assemble(catalog, job, today)
         if leaflet.draft:
             why = reasons.setdefault(leaflet.definition.code, {})
-            if not approved(leaflet.definition):
-                why["no clinician has approved it yet (approved_by and approved_on)"] = None
+            if awaiting_reapproval(leaflet.not_approved):
+                awaiting.append(_awaiting(catalog, leaflet))
+            elif leaflet.not_approved:
+                why[f"in {job.lang} it is {leaflet.not_approved} ('careleaf approve "
+                    f"{leaflet.definition.code}')"] = None
             if leaflet.needs_approval:
                 why["it prints wording or facts marked needs_approval: true"] = None
     found = []
     for entry, definition in _leaflets(catalog):
         if definition.code in reasons:
             why = " and ".join(reasons[definition.code])
-            found.append(finding_for(origin(definition).problem("", "code"), "info", "draft",
-                                     f"{definition.code} ({entry.id} {definition.kind}) is printed as a DRAFT: {why}"))
-    return found
+            if why:
+                found.append(finding_for(origin(definition).problem("", "code"), "info", "draft",
+                                         f"{definition.code} ({entry.id} {definition.kind}) is printed as a DRAFT: "
+                                         f"{why}"))
+    return found + list({f.message: f for f in awaiting}.values())    # once per leaflet and language
+
+
+def _awaiting(catalog: Catalog, leaflet) -> Finding:
+    """A leaflet whose approved wording changed: what changed, and the command that approves it again."""
+    code, lang = leaflet.definition.code, leaflet.lang
+    changed = changed_since_approval(catalog.project, catalog, leaflet)
+    what = (" Changed: " + "; ".join(f"{c.file}:{c.line} {c.item}" for c in changed) + "." if changed
+            else " The approved wording is not on record: read the whole leaflet." if lang in
+            leaflet.definition.approvals else "")
+    return finding_for(origin(leaflet.definition).problem("", "approvals", lang), "warning", "awaiting-reapproval",
+                       f"{code} ({leaflet.job.treatment} {leaflet.job.kind}) in {lang} is printed as a DRAFT, "
+                       f"{leaflet.not_approved}.{what} A clinician reads the changes and approves "
+                       f"them with 'careleaf approve {code} --lang {lang} --by \"Dr …\"'")
 
 
 # --- translations ---------------------------------------------------------------------
