@@ -7,6 +7,7 @@ import datetime as dt
 import subprocess
 from pathlib import Path
 
+import pikepdf
 import pypdf
 import pytest
 
@@ -14,6 +15,7 @@ from careleaf.build.run import build, pages
 from careleaf.project import Project
 from careleaf.content.catalog import load_catalog
 from careleaf.errors import InputError
+from careleaf.pdf.structure import top_elements, walk
 from careleaf.content.items import Key
 from careleaf.content.translation import mark_reviewed
 from conftest import FIXTURES, arabic_project, copy_project, normalise, pdf_pages_text, replace_in, run_cli
@@ -174,14 +176,16 @@ def test_arabic_leaflet_is_right_to_left_with_its_language(arabic):
     assert str(reader.trailer["/Root"]["/Lang"]) == "ar"
 
 
-def test_arabic_text_extracts_in_reading_order_with_joined_letters(arabic):
+def test_arabic_text_is_tagged_in_reading_order_with_joined_letters(arabic):
+    """What a screen reader reads (the tags' /ActualText): whole phrases in logical order, the lam-alef of
+    "العلاج" included. What the viewers extract is read in tests/test_readers.py (Poppler, pdf.js, PDFium)."""
     _, out = arabic
-    reader = pypdf.PdfReader(out / "harbour-skin/ar/botox-facial-lines-aftercare.pdf")
-    text = "\n".join(page.extract_text() for page in reader.pages)
-    # Whole phrases in logical order, including the lam-alef ligature of "العلاج".
-    assert "توكسين البوتولينوم لخطوط الوجه: بعد العلاج" in text
-    assert "الآثار الجانبية المحتملة" in text
-    assert "ما الطبيعي بعد العلاج؟" in text
+    with pikepdf.open(out / "harbour-skin/ar/botox-facial-lines-aftercare.pdf") as pdf:
+        said = {str(element.ActualText) for element in walk(top_elements(pdf.Root.StructTreeRoot))
+                if "/ActualText" in element}
+    assert "توكسين البوتولينوم لخطوط الوجه: بعد العلاج" in said
+    assert "الآثار الجانبية المحتملة" in said
+    assert "ما الطبيعي بعد العلاج؟" in said
 
 
 def test_arabic_glyphs_come_from_the_bundled_arabic_font(arabic):

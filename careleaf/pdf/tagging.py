@@ -33,6 +33,7 @@ from pikepdf import Array, Dictionary, Name
 
 from careleaf.pdf import engine
 from careleaf.pdf.fontstamps import settle_font_timestamps
+from careleaf.pdf.glyphtext import drawn_text, mend_to_unicode
 from careleaf.pdf.structure import (content, element_kids, is_element, kids, marked, page_numbers, page_of, role,
                                     top_elements, tree_items, walk)
 
@@ -49,9 +50,9 @@ def write_pdf(document, *, finish: Callable[[pikepdf.Pdf], None] | None = None, 
     """A laid-out WeasyPrint document as PDF bytes, its tag tree mended, and ``finish`` (drawing the DRAFT
     mark, careleaf.pdf.watermark) done on it before it is saved."""
     recording = _Recording(hidden=_hidden_elements(engine.html_root(document)))
-    raw = engine.write_pdf(document, note=recording.note, **options)
+    raw = engine.write_pdf(document, note=recording.note, note_runs=recording.note_runs, **options)
     # fontTools stamps the subset fonts with the time; HarfBuzz keeps the font files' own dates.
-    return mend(raw, finish=finish, settle_fonts=not engine.uses_fast_subsetting())
+    return mend(raw, finish=finish, settle_fonts=not engine.uses_fast_subsetting(), runs=recording.runs)
 
 
 # --- while WeasyPrint builds the tree ---------------------------------------------------
@@ -60,6 +61,11 @@ def write_pdf(document, *, finish: Callable[[pikepdf.Pdf], None] | None = None, 
 class _Recording:
     hidden: set = field(default_factory=set)       # HTML elements inside aria-hidden="true"
     numbers: dict = field(default_factory=dict)    # (HTML element, tag) -> its number, in order of first use
+    runs: dict = field(default_factory=dict)       # page number -> {MCID: engine.Run}
+
+    def note_runs(self, page: int, runs: dict) -> None:
+        """Keep the words each text run on a page draws, for /ActualText."""
+        self.runs[page] = runs
 
     def note(self, element, source, tag: str) -> None:
         """Mark a structure element, as WeasyPrint makes it, with what the HTML says of its source."""
@@ -86,15 +92,19 @@ def _hidden_elements(root) -> set:
 
 # --- afterwards, on the PDF -----------------------------------------------------------
 
-def mend(data: bytes, *, finish: Callable[[pikepdf.Pdf], None] | None = None, settle_fonts: bool = False) -> bytes:
-    """A WeasyPrint PDF with its margin boxes and hidden content as artifacts and its split elements whole;
-    with ``settle_fonts``, its subset fonts' timestamps no longer the time of the build."""
+def mend(data: bytes, *, finish: Callable[[pikepdf.Pdf], None] | None = None, settle_fonts: bool = False,
+         runs: dict | None = None) -> bytes:
+    """A WeasyPrint PDF with its margin boxes and hidden content as artifacts and its split elements whole,
+    its glyphs mapped to the text they draw (careleaf.pdf.glyphtext) and, given the ``runs`` noted while it
+    was written, /ActualText on each element whose glyphs do not read as its words; with ``settle_fonts``,
+    its subset fonts' timestamps no longer the time of the build."""
     with pikepdf.open(BytesIO(data)) as pdf:
         root = pdf.Root.get("/StructTreeRoot")
         if root is None and finish is None and not settle_fonts:
             return data
+        mend_to_unicode(pdf)
         if root is not None:
-            _Fix(pdf).run(root)
+            _Fix(pdf, runs or {}).run(root)
         if settle_fonts:
             settle_font_timestamps(pdf)
         if finish is not None:
@@ -105,8 +115,9 @@ def mend(data: bytes, *, finish: Callable[[pikepdf.Pdf], None] | None = None, se
 
 
 class _Fix:
-    def __init__(self, pdf: pikepdf.Pdf):
+    def __init__(self, pdf: pikepdf.Pdf, runs: dict):
         self.pdf = pdf
+        self.runs = runs
         self.pages = page_numbers(pdf)
         # page number -> {MCID: the artifact's properties (None for a plain /Artifact)}
         self.artifacts: dict[int, dict[int, Dictionary | None]] = {}
@@ -122,6 +133,7 @@ class _Fix:
             _link_row_groups(table)
         self._rewrite_contents()
         self._rebuild_parent_tree(root, tops)
+        self._actual_text(tops)
 
     # Margin boxes: marked content the ParentTree maps to elements the tree does not hold.
     def _claimed(self, tops) -> set[tuple[int, int]]:
@@ -223,6 +235,19 @@ class _Fix:
         else:
             holder.write(data)
 
+    # Shaped runs: an element whose glyphs do not read as its words (right-to-left, ligatures, marks) says them.
+    def _actual_text(self, tops) -> None:
+        drawn = {number: drawn_text(page) for number, page in enumerate(self.pdf.pages) if self.runs.get(number)}
+        for element in walk(tops):
+            page = page_of(element, self.pages, None)
+            own = [found for kid in kids(element) if (found := marked(kid, self.pages, page)) is not None]
+            runs = [self.runs.get(number, {}).get(mcid) for number, mcid in own]
+            if not own or None in runs:
+                continue
+            if any(_words(run.text) != _words(drawn.get(number, {}).get(mcid, ""))
+                   for run, (number, mcid) in zip(runs, own)):
+                element.ActualText = pikepdf.String("".join(run.text for run in runs))
+
     # The ParentTree, rebuilt from the tree as it now is.
     def _rebuild_parent_tree(self, root, tops) -> None:
         nums: dict[int, object] = {}
@@ -282,6 +307,10 @@ def _link_row_groups(table) -> None:
                 if role(cell) == "/TD" and isinstance(cell.get("/A"), Dictionary):
                     above = [columns[column]] if column < len(columns) and columns[column] is not None else []
                     cell.A.Headers = Array(above + [heading.ID])
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _forget_source(element) -> None:
