@@ -41,6 +41,7 @@ from careleaf.pdf.structure import (content, element_kids, is_element, kids, mar
 SOURCE = "CareleafSource"     # the HTML element (and pseudo-element) a structure element comes from, as a number
 HIDDEN = "CareleafHidden"     # present when that element is inside aria-hidden="true"
 ROW_GROUP = "CareleafRowGroup"  # present on a th scope="rowgroup": the heading of its table body's rows
+LANGUAGE = "CareleafLang"     # the language of that element's words (its own or an ancestor's lang attribute)
 
 # A table's header and footer rows, which WeasyPrint draws again on each page the table crosses.
 _REPEATED_GROUPS = ("/THead", "/TFoot")
@@ -49,7 +50,8 @@ _REPEATED_GROUPS = ("/THead", "/TFoot")
 def write_pdf(document, *, finish: Callable[[pikepdf.Pdf], None] | None = None, **options) -> bytes:
     """A laid-out WeasyPrint document as PDF bytes, its tag tree mended, and ``finish`` (drawing the DRAFT
     mark, careleaf.pdf.watermark) done on it before it is saved."""
-    recording = _Recording(hidden=_hidden_elements(engine.html_root(document)))
+    html_root = engine.html_root(document)
+    recording = _Recording(hidden=_hidden_elements(html_root), languages=_languages(html_root))
     raw = engine.write_pdf(document, note=recording.note, note_runs=recording.note_runs, **options)
     # fontTools stamps the subset fonts with the time; HarfBuzz keeps the font files' own dates.
     return mend(raw, finish=finish, settle_fonts=not engine.uses_fast_subsetting(), runs=recording.runs)
@@ -60,6 +62,7 @@ def write_pdf(document, *, finish: Callable[[pikepdf.Pdf], None] | None = None, 
 @dataclass
 class _Recording:
     hidden: set = field(default_factory=set)       # HTML elements inside aria-hidden="true"
+    languages: dict = field(default_factory=dict)  # HTML element -> the language of its words
     numbers: dict = field(default_factory=dict)    # (HTML element, tag) -> its number, in order of first use
     runs: dict = field(default_factory=dict)       # page number -> {MCID: engine.Run}
 
@@ -72,6 +75,8 @@ class _Recording:
         element[SOURCE] = self.numbers.setdefault((source, tag), len(self.numbers))
         if source in self.hidden:
             element[HIDDEN] = "true"
+        if source in self.languages:
+            element[LANGUAGE] = self.languages[source]
         if element.get("S") == "/TH" and "A" in element:
             # PDF has no scope for a group of rows: a row group's heading is a row header (its cells' /Headers
             # are set in mend(), where the whole table is known).
@@ -88,6 +93,19 @@ def _hidden_elements(root) -> set:
         if top.get("aria-hidden") == "true":
             hidden.update(top.iter())
     return hidden
+
+
+def _languages(root, inherited: str = "") -> dict:
+    """Each HTML element's language: its lang attribute, else its nearest ancestor's."""
+    found = {}
+    stack = [(root, inherited)] if root is not None else []
+    while stack:
+        element, language = stack.pop()
+        language = (element.get("lang") or language).strip()
+        if language:
+            found[element] = language
+        stack.extend((child, language) for child in element)
+    return found
 
 
 # --- afterwards, on the PDF -----------------------------------------------------------
@@ -132,6 +150,7 @@ class _Fix:
         for table in (element for element in walk(tops) if role(element) == "/Table"):
             _link_row_groups(table)
         self._rewrite_contents()
+        _mark_languages(tops, str(self.pdf.Root.get("/Lang", "")))
         self._rebuild_parent_tree(root, tops)
         self._actual_text(tops)
 
@@ -309,12 +328,24 @@ def _link_row_groups(table) -> None:
                     cell.A.Headers = Array(above + [heading.ID])
 
 
+def _mark_languages(tops, document: str) -> None:
+    """/Lang on each element whose words are in another language than its parent's (the document's at the
+    top), so that a screen reader switches voice: an Arabic leaflet's English fallback section."""
+    stack = [(top, document) for top in reversed(tops)]
+    while stack:
+        element, around = stack.pop()
+        own = str(element.get(f"/{LANGUAGE}", around))
+        if own.lower() != around.lower():
+            element.Lang = pikepdf.String(own)
+        stack.extend((kid, own) for kid in reversed(element_kids(element)))
+
+
 def _words(text: str) -> str:
     return " ".join(text.split())
 
 
 def _forget_source(element) -> None:
-    for key in (SOURCE, HIDDEN, ROW_GROUP):
+    for key in (SOURCE, HIDDEN, ROW_GROUP, LANGUAGE):
         if f"/{key}" in element:
             del element[f"/{key}"]
 
