@@ -20,7 +20,7 @@ from careleaf.pdf.audit import audit, default_watermarks
 from careleaf.build.run import pages
 from careleaf.content.catalog import load_catalog
 from careleaf.pdf.render import render
-from careleaf.pdf.structure import is_element, kids, top_elements, walk
+from careleaf.pdf.structure import is_element, kids, top_elements, tree_items, walk
 from careleaf.project import THEME, Project
 from conftest import arabic_project, copy_project, run_cli
 
@@ -310,3 +310,28 @@ def _assert_parent_tree_matches_content(pdf: pikepdf.Pdf) -> None:
         for mcid in drawn:
             assert row[mcid].objgen == held[(page.obj.objgen, mcid)]
     assert int(pdf.Root.StructTreeRoot.ParentTreeNextKey) == max(mapping) + 1
+
+
+# --- links ---------------------------------------------------------------------------------------
+
+def test_clinic_details_and_the_leaflet_address_are_tagged_links(fixture_pdfs):
+    """Phone numbers, email, website and the leaflet online: tappable, each a Link element holding its
+    annotation (OBJR), both saying the link's words, and the ParentTree leading back from the annotation."""
+    for path in fixture_pdfs["arabic"]:
+        with pikepdf.open(path) as pdf:
+            root = pdf.Root.StructTreeRoot
+            parents = {int(key): value for key, value in tree_items(root.ParentTree)}
+            links = [element for element in walk(top_elements(root)) if element.S == "/Link"]
+            targets = set()
+            for element in links:
+                annotations = [kid.Obj for kid in kids(element) if isinstance(kid, pikepdf.Dictionary)
+                               and kid.get("/Type") == "/OBJR"]
+                assert annotations and str(element.get("/Alt", "")).strip(), f"{path.name}: a link says nothing"
+                for annotation in annotations:
+                    assert str(annotation.Contents) == str(element.Alt)
+                    assert parents[int(annotation.StructParent)].objgen == element.objgen
+                    targets.add(str(annotation.A.URI))
+        expected = {"tel:02079460321", "tel:02079460999", "mailto:hello@harbourskin.example",
+                    "https://harbourskin.example/"}
+        assert expected <= targets, f"{path.name}: {targets}"
+        assert any(target.startswith("https://harbourskin.example/leaflets/") for target in targets)

@@ -42,6 +42,9 @@ SOURCE = "CareleafSource"     # the HTML element (and pseudo-element) a structur
 HIDDEN = "CareleafHidden"     # present when that element is inside aria-hidden="true"
 ROW_GROUP = "CareleafRowGroup"  # present on a th scope="rowgroup": the heading of its table body's rows
 LANGUAGE = "CareleafLang"     # the language of that element's words (its own or an ancestor's lang attribute)
+ALT = "CareleafAlt"           # a link's alternate text: its aria-label, else its words (an image's alt in it)
+# LANGUAGE and ALT hold a number in the recording's list of texts: WeasyPrint's writer takes a Python string
+# for a PDF token (a name, a keyword), not for a PDF string.
 
 # A table's header and footer rows, which WeasyPrint draws again on each page the table crosses.
 _REPEATED_GROUPS = ("/THead", "/TFoot")
@@ -54,7 +57,8 @@ def write_pdf(document, *, finish: Callable[[pikepdf.Pdf], None] | None = None, 
     recording = _Recording(hidden=_hidden_elements(html_root), languages=_languages(html_root))
     raw = engine.write_pdf(document, note=recording.note, note_runs=recording.note_runs, **options)
     # fontTools stamps the subset fonts with the time; HarfBuzz keeps the font files' own dates.
-    return mend(raw, finish=finish, settle_fonts=not engine.uses_fast_subsetting(), runs=recording.runs)
+    return mend(raw, finish=finish, settle_fonts=not engine.uses_fast_subsetting(), runs=recording.runs,
+                texts=list(recording.texts))
 
 
 # --- while WeasyPrint builds the tree ---------------------------------------------------
@@ -65,6 +69,10 @@ class _Recording:
     languages: dict = field(default_factory=dict)  # HTML element -> the language of its words
     numbers: dict = field(default_factory=dict)    # (HTML element, tag) -> its number, in order of first use
     runs: dict = field(default_factory=dict)       # page number -> {MCID: engine.Run}
+    texts: dict = field(default_factory=dict)      # a language or a link's words -> its number
+
+    def text_number(self, text: str) -> int:
+        return self.texts.setdefault(text, len(self.texts))
 
     def note_runs(self, page: int, runs: dict) -> None:
         """Keep the words each text run on a page draws, for /ActualText."""
@@ -76,7 +84,9 @@ class _Recording:
         if source in self.hidden:
             element[HIDDEN] = "true"
         if source in self.languages:
-            element[LANGUAGE] = self.languages[source]
+            element[LANGUAGE] = self.text_number(self.languages[source])
+        if element.get("S") == "/Link":
+            element[ALT] = self.text_number(_link_words(source))
         if element.get("S") == "/TH" and "A" in element:
             # PDF has no scope for a group of rows: a row group's heading is a row header (its cells' /Headers
             # are set in mend(), where the whole table is known).
@@ -95,6 +105,12 @@ def _hidden_elements(root) -> set:
     return hidden
 
 
+def _link_words(source) -> str:
+    """What a link says, for its /Alt and its annotation's /Contents."""
+    words = source.get("aria-label") or " ".join("".join(source.itertext()).split())
+    return words or " ".join(image.get("alt", "") for image in source.iter("img")).strip()
+
+
 def _languages(root, inherited: str = "") -> dict:
     """Each HTML element's language: its lang attribute, else its nearest ancestor's."""
     found = {}
@@ -111,7 +127,7 @@ def _languages(root, inherited: str = "") -> dict:
 # --- afterwards, on the PDF -----------------------------------------------------------
 
 def mend(data: bytes, *, finish: Callable[[pikepdf.Pdf], None] | None = None, settle_fonts: bool = False,
-         runs: dict | None = None) -> bytes:
+         runs: dict | None = None, texts: list[str] | None = None) -> bytes:
     """A WeasyPrint PDF with its margin boxes and hidden content as artifacts and its split elements whole,
     its glyphs mapped to the text they draw (careleaf.pdf.glyphtext) and, given the ``runs`` noted while it
     was written, /ActualText on each element whose glyphs do not read as its words; with ``settle_fonts``,
@@ -122,7 +138,7 @@ def mend(data: bytes, *, finish: Callable[[pikepdf.Pdf], None] | None = None, se
             return data
         mend_to_unicode(pdf)
         if root is not None:
-            _Fix(pdf, runs or {}).run(root)
+            _Fix(pdf, runs or {}, texts or []).run(root)
         if settle_fonts:
             settle_font_timestamps(pdf)
         if finish is not None:
@@ -133,9 +149,10 @@ def mend(data: bytes, *, finish: Callable[[pikepdf.Pdf], None] | None = None, se
 
 
 class _Fix:
-    def __init__(self, pdf: pikepdf.Pdf, runs: dict):
+    def __init__(self, pdf: pikepdf.Pdf, runs: dict, texts: list[str]):
         self.pdf = pdf
         self.runs = runs
+        self.texts = texts
         self.pages = page_numbers(pdf)
         # page number -> {MCID: the artifact's properties (None for a plain /Artifact)}
         self.artifacts: dict[int, dict[int, Dictionary | None]] = {}
@@ -150,7 +167,8 @@ class _Fix:
         for table in (element for element in walk(tops) if role(element) == "/Table"):
             _link_row_groups(table)
         self._rewrite_contents()
-        _mark_languages(tops, str(self.pdf.Root.get("/Lang", "")))
+        _mark_languages(tops, str(self.pdf.Root.get("/Lang", "")), self.texts)
+        _describe_links(tops, self.texts)
         self._rebuild_parent_tree(root, tops)
         self._actual_text(tops)
 
@@ -328,16 +346,28 @@ def _link_row_groups(table) -> None:
                     cell.A.Headers = Array(above + [heading.ID])
 
 
-def _mark_languages(tops, document: str) -> None:
+def _mark_languages(tops, document: str, texts: list[str]) -> None:
     """/Lang on each element whose words are in another language than its parent's (the document's at the
     top), so that a screen reader switches voice: an Arabic leaflet's English fallback section."""
     stack = [(top, document) for top in reversed(tops)]
     while stack:
         element, around = stack.pop()
-        own = str(element.get(f"/{LANGUAGE}", around))
+        own = texts[int(element[f"/{LANGUAGE}"])] if f"/{LANGUAGE}" in element else around
         if own.lower() != around.lower():
             element.Lang = pikepdf.String(own)
         stack.extend((kid, own) for kid in reversed(element_kids(element)))
+
+
+def _describe_links(tops, texts: list[str]) -> None:
+    """Each link's words as its element's /Alt and its annotation's /Contents (WeasyPrint gives the
+    annotation the bare address), which a screen reader says for the link."""
+    for element in (element for element in walk(tops) if role(element) == "/Link" and f"/{ALT}" in element):
+        words = pikepdf.String(texts[int(element[f"/{ALT}"])])
+        if str(words):
+            element.Alt = words
+            for kid in kids(element):
+                if isinstance(kid, Dictionary) and kid.get("/Type") == "/OBJR":
+                    kid.Obj.Contents = words
 
 
 def _words(text: str) -> str:
@@ -345,7 +375,7 @@ def _words(text: str) -> str:
 
 
 def _forget_source(element) -> None:
-    for key in (SOURCE, HIDDEN, ROW_GROUP, LANGUAGE):
+    for key in (SOURCE, HIDDEN, ROW_GROUP, LANGUAGE, ALT):
         if f"/{key}" in element:
             del element[f"/{key}"]
 
