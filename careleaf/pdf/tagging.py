@@ -32,6 +32,7 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name
 
 from careleaf.pdf import engine
+from careleaf.pdf.drawing import follow_reading_order
 from careleaf.pdf.fontstamps import settle_font_timestamps
 from careleaf.pdf.glyphtext import drawn_text, mend_to_unicode
 from careleaf.pdf.structure import (content, element_kids, is_element, kids, marked, page_numbers, page_of, role,
@@ -171,6 +172,10 @@ class _Fix:
         _describe_links(tops, self.texts)
         self._rebuild_parent_tree(root, tops)
         self._actual_text(tops)
+        reading: dict[int, list[int]] = {}
+        for page, mcid in (found for top in tops for found in content(top, self.pages)):
+            reading.setdefault(page, []).append(mcid)
+        follow_reading_order(self.pdf, reading)
 
     # Margin boxes: marked content the ParentTree maps to elements the tree does not hold.
     def _claimed(self, tops) -> set[tuple[int, int]]:
