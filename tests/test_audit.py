@@ -17,6 +17,7 @@ import pytest
 
 from careleaf.pdf import tagging
 from careleaf.pdf.audit import audit, default_watermarks
+from careleaf.pdf.glyphtext import composite_fonts, read_cmap, write_cmap
 from careleaf.build.run import pages
 from careleaf.content.catalog import load_catalog
 from careleaf.pdf.render import render
@@ -335,3 +336,57 @@ def test_clinic_details_and_the_leaflet_address_are_tagged_links(fixture_pdfs):
                     "https://harbourskin.example/"}
         assert expected <= targets, f"{path.name}: {targets}"
         assert any(target.startswith("https://harbourskin.example/leaflets/") for target in targets)
+
+
+# --- what viewers read: Unicode mappings, languages, links, drawing order ----------------------------
+
+ENGLISH_IN_ARABIC = ('<html lang="ar" dir="rtl"><head><title>A test</title><style>@page { size: A6 }</style></head>'
+                     "<body><h1>عنوان</h1><p LANG>Read this part of the leaflet in English please.</p></body></html>")
+
+
+def _without_mapping(data: bytes, *, drop_map: bool) -> bytes:
+    """The same PDF with one drawn glyph's ToUnicode entry emptied, or a composite font's map taken away."""
+    with pikepdf.open(BytesIO(data)) as pdf:
+        font = next(composite_fonts(pdf))
+        if drop_map:
+            del font["/ToUnicode"]
+        else:
+            mapping = read_cmap(font.ToUnicode.read_bytes())
+            used = next(code for code, text in mapping.items() if text.isalpha())
+            font.ToUnicode = pdf.make_stream(write_cmap({**mapping, used: ""}))
+        out = BytesIO()
+        pdf.save(out)
+    return out.getvalue()
+
+
+def test_glyphs_mapped_to_no_text_are_found():
+    data = _mended(_page("<h1>Aftercare</h1><p>Keep the area clean.</p>"))
+    assert _counts(data)["unicode mapping"] == 0
+    assert _counts(_without_mapping(data, drop_map=False))["unicode mapping"] >= 1
+    assert _counts(_without_mapping(data, drop_map=True))["unicode mapping"] >= len("Aftercare")
+
+
+def test_a_part_in_another_script_without_lang_is_found():
+    assert _counts(_mended(ENGLISH_IN_ARABIC.replace(" LANG", "")))["language"] == 1
+    assert _counts(_mended(ENGLISH_IN_ARABIC.replace(" LANG", ' lang="en" dir="ltr"')))["language"] == 0
+
+
+def test_a_link_without_alternate_text_is_found():
+    link = _page('<h1>Contact</h1><p>Visit <a href="https://clinic.example/">our website</a> today.</p>')
+    assert _counts(_raw(link))["link without alternate text"] == 1      # WeasyPrint: the bare address, no /Alt
+    assert _counts(_mended(link))["link without alternate text"] == 0
+
+
+def test_content_drawn_out_of_reading_order_is_found():
+    bullets = _page("<h1>Steps</h1><ul><li>Stay upright</li><li>Do not rub the area</li><li>Call us</li></ul>")
+    assert _counts(_raw(bullets))["drawing order"] >= 1                 # WeasyPrint draws the bullets last
+    assert _counts(_mended(bullets))["drawing order"] == 0
+
+
+def test_the_pdfua_checker_finds_nothing_on_any_fixture_pdf(fixture_pdfs):
+    """pdfua (PyPI): the machine-checkable part of PDF/UA-1, every rule it has, on every fixture PDF."""
+    from pdfua import validate
+
+    findings = {path.name: [(finding.rule_id, finding.message) for finding in validate(path).findings]
+                for paths in fixture_pdfs.values() for path in paths}
+    assert not any(findings.values()), {name: found for name, found in findings.items() if found}

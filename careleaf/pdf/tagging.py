@@ -365,7 +365,10 @@ def _mark_languages(tops, document: str, texts: list[str]) -> None:
 
 def _describe_links(tops, texts: list[str]) -> None:
     """Each link's words as its element's /Alt and its annotation's /Contents (WeasyPrint gives the
-    annotation the bare address), which a screen reader says for the link."""
+    annotation the bare address), which a screen reader says for the link; an annotation WeasyPrint hangs on
+    an element inside the link (a number's bdi, the QR code's picture) moved up to the Link element."""
+    for element in (element for element in walk(tops) if role(element) == "/Link"):
+        _gather_annotations(element, element)
     for element in (element for element in walk(tops) if role(element) == "/Link" and f"/{ALT}" in element):
         words = pikepdf.String(texts[int(element[f"/{ALT}"])])
         if str(words):
@@ -373,6 +376,20 @@ def _describe_links(tops, texts: list[str]) -> None:
             for kid in kids(element):
                 if isinstance(kid, Dictionary) and kid.get("/Type") == "/OBJR":
                     kid.Obj.Contents = words
+
+
+def _gather_annotations(link, element) -> None:
+    for kid in element_kids(element):
+        if role(kid) != "/Link":
+            annotations = [item for item in kids(kid) if _is_annotation(item)]
+            if annotations:
+                kid.K = Array([item for item in kids(kid) if not _is_annotation(item)])
+                link.K = Array(kids(link) + annotations)
+            _gather_annotations(link, kid)
+
+
+def _is_annotation(kid) -> bool:
+    return isinstance(kid, Dictionary) and kid.get("/Type") == "/OBJR"
 
 
 def _words(text: str) -> str:
