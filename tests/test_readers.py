@@ -18,13 +18,13 @@ from pathlib import Path
 import pikepdf
 import pytest
 
-from careleaf.build.run import pages
+from careleaf.build.run import build, pages
 from careleaf.content.catalog import load_catalog
 from careleaf.pdf.glyphtext import composite_fonts, read_cmap
 from careleaf.pdf.render import render
 from careleaf.pdf.structure import top_elements, walk
 from careleaf.project import Project
-from conftest import arabic_project, normalise
+from conftest import arabic_project, edit, mini_project, normalise
 from readers import READERS
 
 GOLDEN = Path(__file__).resolve().parent / "golden"   # the HTML of tests/fixtures/sample (test_golden.py keeps it so)
@@ -141,14 +141,26 @@ def arabic_pdfs(tmp_path_factory) -> dict[Path, str]:
 
 
 @pytest.fixture(scope="module")
-def latin_pdfs(sample, mini) -> dict[Path, str]:
-    """The sample (English and Turkish) and the mini fixture (standard and large print): each PDF with its HTML."""
+def a5_mini(tmp_path_factory) -> tuple[Path, Path]:
+    """The mini fixture with its brand on A5 paper, built (standard and large print): its root and output."""
+    root = mini_project(tmp_path_factory.mktemp("a5-readers"))
+    edit(root / "leaflets/brands/clinic.yaml", r"(?m)^page_size:.*$", "page_size: A5")
+    summary = build(Project(root), root / "out")
+    assert not summary.failed, summary.failed
+    return root, root / "out"
+
+
+@pytest.fixture(scope="module")
+def latin_pdfs(sample, mini, a5_mini) -> dict[Path, str]:
+    """The sample (English and Turkish) and the mini fixture (standard and large print, A4 and A5): each PDF
+    with its HTML."""
     found = {}
-    for built in (sample, mini):
-        for name, html in _assembled(built.root).items():
-            if (path := built.out / f"{name}.pdf").is_file():
+    for root, out in ((sample.root, sample.out), (mini.root, mini.out), a5_mini):
+        for name, html in _assembled(root).items():
+            if (path := out / f"{name}.pdf").is_file():
                 found[path] = html
     assert any("-large-print" in str(path) for path in found) and any("/tr/" in str(path) for path in found)
+    assert any("a5-readers" in str(path) for path in found)
     return found
 
 
