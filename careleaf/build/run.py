@@ -34,6 +34,7 @@ from careleaf import __version__
 from careleaf.build import stamps
 from careleaf.build.output import (clean_partials, locked, preview_html, publish_preview_assets, read_manifest,
                                    remove_quietly, write_atomically, write_manifest)
+from careleaf.build.site import intact as site_intact, publish as publish_site
 from careleaf.build.workers import Pool
 from careleaf.content.governance import ReviewOverdue, today as current_date
 from careleaf.errors import RenderError
@@ -82,6 +83,7 @@ class Summary:
     drafts: list[str] = field(default_factory=list)       # leaflet codes still awaiting clinical approval
     stale: list[str] = field(default_factory=list)        # leaflets whose translation awaits review
     notes: list[str] = field(default_factory=list)        # things the person running the build should know
+    site: list[str] = field(default_factory=list)         # web pages written or removed in out/site/
     seconds: float = 0.0
 
 
@@ -211,6 +213,11 @@ def build(project: Project, out: Path, *, force: bool = False, full_check: bool 
                 saved = time.monotonic()
         write_manifest(out, manifest)
         summary.built.sort()
+        if shard is None:      # a page links its other languages, which another shard may build
+            summary.site = publish_site(project, out, catalog, planned, manifest,
+                                        lambda job: assemble(catalog, job, today))
+        else:
+            summary.notes.append(SITE_NOT_SHARDED)
         if write_html:  # leaflets that did not need a new PDF still get their current HTML when asked
             for name in summary.unchanged:
                 _write_or_remove_preview(out, wanted[name].job, draw(wanted[name]).html, only_if_changed=True)
@@ -237,7 +244,7 @@ def _if_nothing_changed(project: Project, out: Path, options: dict, today: dt.da
         return None
     with locked(out):
         manifest = read_manifest(out)          # only PDFs still on disk: a deleted PDF is rebuilt
-        if stamps.manifest_digest(manifest) != record.manifest:
+        if stamps.manifest_digest(manifest) != record.manifest or not site_intact(out):
             return None
         now = stamps.unchanged_since(record, project)
         if now is None:
@@ -345,6 +352,9 @@ def _outcome(future, name: str, limit: float) -> RenderResult | RenderError:
     except Exception as error:  # the worker died (killed, out of memory): this leaflet fails, the others go on
         return RenderError(f"{name}: the render process stopped: {type(error).__name__}: {error}")
 
+
+SITE_NOT_SHARDED = ("the web pages in site/ are written by a build of the whole catalog (each page links to its "
+                    "other languages, which other shares build): run one without --shard to publish them")
 
 SLOW_FONTS = ("HarfBuzz's font subsetter (Debian/Ubuntu package libharfbuzz-subset0) was not found, so fonts "
               "are subset with fontTools instead: writing each PDF takes about four times longer.")

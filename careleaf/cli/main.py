@@ -234,8 +234,11 @@ def _print_summary(summary, out: Path) -> None:
         print(f"removed {out / name} (its leaflet no longer exists)")
     print(f"{len(summary.built)} built, {len(summary.unchanged)} unchanged, {len(summary.removed)} removed, "
           f"{len(summary.failed)} failed in {summary.seconds:.1f} s; output in {out}/")
+    if summary.site:
+        print(f"web pages: {len(summary.site)} written or removed in {out / 'site'}/")
     if summary.drafts:
-        print("Drafts (wording awaiting clinical approval; every page is marked DRAFT): " + ", ".join(summary.drafts))
+        print("Drafts (wording awaiting clinical approval; every page is marked DRAFT, and none is on the web "
+              "pages): " + ", ".join(summary.drafts))
     if summary.stale:
         print("Translations awaiting review (the source wording changed): " + ", ".join(summary.stale))
     for note in summary.notes:

@@ -199,6 +199,10 @@ def _read_brands(files: _Collector, content: Path, styles: Path):
         if brand.booklet and brand.page_size != "A5":
             files.problems.append(doc.problem(("booklet",), "a booklet is made of A5 pages: set 'page_size: A5' "
                                               "too, or remove 'booklet'"))
+        if brand.leaflet_page and brand.site_url:
+            files.problems.append(doc.problem(("site_url",), "a leaflet's QR code points to one page: give "
+                                              "'site_url' (the pages careleaf writes) or 'leaflet_page' (pages "
+                                              "of your own), not both"))
         brands[path.stem] = brand
         docs[path.stem] = doc
     if not brands and not files.problems:

@@ -24,9 +24,9 @@ REFERENCE_LANGUAGE = "en"
 # Words the templates ask for by a computed name ('frequency_' ~ frequency, kind ~ '_lede').
 COMPUTED = ([f"frequency_{f}" for f in FREQUENCIES] + [f"{k.replace('-', '_')}_lede" for k in KINDS]
             + [f"side_effects_intro_{product}" for product in get_args(Product)])
-# Words only a patient's own leaflet (careleaf.handout.personal) or its email print: part of the theme, not of the
-# approved content of the catalog's leaflets.
-NOT_IN_CATALOG = ("personal_", "email_")
+# Words only a patient's own leaflet (careleaf.handout.personal), its email or the leaflet's web page (out/site/)
+# print: part of the theme, not of the approved content of the catalog's leaflets.
+NOT_IN_CATALOG = ("personal_", "email_", "site_")
 _USED = re.compile(r"label(?:\.([a-z_]+)|\[['\"]([a-z_-]+)['\"]\])")
 
 

@@ -256,8 +256,12 @@ class Brand:
                                                   "this one (the leaflet says so); without it, a gap is an error",
                                                   None)
     email: Optional[Verbatim] = field("An email address for questions", None)
-    leaflet_page: Optional[Url] = field("The web page of each leaflet, for a QR code; {code} and {lang} "
-                                        "are filled in, e.g. https://clinic.example/leaflets/{code}", None)
+    leaflet_page: Optional[Url] = field("The web page of each leaflet on the clinic's own website, for a QR code; "
+                                        "{code} and {lang} are filled in, e.g. https://clinic.example/leaflets/{code}. "
+                                        "Give this or site_url, not both", None)
+    site_url: Optional[Url] = field("Where the clinic publishes the pages the build writes in out/site/<brand>/, "
+                                    "e.g. https://clinic.example/leaflets/: each leaflet's QR code then points to its "
+                                    "page there, <site_url><lang>/<treatment>-<kind>/", None)
     emergency_number: Optional[Verbatim] = field("The emergency number, when it is not the country's usual one "
                                              "(from careleaf's country table: 999 in GB, 911 in the US, 112 in TR)",
                                              None)

@@ -54,6 +54,12 @@ class Job:
     def name(self) -> str:
         return str(self.output.with_suffix(""))
 
+    @property
+    def page(self) -> str:
+        """Where its web page is inside the brand's site (out/site/<brand>/), and inside the brand's
+        site_url: '<lang>/<treatment>-<kind>/'. Large print has the same page as standard print."""
+        return f"{self.lang}/{self.treatment}-{self.kind}/"
+
 
 @dataclass(frozen=True)
 class Block:
@@ -176,6 +182,16 @@ class Leaflet:
     @property
     def logo(self) -> str:
         return f"brands/{self.job.brand}/{self.brand.logo}"
+
+    @property
+    def web_address(self) -> str | None:
+        """The leaflet online, where its QR code points: its page in the site careleaf writes when the brand
+        publishes that (site_url), else the brand's own page for it (leaflet_page); None when it has neither."""
+        if self.brand.site_url:
+            return self.brand.site_url.rstrip("/") + "/" + self.job.page
+        if self.brand.leaflet_page:
+            return self.brand.leaflet_page.replace("{code}", self.definition.code).replace("{lang}", self.lang)
+        return None
 
     @property
     def review_visit(self) -> MilestoneView | None:

@@ -163,9 +163,6 @@ def timeline_picture(leaflet: Leaflet, fonts: Fonts) -> dict[str, Any]:
 
 
 def qr_code(leaflet: Leaflet) -> dict[str, str] | None:
-    """A QR code to the leaflet's page on the clinic's website, when the brand has such pages."""
-    if not leaflet.brand.leaflet_page:
-        return None
-    url = (leaflet.brand.leaflet_page.replace("{code}", leaflet.definition.code)
-           .replace("{lang}", leaflet.lang))
-    return {"src": qr_data_uri(url), "url": url}
+    """A QR code to the leaflet online (Leaflet.web_address), when the brand has it online."""
+    url = leaflet.web_address
+    return {"src": qr_data_uri(url), "url": url} if url else None
