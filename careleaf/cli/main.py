@@ -235,7 +235,7 @@ def _print_summary(summary, out: Path) -> None:
     print(f"{len(summary.built)} built, {len(summary.unchanged)} unchanged, {len(summary.removed)} removed, "
           f"{len(summary.failed)} failed in {summary.seconds:.1f} s; output in {out}/")
     if summary.site:
-        print(f"web pages: {len(summary.site)} written or removed in {out / 'site'}/")
+        print(f"web pages: {len(summary.site)} updated in {out / 'site'}/")
     if summary.drafts:
         print("Drafts (wording awaiting clinical approval; every page is marked DRAFT, and none is on the web "
               "pages): " + ", ".join(summary.drafts))
