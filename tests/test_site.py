@@ -287,6 +287,7 @@ def browser():
 # A phone; a desktop window at 200 % zoom (half its width in CSS pixels, each drawn twice as large); a phone
 # at 200 %; and 320 CSS pixels, where WCAG's reflow asks for no sideways scrolling.
 VIEWS = {"phone": (390, 844, 3), "zoom-200": (640, 450, 2), "phone-zoom-200": (195, 422, 6), "reflow-320": (320, 640, 1)}
+AXE_VIEWS = ("phone", "zoom-200")      # axe's rules do not change with the width; the layout is checked at all four
 
 
 def open_page(browser, url: str, view: str, **options):
@@ -330,11 +331,12 @@ def test_axe_finds_nothing_at_a_phones_width_and_at_200_percent(site, served, br
         for path in ["", *PAGES]:
             context, page, _ = open_page(browser, served + path, view)
             try:
-                found = Axe().run(page).response
-                report[f"{view} {path or 'index'}"] = [
-                    {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:3]}
-                    for v in found["violations"]]
-                assert found["passes"], "axe ran its checks"
+                if view in AXE_VIEWS:
+                    found = Axe().run(page).response
+                    report[f"{view} {path or 'index'}"] = [
+                        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:3]}
+                        for v in found["violations"]]
+                    assert found["passes"], "axe ran its checks"
                 sideways = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
                 assert sideways <= 0, f"{view} {path}: scrolls sideways by {sideways} px"
                 name = f"{view}-{path.strip('/').replace('/', '-') or 'index'}"
