@@ -374,3 +374,19 @@ def test_the_keyboard_reaches_every_link_and_shows_where_it_is(site, served, bro
             assert page.evaluate("document.activeElement.tagName") == "MAIN"
         finally:
             context.close()
+
+
+def test_a_project_changes_the_pages_look_as_it_changes_the_pdfs(site, tmp_path):
+    root = copy_project(tmp_path / "project", site.root)
+    (root / "styles").mkdir(exist_ok=True)
+    (root / "styles/site.css").write_text("/* the clinic's own */ body { font-size: 1.25rem; }\n", "utf-8")
+    (root / "templates/site/components").mkdir(parents=True)
+    (root / "templates/site/components/timeline.html").write_text(
+        '{% extends "theme/site/components/timeline.html" %}\n', "utf-8")
+    (root / "templates/site/components/contact.html").write_text(
+        '<section class="own-contact"><h2>{{ label.contact }}</h2>{{ brand.phone | link("tel") }}</section>\n', "utf-8")
+    build(Project(root), root / "out", large_print=False, today=TODAY)
+    folder = root / "out" / SITE / BRAND
+    assert (folder / "_assets/site.css").read_text("utf-8").startswith("/* the clinic's own */")
+    page = (folder / PAGES[1] / "index.html").read_text("utf-8")
+    assert '<section class="own-contact">' in page and '<table class="milestones">' in page
