@@ -19,6 +19,7 @@ from careleaf.content import model, references
 from careleaf.content.facts import (AFTERCARE_CHECKLIST, COMPONENT_NAMES, FACT_GROUPS, FACT_KEYS, REVIEW_VISIT,
                                     SIDE_EFFECTS, TIMELINE, URGENT_HELP)
 from careleaf.content.load import Document
+from careleaf.content.locales import locale_problem
 from careleaf.content.fields import closest
 from careleaf.errors import Problem, display_path
 
@@ -140,6 +141,10 @@ def _check_brand_languages(brand: model.Brand, doc: Document, shared, treatments
             problems.append(doc.problem(("languages", index), f"this clinic hands out leaflets in '{lang}', but "
                                         f"there is no wording in that language ({files} missing)"
                                         f"{_did_you_mean(lang, known)}"))
+    for lang, locale in brand.locales.items():
+        problem = locale_problem(lang, locale)
+        if problem:
+            problems.append(doc.problem(("locales", lang), problem))
     if brand.fallback_language and brand.fallback_language not in brand.languages:
         problems.append(doc.problem(("fallback_language",), f"the fallback language '{brand.fallback_language}' "
                                     "must also be one of this brand's languages"))

@@ -252,6 +252,10 @@ class Brand:
     languages: list[Language] = field("Languages this clinic hands leaflets out in", ["en"])
     country: Optional[Country] = field("The clinic's country as two capital letters (GB, US, TR), so dates "
                                        "and numbers are written the local way", None)
+    locales: dict[Language, Text] = field("How dates, times and numbers are written in a language, when not as "
+                                          "in the clinic's country: a language and region, e.g. 'en: en_US' for "
+                                          "'December 7, 2026' and '10:30 AM' (by default English outside the US "
+                                          "prints '7 December 2026' and '10:30')", {})
     fallback_language: Optional[Language] = field("Where a section has no wording in a language, print it in "
                                                   "this one (the leaflet says so); without it, a gap is an error",
                                                   None)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from babel import Locale, localedata
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from babel.units import format_unit
@@ -25,6 +25,7 @@ from careleaf.leaflet.figures import LABEL_SIZE, Mark, column_width, timeline
 from careleaf.leaflet.svg import data_uri, qr_data_uri
 from careleaf.pdf.fonts import Fonts, fonts_in
 from careleaf.content import references
+from careleaf.content.locales import reader_locale
 from careleaf.pdf.watermark import MARK_META
 from careleaf.project import TEMPLATES, THEME, Project
 from careleaf.content.fields import Duration
@@ -101,15 +102,9 @@ def page_counter(label: str) -> Markup:
 
 
 def locale_of(leaflet: Leaflet) -> str:
-    """The leaflet's language as written in the clinic's country: 10 January 2026 in Britain, January 10 in the US."""
-    return _locale(leaflet.lang, leaflet.brand.country)
-
-
-@lru_cache(maxsize=None)
-def _locale(lang: str, country: str | None) -> str:
-    regional = f"{lang}_{country}"
-    # Babel has data for en_GB or tr_TR but not for every pairing (tr_GB): then the language alone.
-    return regional if country and localedata.exists(regional) else lang
+    """The leaflet's language as written in the clinic's country: 10 January 2026 in Britain, January 10 in the US
+    (careleaf.content.locales says which, where Babel has no data for the pair)."""
+    return reader_locale(leaflet.lang, leaflet.brand.country, leaflet.brand.locales)
 
 
 def format_duration(duration: Duration, lang: str) -> str:

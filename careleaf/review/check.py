@@ -1,4 +1,4 @@
-"""`generate.py check`: what a careful reviewer would look for, without building anything.
+"""`careleaf check`: what a careful reviewer would look for, without building anything.
 
 Reads every input as the build does, then reports findings at the line they
 concern, each an error, a warning or a note (info):
@@ -31,6 +31,7 @@ from careleaf.content.facts import COMPONENT_NAMES, COMPONENTS, WITH_FIGURES
 from careleaf.content.governance import awaiting_reapproval, due_within, overdue, today as current_date
 from careleaf.content.settings import load_settings as load_desk_settings
 from careleaf.content.standards import load_check_settings
+from careleaf.content.translation import is_new, record_command
 from careleaf.content.validate import origin
 from careleaf.errors import InputError, Problem, display_path
 from careleaf.leaflet.assemble import assemble, jobs
@@ -256,20 +257,47 @@ def _awaiting(catalog: Catalog, leaflet) -> Finding:
 # --- translations ---------------------------------------------------------------------
 
 def stale_translations(catalog: Catalog) -> list[Finding]:
-    """One warning per translated item older than its English (shared items once, not per treatment)."""
-    return [_stale(catalog, key) for key in sorted(catalog.stale)]
+    """One warning per translated item older than its English (shared items once, not per treatment); a new
+    translation file, never recorded as reviewed, is one warning of its own rather than one per item."""
+    found, new_files = [], {}
+    for key in sorted(catalog.stale):
+        doc = catalog.documents[key.file]
+        if is_new(_wording(catalog, key.file)):
+            new_files.setdefault(key.file, doc)
+        else:
+            found.append(_stale(catalog, key))
+    for file, doc in new_files.items():
+        found.append(Finding(display_path(doc.path), 1, "warning", "new-translation",
+                             "this translation has not been checked against the English yet: when a translator "
+                             f"has, run '{record_command(doc.path)}' (until then its leaflets say the "
+                             "translation awaits review)"))
+    return found
+
+
+def _wording(catalog: Catalog, file: str):
+    """The translated wording held in ``file`` (a shared or a treatment's language file)."""
+    for value, doc in catalog.shared.values():
+        if doc is catalog.documents[file]:
+            return value
+    for entry in catalog.treatments.values():
+        for lang, doc in entry.wording_docs.items():
+            if doc is catalog.documents[file]:
+                return entry.wording[lang]
+    return None
 
 
 def _stale(catalog: Catalog, key) -> Finding:
     item = catalog.items.get(key)
+    command = record_command(catalog.documents[key.file].path)
     if item is None:    # in the English wording, not yet in this file: shown at its group
         doc = catalog.documents[key.file]
         return finding_at(doc, (key.group,), "warning", "stale-translation",
-                          f"'{key.item}' is in the English wording but not translated here yet", at_key=True)
+                          f"'{key.item}' is in the English wording but not translated here yet; once it is, run "
+                          f"'{command}'", at_key=True)
     return finding_for(item.where, "warning", "stale-translation",
                        f"the English wording of '{key.item}' changed after this was translated: bring the translation "
-                       "up to date (until then its leaflets say the translation awaits review)")
-
+                       f"up to date, then run '{command}' (until then its leaflets say the translation awaits "
+                       "review)")
 
 
 # --- the report, as people read it ---------------------------------------------------
