@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from careleaf.content import model, references
-from careleaf.content.facts import (AFTERCARE_CHECKLIST, COMPONENT_NAMES, FACT_GROUPS, FACT_KEYS, REVIEW_VISIT,
-                                    SIDE_EFFECTS, TIMELINE, URGENT_HELP)
+from careleaf.content.facts import (AFTERCARE_CHECKLIST, BEFORE_TREATMENT, COMPONENT_NAMES, FACT_GROUPS, FACT_KEYS,
+                                    REVIEW_VISIT, SIDE_EFFECTS, TIMELINE, URGENT_HELP)
 from careleaf.content.load import Document
 from careleaf.content.locales import locale_problem
 from careleaf.content.fields import closest
@@ -90,6 +90,7 @@ def _check_facts(entry, codes: dict[str, str]) -> list[Problem]:
     for where in FACT_KEYS:
         problems += _duplicates(doc, getattr(facts, where), "id", where)
     problems += _duplicates(doc, facts.leaflets, "kind", "leaflets")
+    problems += _check_course(entry)
     for index, definition in enumerate(facts.leaflets):
         if definition.code in codes:
             problems.append(doc.problem(("leaflets", index, "code"), f"the code {definition.code} is already "
@@ -101,6 +102,20 @@ def _check_facts(entry, codes: dict[str, str]) -> list[Problem]:
             problems.append(doc.problem(("leaflets", index, "contents"), f"the side effects {', '.join(urgent)} are "
                                         f"urgent and their rows point to the urgent-help box: list '{URGENT_HELP.name}' "
                                         "too"))
+    return problems
+
+
+def _check_course(entry) -> list[Problem]:
+    """A course's next session is its visit: a second visit on the timeline would give two dates to come back."""
+    course, doc = entry.facts.course, entry.facts_doc
+    if course is None:
+        return []
+    problems = [doc.problem((TIMELINE.key, index, "visit"), "this treatment is given as a course, so the visit is "
+                            "its next session (drawn from course: interval); remove 'visit: true' here")
+                for index, milestone in enumerate(getattr(entry.facts, TIMELINE.key)) if milestone.visit]
+    if course.up_to is not None and course.up_to < course.sessions:
+        problems.append(doc.problem(("course", "up_to"), f"up_to ({course.up_to}) is fewer than sessions "
+                                    f"({course.sessions}); up_to is the most sessions a course may have"))
     return problems
 
 
@@ -119,8 +134,9 @@ def _check_contents(entry, index: int, definition: model.LeafletDefinition) -> l
                                         f"the {definition.kind} leaflet {definition.code} does not cover "
                                         f"{topic.replace('-', ' ')}: add '{topic}' to its contents"))
     needs = {AFTERCARE_CHECKLIST.name: (getattr(entry.facts, AFTERCARE_CHECKLIST.key), AFTERCARE_CHECKLIST.key),
-             REVIEW_VISIT.name: ([m for m in getattr(entry.facts, TIMELINE.key) if m.visit],
-                                 f"{TIMELINE.key} milestone with visit: true")}
+             BEFORE_TREATMENT.name: (getattr(entry.facts, BEFORE_TREATMENT.key), BEFORE_TREATMENT.key),
+             REVIEW_VISIT.name: ([m for m in getattr(entry.facts, TIMELINE.key) if m.visit] or entry.facts.course,
+                                 f"{TIMELINE.key} milestone with visit: true (nor course)")}
     for block, (data, what) in needs.items():
         if block in definition.contents and not data:
             problems.append(doc.problem(("leaflets", index, "contents", definition.contents.index(block)),

@@ -131,17 +131,22 @@ _UNITS = {"hour": "hours", "day": "days", "week": "weeks", "month": "months",
 
 
 def retyped_figures(catalog: Catalog) -> list[Finding]:
-    """Figures held as data (a milestone, a side effect's duration, an aftercare window) typed out in an
-    answer instead of referred to, so that changing the data would leave the old figure printed."""
+    """Figures held as data (a milestone, a side effect's duration, an aftercare or before-treatment window)
+    typed out in an answer instead of referred to, so that changing the data would leave the old figure printed.
+
+    A figure is the held one only when its sentence speaks of the same fact (shares a word with the fact's
+    name or wording): "stop retinoids 5 days before" is not the aftercare checklist's 5-day no-picking window,
+    and suggesting that reference would print a wrong fact."""
     found = []
     for entry in catalog.treatments.values():
-        held = {}
-        for group in WITH_FIGURES.values():
-            for fact in getattr(entry.facts, group.key):
-                value = getattr(fact, group.figure)
-                if value is not None:
-                    held.setdefault((value.low, value.high, value.unit), group.reference(fact.id))
         for lang, wording in entry.wording.items():
+            held: dict[tuple, list[tuple[str, set[str]]]] = {}
+            for group in WITH_FIGURES.values():
+                for fact in getattr(entry.facts, group.key):
+                    value = getattr(fact, group.figure)
+                    if value is not None:
+                        words = _words(fact.id.replace("-", " ") + " " + _said(getattr(wording, group.key).get(fact.id)))
+                        held.setdefault((value.low, value.high, value.unit), []).append((group.reference(fact.id), words))
             texts = [(("sections", name, "answer"), s.answer) for name, s in wording.sections.items()]
             texts += [(("leaflets", kind, "intro"), w.intro) for kind, w in wording.leaflets.items() if w.intro]
             for where, text in texts:
@@ -149,12 +154,36 @@ def retyped_figures(catalog: Catalog) -> list[Finding]:
                     low = float(match[1].replace(",", "."))
                     high = float((match[2] or match[1]).replace(",", "."))
                     unit = _UNITS.get(match[3].lower().rstrip("s"), _UNITS.get(match[3].lower()))
-                    reference = held.get((low, high, unit))
-                    if reference:
+                    sentence = _words(_sentence_around(text, match.start()))
+                    same = [reference for reference, words in held.get((low, high, unit), []) if words & sentence]
+                    if len(same) == 1:
                         found.append(finding_at(entry.wording_docs[lang], where, "warning", "retyped-figure",
-                                                f"'{match[0]}' is a figure held in treatment.yaml; write {reference} "
+                                                f"'{match[0]}' is a figure held in treatment.yaml; write {same[0]} "
                                                 "so that it is written once and changes with the data"))
     return found
+
+
+# Words too common to say two sentences speak of the same fact.
+_COMMON = {"your", "you", "this", "that", "with", "after", "before", "from", "have", "will", "treatment", "about",
+           "days", "weeks", "hours", "months", "saat", "hafta", "sonra", "önce", "tedavi", "tedaviden", "sonraki"}
+
+
+def _words(text: str) -> set[str]:
+    """The text's words of four letters or more, each cut to its first five (a rough stem: retinoid, retinoids)."""
+    return {word[:5] for word in re.findall(r"\w{4,}", text.casefold()) if word not in _COMMON and not word.isdigit()}
+
+
+def _said(value: Any) -> str:
+    """A fact's wording as one text (a side effect's wording has two parts)."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    return " ".join(str(part) for part in dataclasses.asdict(value).values() if isinstance(part, str))
+
+
+def _sentence_around(text: str, at: int) -> str:
+    start = max(text.rfind(mark, 0, at) for mark in ".!?\n")
+    ends = [i for i in (text.find(mark, at) for mark in ".!?\n") if i != -1]
+    return text[start + 1:min(ends) if ends else len(text)]
 
 
 def pointers_to_missing_boxes(catalog: Catalog) -> list[Finding]:
