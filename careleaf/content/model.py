@@ -335,6 +335,12 @@ class CountryFacts:
     words: dict[Language, dict[Id, Text]] = field("Words that differ by country, per language, used in wording "
                                                   "as {country.name}: painkiller, regulator", {})
 
+    def reporting_for(self, product: str) -> Reporting | None:
+        """Where a patient reports a side effect of this kind of product, or None where it is not known.
+        The schemes in the table take medicines and medical devices (Yellow Card, MedWatch and TİTCK take both);
+        a cosmetic procedure or other product has no route until the table names one for it."""
+        return self.reporting if product in ("medicine", "device") else None
+
 
 # --- check.yaml: what `generate.py check` holds the wording to -----------------------
 

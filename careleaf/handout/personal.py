@@ -31,6 +31,7 @@ class Personal:
     made_on: dt.date          # the clinic's date when the leaflet is made: "today" means this day
     visit: Duration | None    # when the timeline's review visit is due, if it has one
     course: model.Course | None = None    # a course of sessions: the visit is its next session
+    product: str = "medicine"             # what was given: where to report a side effect follows it
 
     @property
     def name(self) -> str:
@@ -39,6 +40,11 @@ class Personal:
     @property
     def record(self):
         return self.patient.record
+
+    @property
+    def reporting(self) -> model.Reporting | None:
+        """Where the patient may report a side effect of what was given, when the country table knows."""
+        return self.country.reporting_for(self.product) if self.country else None
 
     def for_name(self) -> str:
         return self._say("personal_for", name=self.patient.name)

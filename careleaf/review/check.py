@@ -76,6 +76,7 @@ def run(project: Project, today: dt.date | None = None) -> Report:
     report.findings += retyped_figures(catalog)
     report.findings += pointers_to_missing_boxes(catalog)
     report.findings += safety_findings(catalog)
+    report.findings += unknown_reporting_routes(catalog)
     report.findings += reviews(catalog, today, settings.review_due_days)
     report.findings += drafts(catalog, today)
     report.findings += stale_translations(catalog)
@@ -215,6 +216,27 @@ def pointers_to_missing_boxes(catalog: Catalog) -> list[Finding]:
     return sorted(set(found), key=Finding.sort_key)
 
 
+_PRODUCT_NAMES = {"medicine": "a medicine", "device": "a medical device", "cosmetic-procedure": "a cosmetic procedure",
+                  "other": "a product of another kind"}
+
+
+def unknown_reporting_routes(catalog: Catalog) -> list[Finding]:
+    """A treatment handed out by a clinic in a country whose route for reporting a side effect of its kind of
+    product the country table does not know: a patient's own aftercare leaflet then says nothing about reporting."""
+    found = []
+    for entry in catalog.treatments.values():
+        product = entry.facts.product
+        for country in sorted({brand.country for brand in catalog.brands.values() if brand.country}):
+            facts = catalog.countries.get(country)
+            if facts is not None and facts.reporting_for(product) is None:
+                found.append(finding_at(entry.facts_doc, ("product",), "info", "no-reporting-route",
+                                        f"careleaf's country table has no route in {country} for reporting a side "
+                                        f"effect of {_PRODUCT_NAMES.get(product, product)}: a patient's own aftercare "
+                                        "leaflet will not say where to report one. Add it to your copy of "
+                                        "templates/countries.yaml"))
+    return found
+
+
 # --- governance: review dates and drafts ----------------------------------------------
 
 def _leaflets(catalog: Catalog) -> Iterator[tuple[Any, model.LeafletDefinition]]:
@@ -258,7 +280,8 @@ def drafts(catalog: Catalog, today: dt.date) -> list[Finding]:
                 why[f"in {job.lang} it is {leaflet.not_approved} ('careleaf approve "
                     f"{leaflet.definition.code}')"] = None
             if leaflet.needs_approval:
-                why["it prints wording or facts marked needs_approval: true"] = None
+                places = ", ".join(_needing_approval(catalog, leaflet))
+                why[f"it prints wording or facts marked needs_approval: true ({places})"] = None
     found = []
     for entry, definition in _leaflets(catalog):
         if definition.code in reasons:
@@ -268,6 +291,12 @@ def drafts(catalog: Catalog, today: dt.date) -> list[Finding]:
                                          f"{definition.code} ({entry.id} {definition.kind}) is printed as a DRAFT: "
                                          f"{why}"))
     return found + list({f.message: f for f in awaiting}.values())    # once per leaflet and language
+
+
+def _needing_approval(catalog: Catalog, leaflet) -> list[str]:
+    """file:line of each item a leaflet prints that is still marked needs_approval: true."""
+    return sorted({f"{display_path(catalog.items[key].where.path)}:{catalog.items[key].where.line}"
+                   for key, value in leaflet.printed.items() if getattr(value, "needs_approval", False)})
 
 
 def _awaiting(catalog: Catalog, leaflet) -> Finding:
