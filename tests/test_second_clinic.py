@@ -113,7 +113,7 @@ def test_the_course_is_drawn_and_its_visit_is_the_next_session(clinic, built):
 @pytest.mark.parametrize("lang, said", [
     ("en", ["Your treatment: Monday 7 December at 10:30", "This was session 2 of 4–6.",
             "Please come back for your next session around Monday 21 December."]),
-    ("tr", ["7 Aralık Pazartesi 10:30", "Bu, 4–6 seansın 2. seansıydı.", "21 Aralık Pazartesi civarında"]),
+    ("tr", ["7 Aralık Pazartesi, saat 10:30", "Bu, 4–6 seansın 2. seansıydı.", "21 Aralık Pazartesi civarında"]),
 ])
 def test_a_personal_copy_dates_the_next_session_and_says_which_this_was(clinic, built, lang, said):
     copy = handout(clinic, brand=BRAND, treatment="glycolic-peel", kind="aftercare", lang=lang,
