@@ -83,7 +83,8 @@ def test_review_visit_needs_a_visit_on_the_timeline(root):
 
 def test_urgent_help_needs_its_shared_wording(root):
     replace_in(root / SHARED, "urgent_help:\n  symptoms:\n    - Trouble breathing\n  action: Call us straight away.\n", "")
-    assert problems() == [f"{FACTS}:41:9: DEMO-AC (aftercare): 'urgent-help' is listed, but neither shared/en.yaml nor demo/en.yaml has "
+    assert problems() == [f"{FACTS}:41:9: DEMO-AC (aftercare): 'urgent-help' is listed, but neither shared/en.yaml nor "
+                          "demo/en.yaml has "
                           "'urgent_help' wording with an action"]
 
 
@@ -91,7 +92,8 @@ def test_urgent_help_needs_its_shared_wording(root):
 
 def test_unknown_section_suggests_the_closest(root):
     replace_in(root / FACTS, "      - what-is-it\n", "      - what-is-itt\n")
-    assert problems() == [f"{FACTS}:25:9: DEMO-PT (pre-treatment): there is no section 'what-is-itt' in demo/en.yaml; did you mean 'what-is-it'?"]
+    assert problems() == [f"{FACTS}:25:9: DEMO-PT (pre-treatment): there is no section 'what-is-itt' in demo/en.yaml; "
+                          "did you mean 'what-is-it'?"]
 
 
 def test_unknown_section_without_a_close_one(root):
@@ -102,7 +104,8 @@ def test_unknown_section_without_a_close_one(root):
 def test_unknown_shared_section_suggests_the_closest(root):
     replace_in(root / FACTS, "      - shared/questions\n", "      - shared/question\n")
     assert problems() == [
-        f"{FACTS}:29:9: DEMO-PT (pre-treatment): there is no shared section 'question' in shared/en.yaml; did you mean 'questions'?"]
+        f"{FACTS}:29:9: DEMO-PT (pre-treatment): there is no shared section 'question' in shared/en.yaml; "
+        "did you mean 'questions'?"]
 
 
 def test_section_named_like_a_built_in_block(root):
