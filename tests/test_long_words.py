@@ -98,7 +98,7 @@ def test_no_part_of_a_footer_breaks_across_lines(built, pdf):
                 assert before["text"] == "·", f"the footer breaks after {before['text']!r}: {_text(footer)}"
 
 
-@pytest.mark.parametrize("pdf", [p for p in PDFS if "large-print" not in p])
+@pytest.mark.parametrize("pdf", PDFS)
 def test_every_contact_value_starts_in_the_value_column(built, pdf):
     """Phone, urgent phone, email, website and address: each value's first word at the same x, right of
     every label word, however long the labels ('Kliniğimizin acil hattı', pseudo-localised words)."""

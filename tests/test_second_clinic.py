@@ -18,7 +18,7 @@ import pytest
 from careleaf.cli.main import main
 from careleaf.content import model
 from careleaf.handout.handouts import handout
-from careleaf.project import Project
+from careleaf.project import THEME, Project
 from careleaf.review import check
 
 from conftest import FIXTURES, pdf_pages_text, replace_in
@@ -164,3 +164,17 @@ def test_a_retyped_figure_is_matched_to_its_own_fact_only(clinic, built, tmp_pat
     replace_in(root / "leaflets/treatments/glycolic-peel/treatment.yaml", "    before: 5 days", "    before: 4 days")
     assert not [f for f in check.run(Project(root), today=dt.date.fromisoformat(TODAY)).findings
                 if f.code == "retyped-figure"]
+
+
+def test_a_last_page_holding_only_the_contact_box_is_warned_about(clinic, built, tmp_path):
+    """With the contact details stacked label above value (as large print once had them), the Turkish large-print
+    pre-treatment leaflet ends on a page holding the contact box alone: the build says so."""
+    root = tmp_path / "project"
+    for folder in ("leaflets", "styles"):
+        shutil.copytree(clinic / folder, root / folder)
+    stacked = ".contact li { display: block; }\n.contact .detail { display: block; margin-top: 1mm; }\n"
+    (root / "styles/large-print.css").write_text((THEME / "styles/large-print.css").read_text("utf-8") + stacked)
+    build = careleaf("build", "--quiet", cwd=root)
+    assert build.returncode == 0, build.stderr
+    assert ("Note: ege-cilt-klinigi/tr/glycolic-peel-pre-treatment-large-print: page 4, the last, holds only the "
+            "contact box") in build.stdout, build.stdout
