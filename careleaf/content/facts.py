@@ -56,12 +56,14 @@ TIMELINE = Component("timeline", "timeline", "timeline", facts=True, figure="whe
 SIDE_EFFECTS = Component("side-effects", "side_effects", "side_effects", facts=True, figure="lasts")
 CONTRAINDICATIONS = Component("contraindications", "contraindications", "contraindications", facts=True)
 AFTERCARE_CHECKLIST = Component("aftercare-checklist", "checklist", "aftercare_checklist", facts=True, figure="within")
+BEFORE_TREATMENT = Component("before-treatment", "before_treatment", "before_treatment", facts=True, figure="before")
 URGENT_HELP = Component("urgent-help", "urgent_help", "urgent_help")     # wording only: shared, and the treatment's own
 REVIEW_VISIT = Component("review-visit", "review_visit", "timeline")     # the timeline's milestone marked visit: true
 CONTACT = Component("contact", "contact")
 
 # In the order the schema's help lists them.
-COMPONENTS = (TIMELINE, SIDE_EFFECTS, CONTRAINDICATIONS, AFTERCARE_CHECKLIST, URGENT_HELP, REVIEW_VISIT, CONTACT)
+COMPONENTS = (TIMELINE, SIDE_EFFECTS, CONTRAINDICATIONS, BEFORE_TREATMENT, AFTERCARE_CHECKLIST, URGENT_HELP, REVIEW_VISIT,
+              CONTACT)
 COMPONENT_NAMES = tuple(component.name for component in COMPONENTS)
 
 # The groups of facts in treatment.yaml, each with its wording under the same key in every language file.

@@ -27,6 +27,10 @@ COMPUTED = ([f"frequency_{f}" for f in FREQUENCIES] + [f"{k.replace('-', '_')}_l
 # Words only a patient's own leaflet (careleaf.handout.personal), its email or the leaflet's web page (out/site/)
 # print: part of the theme, not of the approved content of the catalog's leaflets.
 NOT_IN_CATALOG = ("personal_", "email_", "site_")
+# Words only a treatment given as a course prints (its next session, its result, how many sessions).
+COURSE_WORDS = ("course_next_session", "course_result", "course_text", "course_next_text")
+# Words only a leaflet with steps before treatment prints.
+BEFORE_WORDS = ("before_treatment", "before_window")
 _USED = re.compile(r"label(?:\.([a-z_]+)|\[['\"]([a-z_-]+)['\"]\])")
 
 
@@ -75,10 +79,12 @@ def used_by_templates(folders: tuple[Path, ...]) -> frozenset[str]:
     return frozenset(found)
 
 
-def printed_labels(words: dict[str, str], kind: str, frequencies: set[str], product: str) -> list[str]:
-    """The catalog words a leaflet of ``kind`` prints: all but the computed ones it does not ask for, and the
-    words of a patient's own leaflet."""
+def printed_labels(words: dict[str, str], kind: str, frequencies: set[str], product: str, *,
+                   course: bool = False, before: bool = False) -> list[str]:
+    """The catalog words a leaflet of ``kind`` prints: all but the computed ones it does not ask for, the
+    course's words unless it is one, and the words of a patient's own leaflet."""
     wanted = ({f"frequency_{f}" for f in frequencies} | {f"{kind.replace('-', '_')}_lede"}
               | {f"side_effects_intro_{product}"})
     return [name for name in words
-            if not name.startswith(NOT_IN_CATALOG) and (name not in COMPUTED or name in wanted)]
+            if not name.startswith(NOT_IN_CATALOG) and (name not in COMPUTED or name in wanted)
+            and (course or name not in COURSE_WORDS) and (before or name not in BEFORE_WORDS)]

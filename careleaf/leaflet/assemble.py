@@ -20,8 +20,9 @@ from typing import Any
 
 from careleaf.content import model, references
 from careleaf.content.catalog import Catalog, brand_file, labels_file, logo_file, shared_file
-from careleaf.content.facts import (AFTERCARE_CHECKLIST, COMPONENT_NAMES, CONTRAINDICATIONS, SIDE_EFFECTS, TIMELINE,
-                                    URGENT_HELP, WITH_FIGURES, Component, printing, template_of)
+from careleaf.content.facts import (AFTERCARE_CHECKLIST, BEFORE_TREATMENT, COMPONENT_NAMES, CONTRAINDICATIONS,
+                                    SIDE_EFFECTS, TIMELINE, URGENT_HELP, WITH_FIGURES, Component, printing,
+                                    template_of)
 from careleaf.content.fields import Duration
 from careleaf.content.governance import approval_fingerprint, awaiting_reapproval, not_approved, overdue
 from careleaf.content.items import BRAND_NOT_PRINTED, URGENT_BOX, Key, digest
@@ -81,6 +82,7 @@ class MilestoneView:
     when: Duration
     visit: bool
     after_repeat: bool
+    session: bool = False       # the next session of a course (its visit), drawn from the course's interval
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,8 @@ class Leaflet:
     printed: dict[Key, Any]            # every item it prints: the one record of what is in it
     stale: list[Key]                   # printed translations awaiting review against the changed source
     personal: Any = None               # a patient's details and dates (careleaf.handout.personal.Personal), or None
+    before: list[tuple[Duration, list[str]]] = dataclasses.field(default_factory=list)   # steps before, earliest first
+    course: model.Course | None = None  # a treatment given as a course of sessions (its next session is the visit)
 
     @property
     def content_fingerprint(self) -> str:
@@ -234,9 +238,12 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
     side_effects = group(SIDE_EFFECTS)
     contraindications = group(CONTRAINDICATIONS)
     checklist = group(AFTERCARE_CHECKLIST)
+    before = group(BEFORE_TREATMENT)
+    course = take(facts, "course") if entry.facts.course and shown & printing(TIMELINE.key) else None
     urgent_help = _urgent_box(catalog, take, entry, job, brand) if URGENT_HELP.name in shown else None
     words = catalog.labels[job.lang]
-    for name in printed_labels(words, job.kind, {effect.frequency for effect, _ in side_effects}, entry.facts.product):
+    for name in printed_labels(words, job.kind, {effect.frequency for effect, _ in side_effects}, entry.facts.product,
+                               course=course is not None, before=bool(before)):
         take(labels_file(job.lang), name)
     return Leaflet(
         job=job,
@@ -246,7 +253,8 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
         title=leaflet_wording.title,
         intro=leaflet_wording.intro,
         blocks=blocks,
-        timeline=[MilestoneView(label, m.when, m.visit, m.after_repeat) for m, label in timeline],
+        timeline=_with_course([MilestoneView(label, m.when, m.visit, m.after_repeat) for m, label in timeline],
+                              course, words),
         side_effects=_by_frequency(side_effects),
         do_not_treat=[text for c, text in contraindications if c.rule == "do-not-treat"],
         tell_us=[text for c, text in contraindications if c.rule == "tell-us"],
@@ -258,6 +266,8 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
         overdue=overdue(definition, today),
         printed=take.printed,
         stale=sorted(key for key in take.printed if key in catalog.stale),
+        before=list(reversed(_by_window(before, "before"))),
+        course=course,
     )
 
 
@@ -341,8 +351,21 @@ def _by_frequency(effects: list[tuple[model.SideEffect, model.SideEffectWording]
     return groups
 
 
-def _by_window(items: list[tuple[model.ChecklistItem, str]]):
+def _by_window(items: list[tuple[Any, str]], figure: str = "within"):
+    """Steps grouped by their time window (``figure``: an aftercare step's 'within', or a step's 'before'),
+    shortest first."""
     windows: dict[Duration, list[str]] = {}
-    for item, words in sorted(items, key=lambda pair: pair[0].within.high_hours):
-        windows.setdefault(item.within, []).append(words)
+    for item, words in sorted(items, key=lambda pair: getattr(pair[0], figure).high_hours):
+        windows.setdefault(getattr(item, figure), []).append(words)
     return list(windows.items())
+
+
+def _with_course(timeline: list[MilestoneView], course: model.Course | None, words: dict[str, str]):
+    """A course's timeline: its next session (the visit) and, when given, its full result, each in time order
+    among the treatment's own milestones."""
+    if course is None:
+        return timeline
+    added = [MilestoneView(words["course_next_session"], course.interval, True, False, session=True)]
+    if course.result:
+        added.append(MilestoneView(words["course_result"], course.result, False, False))
+    return sorted(timeline + added, key=lambda m: (m.when.low_hours, m.when.high_hours))

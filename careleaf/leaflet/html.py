@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from babel import Locale, localedata
+from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from babel.units import format_unit
@@ -24,7 +24,8 @@ from careleaf.leaflet.assemble import Leaflet, direction
 from careleaf.leaflet.figures import LABEL_SIZE, Mark, column_width, timeline
 from careleaf.leaflet.svg import data_uri, qr_data_uri
 from careleaf.pdf.fonts import Fonts, fonts_in
-from careleaf.content import references
+from careleaf.content import model, references
+from careleaf.content.locales import reader_locale
 from careleaf.pdf.watermark import MARK_META
 from careleaf.project import TEMPLATES, THEME, Project
 from careleaf.content.fields import Duration
@@ -51,6 +52,7 @@ def environment(folders: tuple[Path, ...]) -> jinja2.Environment:
     env.filters["page_counter"] = page_counter
     env.filters["duration"] = jinja2.pass_context(lambda ctx, d: unbroken(d, locale_of(ctx["leaflet"])))
     env.filters["date"] = jinja2.pass_context(lambda ctx, d: format_date(d, "long", locale=locale_of(ctx["leaflet"])))
+    env.filters["course_text"] = jinja2.pass_context(lambda ctx, course: course_text(course, ctx["leaflet"]))
     env.filters["direction"] = direction
     env.filters["ltr"] = jinja2.pass_context(lambda ctx, text: left_to_right(text, ctx["leaflet"].direction))
     env.filters["language_name"] = jinja2.pass_context(
@@ -64,6 +66,12 @@ def referred(leaflet: Leaflet) -> dict[str, Markup]:
     locale = locale_of(leaflet)
     return {name: unbroken(value, locale) if isinstance(value, Duration) else escape(value)
             for name, value in leaflet.references.items()}
+
+
+def course_text(course: model.Course, leaflet: Leaflet) -> str:
+    """'This treatment is given as a course of 4–6 sessions, about 2 weeks apart.'"""
+    return (leaflet.words["course_text"].replace("{sessions}", course.sessions_text)
+            .replace("{interval}", format_duration(course.interval, locale_of(leaflet))))
 
 
 def markup(text: str | None, values: dict[str, Markup] | None = None) -> Markup:
@@ -101,15 +109,9 @@ def page_counter(label: str) -> Markup:
 
 
 def locale_of(leaflet: Leaflet) -> str:
-    """The leaflet's language as written in the clinic's country: 10 January 2026 in Britain, January 10 in the US."""
-    return _locale(leaflet.lang, leaflet.brand.country)
-
-
-@lru_cache(maxsize=None)
-def _locale(lang: str, country: str | None) -> str:
-    regional = f"{lang}_{country}"
-    # Babel has data for en_GB or tr_TR but not for every pairing (tr_GB): then the language alone.
-    return regional if country and localedata.exists(regional) else lang
+    """The leaflet's language as written in the clinic's country: 10 January 2026 in Britain, January 10 in the US
+    (careleaf.content.locales says which, where Babel has no data for the pair)."""
+    return reader_locale(leaflet.lang, leaflet.brand.country, leaflet.brand.locales)
 
 
 def format_duration(duration: Duration, lang: str) -> str:
