@@ -37,7 +37,7 @@ from careleaf.build.output import (clean_partials, locked, preview_html, publish
 from careleaf.build.workers import Pool
 from careleaf.content.governance import ReviewOverdue, today as current_date
 from careleaf.errors import RenderError
-from careleaf.project import Project
+from careleaf.project import Project, Refused, hash_regular
 
 # The catalog's machinery (the YAML reader and careleaf.content's checks, careleaf.leaflet, careleaf.pdf's
 # stages) is imported inside the functions that use it, not here: a build the file stamps settle reads no
@@ -403,6 +403,9 @@ def _tools_fingerprint(project: Project) -> str:
             relative = path.relative_to(folder)
             if (folder, relative.parts[0]) in ((project.styles, "brands"), (project.templates, "labels")):
                 continue
-            inside = path.resolve().is_relative_to(folder.resolve())   # never read through a link out of it
-            hashed.update(str(relative).encode() + b"\0" + (path.read_bytes() if inside else b"-"))
+            hashed.update(str(relative).encode() + b"\0")
+            try:
+                hash_regular(path, within=(folder,), digest=hashed)   # never through a link out of it
+            except Refused:
+                hashed.update(b"-")       # the build's checks report it
     return hashed.hexdigest()
