@@ -141,8 +141,8 @@ class Refused(Exception):
     The message names the file and why; it never quotes what the file holds (it may be any file on the machine).
     """
 
-    def __init__(self, path: Path, reason: str):
-        self.path, self.reason = Path(path), reason
+    def __init__(self, path: Path, reason: str, kind: str = "unreadable"):
+        self.path, self.reason, self.kind = Path(path), reason, kind   # kind: outside, not-a-file, too-large, unreadable
         super().__init__(f"{display_path(self.path)}: {reason}")
 
 
@@ -165,7 +165,7 @@ def read_regular(path: Path, *, within: Iterable[Path], limit: int, setting: str
     if len(data) > limit:
         raise Refused(path, f"this file is too large: the limit is {limit:,} bytes"
                             + (f" (the setting {setting} in {SETTINGS})" if setting else "")
-                            + ". Check that it is the file meant, or raise the limit")
+                            + ". Check that it is the file meant, or raise the limit", "too-large")
     return data
 
 
@@ -204,7 +204,7 @@ def resolved_inside(path: Path, within: Iterable[Path]) -> Path:
     folders = [Path(folder).resolve() for folder in within]
     if not any(real.is_relative_to(folder) for folder in folders):
         raise Refused(path, "this is a link to a file outside the project; careleaf reads only the project's own "
-                            "files: put the file itself here")
+                            "files: put the file itself here", "outside")
     return real
 
 
@@ -214,7 +214,7 @@ def _refuse_unless_regular(path: Path, mode: int) -> None:
     kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
             else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
             else "not a regular file")
-    raise Refused(path, f"this is {kind}, not a file careleaf can read; put an ordinary file here")
+    raise Refused(path, f"this is {kind}, not a file careleaf can read; put an ordinary file here", "not-a-file")
 
 
 def read_own(path: Path, *, limit: int, setting: str | None = None) -> bytes:

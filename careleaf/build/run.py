@@ -192,7 +192,8 @@ def build(project: Project, out: Path, *, force: bool = False, full_check: bool 
         slow_fonts = False
         budgets = _page_budgets(project) if todo else {}
         saved = time.monotonic()
-        for leaflet, result in _render_all(todo, draw, project.asset_folders, jobs, progress, time_limit_seconds):
+        for leaflet, result in _render_all(todo, draw, project.asset_folders, jobs, progress, time_limit_seconds,
+                                           catalog.limits):
             name = str(leaflet.job.output)
             if isinstance(result, RenderError):
                 summary.failed.append(str(result))
@@ -299,7 +300,7 @@ def _overdue_message(catalog: Catalog, codes: list[str]) -> str:
 
 
 def _render_all(todo: list[Planned], draw: Callable[[Planned], Page], folders: tuple[Path, ...], jobs: int | None,
-                progress: Progress | None, limit: float = DEFAULT_TIME_LIMIT
+                progress: Progress | None, limit: float = DEFAULT_TIME_LIMIT, limits=None
                 ) -> Iterator[tuple[Planned, RenderResult | RenderError]]:
     """Yield (leaflet, result or RenderError) as each leaflet finishes.
 
@@ -314,7 +315,7 @@ def _render_all(todo: list[Planned], draw: Callable[[Planned], Page], folders: t
     count = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     if count > 1:
         todo = sorted(todo, key=_longest_first)
-    with Pool(count, time_limit=limit, folders=folders) as pool:
+    with Pool(count, time_limit=limit, folders=folders, limits=limits) as pool:
         waiting = iter(todo)
         running: dict = {}
 
@@ -343,7 +344,8 @@ def _outcome(future, name: str, limit: float) -> RenderResult | RenderError:
     except TookTooLong:
         return TimeLimit(f"{name}: rendering took longer than {limit:g} s and was stopped")
     except Exception as error:  # the worker died (killed, out of memory): this leaflet fails, the others go on
-        return RenderError(f"{name}: the render process stopped: {type(error).__name__}: {error}")
+        return RenderError(f"{name}: the render process stopped ({type(error).__name__}: {error}); if it ran "
+                           "out of memory, the limit is set by limits.render_memory_mb in careleaf.yaml")
 
 
 SLOW_FONTS = ("HarfBuzz's font subsetter (Debian/Ubuntu package libharfbuzz-subset0) was not found, so fonts "

@@ -27,7 +27,7 @@ from careleaf.errors import InputError, Problem, display_path
 from careleaf.content.items import Item, Key, file_items
 from careleaf.content.labels import read_labels
 from careleaf.content.load import Document
-from careleaf.project import CONTENT, STYLES, TEMPLATES, Project, Refused, first_existing, read_regular
+from careleaf.project import CONTENT, STYLES, TEMPLATES, Project, Refused, first_existing, read_regular, resolved_inside
 from careleaf.content.settings import Limits, project_limits
 from careleaf.content.validate import origin, read_file
 from careleaf.content.translation import SOURCE_LANGUAGE, stale_items
@@ -88,6 +88,7 @@ class Catalog:
     items: dict[Key, Item] = field(default_factory=dict)
     stale: frozenset[Key] = frozenset()        # translated items older than their source wording
     documents: dict[str, Document] = field(default_factory=dict)          # each items file, as read
+    limits: Limits = field(default_factory=Limits)                          # careleaf.yaml's, for the renderer
 
     def fallback(self, lang: str) -> str | None:
         return fallback_language(self.brands, lang)
@@ -174,7 +175,7 @@ def load_catalog(project: Project) -> Catalog:
         files.problems.extend(check_references(brands, shared, treatments, countries))
     if files.problems:
         raise InputError(files.problems)
-    catalog = Catalog(project, brands, shared, treatments, labels, countries)
+    catalog = Catalog(project, brands, shared, treatments, labels, countries, limits=files.limits)
     documents = {brand_file(b): (brands[b], doc) for b, doc in brand_docs.items()}
     documents |= {shared_file(lang): pair for lang, pair in shared.items()}
     documents |= {labels_file(lang): (labels[lang], doc) for lang, doc in label_docs.items()}
@@ -188,8 +189,7 @@ def load_catalog(project: Project) -> Catalog:
     for brand in brands:
         logo = catalog.logo(brand)
         key = Key(logo_file(brand, logo.name), "logo")
-        data = read_regular(logo, within=(styles,), limit=files.limits.image_bytes, setting="limits.image_bytes")
-        catalog.items[key] = Item(key, hashlib.sha256(data).hexdigest(), Problem(logo, 1, 1, ""))
+        catalog.items[key] = Item(key, _logo_digest(logo, styles, files.limits), Problem(logo, 1, 1, ""))
     catalog.stale = frozenset(stale_keys({file: value for file, (value, _) in documents.items()}))
     return catalog
 
@@ -224,8 +224,8 @@ def _read_brands(files: _Collector, content: Path, styles: Path):
         shown = logo.relative_to(styles.parent)
         if not logo.exists() and not logo.is_symlink():
             files.problems.append(doc.problem(("logo",), f"the logo file {shown} does not exist"))
-        elif refusal := _logo_refusal(logo, styles, files.limits):
-            files.problems.append(doc.problem(("logo",), f"the logo {shown}: {refusal}"))
+        elif refusal := _logo_refusal(logo, styles):
+            files.problems.append(doc.problem(("logo",), f"the logo {shown} {refusal}"))
         files.problems.extend(_brand_contrast(brand, doc))
         if brand.booklet and brand.page_size != "A5":
             files.problems.append(doc.problem(("booklet",), "a booklet is made of A5 pages: set 'page_size: A5' "
@@ -238,15 +238,27 @@ def _read_brands(files: _Collector, content: Path, styles: Path):
     return brands, docs
 
 
-def _logo_refusal(logo: Path, styles: Path, limits: Limits) -> str | None:
-    """Why a brand's logo cannot be used (missing, a link out of styles/, not a file, too large), or None.
-    What it holds (its size in elements or pixels, what it refers to) is checked as it is drawn, and by
-    `check`: careleaf.pdf.assets."""
+def _logo_refusal(logo: Path, styles: Path) -> str | None:
+    """Why a brand's logo cannot be used at all (a link out of styles/, not a file), or None. Its size and
+    what it holds (elements, pixels, what it refers to) are checked as it is drawn, failing that brand's
+    leaflets only, and by `check`: careleaf.pdf.assets."""
     try:
-        read_regular(logo, within=(styles,), limit=limits.image_bytes, setting="limits.image_bytes")
+        real = resolved_inside(logo, (styles,))
+        if not real.is_file():
+            return "is not a file careleaf can read (a pipe, a device or a folder); put an ordinary file there"
     except Refused as refused:
-        return refused.reason
+        return "is a link to a file outside styles/; put the file itself there" if refused.kind == "outside" \
+            else f"cannot be used: {refused.reason}"
     return None
+
+
+def _logo_digest(logo: Path, styles: Path, limits: Limits) -> str:
+    """The logo's SHA-256 (an item of its brand's leaflets); for a logo over its limit, a digest of that
+    refusal, which the render reports."""
+    try:
+        return hashlib.sha256(read_regular(logo, within=(styles,), limit=limits.image_bytes)).hexdigest()
+    except Refused as refused:
+        return hashlib.sha256(refused.reason.encode("utf-8")).hexdigest()
 
 
 def _brand_contrast(brand: model.Brand, doc: Document) -> list[Problem]:
