@@ -266,7 +266,7 @@ def test_an_oversized_logo_fails_its_brand_naming_it_and_the_other_brand_builds(
                           capture_output=True, text=True, timeout=300)
     said = done.stdout + done.stderr
     assert done.returncode == 1, said
-    failures = [line for line in said.splitlines() if line.startswith(f"{SMALL_BRAND}/en/")]
+    failures = [line for line in said.splitlines() if line.startswith(f"Error: {SMALL_BRAND}/en/")]
     assert len(failures) == 2, said
     assert all(said_limit in line and f"styles/brands/{SMALL_BRAND}/logo.svg" in line for line in failures), said
     assert "Traceback" not in said and "DecompressionBomb" not in said
@@ -325,3 +325,25 @@ def test_the_limits_are_settings_of_careleaf_yaml(tmp_path, capsys):
     code, said = run(root, "check", capsys=capsys)
     assert code != 0
     assert "the limit is 1,000 bytes (the setting limits.wording_bytes in careleaf.yaml)" in said
+
+
+# --- 5. render workers' memory ------------------------------------------------------------------------------
+
+def test_a_render_worker_is_held_to_its_memory_limit_and_the_next_job_still_runs():
+    from careleaf.build.workers import Pool
+    from careleaf.project import THEME
+
+    with Pool(1, time_limit=120, folders=(THEME / "styles",), limits=Limits(render_memory_mb=1024)) as pool:
+        with pytest.raises(MemoryError):
+            pool.schedule(eval, "len(bytearray(1536 * 2**20))").result(timeout=120)
+        assert pool.schedule(eval, "len(bytearray(64 * 2**20))").result(timeout=120) == 64 * 2**20
+
+
+def test_a_leaflet_that_runs_out_of_memory_fails_naming_itself_and_the_setting(tmp_path, capsys):
+    """A limit too low for any leaflet: each fails by name, saying which setting to raise; nothing hangs."""
+    root = small_project(tmp_path / "project")
+    (root / "careleaf.yaml").write_text("limits:\n  render_memory_mb: 150\n")
+    code, said = build(root, capsys)
+    assert code == 1, said
+    failures = [line for line in said.splitlines() if line.startswith(f"Error: {SMALL_BRAND}/en/")]
+    assert len(failures) == 2 and all("limits.render_memory_mb" in line for line in failures), said

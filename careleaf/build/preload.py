@@ -35,7 +35,7 @@ def start(folders: tuple, version: str | None, limits) -> None:
         caches.follow(version)
     try:
         _renderer(tuple(Path(folder).resolve() for folder in folders))
-    except RenderError:
+    except (RenderError, MemoryError):   # a memory limit too low to load the fonts: each leaflet says so
         pass
 
 

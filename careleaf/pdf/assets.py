@@ -22,6 +22,7 @@ import io
 import mimetypes
 import os
 import re
+import warnings
 from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes, urljoin, urlsplit
 from xml.etree import ElementTree
@@ -135,17 +136,22 @@ class Assets:
                     self.check_data(url)
             except (Refused, Missing) as error:
                 raise type(error)(f"{error}, named in {name}") from None
+            except Unusable as error:
+                raise Unusable(f"{name}: {error}") from None
 
     def _check_pixels(self, body: bytes, name: str) -> None:
         from PIL import Image   # WeasyPrint's own image library; only its header reader is used here
 
+        guard, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None   # only its header is read, to be judged here
         try:
-            with Image.open(io.BytesIO(body)) as picture:
-                width, height = picture.size
-        except Image.DecompressionBombError:
-            width, height = 1 << 16, 1 << 16   # more than any limit: Pillow refused to even say
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(io.BytesIO(body)) as picture:
+                    width, height = picture.size
         except Exception:   # not an image Pillow knows: WeasyPrint cannot load it either, and says so
             return
+        finally:
+            Image.MAX_IMAGE_PIXELS = guard
         limit = self.limits.image_pixels
         if width * height > limit:
             raise Unusable(f"{name}: an image of {width:,} × {height:,} pixels; the limit is {limit:,} pixels "
