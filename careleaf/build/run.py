@@ -38,7 +38,7 @@ from careleaf.build.site import intact as site_intact, publish as publish_site
 from careleaf.build.workers import Pool
 from careleaf.content.governance import ReviewOverdue, today as current_date
 from careleaf.errors import RenderError
-from careleaf.project import Project
+from careleaf.project import Project, Refused, hash_regular
 
 # The catalog's machinery (the YAML reader and careleaf.content's checks, careleaf.leaflet, careleaf.pdf's
 # stages) is imported inside the functions that use it, not here: a build the file stamps settle reads no
@@ -194,7 +194,8 @@ def build(project: Project, out: Path, *, force: bool = False, full_check: bool 
         slow_fonts = False
         budgets = _page_budgets(project) if todo else {}
         saved = time.monotonic()
-        for leaflet, result in _render_all(todo, draw, project.asset_folders, jobs, progress, time_limit_seconds):
+        for leaflet, result in _render_all(todo, draw, project.asset_folders, jobs, progress, time_limit_seconds,
+                                           catalog.limits):
             name = str(leaflet.job.output)
             if isinstance(result, RenderError):
                 summary.failed.append(str(result))
@@ -306,7 +307,7 @@ def _overdue_message(catalog: Catalog, codes: list[str]) -> str:
 
 
 def _render_all(todo: list[Planned], draw: Callable[[Planned], Page], folders: tuple[Path, ...], jobs: int | None,
-                progress: Progress | None, limit: float = DEFAULT_TIME_LIMIT
+                progress: Progress | None, limit: float = DEFAULT_TIME_LIMIT, limits=None
                 ) -> Iterator[tuple[Planned, RenderResult | RenderError]]:
     """Yield (leaflet, result or RenderError) as each leaflet finishes.
 
@@ -321,7 +322,7 @@ def _render_all(todo: list[Planned], draw: Callable[[Planned], Page], folders: t
     count = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     if count > 1:
         todo = sorted(todo, key=_longest_first)
-    with Pool(count, time_limit=limit, folders=folders) as pool:
+    with Pool(count, time_limit=limit, folders=folders, limits=limits) as pool:
         waiting = iter(todo)
         running: dict = {}
 
@@ -350,7 +351,8 @@ def _outcome(future, name: str, limit: float) -> RenderResult | RenderError:
     except TookTooLong:
         return TimeLimit(f"{name}: rendering took longer than {limit:g} s and was stopped")
     except Exception as error:  # the worker died (killed, out of memory): this leaflet fails, the others go on
-        return RenderError(f"{name}: the render process stopped: {type(error).__name__}: {error}")
+        return RenderError(f"{name}: the render process stopped ({type(error).__name__}: {error}); if it ran "
+                           "out of memory, the limit is set by limits.render_memory_mb in careleaf.yaml")
 
 
 SITE_NOT_SHARDED = ("the web pages in site/ are written by a build of the whole catalog (each page links to its "
@@ -413,6 +415,9 @@ def _tools_fingerprint(project: Project) -> str:
             relative = path.relative_to(folder)
             if (folder, relative.parts[0]) in ((project.styles, "brands"), (project.templates, "labels")):
                 continue
-            inside = path.resolve().is_relative_to(folder.resolve())   # never read through a link out of it
-            hashed.update(str(relative).encode() + b"\0" + (path.read_bytes() if inside else b"-"))
+            hashed.update(str(relative).encode() + b"\0")
+            try:
+                hash_regular(path, within=(folder,), digest=hashed)   # never through a link out of it
+            except Refused:
+                hashed.update(b"-")       # the build's checks report it
     return hashed.hexdigest()

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from careleaf.errors import Problem
 from careleaf.content.load import Document
-from careleaf.project import first_existing
+from careleaf.project import Refused, first_existing, read_regular
+from careleaf.content.settings import Limits
 from careleaf.content.model import FREQUENCIES, KINDS, Product
 from careleaf.content.validate import read_file
 
@@ -75,7 +76,11 @@ def used_by_templates(folders: tuple[Path, ...]) -> frozenset[str]:
     found = set(COMPUTED)
     for folder in folders:
         for template in folder.rglob("*.html"):
-            found |= {a or b for a, b in _USED.findall(template.read_text("utf-8"))}
+            try:
+                text = read_regular(template, within=(folder,), limit=Limits().asset_bytes).decode("utf-8", "replace")
+            except Refused:
+                continue     # the template loader refuses it, by name, when a leaflet uses it
+            found |= {a or b for a, b in _USED.findall(text)}
     return frozenset(found)
 
 

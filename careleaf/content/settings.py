@@ -28,6 +28,7 @@ from typing import Literal, Optional
 from careleaf.errors import InputError, Problem
 from careleaf.project import Project
 from careleaf.content.fields import Text, field
+from careleaf.content.load import MAX_FILE_BYTES
 from careleaf.content.validate import origin, read_file
 
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
@@ -86,6 +87,24 @@ class DeskSettings:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """How large an input may be before careleaf refuses it, checked before any work is done on it.
+
+    The defaults are far above what a clinic's files need; a file over one is most likely a mistake (a
+    pasted-in document, a logo exported at poster size), and is refused naming the file and the limit.
+    """
+
+    wording_bytes: int = field("The largest wording, brand or settings file (YAML), in bytes", MAX_FILE_BYTES)
+    image_bytes: int = field("The largest logo or image, in bytes", 5_000_000)
+    svg_elements: int = field("The most elements (shapes, paths, groups) an SVG logo may hold", 20_000)
+    image_pixels: int = field("The most pixels (width × height) of a raster image, in a logo or on its own",
+                              25_000_000)
+    asset_bytes: int = field("The largest stylesheet, font or template, in bytes", 30_000_000)
+    render_memory_mb: int = field("The memory (address space) each render worker may use, in MB; a leaflet "
+                                  "that needs more fails alone, naming what it was rendering", 3072)
+
+
+@dataclass(frozen=True)
 class Settings:
     """careleaf.yaml: the front desk's settings."""
 
@@ -94,6 +113,8 @@ class Settings:
     desk: DeskSettings = field("The front desk's web page and API", DeskSettings())
     data: Text = field("The folder for the outbox and the register, relative to the project", "data")
     staff_env: Text = field("The environment variable naming the member of staff, for the register", "CARELEAF_STAFF")
+    limits: Limits = field("How large wording, logos, images and stylesheets may be, and render workers' memory",
+                           Limits())
 
 
 def load_settings(project: Project) -> Settings:
@@ -107,6 +128,11 @@ def load_settings(project: Project) -> Settings:
     if problems:
         raise InputError(problems)
     return settings
+
+
+def project_limits(project: Project) -> Limits:
+    """The project's limits (careleaf.yaml's ``limits``); InputError for a problem in careleaf.yaml."""
+    return load_settings(project).limits
 
 
 def _cross_check(settings: Settings) -> list[Problem]:

@@ -20,7 +20,9 @@ from typing import Any
 
 from careleaf.content import model
 from careleaf.content.items import wording_items
+from careleaf.content.load import MAX_FILE_BYTES
 from careleaf.errors import InputError, Problem, display_path
+from careleaf.project import read_own
 
 SOURCE_LANGUAGE = "en"
 BLOCK = "translated_from"
@@ -69,7 +71,7 @@ def mark_reviewed(path: Path, source: model.TreatmentWording | model.SharedWordi
     Run by the translator after bringing the translation up to date. Only that
     block (always the last in the file) is replaced; comments and wording stay.
     """
-    text = path.read_text("utf-8")
+    text = read_own(path, limit=MAX_FILE_BYTES).decode("utf-8")
     kept = re.split(rf"(?m)^{BLOCK}:.*$", text, maxsplit=1)[0].rstrip() + "\n"
     lines = [f"\n{BLOCK}:",
              f"  # Written by '{COMMAND}'; do not edit by hand.",

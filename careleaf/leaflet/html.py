@@ -3,6 +3,12 @@
 There is one environment: autoescaping is on and undefined names fail loudly.
 Content is always text; the only HTML that content produces comes from the
 light-formatting renderer below, which has raw HTML switched off.
+
+Templates are the project's own files, but they are not trusted as code: they render in
+Jinja2's immutable sandbox, so a template reaches only the leaflet's data and the filters
+below, never Python's internals (``{{ cycler.__init__.__globals__ }}`` fails the leaflet,
+naming the template). Each template is read as any project file is
+(careleaf.project.read_regular): a regular file inside its templates folder, of limited size.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_decimal
@@ -27,20 +34,54 @@ from careleaf.pdf.fonts import Fonts, fonts_in
 from careleaf.content import model, references
 from careleaf.content.locales import reader_locale
 from careleaf.pdf.watermark import MARK_META
-from careleaf.project import TEMPLATES, THEME, Project
+from careleaf.errors import display_path
+from careleaf.project import TEMPLATES, THEME, Project, Refused, read_regular
+from careleaf.content.settings import Limits
 from careleaf.content.fields import Duration
 
 
 _MARKDOWN = MarkdownIt("zero", {"html": False, "breaks": False}).enable(["emphasis", "list"])
 
 
-def environment(folders: tuple[Path, ...]) -> jinja2.Environment:
+class TemplateRefused(jinja2.TemplateError):
+    """A template that may not be used: not a regular file of its folder, too large, or reaching past the sandbox."""
+
+
+class _OwnFiles(jinja2.BaseLoader):
+    """Templates from ``folders``, the first folder that has one winning, each read as any project file is."""
+
+    def __init__(self, folders: tuple[Path, ...], limit: int):
+        self.folders, self.limit = tuple(Path(folder) for folder in folders), limit
+
+    def get_source(self, environment: jinja2.Environment, template: str):
+        pieces = jinja2.loaders.split_template_path(template)    # refuses '..'
+        for folder in self.folders:
+            path = folder.joinpath(*pieces)
+            if not (path.exists() or path.is_symlink()):
+                continue
+            try:
+                source = read_regular(path, within=(folder,), limit=self.limit, setting="limits.asset_bytes")
+            except Refused as refused:
+                raise TemplateRefused(str(refused)) from None
+            mtime = path.stat().st_mtime_ns
+            return source.decode("utf-8"), str(path), lambda: _mtime(path) == mtime
+        raise jinja2.TemplateNotFound(template)
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def environment(folders: tuple[Path, ...], *, limit: int = Limits().asset_bytes) -> jinja2.Environment:
     """The one Jinja2 environment every leaflet is drawn with; a template is looked up in each folder in turn."""
-    env = jinja2.Environment(
+    env = ImmutableSandboxedEnvironment(
         # "theme/…" always names careleaf's own template, so a project's file can extend or include the
         # theme's file of the same name and change one part of it instead of copying it whole.
-        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(list(folders)),
-                                    jinja2.PrefixLoader({"theme": jinja2.FileSystemLoader(str(THEME / TEMPLATES))})]),
+        loader=jinja2.ChoiceLoader([_OwnFiles(folders, limit),
+                                    jinja2.PrefixLoader({"theme": _OwnFiles((THEME / TEMPLATES,), limit)})]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -142,7 +183,24 @@ def render(env: jinja2.Environment, leaflet: Leaflet, fonts: Fonts) -> str:
     context: dict[str, Any] = {"leaflet": leaflet, "brand": leaflet.brand, "label": leaflet.words,
                                "timeline_picture": timeline_picture(leaflet, fonts),
                                "qr": qr_code(leaflet), "mark": mark_words(leaflet), "mark_meta": MARK_META}
-    return template.render(context)
+    try:
+        return template.render(context)
+    except SecurityError as error:
+        place = _template_place(error.__traceback__)
+        raise TemplateRefused(f"{place}the template reaches for something templates may not use ({error}); "
+                              "templates print the leaflet's data with the filters careleaf documents, "
+                              "nothing else") from None
+
+
+def _template_place(trace) -> str:
+    """'templates/x.html:3: ', the innermost template line a traceback passes through (Jinja2 puts them there)."""
+    place = ""
+    while trace is not None:
+        name = trace.tb_frame.f_code.co_filename
+        if name.endswith(".html"):
+            place = f"{display_path(Path(name))}:{trace.tb_lineno}: "
+        trace = trace.tb_next
+    return place
 
 
 def mark_words(leaflet: Leaflet) -> str | None:

@@ -3,8 +3,9 @@
 Reads every input as the build does, then reports findings at the line they
 concern, each an error, a warning or a note (info):
 
-* errors: invalid input (the build's own messages) and leaflets past their
-  review date, which the build would refuse;
+* errors: invalid input (the build's own messages), logos, stylesheets and
+  fonts the renderer would refuse (careleaf.pdf.assets: the same rules and
+  limits), and leaflets past their review date, which the build would refuse;
 * warnings: sections no leaflet prints, reviews due soon or never planned,
   translations older than their English source, and wording that is hard to
   read: long sentences, hard words, and answers scoring past the targets in
@@ -35,6 +36,7 @@ from careleaf.content.translation import is_new, record_command
 from careleaf.content.validate import origin
 from careleaf.errors import InputError, Problem, display_path
 from careleaf.leaflet.assemble import assemble, jobs
+from careleaf.pdf.assets import Assets, file_problem, stylesheet_problems
 from careleaf.project import Project
 from careleaf.review.approve import changed_since_approval
 from careleaf.review.safety import safety_findings
@@ -65,13 +67,15 @@ def run(project: Project, today: dt.date | None = None) -> Report:
     """Check the whole project; never raises for bad input, which becomes error findings."""
     today = today or current_date()
     settings, problems = load_check_settings(project.content)
-    report = Report([_invalid(p) for p in problems + _desk_settings_problems(project)])
+    known = problems + _desk_settings_problems(project)
+    report = Report([_invalid(p) for p in known])
     try:
         catalog = load_catalog(project)
     except InputError as error:
-        report.findings += [_invalid(p) for p in error.problems]
+        report.findings += [_invalid(p) for p in error.problems if p not in known]   # careleaf.yaml's, once
         report.findings.sort(key=Finding.sort_key)
         return report
+    report.findings += asset_findings(catalog)
     report.findings += unused_sections(catalog)
     report.findings += retyped_figures(catalog)
     report.findings += pointers_to_missing_boxes(catalog)
@@ -85,6 +89,21 @@ def run(project: Project, today: dt.date | None = None) -> Report:
         report.findings += found
     report.findings.sort(key=Finding.sort_key)
     return report
+
+
+def asset_findings(catalog: Catalog) -> list[Finding]:
+    """What the renderer would refuse: each brand's logo, the stylesheets and what they name (fonts, images)."""
+    assets = Assets(catalog.project.asset_folders, catalog.limits)
+    found = []
+    for name, brand in catalog.brands.items():
+        problem = file_problem(assets, catalog.logo(name))
+        if problem:
+            found.append(finding_for(origin(brand).problem("", "logo"), "error", "asset",
+                                     f"the logo cannot be printed: {problem}"))
+    for problem in stylesheet_problems(assets):
+        found.append(Finding(display_path(catalog.project.styles), 1, "error", "asset",
+                             f"the stylesheets cannot be used: {problem}"))
+    return found
 
 
 def _desk_settings_problems(project: Project) -> list[Problem]:

@@ -121,9 +121,10 @@ async def preview_page(request: Request, brand: str, lang: str, treatment: str, 
     return Response(preview.pages[number - 1], media_type="image/png")
 
 
-async def catalog_preview(request: Request, choice: Choice):
+async def catalog_preview(request: Request, choice: Choice, *, failures: list[str] | None = None):
     """The catalog leaflet's preview for the project as it is now (and today: a leaflet can become overdue);
-    the last good one while the content is broken; None for a leaflet the catalog does not have."""
+    the last good one while the content is broken; None for a leaflet the catalog does not have.
+    ``failures``: given, a render that failed adds its message there (the editor shows it)."""
     catalog, _ = await asyncio.to_thread(catalog_now, request.app)
     if catalog is not None and choice_problems(catalog, choice):
         return None                  # refused here, without taking a render worker's time
@@ -131,8 +132,10 @@ async def catalog_preview(request: Request, choice: Choice):
     previews: OrderedDict = request.app.state.previews
     key, last = (choice, stamp_of(request.app), today(time_zone)), ("last", choice)
     if key not in previews:
-        preview, _ = await render_errors(request.app.state.renderer.preview(choice))
+        preview, failure = await render_errors(request.app.state.renderer.preview(choice))
         if preview is None:
+            if failures is not None and failure:
+                failures.append(failure)
             return previews.get(last)
         previews[key] = previews[last] = preview
         while len(previews) > MAX_PREVIEWS:
