@@ -60,12 +60,16 @@ async def personalise(request: Request):
 
 
 async def _email(request: Request, choice: Choice, patient: dict[str, str], form: FormData, staff: str):
-    from careleaf.desk.send import GENERATE, refuse_draft_email, send    # here, not at the top: the outbox's huey
+    from careleaf.desk.database import Unavailable
+    from careleaf.desk.send import GENERATE, refuse_draft_email, send    # here, not at the top: the outbox
 
     try:
         refuse_draft_email(request.app.state.training)       # before a leaflet is made for nothing
     except HandoutError as error:
         return await _desk_page(request, choice, form=form, problem="\n".join(error.problems), status=400)
+    problem = _address_problem(form)
+    if problem:       # before a leaflet is made for nothing
+        return await _desk_page(request, choice, form=form, problem=problem, status=400)
     made, problem = await render_errors(request.app.state.renderer.handout(choice, patient))
     if problem:
         return await _desk_page(request, choice, form=form, problem=problem, status=400)
@@ -75,7 +79,9 @@ async def _email(request: Request, choice: Choice, patient: dict[str, str], form
             reference=str(form.get("reference", "")), staff=staff, made=made, settings=request.app.state.settings,
             password=GENERATE if form.get("lock") else None, outbox=outbox_of(request.app),
             catalog=catalog_now(request.app)[0],
-            key=str(form.get("form_key", ""))[:64] or None)
+            key=str(form.get("form_key", ""))[:64] or None, consent=form.get("consent") == "1")
+    except Unavailable as error:        # the disk or the database: what to do, in plain words
+        return await _desk_page(request, choice, form=form, problem="\n".join(error.problems), status=503)
     except (HandoutError, InputError) as error:     # the address, the settings: plain words, no values
         return await _desk_page(request, choice, form=form, problem="\n".join(str(p) for p in error.problems),
                                 status=400)
@@ -89,6 +95,16 @@ async def _email(request: Request, choice: Choice, patient: dict[str, str], form
     # The password is shown once, on this response only; the status page (a plain URL) never has it.
     return page(request, "sent.html", send=outbox_of(request.app).status(sent.id) or {"status": sent.status, "id": sent.id},
                 password=sent.password, refresh=False, already=False)
+
+
+def _address_problem(form: FormData) -> str | None:
+    """The address typed twice must match (a typo would send one patient's leaflet to a stranger), and the
+    patient must have agreed to email."""
+    if str(form.get("email", "")).strip().lower() != str(form.get("email_again", "")).strip().lower():
+        return "email: the two addresses differ; type the patient's address again in both boxes"
+    if form.get("consent") != "1":
+        return "consent: tick the box once the patient has agreed to have their leaflet emailed"
+    return None
 
 
 @router.get("/sends/{send_id}", response_class=HTMLResponse)
@@ -147,7 +163,7 @@ async def _desk_page(request: Request, choice: Choice, *, form: FormData | None 
     options = choices(catalog, choice) if catalog else None
     chosen = bool(options and options.complete)
     preview = await catalog_preview(request, choice) if chosen else None
-    values = {name: str(form.get(name, "")) for name in FIELDS + ("email", REFERENCE.name)} if form else {}
+    values = {name: str(form.get(name, "")) for name in FIELDS + ("email", "email_again", REFERENCE.name)} if form else {}
     return page(request, "desk.html", status=status, options=options, choice=choice, chosen=chosen,
                 preview=preview, personal=_inline(personal), problem=problem, content_problem=content_problem,
                 values=values, fields=PATIENT_FIELDS, reference=REFERENCE, page_urls=page_urls(request, choice, preview),
