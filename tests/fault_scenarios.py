@@ -118,7 +118,9 @@ def queue_one(root: Path, rendered, *, reference: str, to: str, outbox: Outbox) 
 
 def configure(root: Path, mail: MailServer, *, storage: str = "sqlite", namespace: str | None = None,
               data: str | None = None, **outbox) -> None:
-    settings: dict = {"email": mail.settings(), "outbox": {"storage": storage, "retry_delay": 0.5, "lease": 2,
+    email = mail.settings()
+    email.pop("timeout")         # careleaf's default: RFC 5321's 10 minutes for the final reply
+    settings: dict = {"email": email, "outbox": {"storage": storage, "retry_delay": 0.5, "lease": 2,
                                                            "poll": 0.1} | outbox}
     if namespace:
         settings["outbox"]["namespace"] = namespace
@@ -255,19 +257,16 @@ def storage_full(scene: Scene, tmpfs: Path, count: int = 10) -> Counts:
 
 def _fill(path: Path) -> None:
     """Fill the file system ``path`` is on, to the last block."""
-    with open(path, "wb") as out:
-        try:
-            while True:
-                out.write(b"\0" * 65536)
-                out.flush()
-        except OSError:
-            pass
-        try:
-            while True:
-                out.write(b"\0" * 512)
-                out.flush()
-        except OSError:
-            pass
+    descriptor = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        for size in (65536, 512, 1):
+            try:
+                while True:
+                    os.write(descriptor, b"\0" * size)
+            except OSError:
+                pass
+    finally:
+        os.close(descriptor)
 
 
 def mount_tmpfs(folder: Path, size: str = "4m") -> None:

@@ -139,7 +139,7 @@ def test_a_full_disk_refuses_plainly_loses_nothing_and_claims_no_key(tmp_path, m
 
 def test_retrying_is_given_up_after_retry_days_and_the_message_kept_for_a_retry(tmp_path, mail, workers, rendered):
     root = approved_project(tmp_path / "clinic")
-    faults.configure(root, mail, retry_days=0.00003)        # about 2.6 s
+    faults.configure(root, mail, retry_days="0.00003")        # about 2.6 s
     scene = faults.Scene(root, mail, workers, {}, rendered)
     mail.stop()
     [send_id] = scene.queue(1)

@@ -14,12 +14,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import os
 import unicodedata
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 from careleaf.content.catalog import load_catalog
 from careleaf.content.governance import today as clinic_today
 from careleaf.content.settings import load_settings
+from careleaf.desk.database import DATABASE_FILE, LOCAL, Database, open_database
 from careleaf.errors import RevisionError
 from careleaf.handout.handouts import HandoutRecord
 from careleaf.handout.patient import STAFF, check_reference, checked_text
@@ -28,6 +31,7 @@ from careleaf.review.approve import approved_wording, item_texts
 from careleaf.review.changes import compare, field_changes
 from careleaf.review.git import current_revision
 
+REGISTER_FILE = DATABASE_FILE      # one machine's register: a table of the desk's SQLite file, beside the outbox
 CHANNELS = ("print", "email", "eml")
 
 
@@ -55,8 +59,6 @@ COLUMNS = tuple(f.name for f in fields(Entry))
 
 def project_register(project, settings=None) -> "Register":
     """The project's register, in the desk's database (careleaf.yaml's ``data:`` or the group's PostgreSQL)."""
-    from careleaf.desk.database import open_database     # here: database imports settings, not the register
-
     return Register(open_database(project, settings or load_settings(project)))
 
 
@@ -96,7 +98,12 @@ def insert_entry(tx, record: dict, *, channel: str, send_id: str = "") -> Entry 
 class Register:
     """The register's table in the desk's database, for this project's namespace."""
 
-    def __init__(self, database):
+    def __init__(self, database: Database | Path):
+        """``database``: the desk's, or the path of an SQLite file of its own (a copy, a test's)."""
+        if isinstance(database, Path):
+            if not database.exists():       # created private: the register is about patients' treatments
+                os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+            database = Database("sqlite", str(database), LOCAL, str(database))
         self.db = database
 
     def add(self, record: HandoutRecord, *, channel: str, staff: str, reference: str = "", revision: str = "") -> Entry:

@@ -67,10 +67,8 @@ async def _email(request: Request, choice: Choice, patient: dict[str, str], form
         refuse_draft_email(request.app.state.training)       # before a leaflet is made for nothing
     except HandoutError as error:
         return await _desk_page(request, choice, form=form, problem="\n".join(error.problems), status=400)
-    problem = _address_problem(form)
-    if problem:       # before a leaflet is made for nothing
-        return await _desk_page(request, choice, form=form, problem=problem, status=400)
     made, problem = await render_errors(request.app.state.renderer.handout(choice, patient))
+    problem = problem or _address_problem(form)     # a leaflet not for patients is said first
     if problem:
         return await _desk_page(request, choice, form=form, problem=problem, status=400)
     try:
