@@ -219,7 +219,7 @@ def queue(root: Path, rendered, *, reference: str, to: str = ADDRESS, outbox: Ou
 def test_leaflet_is_delivered_in_the_patients_language_naming_the_clinic_only(root, mail, workers, lang):
     configure(root, mail)
     sent = send(root, Choice(BRAND, TREATMENT, "aftercare", lang), patient=AYSE, to=ADDRESS, reference="P-1",
-                staff="desk-1", now=NOW)
+                staff="desk-1", now=NOW, consent=True)
     assert (sent.status, sent.password) == ("queued", None)
     workers.start(root, mail.environment())
     [received] = mail.wait_for(1, DEADLINE)
@@ -395,7 +395,8 @@ def test_a_line_break_in_a_patient_field_is_refused_before_anything_is_queued(ro
 def test_command_refuses_a_header_injection_without_echoing_it(root):
     configure(root, None, email_settings={"host": "localhost", "port": 2525, "security": "starttls", "sender": USER})
     done = subprocess.run([sys.executable, str(GENERATE), "--project", str(root), "send", *CHOICE_OPTIONS,
-                           "--lang", "en", "--fields", "-"], input=json.dumps(AYSE | {"to": "a@b.com\r\nBcc: x@y.com"}),
+                           "--lang", "en", "--consent", "--fields", "-"],
+                          input=json.dumps(AYSE | {"to": "a@b.com\r\nBcc: x@y.com"}),
                           capture_output=True, text=True, cwd=root, timeout=120)
     assert done.returncode == 2
     assert done.stderr.startswith("Error: email:")

@@ -67,10 +67,13 @@ def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str,
     ``password``: None sends the PDF unlocked; GENERATE makes a password (returned, never stored);
     any other text locks it with that text. ``made``: the leaflet, already made by ``handout`` for this
     choice and patient (the front desk renders in its own pool). ``key``: what makes a send without a patient
-    reference the same send (the desk's form, so a double click sends once). Raises HandoutError for a wrong
-    field or address.
+    reference the same send (the desk's form, so a double click sends once). ``consent``: the patient agreed
+    to have it emailed (when is recorded with the send; nothing is queued without it). Raises HandoutError for
+    a wrong field or address.
     """
     refuse_draft_email(allow_draft)
+    if eml is None and consent is not True:
+        raise HandoutError([NO_CONSENT])
     project = project if isinstance(project, Project) else Project(Path(project))
     settings = settings or load_settings(project)
     if eml is not None:

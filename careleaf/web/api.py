@@ -244,8 +244,7 @@ async def send_status(request: Request, send_id: str):
     found = find_send(request.app, send_id)
     if found is None:
         raise HTTPException(404, "No such email in the outbox.")
-    return SendStatus(**{name: found.get(name) or SendStatus.model_fields[name].default
-                         for name in SendStatus.model_fields})
+    return SendStatus(**{name: found[name] for name in SendStatus.model_fields if name in found})
 
 
 @router.post("/register/search", response_model=list[Entry],

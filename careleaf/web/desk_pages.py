@@ -17,6 +17,7 @@ from careleaf.errors import HandoutError, InputError
 from careleaf.handout.choice import Choice, choice_problems
 from careleaf.handout.patient import FIELDS, PATIENT_FIELDS, REFERENCE, check_reference
 from careleaf.web.common import check_csrf, choice_from, page, patient_from, render_errors, signed_in
+from careleaf.desk.outbox import FINISHED
 from careleaf.desk.register import register_handout
 from careleaf.web.catalog_view import catalog_now, choices, find_send, outbox_of, stamp_of, version_of
 
@@ -111,7 +112,7 @@ async def send_status(request: Request, send_id: str):
     found = find_send(request.app, send_id)
     if found is None:
         raise HTTPException(404, "No such email in the outbox.")
-    return page(request, "sent.html", send=found, password=None, refresh=found["status"] not in ("sent", "failed"),
+    return page(request, "sent.html", send=found, password=None, refresh=found["status"] not in FINISHED,
                 already=request.query_params.get("already") == "1")
 
 
