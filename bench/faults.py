@@ -116,9 +116,16 @@ def write(path: Path, rows, args) -> None:
         else:
             lines.append(f"| {name} | {storage} | {c.queued} | {c.sent} | {c.delivered} | {c.duplicates} | "
                          f"{c.failed} | {c.registered} | {c.left} | {seconds:.1f} s |")
+    text = path.read_text("utf-8") if path.exists() else "# careleaf front-desk benchmark results\n"
+    if args.only:       # the rows not run again stay as they were
+        ran = {f"| {name} | {storage} |" for name, storage, _, _ in rows}
+        old = SECTION.search(text)
+        kept = [line for line in (old.group(0).splitlines() if old else [])
+                if line.startswith("| ") and not line.startswith(("| Fault", "|---")) and
+                not any(line.startswith(prefix) for prefix in ran)]
+        lines[len(lines) - len(rows):len(lines) - len(rows)] = kept
     lines.append("<!-- /faults -->")
     section = "\n".join(lines)
-    text = path.read_text("utf-8") if path.exists() else "# careleaf front-desk benchmark results\n"
     text = SECTION.sub(lambda _: section, text) if SECTION.search(text) else text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text, "utf-8")
     print(section)

@@ -288,6 +288,10 @@ class Workers:
         AssertionError if one has not exited within ``timeout`` seconds."""
         running = [process for process in self.processes if process.poll() is None]
         for process in running:
+            # A signal that arrives while Python is still starting may be lost: wait until the worker runs
+            # (it has installed its handlers when it says so).
+            wait_until(lambda: process.poll() is not None or "delivering with" in self.log(process), timeout,
+                       what="a worker to start")
             process.send_signal(signal.SIGINT)
         for process in running:
             try:
