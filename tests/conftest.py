@@ -316,7 +316,6 @@ COMPONENTS = {
     "node": ("nodejs",),
     "pdfjs": ("nodejs", "npm"),
     "postgres": ("postgresql",),
-    "redis": ("redis-server",),
 }
 # What `npm ci` (from package-lock.json) adds for a component, beyond its system packages.
 NPM_INSTALLS = {"pdfjs": ROOT / "node_modules" / "pdfjs-dist"}

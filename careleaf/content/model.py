@@ -299,6 +299,8 @@ class Brand:
                                                   "this one (the leaflet says so); without it, a gap is an error",
                                                   None)
     email: Optional[Verbatim] = field("An email address for questions", None)
+    sender: Optional[Verbatim] = field("The address this clinic's leaflets are emailed from (the mail server "
+                                       "must allow it); without it, careleaf.yaml's email sender", None)
     leaflet_page: Optional[Url] = field("The web page of each leaflet on the clinic's own website, for a QR code; "
                                         "{code} and {lang} are filled in, e.g. https://clinic.example/leaflets/{code}. "
                                         "Give this or site_url, not both", None)
