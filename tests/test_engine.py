@@ -301,5 +301,5 @@ def test_each_text_run_is_noted_with_its_words_by_page_and_mcid():
     with pikepdf.open(BytesIO(data)) as pdf:
         assert set(runs) == set(range(len(pdf.pages)))
     words = [text for page in runs.values() for text in page.values()]
-    assert "After your treatment" in words and "Call us with any question." in words
+    assert "Read this leaflet at home." in words and "Call us with any question." in words
     assert all(isinstance(mcid, int) for page in runs.values() for mcid in page)
