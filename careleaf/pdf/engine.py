@@ -21,7 +21,7 @@ What careleaf relies on beyond it (WeasyPrint 70)
    inside ``aria-hidden="true"``, and a header cell's ``scope``. None of that is in the PDF: it cannot be
    repaired afterwards. The same wrapper, called for a page box, reads the builder's ``tags`` argument
    (the page's marked content: each box with its ``{'tag', 'mcid'}``) before the builder consumes it, and
-   hands tagging each text box's ``text`` and ``style['direction']`` by MCID (``note_runs``): the words
+   hands tagging each text box's ``text`` by MCID (``note_runs``): the words
    in logical order, which the glyphs WeasyPrint draws (visual order, shaped, with ToUnicode entries that
    WeasyPrint issue 2841 leaves empty or in the wrong order) do not give back. Classes ``PageBox`` and
    ``TextBox`` of weasyprint.formatting_structure.boxes.
@@ -77,17 +77,9 @@ from typing import Callable, Iterator
 
 # note(structure element, HTML element, its tag): called once per structure element while careleaf writes.
 Note = Callable[[dict, object, str], None]
-# note_runs(page number, {MCID: Run}): called once per page while careleaf writes, with each text run's words.
+# note_runs(page number, {MCID: words}): called once per page while careleaf writes, with the words each text
+# run draws, as the HTML has them (logical order).
 NoteRuns = Callable[[int, dict], None]
-
-
-@dataclass(frozen=True)
-class Run:
-    """The words one piece of marked content on a page draws, as the HTML has them (logical order), and
-    whether they are laid out right to left."""
-
-    text: str
-    rtl: bool
 
 # The tag-tree builder's parameters, as the wrapper expects to find them.
 BUILDER_PARAMETERS = ("box", "parent", "pdf", "page_number", "nums", "annotations", "tags")
@@ -236,8 +228,7 @@ def _noting(original):
 
 def _runs(tags: dict) -> dict:
     text_box = _box_classes().TextBox
-    return {kid["mcid"]: Run(box.text, box.style["direction"] == "rtl")
-            for box, kid in tags.items() if isinstance(box, text_box)}
+    return {kid["mcid"]: box.text for box, kid in tags.items() if isinstance(box, text_box)}
 
 
 # --- the laid-out pages ---------------------------------------------------------------------

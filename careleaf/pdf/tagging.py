@@ -69,7 +69,7 @@ class _Recording:
     hidden: set = field(default_factory=set)       # HTML elements inside aria-hidden="true"
     languages: dict = field(default_factory=dict)  # HTML element -> the language of its words
     numbers: dict = field(default_factory=dict)    # (HTML element, tag) -> its number, in order of first use
-    runs: dict = field(default_factory=dict)       # page number -> {MCID: engine.Run}
+    runs: dict = field(default_factory=dict)       # page number -> {MCID: the words it draws}
     texts: dict = field(default_factory=dict)      # a language or a link's words -> its number
 
     def text_number(self, text: str) -> int:
@@ -286,9 +286,8 @@ class _Fix:
             runs = [self.runs.get(number, {}).get(mcid) for number, mcid in own]
             if not own or None in runs:
                 continue
-            if any(_words(run.text) != _words(drawn.get(number, {}).get(mcid, ""))
-                   for run, (number, mcid) in zip(runs, own)):
-                element.ActualText = pikepdf.String("".join(run.text for run in runs))
+            if any(_words(run) != _words(drawn.get(number, {}).get(mcid, "")) for run, (number, mcid) in zip(runs, own)):
+                element.ActualText = pikepdf.String("".join(runs))
 
     # The ParentTree, rebuilt from the tree as it now is.
     def _rebuild_parent_tree(self, root, tops) -> None:
