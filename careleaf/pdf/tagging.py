@@ -35,6 +35,7 @@ from careleaf.pdf import engine
 from careleaf.pdf.drawing import follow_reading_order
 from careleaf.pdf.fontstamps import settle_font_timestamps
 from careleaf.pdf.glyphtext import drawn_text, mend_to_unicode
+from careleaf.pdf.raised import lower_raised_glyphs
 from careleaf.pdf.structure import (content, element_kids, is_element, kids, marked, page_numbers, page_of, role,
                                     top_elements, tree_items, walk)
 
@@ -130,7 +131,8 @@ def _languages(root, inherited: str = "") -> dict:
 def mend(data: bytes, *, finish: Callable[[pikepdf.Pdf], None] | None = None, settle_fonts: bool = False,
          runs: dict | None = None, texts: list[str] | None = None) -> bytes:
     """A WeasyPrint PDF with its margin boxes and hidden content as artifacts and its split elements whole,
-    its glyphs mapped to the text they draw (careleaf.pdf.glyphtext) and, given the ``runs`` noted while it
+    its glyphs mapped to the text they draw (careleaf.pdf.glyphtext), marks drawn on the line
+    (careleaf.pdf.raised) and, given the ``runs`` noted while it
     was written, /ActualText on each element whose glyphs do not read as its words; with ``settle_fonts``,
     its subset fonts' timestamps no longer the time of the build."""
     with pikepdf.open(BytesIO(data)) as pdf:
@@ -138,6 +140,7 @@ def mend(data: bytes, *, finish: Callable[[pikepdf.Pdf], None] | None = None, se
         if root is None and finish is None and not settle_fonts:
             return data
         mend_to_unicode(pdf)
+        lower_raised_glyphs(pdf)
         if root is not None:
             _Fix(pdf, runs or {}, texts or []).run(root)
         if settle_fonts:
