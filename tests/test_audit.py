@@ -377,6 +377,13 @@ def test_a_link_without_alternate_text_is_found():
     assert _counts(_mended(link))["link without alternate text"] == 0
 
 
+def test_a_mark_drawn_off_the_line_is_found():
+    words = ('<html lang="ar" dir="rtl"><head><title>A test</title><style>@page { size: A6 }</style></head>'
+             "<body><h1>عنوان</h1><p>ابقَ منتصبًا. لا تستلقِ ولا تنحنِ.</p></body></html>")
+    assert _counts(_raw(words))["raised mark"] >= 1                    # WeasyPrint raises a mark with Ts
+    assert _counts(_mended(words))["raised mark"] == 0
+
+
 def test_content_drawn_out_of_reading_order_is_found():
     bullets = _page("<h1>Steps</h1><ul><li>Stay upright</li><li>Do not rub the area</li><li>Call us</li></ul>")
     assert _counts(_raw(bullets))["drawing order"] >= 1                 # WeasyPrint draws the bullets last

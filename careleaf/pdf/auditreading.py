@@ -10,6 +10,9 @@ language
     English with an Arabic voice. Told by script, so English inside a Turkish leaflet is not found.
 link without alternate text
     a link annotation without /Contents, or not held by a Link element of the tag tree that has an /Alt.
+raised mark
+    a combining mark (an Arabic fatha, tanwin or shadda) drawn with a text rise: Poppler and PDFium take a
+    glyph off the line for the start of another word, so the word it sits on is copied and read as two.
 drawing order
     tagged content drawn in another order than the tags read it: copy, search highlighting, reflow and
     read-aloud in viewers follow the drawing (counted as the fewest pieces that would have to move).
@@ -27,7 +30,7 @@ from careleaf.pdf.drawing import out_of_order
 from careleaf.pdf.glyphtext import drawn_text, read_cmap
 from careleaf.pdf.structure import content, is_element, kids, marked, page_numbers, page_of, top_elements, tree_items
 
-KINDS = ("unicode mapping", "language", "link without alternate text", "drawing order")
+KINDS = ("unicode mapping", "language", "link without alternate text", "raised mark", "drawing order")
 
 # The script each language is written in, where it is not Latin; languages written in several are left out.
 SCRIPTS = {"ar": "ARABIC", "fa": "ARABIC", "ur": "ARABIC", "ps": "ARABIC", "he": "HEBREW", "yi": "HEBREW",
@@ -39,9 +42,9 @@ _SHOWING = ("Tj", "TJ", "'", '"')
 
 
 def problems(pdf: pikepdf.Pdf, problem) -> list:
-    """Every problem of the four kinds in an open PDF; ``problem(kind, page, detail, count)`` makes each."""
+    """Every problem of the kinds above in an open PDF; ``problem(kind, page, detail, count)`` makes each."""
     root = pdf.Root.get("/StructTreeRoot")
-    found = _unicode(pdf, problem) + _links(pdf, root, problem)
+    found = _unicode(pdf, problem) + _links(pdf, root, problem) + _raised(pdf, problem)
     if root is not None:
         found += _languages(pdf, root, problem) + _drawing_order(pdf, root, problem)
     return found
@@ -85,6 +88,38 @@ def _codes(font) -> tuple[int, dict | None]:
 def _strings(operands) -> list[bytes]:
     return [bytes(item) for operand in operands for item in (operand if isinstance(operand, pikepdf.Array) else [operand])
             if isinstance(item, pikepdf.String)]
+
+
+# --- raised marks -------------------------------------------------------------------------------
+
+def _raised(pdf: pikepdf.Pdf, problem) -> list:
+    found = []
+    for number, page in enumerate(pdf.pages, start=1):
+        fonts = page.obj.get("/Resources", Dictionary()).get("/Font", Dictionary())
+        maps, current, rise, saved, raised = {}, None, 0.0, [], 0
+        for instruction in pikepdf.parse_content_stream(page):
+            operator, operands = str(instruction.operator), instruction.operands
+            if operator == "q":
+                saved.append(rise)
+            elif operator == "Q" and saved:
+                rise = saved.pop()
+            elif operator == "Ts":
+                rise = float(operands[0])
+            elif operator == "Tf":
+                name = str(operands[0])
+                current = maps.setdefault(name, _codes(fonts.get(name)))
+            elif operator in _SHOWING and rise and current is not None and current[1]:
+                width, mapping = current
+                raised += sum(1 for data in _strings(operands) for i in range(0, len(data), width)
+                              if _is_mark(mapping.get(int.from_bytes(data[i:i + width], "big"), "")))
+        if raised:
+            found.append(problem("raised mark", number, f"{raised} mark(s) drawn off the line (text rise): "
+                                 "Poppler and PDFium read the word each sits on as two", raised))
+    return found
+
+
+def _is_mark(text: str) -> bool:
+    return bool(text) and all(unicodedata.category(char) == "Mn" for char in text)
 
 
 # --- language -----------------------------------------------------------------------------------
