@@ -61,7 +61,7 @@ def _lowered(instructions, resources, fonts) -> tuple[list, int]:
             rise = float(operands[0])
             continue                  # written where a glyph is shown, as it is then needed
         elif operator == "Tf":
-            font, size = _copies(resources.get(str(operands[0])), fonts), float(operands[1])
+            font, size = resources.get(str(operands[0])), float(operands[1])
         elif operator in ("BT", "ET", "Td", "TD", "Tm", "T*", "'", '"'):
             carried = 0.0             # each of these starts the line afresh
         lowered_here = False
@@ -70,8 +70,9 @@ def _lowered(instructions, resources, fonts) -> tuple[list, int]:
                 operator, operands = "TJ", _moved(operator, operands, -carried / size * 1000)
                 carried = 0.0
             wanted = rise
-            if rise and font is not None and size:
-                operands, moved = _with_copies(operator, operands, font, rise / size)
+            copies = _copies(font, fonts) if rise and size else None    # a font is read only if drawn raised
+            if copies is not None:
+                operands, moved = _with_copies(operator, operands, copies, rise / size)
                 carried, wanted, count, lowered_here = moved * size, 0.0, count + 1, True
             if wanted != drawn_rise:
                 out.append(pikepdf.ContentStreamInstruction([wanted], Operator("Ts")))
