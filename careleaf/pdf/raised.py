@@ -9,8 +9,11 @@ line's baseline for the start of another word, so "فورًا" was read as two w
 inside the glyph itself (a composite glyph of one component, offset), and draws that copy on the baseline with
 no rise: every glyph of the line now sits on one baseline for the readers, and the page looks the same (the
 offset is in font units, 1/1000 em: within 0.01 pt at the sizes the leaflets use). The copy maps to the same
-characters and has the same width. Fonts without TrueType outlines and an Identity glyph map are left as they
-are.
+characters and has the same width. A mark WeasyPrint also moves sideways by 0.1 em or more (a TJ number before
+it, undone after it) has that move put into its copy as well, since Poppler starts another word after such a
+gap; and the pieces of the line around a lowered glyph are shown by one TJ, since PDFium reads a mark shown
+on its own into another word of the line. Fonts without TrueType outlines and an Identity glyph map are left
+as they are.
 """
 
 from __future__ import annotations
@@ -176,7 +179,7 @@ class _Copies:
             if table in self.tt:
                 del self.tt[table]
         self.tt["post"].formatType = 3.0
-        self.tt.recalcBBoxes = False
+        self.tt.recalcBBoxes = self.tt.recalcTimestamp = False    # a rebuild stays byte for byte the same
         output = BytesIO()
         self.tt.save(output)
         self.program.write(output.getvalue())
