@@ -96,6 +96,7 @@ def environment(folders: tuple[Path, ...], *, limit: int = Limits().asset_bytes)
     env.filters["course_text"] = jinja2.pass_context(lambda ctx, course: course_text(course, ctx["leaflet"]))
     env.filters["direction"] = direction
     env.filters["ltr"] = jinja2.pass_context(lambda ctx, text: left_to_right(text, ctx["leaflet"].direction))
+    env.filters["link"] = jinja2.pass_context(lambda ctx, text, kind: link(text, kind, ctx["leaflet"].direction))
     env.filters["language_name"] = jinja2.pass_context(
         lambda ctx, code: Locale.parse(ctx["leaflet"].lang).languages.get(code, code))
     return env
@@ -132,6 +133,26 @@ def left_to_right(text: str, direction: str) -> Markup:
     isolation '020 7946 0321' prints as '0321 7946 020' in an Arabic leaflet, and a patient dials it.
     Left-to-right leaflets print it as it is."""
     return Markup('<bdi dir="ltr">{}</bdi>').format(text) if direction == "rtl" else escape(text)
+
+
+# Letters on a phone's keypad, for numbers written with words (1-800-FDA-1088).
+_KEYPAD = {letter: str(key) for key, letters in enumerate(("", "", "ABC", "DEF", "GHI", "JKL", "MNO", "PQRS",
+                                                              "TUV", "WXYZ")) for letter in letters}
+
+
+def link(text: str, kind: str, direction: str = "ltr") -> Markup:
+    """A phone number ("tel"), email address ("mailto") or web address ("web") as a link a patient can tap in
+    the PDF or the page, printed as written (kept left to right in right-to-left leaflets)."""
+    text = str(text)
+    if kind == "tel":
+        target = "tel:" + "".join(_KEYPAD.get(char.upper(), char) for char in text if char.isalnum() or char == "+")
+    elif kind == "mailto":
+        target = "mailto:" + text
+    elif kind == "web":
+        target = text if text.startswith(("https://", "http://")) else "https://" + text
+    else:
+        raise ValueError(f"no such kind of link: {kind!r}")
+    return Markup('<a href="{}">{}</a>').format(target, left_to_right(text, direction))
 
 
 def css_string(text: str) -> Markup:
