@@ -498,3 +498,37 @@ def test_arabic_leaflet_text_is_right_to_left(scratch, page):
     assert re.search("[\u0600-\u06ff]", leaflet_text(page)), "the text is in Arabic"
     # The untranslated fixture is not for patients yet, and the page says so.
     assert page.get_by_text("Not for patients.").is_visible()
+
+
+# --- what you print is what you see ------------------------------------------------------------------
+
+def print_button(page):
+    """The Print button of the leaflet shown (it names the leaflet: "Print BTX-FL-AC · English")."""
+    return page.locator("button[name=action][value=print]")
+
+
+def test_changing_the_menus_without_showing_never_prints_the_old_leaflet(desk, context, page):
+    """The pre-treatment leaflet in English shown; the menus changed to aftercare in Turkish, "Show" not
+    pressed; the date typed; Print. The PDF is the Turkish aftercare leaflet, or nothing: never the English
+    pre-treatment one."""
+    capture = PrintCapture(context)
+    page.goto(f"{desk.url}/?brand={BRAND}&treatment={TREATMENT}&kind=pre-treatment&lang=en")
+    pages_loaded(page)
+    page.fill("#f-name", NAME)
+    page.select_option("#kind", "aftercare")
+    page.select_option("#lang", "tr")
+    page.wait_for_load_state()
+    treated = page.locator("#f-treated")
+    joined = "T" if treated.get_attribute("type") == "datetime-local" else " "
+    treated.fill(f"{flow_treatment().isoformat()}{joined}14:30")
+    button = print_button(page)
+    if button.is_enabled():
+        with page.expect_popup() as opened:
+            button.click()
+        pdf = capture.wait(page)
+        opened.value.close()
+        printed = pdf_text(pdf)
+        assert "BTX-FL-AC" in printed and "BTX-FL-PT" not in printed and "Tedaviniz" in printed, printed[:300]
+        assert NAME in printed
+    assert page.locator("#f-name").input_value() == NAME, "the patient's name is kept"
+    assert "BTX-FL-AC" in button.inner_text() and "Türkçe" in button.inner_text()

@@ -4,8 +4,12 @@ page with a live preview; and a JSON API for practice-management systems.
 Routes, in one place:
 
     GET  /                         the desk: choose a leaflet (query: brand, treatment, kind, lang, large_print)
-    POST /handout                  personalise: action=preview (page images), print (the PDF) or email (queued)
+    POST /handout                  personalise: action=show, preview (page images), print, print_both (one PDF) or
+                                   email (queued); only for the leaflet the page showed (its 'shown' field)
+    POST /day/pick                 the desk filled from a row of the day's list
     GET  /sends/{id}               how an email went (queued, sent, failed)
+    GET|POST /day, POST /day/done  the day's list: load it (CSV), mark who has had their leaflets
+    GET  /today                    what this desk printed and emailed today
     GET  /preview/{...}/{n}.png    a page of a catalog leaflet
     GET  /editor                   check's findings and a live preview; /editor/events streams changes
     GET|POST /login, POST /logout  staff sign-in (only when accounts are configured)
@@ -35,7 +39,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from careleaf.handout.patient import safe_name
 from careleaf.project import Project
 from careleaf.content.settings import Settings, load_settings, secret
-from careleaf.web import api, desk_pages, editor_pages
+from careleaf.web import api, day_pages, desk_pages, editor_pages
 from careleaf.web.common import NeedsSignIn, check_csrf, page
 from careleaf.web.renderer import Renderer
 from careleaf.web.security import (STAND_IN_HASH, ApiTokenGate, Guard, LoginLimiter, new_csrf_token,
@@ -76,6 +80,7 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     app.include_router(desk_pages.router)
+    app.include_router(day_pages.router)
     app.include_router(editor_pages.router)
     app.include_router(api.router, prefix="/api")
 
