@@ -17,3 +17,15 @@
     });
   });
 })();
+
+// Keys for the counter: Alt and a button's letter (data-key) presses it, as a browser's access keys would, but
+// the same in every browser (Alt+Shift in one, Alt in another) and never clashing with the browser's own menus.
+(function () {
+  document.addEventListener("keydown", function (event) {
+    if (!event.altKey || event.ctrlKey || event.metaKey || !event.key) return;
+    var button = document.querySelector('button[data-key="' + event.key.toLowerCase() + '"]');
+    if (!button || button.disabled) return;
+    event.preventDefault();
+    button.click();
+  });
+})();
