@@ -472,7 +472,8 @@ def test_pages_need_a_signed_in_member_of_staff(accounts_root):
         assert client.get("/").status_code == 303
 
 
-def test_failed_sign_ins_are_limited(accounts_root):
+def test_failed_sign_ins_are_slowed(accounts_root):
+    """(tests/test_desk_counter.py shows the wait doubling, and a colleague never locked out.)"""
     app = create_app(Project(accounts_root), renderer=NoRenders())
     with TestClient(app, follow_redirects=False) as client:
         for attempt in range(5):
@@ -480,9 +481,8 @@ def test_failed_sign_ins_are_limited(accounts_root):
             assert failed.status_code == 401 and "do not match" in failed.text
         blocked = _sign_in(client, ACCOUNT, PASSWORD)
         assert blocked.status_code == 429 and "Too many failed attempts" in blocked.text
+        assert blocked.headers["retry-after"] == "1"
         assert client.get("/").status_code == 303, "a refused sign-in signs nobody in"
-        # The limit is per name as well as per address: another name from here is refused too.
-        assert _sign_in(client, "someone-else", PASSWORD).status_code == 429
         app.state.limiter = type(app.state.limiter)()         # a fresh limiter (after the window has passed)
         assert _sign_in(client, ACCOUNT, PASSWORD).status_code == 303
         assert client.get("/").status_code == 200

@@ -21,7 +21,9 @@ Patient fields travel only in POST bodies: never in a URL, a log line or a file
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 import secrets
 from collections import OrderedDict
 from contextlib import asynccontextmanager
@@ -42,8 +44,8 @@ from careleaf.content.settings import Settings, load_settings, secret
 from careleaf.web import api, day_pages, desk_pages, editor_pages
 from careleaf.web.common import NeedsSignIn, check_csrf, page
 from careleaf.web.renderer import Renderer
-from careleaf.web.security import (STAND_IN_HASH, ApiTokenGate, Guard, LoginLimiter, new_csrf_token,
-                                   password_matches)
+from careleaf.web.security import (STAND_IN_HASH, ApiRateLimiter, ApiTokenGate, Guard, LoginLimiter, Sessions,
+                                   new_csrf_token, password_matches, SESSION_HOURS)
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("careleaf.web")
@@ -72,7 +74,8 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
     app = FastAPI(title="careleaf front desk", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json")
     app.state.project, app.state.settings, app.state.training = project, settings, training
-    app.state.limiter = LoginLimiter()
+    app.state.limiter, app.state.sessions = LoginLimiter(), Sessions()
+    app.state.api_limiter = ApiRateLimiter(desk.api_requests_per_minute)
     app.state.previews = OrderedDict()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.undefined = StrictUndefined
@@ -93,23 +96,27 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
                     csrf: str = Form("")):
         check_csrf(request, csrf)
         limiter, address = request.app.state.limiter, request.client.host if request.client else "-"
-        keys = (f"address:{address}", f"name:{name}")
-        if limiter.blocked(*keys):
-            return page(request, "login.html", status=429, failed=True, blocked=True)
+        wait = limiter.wait(address, name)
+        if wait > 0:     # refused unchecked: too many failures from here, for now (never the account everywhere)
+            return page(request, "login.html", status=429, failed=True, blocked=True, wait=math.ceil(wait),
+                        headers={"Retry-After": str(math.ceil(wait))})
+        await asyncio.sleep(limiter.pause(name))
         account = next((a for a in desk.accounts if a.name == name), None)
         # An unknown name is checked against a stand-in hash too, so the time taken does not tell names apart.
         if not password_matches(account.password_hash if account else STAND_IN_HASH, password):
-            limiter.failed(*keys)
+            limiter.failed(address, name)
             return page(request, "login.html", status=401, failed=True)
-        limiter.succeeded(*keys)
+        limiter.succeeded(address, name)
         request.session.clear()
         request.session["staff"] = account.name
+        request.session["sid"] = request.app.state.sessions.start(account.name, account.password_hash)
         request.session["csrf"] = new_csrf_token()
         return RedirectResponse("/", status_code=303)
 
     @app.post("/logout", include_in_schema=False)
     async def logout(request: Request, csrf: str = Form("")):
         check_csrf(request, csrf)
+        request.app.state.sessions.end(request.session.get("sid"))     # a copy of the cookie is no use now
         request.session.clear()
         return RedirectResponse("/login" if desk.accounts else "/", status_code=303)
 
@@ -127,10 +134,10 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
     # Last added, first to run: the guard sees every request before anything reads it.
     key = secret(desk.secret_key_env) or secrets.token_urlsafe(32)   # without one, sign-ins last until a restart
     app.add_middleware(SessionMiddleware, secret_key=key, session_cookie="careleaf_session", same_site="strict",
-                       https_only=desk.https, max_age=12 * 3600)
+                       https_only=desk.https, max_age=SESSION_HOURS * 3600)
     if hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     app.add_middleware(ApiTokenGate)
-    app.add_middleware(Guard)
+    app.add_middleware(Guard, hsts=desk.https)
     app.openapi = lambda: api.contract(app)
     return app
