@@ -245,3 +245,32 @@ def test_api_tokens_are_rate_limited_with_retry_after(project, monkeypatch):
     assert [a.status_code for a in answers] == [200] * 5 + [429] * 2
     assert int(answers[-1].headers["retry-after"]) >= 1
     assert "Too many API requests" in answers[-1].json()["detail"]
+
+
+# --- the desk first ------------------------------------------------------------------------------------
+
+def test_desk_renders_go_first_and_the_api_never_takes_the_last_worker():
+    import asyncio
+
+    from careleaf.web.renderer import API, DESK, Turns
+
+    async def scenario() -> list[str]:
+        turns, started, release = Turns(2), [], asyncio.Event()
+
+        async def job(name: str, priority: int):
+            async with turns.turn(priority):
+                started.append(name)
+                await release.wait()
+
+        api = [asyncio.create_task(job(f"api{n}", API)) for n in range(5)]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert started == ["api0"], "a burst holds one worker of two, never both"
+        desk = asyncio.create_task(job("desk", DESK))
+        await asyncio.sleep(0)
+        assert started == ["api0", "desk"], "the desk's render starts at once, ahead of four waiting API ones"
+        release.set()
+        await asyncio.gather(desk, *api)
+        return started
+
+    assert asyncio.run(scenario())[2:] == ["api1", "api2", "api3", "api4"]

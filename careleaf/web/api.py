@@ -26,6 +26,7 @@ from careleaf.desk.register import Entry, project_register, register_handout
 from careleaf.leaflet.assemble import assemble, jobs
 from careleaf.web.common import render_errors
 from careleaf.web.catalog_view import catalog_now, find_send, outbox_of
+from careleaf.web.renderer import API
 from careleaf.web.security import NO_TOKEN, token_allowed
 
 # Declares the bearer scheme in the OpenAPI document; the token itself is checked before the body is read
@@ -204,7 +205,7 @@ async def leaflets(request: Request):
 @router.post("/handouts", summary="Make a patient's leaflet (the PDF); recorded in the register", response_class=Response,
              responses={200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
 async def make_handout(request: Request, body: HandoutRequest):
-    made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient)))
+    made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient), priority=API))
     if problem:
         raise HTTPException(422, problem)
     await _register_print(request, made.record, body)
@@ -216,7 +217,7 @@ async def make_handout(request: Request, body: HandoutRequest):
 async def queue_send(request: Request, body: SendRequest):
     from careleaf.desk.send import GENERATE, send      # here, not at the top: the outbox's huey, for email only
 
-    made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient)))
+    made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient), priority=API))
     if problem:
         raise HTTPException(422, problem)
     try:
