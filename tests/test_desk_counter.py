@@ -274,3 +274,42 @@ def test_desk_renders_go_first_and_the_api_never_takes_the_last_worker():
         return started
 
     assert asyncio.run(scenario())[2:] == ["api1", "api2", "api3", "api4"]
+
+
+# --- errors that keep the work -----------------------------------------------------------------------------
+
+def test_a_browsers_errors_are_pages_in_words_and_the_apis_stay_json(project, monkeypatch):
+    monkeypatch.setenv("CARELEAF_API_TOKENS", TOKEN)
+    with TestClient(create_app(Project(project), renderer=Stand()), follow_redirects=False) as client:
+        for path in ("/no-such-page", "/sends/" + "0" * 32):
+            missing = client.get(path)
+            assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+            assert "Page not found" in missing.text and 'href="/"' in missing.text
+        expired = client.post("/day/done", data={"row": "1", "csrf": "old"})
+        assert expired.status_code == 403 and "nothing was done" in expired.text
+        large = client.post("/handout", content=b"a" * 70_000,
+                            headers={"content-type": "application/x-www-form-urlencoded"})
+        assert large.status_code == 413 and large.headers["content-type"].startswith("text/html")
+        api = client.get("/api/sends/" + "0" * 32, headers={"Authorization": f"Bearer {TOKEN}"})
+        assert api.status_code == 404 and api.headers["content-type"] == "application/json"
+
+
+def test_the_password_page_survives_a_reload_and_is_shown_to_that_browser_only(project):
+    """A locked PDF's password: the email POST redirects to the status page, which shows it to the browser that sent
+    it, again on a reload, until staff say it was told (a new request never sends a second email)."""
+    root = settings(project, email={"host": "127.0.0.1", "port": 9, "security": "none",
+                                    "sender": "leaflets@harbourskin.example"})
+    with TestClient(create_app(Project(root)), follow_redirects=False) as client:
+        token = csrf_of(client.get("/", params=AFTERCARE).text)
+        sent = client.post("/handout", data={**SHOWN, "csrf": token, "treated": f"{today_in_london()} 10:00",
+                                             "email": "patient@example.com", "lock": "1", "action": "email"})
+        assert sent.status_code == 303 and re.fullmatch(r"/sends/[0-9a-f]{32}", sent.headers["location"])
+        status = client.get(sent.headers["location"])
+        password = re.search(r'class="secret"><strong>([^<]+)</strong>', status.text)[1]
+        reloaded = client.get(sent.headers["location"])
+        assert password in reloaded.text, "a reload keeps the password"
+        with TestClient(client.app) as other:
+            assert password not in other.get(sent.headers["location"]).text, "another browser never sees it"
+        told = client.post(sent.headers["location"] + "/told", data={"csrf": token})
+        assert told.status_code == 303
+        assert password not in client.get(sent.headers["location"]).text, "told: forgotten"

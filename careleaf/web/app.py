@@ -30,11 +30,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Form, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from jinja2 import StrictUndefined
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -48,6 +50,13 @@ from careleaf.web.security import (STAND_IN_HASH, ApiRateLimiter, ApiTokenGate, 
                                    new_csrf_token, password_matches, SESSION_HOURS)
 
 HERE = Path(__file__).resolve().parent
+ERROR_WORDS = {
+    403: "The page had been open too long, or came from elsewhere, so nothing was done. Go back, reload the page "
+         "and try again.",
+    404: "There is no such page. The desk is one click away.",
+    405: "That page cannot be used that way. Go back to the desk.",
+    422: "Something in the form could not be read. Go back, check it and try again.",
+}
 log = logging.getLogger("careleaf.web")
 
 
@@ -124,11 +133,21 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
     async def sign_in_first(request: Request, error: NeedsSignIn):
         return RedirectResponse("/login", status_code=303)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def error_page(request: Request, error: StarletteHTTPException):
+        """The API's errors stay JSON; a browser's are a page in words, with the way back (never JSON)."""
+        if request.url.path.startswith("/api/"):
+            return await http_exception_handler(request, error)
+        return page(request, "error.html", status=error.status_code, headers=getattr(error, "headers", None),
+                    code=error.status_code, message=ERROR_WORDS.get(error.status_code, str(error.detail)))
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError):
         # FastAPI's own answer quotes what was sent; a patient's name must not come back in an error.
         said = [{"field": ".".join(safe_name(str(part)).strip("'") for part in e["loc"]), "problem": e["msg"]}
                 for e in error.errors()]
+        if not request.url.path.startswith("/api/"):
+            return page(request, "error.html", status=422, code=422, message=ERROR_WORDS[422])
         return JSONResponse({"detail": said}, status_code=422)
 
     # Last added, first to run: the guard sees every request before anything reads it.

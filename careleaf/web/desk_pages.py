@@ -6,8 +6,9 @@ import asyncio
 import base64
 import dataclasses
 import logging
-import secrets
 import re
+import secrets
+import time
 from collections import OrderedDict
 from urllib.parse import urlencode
 
@@ -20,7 +21,7 @@ from careleaf.errors import HandoutError, InputError
 from careleaf.handout.choice import Choice, choice_problems
 from careleaf.handout.patient import FIELDS, PATIENT_FIELDS, REFERENCE, check_reference
 from careleaf.web.common import choice_from, page, patient_from, render_errors, signed_in
-from careleaf.web.common import check_csrf
+from careleaf.web.common import check_csrf, csrf_token
 from careleaf.web.day_pages import day_of, note_handout
 from careleaf.web.security import csrf_matches
 from careleaf.desk.register import register_handout
@@ -174,11 +175,11 @@ async def _email(request: Request, choice: Choice, patient: dict[str, str], form
     note_handout(request, form, "email", [made.record], send_id=sent.id)
     if sent.status.startswith("already"):    # nothing new was sent: say so, and which send the patient has
         return RedirectResponse(f"/sends/{sent.id}?already=1", status_code=303)
-    if not sent.password:     # the status page follows the send by itself
-        return RedirectResponse(f"/sends/{sent.id}", status_code=303)
-    # The password is shown once, on this response only; the status page (a plain URL) never has it.
-    return page(request, "sent.html", send=outbox_of(request.app).status(sent.id) or {"status": sent.status, "id": sent.id},
-                password=sent.password, refresh=False, already=False)
+    if sent.password:
+        # Kept in memory for this browser's session only, until staff say they have told the patient (or
+        # PASSWORD_MINUTES pass): the status page shows it, so a reload does not lose it nor send again.
+        passwords_of(request.app)[sent.id] = (sent.password, csrf_token(request), time.monotonic())
+    return RedirectResponse(f"/sends/{sent.id}", status_code=303)
 
 
 @router.post("/day/pick")
@@ -200,8 +201,37 @@ async def send_status(request: Request, send_id: str):
     found = find_send(request.app, send_id)
     if found is None:
         raise HTTPException(404, "No such email in the outbox.")
-    return page(request, "sent.html", send=found, password=None, refresh=found["status"] not in ("sent", "failed"),
-                already=request.query_params.get("already") == "1")
+    return page(request, "sent.html", send=found, password=_password(request, send_id),
+                refresh=found["status"] not in ("sent", "failed"), already=request.query_params.get("already") == "1")
+
+
+PASSWORD_MINUTES = 15
+
+
+def passwords_of(app) -> dict[str, tuple[str, str, float]]:
+    """Locked PDFs' passwords not yet told to the patient: send id -> (password, the session's form token, when)."""
+    if getattr(app.state, "passwords", None) is None:
+        app.state.passwords = {}
+    now = time.monotonic()
+    app.state.passwords = {key: v for key, v in app.state.passwords.items() if now - v[2] < PASSWORD_MINUTES * 60}
+    return app.state.passwords
+
+
+def _password(request: Request, send_id: str) -> str | None:
+    """The send's password, for the session that sent it only."""
+    found = passwords_of(request.app).get(send_id)
+    return found[0] if found and csrf_matches(found[1], csrf_token(request)) else None
+
+
+@router.post("/sends/{send_id}/told")
+async def password_told(request: Request, send_id: str):
+    """Staff have told the patient the password: it is forgotten."""
+    signed_in(request)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    if _password(request, send_id) is not None:
+        passwords_of(request.app).pop(send_id, None)
+    return RedirectResponse(f"/sends/{send_id}", status_code=303)
 
 
 @router.get("/sends/{send_id}/state")

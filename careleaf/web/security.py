@@ -27,7 +27,7 @@ from collections import defaultdict, deque
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 
 from careleaf.content.settings import DeskSettings, secret
 
@@ -224,9 +224,11 @@ class Guard:
                 message = {**message, "headers": headers}
             await send(message)
 
+        api = scope["path"].startswith("/api/")
+        too_large, internal_error = (TOO_LARGE, INTERNAL_ERROR) if api else (TOO_LARGE_PAGE, INTERNAL_ERROR_PAGE)
         length = Headers(scope=scope).get("content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            return await TOO_LARGE(scope, receive, secured_send)
+            return await too_large(scope, receive, secured_send)
         received = 0
 
         async def limited_receive():
@@ -240,12 +242,12 @@ class Guard:
         try:
             await self.app(scope, limited_receive, secured_send)
         except TooLarge:
-            await TOO_LARGE(scope, receive, secured_send)
+            await too_large(scope, receive, secured_send)
         except Exception:
             # The server's own error page is made outside every middleware, without these headers: answer here,
             # with them, then let the error go on to the server's log.
             if not started:
-                await INTERNAL_ERROR(scope, receive, secured_send)
+                await internal_error(scope, receive, secured_send)
             raise
 
 
@@ -259,6 +261,22 @@ class TooLarge(HTTPException):
 # Error bodies are the API's: {"detail": "what went wrong, in plain words"}.
 TOO_LARGE = JSONResponse({"detail": "Request too large."}, status_code=413)
 INTERNAL_ERROR = JSONResponse({"detail": "Something went wrong on the server; try again."}, status_code=500)
+
+
+
+def _plain_page(title: str, words: str) -> str:
+    """A page for a browser made before any template can be (the guard's own answers): plain, in words."""
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title} – careleaf</title>'
+            f'<link rel="stylesheet" href="/static/desk.css"></head><body><main id="main"><h1>{title}</h1>'
+            f'<div class="problem" role="alert"><p>{words}</p></div><p><a href="/">Back to the desk</a></p>'
+            f'</main></body></html>')
+
+
+TOO_LARGE_PAGE = HTMLResponse(_plain_page("Too much at once", "That form was larger than any the desk sends. "
+                                          "Go back and try again, with less text."), status_code=413)
+INTERNAL_ERROR_PAGE = HTMLResponse(_plain_page("Something went wrong", "Something went wrong on the server. Go "
+                                               "back: your details are still in the form. Try again."),
+                                   status_code=500)
 NO_TOKEN = "A valid API token is needed (Authorization: Bearer <token>)."
 
 
