@@ -144,7 +144,7 @@ def test_openapi_document_lists_every_api_route(live):
     document = httpx.get(f"{live.url}/api/openapi.json", timeout=30).json()
     documented = {(method.upper(), path) for path, operations in document["paths"].items() for method in operations}
     routes = api_routes()
-    assert len(routes) == 5, routes
+    assert len(routes) == 6, routes
     assert documented == routes
     # Only the API is described: the desk's pages and the sign-in are not in it.
     assert all(path.startswith("/api/") for path in document["paths"])
@@ -199,6 +199,12 @@ def test_every_api_route_answers(root, live, api):
 
     by_code = call("POST", "/api/register/search", json={"code": "BTX-FL-AC", "since": dt.date.today().isoformat()})
     assert any(e["reference"] == "REF-API-1" for e in by_code.json())
+
+    row = f"{BRAND},{TREATMENT},aftercare,en,MRN-9,Zeynep Kaya,{treated_today()}"
+    listed = call("POST", "/api/day-list", json={"csv": f"brand,treatment,kind,lang,reference,name,treated\n{row}\n"})
+    assert listed.status_code == 200 and listed.json() == {"patients": 1}
+    wrong = call("POST", "/api/day-list", json={"csv": f"brand,treatment,kind,lang,treated\n{BRAND},{TREATMENT},x,en,\n"})
+    assert wrong.status_code == 422 and "the day's list:2:" in wrong.text and "Zeynep" not in wrong.text
 
     assert called == api_routes()
 

@@ -1,6 +1,6 @@
 """The JSON API, for practice-management systems: list leaflets, make a patient's leaflet, queue and follow
-an email, query the register. Every route needs a bearer token (``Authorization: Bearer …``) from the
-environment variable the settings name; the OpenAPI description is at /api/openapi.json.
+an email, query the register, put the day's list on the desk. Every route needs a bearer token
+(``Authorization: Bearer …``) from the environment variable the settings name; the OpenAPI description is at /api/openapi.json.
 
 Patient fields travel only in request bodies, never in a URL.
 """
@@ -18,13 +18,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, create_model
 
 from careleaf.content.governance import today
-from careleaf.errors import HandoutError
+from careleaf.errors import HandoutError, InputError
 from careleaf.handout.handouts import Choice, not_for_patients
 from careleaf.handout.patient import (PATIENT_FIELDS, REFERENCE, REFERENCE_SHAPE, SHAPES, STAFF, PatientField,
                                       check_reference, checked_text)
 from careleaf.desk.register import Entry, project_register, register_handout
 from careleaf.leaflet.assemble import assemble, jobs
 from careleaf.web.common import render_errors
+from careleaf.web.day_pages import load_list
 from careleaf.web.catalog_view import catalog_now, find_send, outbox_of
 from careleaf.web.renderer import API
 from careleaf.web.security import NO_TOKEN, token_allowed
@@ -228,6 +229,30 @@ async def queue_send(request: Request, body: SendRequest):
     except HandoutError as error:
         raise HTTPException(422, "\n".join(error.problems)) from None
     return Sent(id=sent.id, status=sent.status, password=sent.password)
+
+
+class DayList(BaseModel):
+    """The day's list, as the CSV ``careleaf handouts`` reads (a heading row: brand, treatment, kind, lang,
+    large_print, reference and the patient fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+    csv: str = Field(max_length=60_000, description="The list as CSV text, UTF-8, with its heading row")
+
+
+class DayListLoaded(BaseModel):
+    """The list is on the desk (in the server's memory until the end of the day)."""
+
+    patients: int
+
+
+@router.post("/day-list", response_model=DayListLoaded, summary="Put the day's list on the desk, replacing any before",
+             responses={422: {"model": Invalid, "description": "A line of the list cannot be used (by its number)"}})
+async def day_list(request: Request, body: DayList):
+    try:
+        patients = await asyncio.to_thread(load_list, request.app, body.csv)
+    except InputError as error:
+        raise HTTPException(422, str(error)) from None
+    return DayListLoaded(patients=patients)
 
 
 @router.get("/sends/{send_id}", response_model=SendStatus, summary="How a queued email went",
