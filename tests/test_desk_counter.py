@@ -249,31 +249,26 @@ def test_api_tokens_are_rate_limited_with_retry_after(project, monkeypatch):
 
 # --- the desk first ------------------------------------------------------------------------------------
 
-def test_desk_renders_go_first_and_the_api_never_takes_the_last_worker():
+def test_the_apis_renders_have_workers_of_their_own_that_yield_to_the_desks(project):
     import asyncio
+    import os
 
-    from careleaf.web.renderer import API, DESK, Turns
+    from careleaf.web.renderer import API, API_NICE, DESK, Renderer
 
-    async def scenario() -> list[str]:
-        turns, started, release = Turns(2), [], asyncio.Event()
+    async def niceness() -> tuple[int, int, bool]:
+        renderer = Renderer(project, workers=2, timeout=60)
+        try:
+            desk = await renderer._run(DESK, os.nice, 0)
+            before = renderer.api_pool is None
+            api = await asyncio.gather(*(renderer._run(API, os.nice, 0) for _ in range(3)))
+            assert len(set(api)) == 1
+            return desk, api[0], before
+        finally:
+            renderer.close()
 
-        async def job(name: str, priority: int):
-            async with turns.turn(priority):
-                started.append(name)
-                await release.wait()
-
-        api = [asyncio.create_task(job(f"api{n}", API)) for n in range(5)]
-        await asyncio.sleep(0)
-        await asyncio.sleep(0)
-        assert started == ["api0"], "a burst holds one worker of two, never both"
-        desk = asyncio.create_task(job("desk", DESK))
-        await asyncio.sleep(0)
-        assert started == ["api0", "desk"], "the desk's render starts at once, ahead of four waiting API ones"
-        release.set()
-        await asyncio.gather(desk, *api)
-        return started
-
-    assert asyncio.run(scenario())[2:] == ["api1", "api2", "api3", "api4"]
+    desk, api, started_on_demand = asyncio.run(niceness())
+    assert started_on_demand, "no API workers until the API renders"
+    assert api == min(desk + API_NICE, 19), "the API's workers yield the processors to the desk's"
 
 
 # --- errors that keep the work -----------------------------------------------------------------------------

@@ -775,6 +775,7 @@ def test_fifty_concurrent_handouts_render_within_bounded_memory(root, live):
     print(f"\n50 concurrent handouts in {took:.1f} s: p50 {p50:.2f} s, p95 {p95:.2f} s, max {latencies[-1]:.2f} s; "
           f"render processes at most {most_processes}; total RSS at most {most_rss / 1024:.0f} MB; "
           f"peak (VmHWM, server + workers) {family_peak_kb / 1024:.0f} MB; {len(samples)} samples")
-    assert samples and most_processes == workers, "two render processes, never more"
-    assert len(render_workers(live.pid)) <= workers
+    # The API's render workers, beside the desk's (which wait, idle, for a patient at the counter): never more.
+    assert samples and most_processes == 2 * workers, "two render processes for the API, two for the desk"
+    assert len(render_workers(live.pid)) <= 2 * workers
     assert most_rss < 1.5 * 1024 * 1024 and family_peak_kb < 1.5 * 1024 * 1024

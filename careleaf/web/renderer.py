@@ -6,9 +6,9 @@ system sending a day's appointments) waits its turn for one of ``workers``
 processes instead of starting a render each and running out of memory. A render
 that runs past the time limit has its process ended and replaced.
 
-The desk comes first: a patient waiting at the counter is never queued behind the API. Renders wait here, not
-in the pool, and a free worker takes the desk's next render before any API one; with two workers or more, API
-renders never take the last free worker, so a desk render starts at once even during a burst.
+The desk comes first: a patient waiting at the counter is never queued behind the API. The API's renders have
+``workers`` workers of their own, started at the first API render and niced, so that during a burst the kernel
+gives the desk's workers the processors first; the desk's renders never wait in the API's queue.
 
 The workers live as long as the server. Each request carries the version of the
 project's files (careleaf.build.stamps.files_version): a worker keeps the catalog,
@@ -19,11 +19,8 @@ rendering, not for reading YAML, and the editor's preview shows every saved edit
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
-import heapq
 import io
-import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -52,15 +49,20 @@ class Preview:
     reasons: tuple[str, ...]      # why it may not be given to a patient; empty when it may
 
 
-DESK, API = 0, 1       # who a render is for, in the order they are served
+DESK, API = 0, 1       # who a render is for: the desk's workers, or the API's
+API_NICE = 10          # the API's workers yield the processors to the desk's
 
 
 class Renderer:
     def __init__(self, root: Path, *, workers: int, timeout: float):
-        self.project, self.timeout = Project(root), timeout
-        self.pool = Pool(workers, time_limit=timeout, folders=self.project.asset_folders,
-                         version=files_version(self.project))
-        self.turns = Turns(workers)
+        self.project, self.timeout, self.workers = Project(root), timeout, workers
+        self.pool = self._pool(workers)
+        self.api_pool: Pool | None = None
+        self.api_starting = asyncio.Lock()
+
+    def _pool(self, size: int, nice: int = 0) -> Pool:
+        return Pool(size, time_limit=self.timeout, folders=self.project.asset_folders,
+                    version=files_version(self.project), nice=nice)
 
     @property
     def root(self) -> Path:
@@ -76,61 +78,17 @@ class Renderer:
 
     async def _run(self, priority: int, function, *args) -> Any:
         version = await asyncio.to_thread(files_version, self.project)
-        async with self.turns.turn(priority):
-            return await asyncio.wrap_future(self.pool.schedule(function, *args, version=version))
+        if priority == API and self.api_pool is None:
+            async with self.api_starting:       # a burst's first requests start one pool, not one each
+                if self.api_pool is None:
+                    self.api_pool = await asyncio.to_thread(self._pool, self.workers, API_NICE)
+        pool = self.api_pool if priority == API else self.pool
+        return await asyncio.wrap_future(pool.schedule(function, *args, version=version))
 
     def close(self) -> None:
         self.pool.close()
-
-
-class Turns:
-    """Whose render goes to the next free worker: the desk's before the API's, first come first served within
-    each; the API never holds more than all workers but one (when there are two or more)."""
-
-    def __init__(self, workers: int):
-        self.workers, self.api_most = workers, max(1, workers - 1)
-        self.busy = {DESK: 0, API: 0}
-        self.waiting: list[tuple[int, int, asyncio.Future]] = []
-        self.number = itertools.count()
-
-    def _may_start(self, priority: int) -> bool:
-        free = sum(self.busy.values()) < self.workers
-        return free and (priority == DESK or self.busy[API] < self.api_most)
-
-    @contextlib.asynccontextmanager
-    async def turn(self, priority: int):
-        if self.waiting or not self._may_start(priority):
-            ready = asyncio.get_running_loop().create_future()
-            heapq.heappush(self.waiting, (priority, next(self.number), ready))
-            self._next()
-            try:
-                await ready
-            except asyncio.CancelledError:     # the client went away while waiting: give the turn on
-                if ready.done() and not ready.cancelled():
-                    self.busy[priority] -= 1
-                    self._next()
-                raise
-        else:
-            self.busy[priority] += 1
-        try:
-            yield
-        finally:
-            self.busy[priority] -= 1
-            self._next()
-
-    def _next(self) -> None:
-        """Start the first waiting render that may start now (the desk's first), and so on while workers are free."""
-        while True:
-            waiting = [entry for entry in sorted(self.waiting) if not entry[2].done()]
-            self.waiting = waiting
-            heapq.heapify(self.waiting)
-            startable = next((entry for entry in waiting if self._may_start(entry[0])), None)
-            if startable is None:
-                return
-            self.waiting.remove(startable)
-            heapq.heapify(self.waiting)
-            self.busy[startable[0]] += 1
-            startable[2].set_result(None)
+        if self.api_pool is not None:
+            self.api_pool.close()
 
 
 # --- in a worker process ------------------------------------------------------------------
