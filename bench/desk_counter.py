@@ -185,7 +185,7 @@ def measure(ref: str, flow, rounds: int, work: Path) -> dict:
     source = work / f"source-{ref}"
     described = snapshot_sources(source, worktree=False, ref=ref)
     project = approved(source, work / f"project-{ref}")
-    with contextlib.ExitStack() as stack, sync_playwright() as playwright:
+    with sync_playwright() as playwright, contextlib.ExitStack() as stack:
         base = serve(source, project, common_free_port(), stack)
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         stack.callback(browser.close)
