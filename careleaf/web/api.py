@@ -67,6 +67,8 @@ ERRORS: dict[int | str, dict] = {
     401: {"model": Problem, "description": "No valid API token (checked before the body is read)"},
     413: {"model": Problem, "description": "The body is larger than any request needs"},
     422: {"model": Invalid, "description": "A field or choice is wrong, or the leaflet cannot be made"},
+    429: {"model": Problem, "description": "Too many calls with this token: wait the seconds Retry-After gives",
+          "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}},
 }
 
 router = APIRouter(dependencies=[Depends(require_token)], tags=["api"], responses=ERRORS)
@@ -236,7 +238,8 @@ class DayList(BaseModel):
     large_print, reference and the patient fields)."""
 
     model_config = ConfigDict(extra="forbid")
-    csv: str = Field(max_length=60_000, description="The list as CSV text, UTF-8, with its heading row")
+    # At most 10,000 characters (about 100 patients): as JSON, even escaped, within the 64 KB a request may be.
+    csv: str = Field(max_length=10_000, description="The list as CSV text, UTF-8, with its heading row")
 
 
 class DayListLoaded(BaseModel):
