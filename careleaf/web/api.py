@@ -238,8 +238,8 @@ class DayList(BaseModel):
     large_print, reference and the patient fields)."""
 
     model_config = ConfigDict(extra="forbid")
-    # At most 10,000 characters (about 100 patients): as JSON, even escaped, within the 64 KB a request may be.
-    csv: str = Field(max_length=10_000, description="The list as CSV text, UTF-8, with its heading row")
+    # At most 5,000 characters (about 50 patients): as JSON, even escaped (12 bytes a character), within 64 KB.
+    csv: str = Field(max_length=5_000, description="The list as CSV text, UTF-8, with its heading row")
 
 
 class DayListLoaded(BaseModel):
