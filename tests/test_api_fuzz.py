@@ -24,6 +24,8 @@ SEED = 32               # the same requests each time: a failure can be replayed
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
     root = approved_project(tmp_path_factory.mktemp("fuzz") / "project")
+    # Thousands of calls in two minutes: the rate limit (tests/test_desk_counter.py) would answer most with 429.
+    (root / "careleaf.yaml").write_text("desk:\n  api_requests_per_minute: 1000000\n", "utf-8")
     with WebServer(root, env={"CARELEAF_API_TOKENS": TOKEN}) as server:
         yield server
 
