@@ -43,6 +43,6 @@ def schemathesis(url: str, *headers: str, cwd: Path) -> subprocess.CompletedProc
 def test_schemathesis_finds_nothing(live, tmp_path, with_token):
     headers = [f"Authorization: Bearer {TOKEN}"] if with_token else []
     run = schemathesis(live.url, *headers, cwd=tmp_path)
-    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
-    assert "Tested: 5" in run.stdout, run.stdout[-3000:]
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:] + live.log()[-4000:]
+    assert "Tested: 6" in run.stdout, run.stdout[-3000:]
     assert TOKEN not in live.log()

@@ -227,12 +227,15 @@ class Guard:
         api = scope["path"].startswith("/api/")
         too_large, internal_error = (TOO_LARGE, INTERNAL_ERROR) if api else (TOO_LARGE_PAGE, INTERNAL_ERROR_PAGE)
         length = Headers(scope=scope).get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            return await too_large(scope, receive, secured_send)
+        declared_too_large = length is not None and (not length.isdigit() or int(length) > self.max_body)
         received = 0
 
         async def limited_receive():
+            # Refused when the body is first asked for, not on arrival: a request that may not use the API at
+            # all is told so first (ApiTokenGate, 401, inside this guard), as the published contract says.
             nonlocal received
+            if declared_too_large:
+                raise TooLarge()
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_body:   # sent in chunks without a length: stop reading
