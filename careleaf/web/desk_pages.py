@@ -24,7 +24,7 @@ from careleaf.web.common import choice_from, page, patient_from, render_errors, 
 from careleaf.web.common import check_csrf, csrf_token
 from careleaf.web.day_pages import day_of, note_handout
 from careleaf.web.security import csrf_matches
-from careleaf.desk.outbox import FINISHED
+from careleaf.desk.outbox import FINISHED, describe
 from careleaf.desk.register import register_handout
 from careleaf.web.catalog_view import catalog_now, choices, find_send, outbox_of, stamp_of, version_of
 
@@ -216,8 +216,10 @@ async def send_status(request: Request, send_id: str):
     found = find_send(request.app, send_id)
     if found is None:
         raise HTTPException(404, "No such email in the outbox.")
-    return page(request, "sent.html", send=found, password=_password(request, send_id),
-                refresh=found["status"] not in FINISHED, already=request.query_params.get("already") == "1")
+    running = found["status"] in FINISHED or await asyncio.to_thread(outbox_of(request.app).worker_running)
+    return page(request, "sent.html", send=found, password=_password(request, send_id), state=describe(found),
+                worker_running=running, refresh=found["status"] not in FINISHED,
+                already=request.query_params.get("already") == "1")
 
 
 PASSWORD_MINUTES = 15
