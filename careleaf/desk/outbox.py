@@ -114,6 +114,13 @@ class Outbox:
             rows = tx.rows(f"select {_STATE} from sends where namespace = ? order by created, id", tx.namespace)
         return [_as_state(row) for row in rows]
 
+    def retryable(self) -> set[str]:
+        """The failed sends whose message is still kept, so that staff can queue them again."""
+        with self.db.transaction() as tx:
+            return {row[0] for row in tx.rows("select id from sends where namespace = ? and status = 'failed' and "
+                                              "id in (select id from messages where namespace = ?)",
+                                              tx.namespace, tx.namespace)}
+
     # --- staff's side -----------------------------------------------------------------------
 
     def retry(self, send_id: str | None = None) -> int:
@@ -255,6 +262,11 @@ class Outbox:
             tx.run("delete from workers where namespace = ? and seen < ?", tx.namespace, _now(-WORKER_GONE * 10))
             tx.run("insert into workers (namespace, name, seen) values (?, ?, ?) on conflict (namespace, name) "
                    "do update set seen = excluded.seen", tx.namespace, worker, _now())
+
+    def worker_stopped(self, worker: str) -> None:
+        """The worker has stopped (not killed): the desk need not wait for its heartbeat to go stale."""
+        with self.db.transaction() as tx:
+            tx.run("delete from workers where namespace = ? and name = ?", tx.namespace, worker)
 
     def worker_running(self) -> bool:
         """Whether some worker (on any machine sharing this outbox) has said it is running in the last minutes."""

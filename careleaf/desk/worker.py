@@ -61,6 +61,10 @@ class Worker:
                 thread.join(timeout=0.2)        # short waits, so the signal handler runs promptly
         self._done.set()
         upkeep.join(timeout=10)
+        try:
+            self.outbox.worker_stopped(self.name)
+        except Unavailable as problem:
+            self._say(problem)
         log.info("worker %s: stopped", self.name)
 
     def _stop(self, number, frame) -> None:

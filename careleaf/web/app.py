@@ -43,7 +43,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from careleaf.handout.patient import safe_name
 from careleaf.project import Project
 from careleaf.content.settings import Settings, load_settings, secret
-from careleaf.web import api, day_pages, desk_pages, editor_pages
+from careleaf.web import api, day_pages, desk_pages, editor_pages, outbox_pages
 from careleaf.web.common import NeedsSignIn, check_csrf, page
 from careleaf.web.renderer import Renderer
 from careleaf.web.security import (STAND_IN_HASH, ApiRateLimiter, ApiTokenGate, Guard, LoginLimiter, Sessions,
@@ -93,6 +93,7 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
 
     app.include_router(desk_pages.router)
     app.include_router(day_pages.router)
+    app.include_router(outbox_pages.router)
     app.include_router(editor_pages.router)
     app.include_router(api.router, prefix="/api")
 
