@@ -629,3 +629,49 @@ def test_without_script_a_leaflet_not_shown_is_refused_and_the_details_kept(desk
         axe_check(refused, "the desk after a refused Print", report)
         shoot(refused, tmp_path, "not-shown")
         assert not any(report.values()), report
+
+
+def test_the_outbox_page_and_an_email_waiting_without_a_worker_pass_axe(tmp_path_factory, page, tmp_path):
+    """The Outbox page empty, then paused with a failed email (Retry) and one being retried (Cancel), and an
+    email's status page while no worker runs: each passes axe, and its buttons are named by patient reference."""
+    from careleaf.desk.outbox import Outbox
+    from careleaf.content.settings import load_settings
+    from careleaf.project import Project
+
+    root = approved_project(tmp_path_factory.mktemp("outbox") / "project")
+    project = Project(root)
+    outbox = Outbox(project, load_settings(project))
+    about = {"code": "BTX-FL-AC", "lang": "en", "version": 1, "to": "m•••@example.com"}
+    report: dict[str, list] = {}
+    with WebServer(root) as server:
+        page.goto(server.url + "/outbox")
+        assert "Nothing waiting" in page.inner_text("main")
+        axe_check(page, "the outbox, empty", report)
+        failed = outbox.queue(b"Subject: x\r\n\r\nx", key="k-1", about=about | {"reference": "MRN-OUT-1"}).id
+        retrying = outbox.queue(b"Subject: y\r\n\r\ny", key="k-2", about=about | {"reference": "MRN-OUT-2"}).id
+        with outbox.db.transaction() as tx:
+            tx.run("update sends set status = 'failed', reply = 'gave up after 9 tries' where id = ?", failed)
+            tx.run("update sends set status = 'retrying', reply = 'could not reach the mail server', "
+                   "failing_since = '2026-12-07T02:10:00.000+00:00', next_try = '2026-12-07T02:40:00.000+00:00' "
+                   "where id = ?", retrying)
+            tx.run("insert into outbox_pause (namespace, since, reason) values (?, ?, ?)", tx.namespace,
+                   "2026-12-07T02:10:00.000+00:00", "the mail server refused the sign-in")
+        page.goto(server.url + "/outbox")
+        main = page.inner_text("main")
+        assert "The outbox is paused" in main and "No email worker is running" in main
+        assert "retrying: could not reach the mail server since 02:10 UTC, next try 02:40 UTC" in main
+        assert page.get_by_role("button", name="Retry MRN-OUT-1").count() == 1
+        assert page.get_by_role("button", name="Cancel MRN-OUT-2").count() == 1
+        assert page.get_by_role("button", name="Resume sending").count() == 1
+        axe_check(page, "the outbox, paused, a failed and a retried email", report)
+        shoot(page, tmp_path, "outbox", copy_to="/tmp/careleaf-outbox.png")
+        page.goto(f"{server.url}/sends/{retrying}")
+        assert "No email worker is running" in page.inner_text("main") and "m•••@example.com" in page.inner_text("main")
+        axe_check(page, "an email's status, retrying, no worker", report)
+        page.goto(server.url + "/outbox")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Resume sending").click()
+        assert "The outbox is running again" in page.inner_text("main")
+    serious = {what: [v for v in violations if v["impact"] in SERIOUS] for what, violations in report.items()}
+    assert not any(serious.values()), serious
+    assert len(report) == 3
