@@ -297,7 +297,8 @@ def test_the_password_page_survives_a_reload_and_is_shown_to_that_browser_only(p
     with TestClient(create_app(Project(root)), follow_redirects=False) as client:
         token = csrf_of(client.get("/", params=AFTERCARE).text)
         sent = client.post("/handout", data={**SHOWN, "csrf": token, "treated": f"{today_in_london()} 10:00",
-                                             "email": "patient@example.com", "lock": "1", "action": "email"})
+                                             "email": "patient@example.com", "email_again": "patient@example.com",
+                                             "consent": "1", "lock": "1", "action": "email"})
         assert sent.status_code == 303 and re.fullmatch(r"/sends/[0-9a-f]{32}", sent.headers["location"])
         status = client.get(sent.headers["location"])
         password = re.search(r'class="secret"><strong>([^<]+)</strong>', status.text)[1]
