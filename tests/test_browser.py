@@ -33,7 +33,6 @@ from mailserver import MailServer
 from webserver import WebServer, Worker
 
 # The Debian package's browser (system-packages.txt): `playwright install` is not used.
-CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [pytest.mark.slow, pytest.mark.needs("chromium")]
 
 BRAND, TREATMENT = "harbour-skin", "botox-facial-lines"
@@ -111,18 +110,6 @@ def signin(tmp_path_factory):
     _settings(root, desk={"accounts": [{"name": "reception", "password_hash": password_hash("correct horse battery")}]})
     with WebServer(root) as server:
         yield SimpleNamespace(url=server.url, root=root, server=server)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture()
