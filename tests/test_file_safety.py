@@ -294,6 +294,12 @@ ASSET_CASES = {
                                          b'@font-face { font-family: X; src: url(fonts/gone.ttf); }\n',
                                          "missing"),
     "busy logo": (f"styles/brands/{SMALL_BRAND}/logo.svg", None, "limits.svg_elements"),
+    # CSS escapes spell url( and @import as WeasyPrint reads them; a pattern over the raw text misses both
+    "stylesheet with an escaped url(": ("styles/leaflet.css",
+                                        rb'body { background: u\72l(https://example.com/x.png); }' + b"\n",
+                                        "may not read"),
+    "stylesheet with an escaped @import": ("styles/leaflet.css", rb'@\69mport "https://example.com/x.css";' + b"\n",
+                                           "may not read"),
 }
 
 

@@ -21,11 +21,12 @@ import base64
 import io
 import mimetypes
 import os
-import re
 import warnings
 from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes, urljoin, urlsplit
 from xml.etree import ElementTree
+
+import tinycss2
 
 from careleaf.content.settings import Limits
 from careleaf.project import SETTINGS, Refused as NotReadable, read_regular
@@ -159,14 +160,24 @@ class Assets:
                            "is printed")
 
 
-# url(…) in CSS, quoted or not, and @import "…".
-CSS_REFERENCE = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)\s]*))\s*\)|@import\s*(?:"([^"]*)"|'([^']*)')""",
-                           re.IGNORECASE)
-
-
 def css_references(text: str) -> list[str]:
-    return [next(group for group in match.groups() if group is not None).strip()
-            for match in CSS_REFERENCE.finditer(text)]
+    """Every address a stylesheet names: url(…), quoted or not, and @import "…". Read with tinycss2, the
+    tokenizer WeasyPrint itself uses, so an escaped name (``u\\72l(``, ``@\\69mport``) is found as WeasyPrint
+    would follow it, and text inside a string ('url(x)' as content) is not mistaken for one."""
+    found, waiting = [], [tinycss2.parse_component_value_list(text)]
+    while waiting:
+        tokens = waiting.pop()
+        for index, token in enumerate(tokens):
+            if token.type == "url":
+                found.append(token.value)
+            elif token.type == "function" and token.lower_name == "url":
+                found += [t.value for t in token.arguments if t.type == "string"][:1]
+            elif token.type == "at-keyword" and token.lower_value == "import":
+                following = [t for t in tokens[index + 1:] if t.type not in ("whitespace", "comment")][:1]
+                found += [t.value for t in following if t.type == "string"]
+            if token.type in ("function", "() block", "[] block", "{} block"):
+                waiting.append(token.arguments if token.type == "function" else token.content)
+    return [reference.strip() for reference in found]
 
 
 def svg_references(body: bytes, max_elements: int, name: str) -> list[str]:
