@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from fastapi.testclient import TestClient
 
 import careleaf.desk.worker
@@ -115,6 +116,22 @@ def test_a_heading_row_that_is_not_csv_is_a_line_not_a_fault():
     """Found by schemathesis: a carriage return inside the heading row raised csv.Error (a 500 on the API)."""
     with pytest.raises(InputError, match=r"day\.csv:1:1: "):
         read_day_list('N\r\u00a8"x\n', Path("day.csv"))
+
+
+HEADING = "brand,treatment,kind,lang,treated,name\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(max_size=200), st.text(max_size=200).map(HEADING.__add__)))
+def test_any_text_is_a_list_or_a_line_numbered_refusal(text):
+    """Whatever is pasted or posted (line breaks, quotes, NUL, surrogates), the reader answers rows or a
+    message naming a line, never another error (which the API would answer with a 500)."""
+    try:
+        rows = read_day_list(text, Path("day.csv"))
+    except InputError as error:
+        assert all(problem.line >= 1 for problem in error.problems)
+    else:
+        assert all(line >= 2 for line, _ in rows)
 
 
 def test_the_registers_csv_never_holds_a_formula():
