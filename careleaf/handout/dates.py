@@ -99,6 +99,10 @@ class Writer:
         """'Friday 5 December'."""
         return format_date(date, _pattern(self.locale, "MMMMEd", wide=True), locale=self.locale)
 
+    def day_with_year(self, date: dt.date) -> str:
+        """'Thursday 3 December 2026': the treatment's own date, which the patient keeps for years."""
+        return format_date(date, "full", locale=self.locale)
+
     def days(self, first: dt.date, last: dt.date) -> str:
         """'Friday 5 December – Saturday 6 December', or one day when they are the same."""
         if first == last:

@@ -75,6 +75,8 @@ class MilestoneView:
     when: Duration
     visit: bool
     after_repeat: bool
+    product_label: Duration | None = None    # what the product's own leaflet says, where it differs
+    wears_off: bool = False            # the effect wears off about then: a patient's copy says so
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,8 @@ class UrgentBox:
     action: str
     emergency: str                     # the emergency number for the clinic's country, or the brand's own
     urgent_advice: str | None          # where to get urgent advice that is not an emergency (NHS 111)
+    hours: model.UrgentHours | None = None    # when the clinic's urgent line is answered
+    out_of_hours: str | None = None    # who to call outside those hours: the brand's on-call number, or NHS 111
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,8 @@ class Leaflet:
     overdue: bool                      # past its review date (printed only with --allow-overdue)
     printed: dict[Key, Any]            # every item it prints: the one record of what is in it
     stale: list[Key]                   # printed translations awaiting review against the changed source
+    reporting: model.Reporting | None = None   # how to report a side effect in the clinic's country
+    minimum_age: int | None = None     # the country's age limit, printed among who should not have it
     personal: Any = None               # a patient's details and dates (careleaf.handout.personal.Personal), or None
 
     @property
@@ -220,6 +226,7 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
     checklist = group(AFTERCARE_CHECKLIST)
     urgent_help = _urgent_box(catalog, take, entry, job, brand) if URGENT_HELP.name in shown else None
     words = catalog.labels[job.lang]
+    country = catalog.countries.get(brand.country or "")
     for name in printed_labels(words, job.kind, {effect.frequency for effect, _ in side_effects}, entry.facts.product):
         take(labels_file(job.lang), name)
     return Leaflet(
@@ -230,7 +237,7 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
         title=leaflet_wording.title,
         intro=leaflet_wording.intro,
         blocks=blocks,
-        timeline=[MilestoneView(label, m.when, m.visit, m.after_repeat) for m, label in timeline],
+        timeline=[MilestoneView(label, m.when, m.visit, m.after_repeat, m.product_label, m.wears_off) for m, label in timeline],
         side_effects=_by_frequency(side_effects),
         do_not_treat=[text for c, text in contraindications if c.rule == "do-not-treat"],
         tell_us=[text for c, text in contraindications if c.rule == "tell-us"],
@@ -242,7 +249,14 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
         overdue=overdue(definition, today),
         printed=take.printed,
         stale=sorted(key for key in take.printed if key in catalog.stale),
+        reporting=country.reporting.get(reporting_kind(entry.facts.product)) if country else None,
+        minimum_age=country.minimum_age.age if country and country.minimum_age else None,
     )
+
+
+def reporting_kind(product: str) -> str:
+    """Which of a country's reporting schemes a treatment's side effects go to: a medicine's or a device's."""
+    return "device" if product == "device" else "medicine"
 
 
 class _Taker:
@@ -293,8 +307,9 @@ def _urgent_box(catalog: Catalog, take: _Taker, entry, job: Job, brand: model.Br
         (list(own.symptoms) if own else [])
     action = own.action if own and own.action else shared.action
     country = catalog.countries.get(brand.country or "")
-    return UrgentBox(symptoms, action, brand.emergency_number or country.emergency,
-                     country.urgent_advice if country else None)
+    advice = country.urgent_advice if country else None
+    return UrgentBox(symptoms, action, brand.emergency_number or country.emergency, advice,
+                     brand.urgent_hours, brand.out_of_hours_phone or advice)
 
 
 def _referred(catalog: Catalog, take: _Taker, entry, job: Job, blocks: list[Block], intro: str | None) -> dict:

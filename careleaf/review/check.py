@@ -3,13 +3,15 @@
 Reads every input as the build does, then reports findings at the line they
 concern, each an error, a warning or a note (info):
 
-* errors: invalid input (the build's own messages) and leaflets past their
-  review date, which the build would refuse;
+* errors: invalid input (the build's own messages), leaflets past their
+  review date, which the build would refuse, and leaflets missing a topic of
+  the leaflet standard (``standard.py``);
 * warnings: sections no leaflet prints, reviews due soon or never planned,
   translations older than their English source, and wording that is hard to
   read: long sentences, hard words, and answers scoring past the targets in
   ``leaflets/check.yaml``;
-* notes: leaflets that are still drafts.
+* notes: leaflets that are still drafts, and figures where the clinic's own
+  differs from the product label's.
 
 It also scores every answer and leaflet intro (``readability.py``), so an
 editor can see which sections read hardest; the wording findings and scores
@@ -37,6 +39,7 @@ from careleaf.leaflet.assemble import assemble, jobs
 from careleaf.project import Project
 from careleaf.review.approve import changed_since_approval
 from careleaf.review.safety import safety_findings
+from careleaf.review.standard import label_differences, standard_findings, urgent_line_findings
 from careleaf.review.findings import Finding, finding_at, finding_for
 from careleaf.review.wording import SectionScore, wording_findings
 
@@ -75,6 +78,8 @@ def run(project: Project, today: dt.date | None = None) -> Report:
     report.findings += retyped_figures(catalog)
     report.findings += pointers_to_missing_boxes(catalog)
     report.findings += safety_findings(catalog)
+    report.findings += standard_findings(catalog, settings.topics)
+    report.findings += label_differences(catalog) + urgent_line_findings(catalog)
     report.findings += reviews(catalog, today, settings.review_due_days)
     report.findings += drafts(catalog, today)
     report.findings += stale_translations(catalog)
