@@ -70,7 +70,7 @@ def _unknown_topics(catalog: Catalog, topics: dict[str, model.Topic]) -> list[Fi
                     near = closest(topic_id, topics)
                     hint = f"; did you mean '{near[0]}'?" if near else \
                         f"; the standard's topics are {', '.join(topics) or 'none'}"
-                    found.append(finding_at(doc, ("sections", name, "covers", index), "error", "unknown-topic",
+                    found.append(finding_at(doc, ("sections", name, "covers", index), "warning", "unknown-topic",
                                             f"'{topic_id}' is not a topic of the leaflet standard (check.yaml)"
                                             f"{hint}"))
     return found
