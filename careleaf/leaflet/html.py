@@ -90,7 +90,10 @@ def left_to_right(text: str, direction: str) -> Markup:
 
 
 def unbreakable(text: str, direction: str) -> Markup:
-    """A number that no line breaks inside ('NHS 111', '1-800-FDA-1088'): split, it reads as two numbers."""
+    """A number that no line breaks inside ('NHS 111', '1-800-FDA-1088'): split, it reads as two numbers. A number
+    with no space or hyphen ('999') cannot break, and is left as it is."""
+    if not re.search(r"[\s-]", text):
+        return left_to_right(text, direction)
     return Markup('<span class="nowrap">{}</span>').format(left_to_right(text, direction))
 
 
