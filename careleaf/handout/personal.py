@@ -69,7 +69,7 @@ class Personal:
         end = later(self.patient.treated, window.high, window.unit)
         if window.unit != "hours":
             return self._say("personal_until", date=self.writer.day(end.date()))
-        time = self.writer.time(end)
+        time = self.writer.until_time(end)
         if end.date() == self.made_on == self.patient.treated.date():
             return self._say("personal_until_today", time=time)
         if end.date() - dt.timedelta(days=1) == self.made_on == self.patient.treated.date():
