@@ -329,6 +329,8 @@ class CountryFacts:
                                               "for example NHS 111: printed for when the clinic cannot be reached",
                                               None)
     minimum_age: Optional[MinimumAge] = field("The youngest age these treatments may be given at, and why", None)
+    time_zone: Optional[TimeZone] = field("The country's usual time zone, offered as the example to a brand that has "
+                                          "none (a country with several names its most populous)", None)
     reporting: dict[ProductKind, Reporting] = field("How to report a suspected side effect, by what the treatment "
                                                     "is: medicine, device, other", {})
     words: dict[Language, dict[Id, Text]] = field("Words that differ by country, per language, used in wording "

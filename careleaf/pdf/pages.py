@@ -65,8 +65,9 @@ def budget_warnings(name: str, kind: str, facts: PageFacts, *, large_print: bool
     warnings = [f"{name}: {problem}" for problem in facts.problems]
     budget = budget_for(kind, large_print=large_print, page_size=page_size, budgets=budgets)
     if facts.count > budget:
-        warnings.append(f"{name}: {facts.count} pages, more than the {budget} a {kind} leaflet should take "
-                        f"(check.yaml: page_budget)")
+        article = "an" if kind[0] in "aeiou" else "a"
+        warnings.append(f"{name}: {facts.count} pages, more than the {budget} {article} {kind} leaflet should "
+                        f"take (check.yaml: page_budget)")
     if facts.count > 1 and facts.fills[-1] < LAST_PAGE_MIN_FILL:
         warnings.append(f"{name}: the last page is only {facts.fills[-1]:.0%} full; shorten the leaflet "
                         f"or move a box so that it ends on a fuller page")

@@ -36,7 +36,7 @@ from careleaf.content.standards import load_check_settings
 from careleaf.content.validate import origin
 from careleaf.errors import InputError, Problem, display_path
 from careleaf.leaflet.assemble import assemble, jobs
-from careleaf.project import Project
+from careleaf.project import CONTENT, Project
 from careleaf.review.approve import changed_since_approval
 from careleaf.review.safety import safety_findings
 from careleaf.review.standard import label_differences, standard_findings, urgent_line_findings
@@ -136,16 +136,19 @@ _UNITS = {"hour": "hours", "day": "days", "week": "weeks", "month": "months",
 
 def retyped_figures(catalog: Catalog) -> list[Finding]:
     """Figures held as data (a milestone, a side effect's duration, an aftercare window) typed out in an
-    answer instead of referred to, so that changing the data would leave the old figure printed."""
+    answer instead of referred to, so that changing the data would leave the old figure printed. Each is
+    reported once, at its own line, with the references that hold it: the one whose name the sentence
+    uses first ('redness' → {side_effects.redness.lasts})."""
     found = []
     for entry in catalog.treatments.values():
-        held = {}
+        held: dict[tuple, list[tuple[str, str]]] = {}
         for group in WITH_FIGURES.values():
             for fact in getattr(entry.facts, group.key):
                 value = getattr(fact, group.figure)
                 if value is not None:
-                    held.setdefault((value.low, value.high, value.unit), group.reference(fact.id))
+                    held.setdefault((value.low, value.high, value.unit), []).append((fact.id, group.reference(fact.id)))
         for lang, wording in entry.wording.items():
+            doc = entry.wording_docs[lang]
             texts = [(("sections", name, "answer"), s.answer) for name, s in wording.sections.items()]
             texts += [(("leaflets", kind, "intro"), w.intro) for kind, w in wording.leaflets.items() if w.intro]
             for where, text in texts:
@@ -153,12 +156,38 @@ def retyped_figures(catalog: Catalog) -> list[Finding]:
                     low = float(match[1].replace(",", "."))
                     high = float((match[2] or match[1]).replace(",", "."))
                     unit = _UNITS.get(match[3].lower().rstrip("s"), _UNITS.get(match[3].lower()))
-                    reference = held.get((low, high, unit))
-                    if reference:
-                        found.append(finding_at(entry.wording_docs[lang], where, "warning", "retyped-figure",
-                                                f"'{match[0]}' is a figure held in treatment.yaml; write {reference} "
-                                                "so that it is written once and changes with the data"))
-    return found
+                    holders = held.get((low, high, unit))
+                    if holders:
+                        line = _line_in(doc, where, text, match.start())
+                        found.append(Finding(display_path(doc.path), line, "warning", "retyped-figure",
+                                             f"'{match[0]}' is a figure held in treatment.yaml; write "
+                                             f"{_best_reference(holders, _sentence(text, match.start()))} so "
+                                             "that it is written once and changes with the data"))
+    return sorted(set(found), key=Finding.sort_key)
+
+
+def _sentence(text: str, at: int) -> str:
+    start = max(text.rfind(". ", 0, at), text.rfind("\n", 0, at)) + 1
+    ends = [i for i in (text.find(". ", at), text.find("\n", at)) if i >= 0]
+    return text[start:min(ends) if ends else len(text)].lower()
+
+
+def _best_reference(holders: list[tuple[str, str]], sentence: str) -> str:
+    """The reference whose fact the sentence names ('redness', 'swelling'), else each that holds the figure."""
+    named = [ref for fact_id, ref in holders if any(word in sentence for word in fact_id.split("-") if len(word) > 3)]
+    chosen = named[:1] or [ref for _, ref in holders]
+    return " or ".join(chosen)
+
+
+def _line_in(doc, where, text: str, at: int) -> int:
+    """The line of the file a character of a value is on: a block answer ('answer: |') starts on the next line."""
+    line = doc.problem(where, "").line
+    try:
+        first = doc.path.read_text("utf-8").splitlines()[line - 1].rstrip()
+    except (OSError, IndexError, UnicodeDecodeError):
+        return line
+    block = re.search(r"[|>][+-]?\d*$", first) is not None
+    return line + block + (text.count("\n", 0, at) if block else 0)
 
 
 def pointers_to_missing_boxes(catalog: Catalog) -> list[Finding]:
@@ -233,7 +262,8 @@ def drafts(catalog: Catalog, today: dt.date) -> list[Finding]:
                 why[f"in {job.lang} it is {leaflet.not_approved} ('careleaf approve "
                     f"{leaflet.definition.code}')"] = None
             if leaflet.needs_approval:
-                why["it prints wording or facts marked needs_approval: true"] = None
+                why["it prints wording or facts marked needs_approval: true (" + _awaiting_items(catalog, leaflet)
+                    + ")"] = None
     found = []
     for entry, definition in _leaflets(catalog):
         if definition.code in reasons:
@@ -243,6 +273,18 @@ def drafts(catalog: Catalog, today: dt.date) -> list[Finding]:
                                          f"{definition.code} ({entry.id} {definition.kind}) is printed as a DRAFT: "
                                          f"{why}"))
     return found + list({f.message: f for f in awaiting}.values())    # once per leaflet and language
+
+
+def _awaiting_items(catalog: Catalog, leaflet, shown: int = 6) -> str:
+    """Which items a leaflet prints that still await a clinician, where each is written: 'en.yaml:23
+    sections/at-the-appointment, …'. The first few, and how many more."""
+    places = []
+    for key, value in leaflet.printed.items():
+        if getattr(value, "needs_approval", False):
+            where = catalog.items[key].where
+            places.append(f"{key.file.removeprefix(CONTENT + '/')}:{where.line} {key.item}")
+    more = len(places) - shown
+    return ", ".join(places[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _awaiting(catalog: Catalog, leaflet) -> Finding:
