@@ -373,7 +373,7 @@ class _ScaleWord:
     run: Run
     start: float
     width: float
-    row: int = 0          # 1 or 2: on a line below, where its words would crowd another tick's
+    row: int = 0          # 1 to 3: on a line below, where its words would crowd another tick's
 
 
 def _scale_words(day_label: str, say: Callable[[Duration], str] | None, size: _Sizes,
@@ -394,7 +394,7 @@ def _scale_words(day_label: str, say: Callable[[Duration], str] | None, size: _S
     for x, run, needed in wanted:
         width = measure.run(run)
         start, end = _centred(x, width * judged, size)
-        for row in ((0, 1, 2) if needed else (0,)):
+        for row in (range(4) if needed else (0,)):
             if all(other.row != row or start >= other_end + size.apart * judged
                    or end + size.apart * judged <= other_start for other, other_start, other_end in placed):
                 placed.append((_ScaleWord(x, run, _centred(x, width, size)[0], width, row), start, end))
