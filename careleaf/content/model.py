@@ -406,7 +406,8 @@ class CheckSettings:
     page_budget: dict[Kind, int] = field(
         "The most pages each kind of leaflet should fill at standard print on A4 or Letter, for example "
         "'aftercare: 2' (one sheet, both sides); large print and A5 may take twice as many. The build warns "
-        "when a leaflet takes more", {"pre-treatment": 4, "aftercare": 2})
+        "when a leaflet takes more. The defaults: aftercare 2 (taken home), pre-treatment 6 (three sheets: every "
+        "topic of the leaflet standard, which consent needs)", {"pre-treatment": 6, "aftercare": 2})
     topics: dict[Id, Topic] = field(
         "The leaflet standard: the topics each kind of leaflet must cover, by name. A section covers a topic by "
         "saying so ('covers: [alternatives]'); built-in blocks cover theirs (side-effects: side-effects and "
