@@ -232,9 +232,9 @@ def test_suggested_review_is_never_a_day_the_clinic_is_closed(project):
 
 @pytest.mark.parametrize("expected", [
     "İsmail Işık için hazırlanmıştır",
-    "Tedaviniz: 1 Aralık Salı, saat 14:30",
-    "bugün saat 18:30 olana kadar",
-    "yarın saat 14:30 olana kadar",
+    "Tedaviniz: 1 Aralık 2026 Salı, saat 14:30",
+    "bugün saat 18.30'a kadar",
+    "yarın saat 14.30'a kadar",
     "15 Aralık Salı gününe kadar",
     "Seri numarası TR5521A",
 ])
