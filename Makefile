@@ -64,7 +64,7 @@ docs: require-build $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[desk,test,docs]'
+	$(BIN)/pip install --quiet -e '.[desk,postgres,test,docs]'
 	touch $(STAMP)
 
 clean:

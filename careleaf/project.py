@@ -21,10 +21,13 @@ The names of these folders are written here only; everything else asks a
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
-from careleaf.errors import HandoutError, InputError, Problem
+from careleaf.errors import HandoutError, InputError, Problem, display_path
 
 THEME = Path(__file__).resolve().parent / "theme"
 
@@ -128,3 +131,110 @@ def refuse_shared_output(project: Project, target: Path, option: str) -> None:
     if project.is_shared_output(target):
         raise HandoutError([f"{option}: a patient's leaflet is not kept in {project.out}, the catalog's "
                             "shared folder; choose another place"])
+
+
+# --- reading a file of the project's own --------------------------------------------------------------
+
+class Refused(Exception):
+    """A file careleaf will not read: it leads out of the project, is not a regular file, or is over its limit.
+
+    The message names the file and why; it never quotes what the file holds (it may be any file on the machine).
+    """
+
+    def __init__(self, path: Path, reason: str, kind: str = "unreadable"):
+        self.path, self.reason, self.kind = Path(path), reason, kind   # kind: outside, not-a-file, too-large, unreadable
+        super().__init__(f"{display_path(self.path)}: {reason}")
+
+
+_CHUNK = 1 << 20
+
+
+def read_regular(path: Path, *, within: Iterable[Path], limit: int, setting: str | None = None) -> bytes:
+    """The bytes of ``path``, a regular file that resolves inside one of the folders ``within`` (links followed),
+    of at most ``limit`` bytes; Refused otherwise.
+
+    Every file careleaf reads of a project (its wording, stamps, templates, stylesheets, fonts, logos) comes
+    through here. The size the file system reports is not trusted (it is 0 for /dev/zero or a pipe): at most
+    ``limit`` + 1 bytes are read, and a file that gives more is refused. A pipe or device is never opened for
+    reading at all, so nothing waits on a writer that never comes. ``setting``: the careleaf.yaml setting that
+    changes ``limit``, named in the refusal.
+    """
+    path = Path(path)
+    with _opened(path, within) as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise Refused(path, f"this file is too large: the limit is {limit:,} bytes"
+                            + (f" (the setting {setting} in {SETTINGS})" if setting else "")
+                            + ". Check that it is the file meant, or raise the limit", "too-large")
+    return data
+
+
+def hash_regular(path: Path, *, within: Iterable[Path], digest) -> None:
+    """Feed a regular file of the project's own (as ``read_regular`` checks it) to ``digest``, a piece at a time."""
+    with _opened(path, within) as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+
+
+def _opened(path: Path, within: Iterable[Path]):
+    real = resolved_inside(path, within)
+    try:
+        before = os.stat(real)
+        _refuse_unless_regular(path, before.st_mode)
+        # O_NONBLOCK: should the file become a pipe between the check and here, opening it does not wait.
+        descriptor = os.open(real, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+                             | getattr(os, "O_CLOEXEC", 0))
+    except OSError as error:
+        raise Refused(path, f"cannot read this file: {error.strerror}") from None
+    opened = os.fstat(descriptor)
+    if (opened.st_dev, opened.st_ino) != (before.st_dev, before.st_ino) or not stat.S_ISREG(opened.st_mode):
+        os.close(descriptor)
+        raise Refused(path, "this file changed while it was being opened; try again")
+    return os.fdopen(descriptor, "rb")
+
+
+def resolved_inside(path: Path, within: Iterable[Path]) -> Path:
+    """``path`` with its links followed, if that is inside one of the folders ``within``; Refused otherwise."""
+    try:
+        real = Path(path).resolve(strict=True)
+    except FileNotFoundError:
+        raise Refused(path, "cannot read this file: No such file or directory") from None
+    except (OSError, RuntimeError, ValueError):   # a loop of links, a NUL byte
+        raise Refused(path, "this file cannot be found: it is a loop of links or an invalid name") from None
+    folders = [Path(folder).resolve() for folder in within]
+    if not any(real.is_relative_to(folder) for folder in folders):
+        raise Refused(path, "this is a link to a file outside the project; careleaf reads only the project's own "
+                            "files: put the file itself here", "outside")
+    return real
+
+
+def _refuse_unless_regular(path: Path, mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a named pipe (FIFO)" if stat.S_ISFIFO(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "not a regular file")
+    raise Refused(path, f"this is {kind}, not a file careleaf can read; put an ordinary file here", "not-a-file")
+
+
+def read_own(path: Path, *, limit: int, setting: str | None = None) -> bytes:
+    """``read_regular`` for a file of the project (or of careleaf's theme) named by its place in it."""
+    return read_regular(path, within=own_folders(path), limit=limit, setting=setting)
+
+
+def project_root_of(path: Path) -> Path:
+    """The project a file belongs to: the nearest folder above it (as named, links not followed) that holds
+    leaflets/ or careleaf.yaml; its own folder when there is none."""
+    path = Path(os.path.abspath(path))
+    for folder in path.parents:
+        if (folder / CONTENT).is_dir() or (folder / SETTINGS).is_file():
+            return folder
+    return path.parent
+
+
+def own_folders(path: Path) -> tuple[Path, ...]:
+    """Where a file named ``path`` may lead: its project's folder, each of the project's own folders
+    (wherever that folder is: a clinic may keep styles/ as a link to one shared by its sites), and
+    careleaf's theme. A single file that links out of them is refused."""
+    root = project_root_of(path)
+    return (root, *Project(root).folders, THEME)

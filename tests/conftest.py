@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 
 from careleaf.build.run import Summary, build
+from careleaf.build.site import SITE
 from careleaf.content.catalog import Catalog, load_catalog
 from careleaf.project import THEME, Project
 from careleaf.review.approve import approve
@@ -210,9 +211,10 @@ def normalise(text: str) -> str:
 
 
 def files_state(folder: Path, pattern: str = "*.pdf") -> dict[str, tuple[bytes, int, int]]:
-    """Each file's bytes, modification time and inode: enough to tell whether it was rewritten."""
+    """Each file's bytes, modification time and inode: enough to tell whether it was rewritten. The web pages
+    in site/ (and the copies of the PDFs they offer) are left out: tests/test_site.py has them."""
     return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_ino)
-            for p in sorted(folder.rglob(pattern)) if p.is_file()}
+            for p in sorted(folder.rglob(pattern)) if p.is_file() and p.relative_to(folder).parts[0] != SITE}
 
 
 def approved_project(dest: Path, languages: str = "en, tr") -> Path:
@@ -314,7 +316,6 @@ COMPONENTS = {
     "node": ("nodejs",),
     "pdfjs": ("nodejs", "npm"),
     "postgres": ("postgresql",),
-    "redis": ("redis-server",),
 }
 # What `npm ci` (from package-lock.json) adds for a component, beyond its system packages.
 NPM_INSTALLS = {"pdfjs": ROOT / "node_modules" / "pdfjs-dist"}

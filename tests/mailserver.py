@@ -1,21 +1,16 @@
-"""Real servers for the email tests: an SMTP server (aiosmtpd) and a Redis server, both on 127.0.0.1.
+"""Real servers for the email tests: an SMTP server (aiosmtpd) on 127.0.0.1, and the workers that send to it.
 
 ``MailServer`` is the clinic's mail server as careleaf meets it: its own certificate
 authority (trustme), STARTTLS required, and a user name and password that it asks for
 and takes only over TLS; or, with ``implicit_tls``, TLS from the first byte (port 465
 style). It keeps every message it accepts, and can be told to refuse (a 4xx or 5xx reply)
-or to stall part-way through a transaction (for some seconds, or until the test releases it), so
-faults are real network behaviour, not mocks. ``stop()`` then ``start()`` brings it back on the same
-port ("server down, then up").
+or to stall part-way through a transaction (for some seconds, or until the test releases it), or to drop
+the connection once it has the message (before its "250"), so faults are real network behaviour,
+not mocks. ``stop()`` then ``start()`` brings it back on the same port ("server down, then up").
 
 ``Workers`` runs `careleaf worker` processes (``python generate.py --project DIR worker``), each
-logging to its own file, and stops them: SIGTERM (huey's consumer exits), SIGKILL for a crash, or
-SIGINT (huey's graceful stop: the task in hand is finished first) when a test must know that
-nothing more will be delivered.
-
-``RedisServer`` starts /usr/bin/redis-server (the Debian package) with nothing saved to
-disk, waits until it answers PING, and stops it. Tests that use it first ``require("redis-server")``
-(tests/conftest.py): skipped with the install line where it is missing, failed under CI=true.
+logging to its own file, and stops them: SIGTERM or SIGINT (the worker's graceful stop: the send in
+hand is finished or handed back first), or SIGKILL for a crash.
 
 Every server and worker is stopped by its fixture even when a test fails.
 """
@@ -26,7 +21,6 @@ import asyncio
 import email
 import email.policy
 import os
-import shutil
 import signal
 import socket
 import ssl
@@ -45,7 +39,6 @@ from conftest import wait_until
 
 USER = "leaflets@harbourskin.example"
 PASSWORD = "correct horse battery staple"
-REDIS_SERVER = "/usr/bin/redis-server"
 HOLD_LIMIT = 120        # seconds a held transaction waits at most, should a test never release it
 
 
@@ -84,6 +77,7 @@ class _Rule:
     stall: float = 0.0              # seconds to wait before answering (at data: after keeping the message)
     times: int | None = 1
     release: threading.Event | None = None      # instead of ``stall``: wait until the test sets this
+    drop: bool = False              # at data: keep the message, then close the connection without a reply
 
 
 @dataclass
@@ -124,6 +118,9 @@ class _Handler:
                             login, session.ssl is not None or self.server.implicit_tls)
         with self.server.lock:
             self.server.messages.append(received)
+        if rule and rule.drop:
+            server.transport.abort()
+            return "421 4.4.2 connection dropped"      # never reaches the worker: the connection is gone
         if rule:                      # the message has arrived; the worker waits for the server's "250"
             await self._pause(rule)
         return "250 Message accepted for delivery"
@@ -149,6 +146,7 @@ class MailServer:
         self.messages: list[Received] = []
         self.rcpt_attempts = 0
         self.data_attempts = 0
+        self.refused_sessions: set[int] = set()
         self.stalled = threading.Event()
         self.holds: list[threading.Event] = []
         self.handler = _Handler(self)
@@ -172,6 +170,11 @@ class MailServer:
             self.stalled.clear()
             self.handler.rules.append(_Rule(at, stall=seconds, times=times))
 
+    def drop(self, *, times: int | None = 1) -> None:
+        """Keep the next message, then close the connection before answering it (the worker never hears "250")."""
+        with self.lock:
+            self.handler.rules.append(_Rule("data", drop=True, times=times))
+
     def hold(self, *, at: str = "rcpt") -> threading.Event:
         """Keep the next transaction waiting at RCPT or DATA until the event returned is set (``stalled`` is set
         once it waits); stop() releases it too."""
@@ -183,6 +186,12 @@ class MailServer:
         return release
 
     # --- what it received -------------------------------------------------------------------
+
+    @property
+    def auth_failures(self) -> int:
+        """How many connections were refused a sign-in."""
+        with self.lock:
+            return len(self.refused_sessions)
 
     def received(self) -> list[Received]:
         with self.lock:
@@ -198,6 +207,9 @@ class MailServer:
     def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         ok = (isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode()
               and auth_data.password == PASSWORD.encode())
+        if not ok:      # smtplib tries each mechanism the server offers: one refused sign-in is one session
+            with self.lock:
+                self.refused_sessions.add(id(session))
         return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
     def start(self) -> "MailServer":
@@ -243,67 +255,6 @@ class MailServer:
         return {"CARELEAF_SMTP_PASSWORD": PASSWORD, "SSL_CERT_FILE": str(self.ca_file)}
 
 
-class RedisServer:
-    """redis-server on 127.0.0.1 on a free port, nothing saved to disk."""
-
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> "RedisServer":
-        self.process = subprocess.Popen(
-            [redis_binary(), "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder), "--protected-mode", "yes"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_until(self.ping, 15, what="redis-server to answer PING")
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def client(self):
-        import redis
-
-        return redis.Redis.from_url(self.url, socket_timeout=5)
-
-    def ping(self) -> bool:
-        if self.process is not None and self.process.poll() is not None:
-            raise AssertionError(f"redis-server exited with status {self.process.returncode}")
-        try:
-            with self.client() as client:
-                return bool(client.ping())
-        except Exception:
-            return False
-
-    def flush(self) -> None:
-        with self.client() as client:
-            client.flushall()
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        try:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        finally:
-            self.process = None
-
-
-def redis_binary() -> str | None:
-    """The redis-server program: the Debian package's, else one on PATH."""
-    return REDIS_SERVER if os.access(REDIS_SERVER, os.X_OK) else shutil.which("redis-server")
-
-
 class Workers:
     """`careleaf worker` processes; the fixture that makes them calls stop_all() whatever happens."""
 
@@ -327,12 +278,20 @@ class Workers:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
 
+    def terminate(self, process: subprocess.Popen) -> None:
+        """SIGTERM, as a service stop sends: the worker finishes (or hands back) the send in hand, then exits."""
+        process.send_signal(signal.SIGTERM)
+
     def finish_all(self, timeout: float = 60) -> None:
-        """SIGINT every running worker, huey's graceful stop: it finishes the task in hand, takes no other, and
+        """SIGINT every running worker, its graceful stop: it finishes the send in hand, takes no other, and
         exits. Returns once all have exited, so nothing they were doing can still reach the mail server;
         AssertionError if one has not exited within ``timeout`` seconds."""
         running = [process for process in self.processes if process.poll() is None]
         for process in running:
+            # A signal that arrives while Python is still starting may be lost: wait until the worker runs
+            # (it has installed its handlers when it says so).
+            wait_until(lambda: process.poll() is not None or "delivering with" in self.log(process), timeout,
+                       what="a worker to start")
             process.send_signal(signal.SIGINT)
         for process in running:
             try:
@@ -341,7 +300,7 @@ class Workers:
                 raise AssertionError(f"a worker had not stopped {timeout} s after SIGINT:\n{self.logs()[-3000:]}") from None
 
     def stop_all(self) -> None:
-        """SIGTERM every worker still running (huey's consumer exits at once); SIGKILL any that lingers."""
+        """SIGTERM every worker still running; SIGKILL any that lingers (a send held by a test's server)."""
         for process in self.processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)

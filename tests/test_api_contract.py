@@ -137,7 +137,8 @@ def stored_before_checks(root: Path, staff: str) -> None:
                                              "code": "BTX-FL-AC", "version": 1, "lang": "en", "large_print": 0,
                                              "staff": staff, "reference": "R-1"}
     with sqlite3.connect(path) as db:
-        db.execute(f"insert into handouts values ({', '.join('?' for _ in COLUMNS)})", [row[c] for c in COLUMNS])
+        db.execute(f"insert into handouts (namespace, {', '.join(COLUMNS)}) values ('local', "
+                   f"{', '.join('?' for _ in COLUMNS)})", [row[c] for c in COLUMNS])
 
 
 def test_a_line_break_in_a_stored_staff_name_cannot_forge_a_register_line(tmp_path):

@@ -253,3 +253,21 @@ def test_command_will_not_overwrite_the_leaflet(a5_leaflets, tmp_path):
     assert result.returncode == 2
     assert "would replace the leaflet" in result.stderr
     assert leaflet.read_bytes() == longest(a5_leaflets).read_bytes()
+
+
+def test_the_booklet_holds_no_marked_content_and_no_tags(a5_leaflets, booklets):
+    """An untagged print file: the leaflet's marked content goes with its tags, and the file says what it is."""
+    with pikepdf.open(longest(a5_leaflets)) as leaflet:
+        assert "/StructTreeRoot" in leaflet.Root   # the leaflet it comes from is tagged
+    for booklet in booklets.values():
+        with pikepdf.open(booklet) as opened:
+            assert "/StructTreeRoot" not in opened.Root and "/MarkInfo" not in opened.Root
+            streams = [obj for obj in opened.objects if isinstance(obj, pikepdf.Stream)
+                       and (obj.get("/Subtype") == "/Form" or obj.objgen in
+                            {page.obj.Contents.objgen for page in opened.pages})]
+            marking = [str(instruction.operator) for stream in streams
+                       for instruction in pikepdf.parse_content_stream(stream)
+                       if str(instruction.operator) in ("BDC", "BMC", "EMC", "MP", "DP")]
+            assert streams and not marking, f"{booklet.name}: {len(marking)} marked-content operators"
+            assert not any("/StructParent" in obj or "/StructParents" in obj for obj in streams)
+            assert IMPOSITION_NOTE in str(opened.docinfo.Subject)

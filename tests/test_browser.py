@@ -301,6 +301,8 @@ def test_full_desk_flow(desk, context, page, tmp_path):
 
     address = "ayse.flow@example.com"
     page.get_by_label("Patient's email address").fill(address)
+    page.get_by_label("The address again, to check it").fill(address)
+    page.get_by_label("The patient agreed to have their leaflet emailed").check()
     with page.expect_navigation():
         page.get_by_role("button", name="Email", exact=True).click()
     # Queued, the desk goes to the status page: a plain address, with no personal data in it or on it.
@@ -397,6 +399,8 @@ def test_every_page_passes_axe_and_is_photographed(desk, signin, context, page, 
     shoot(page, tmp_path, "personalised-preview")
 
     page.fill("#f-email", "mehmet.axe@example.com")
+    page.fill("#f-email-again", "mehmet.axe@example.com")
+    page.check("#f-consent")
     with page.expect_navigation():
         page.click("button[value=email]")
     axe_check(page, "the email page", report)

@@ -71,18 +71,20 @@ def test_every_missing_topic_is_reported(root):
 
 def test_section_listed_twice(root):
     replace_in(root / FACTS, "      - what-is-it\n", "      - what-is-it\n      - what-is-it\n")
-    assert problems() == [f"{FACTS}:26:9: 'what-is-it' is listed twice in this leaflet"]
+    assert problems() == [f"{FACTS}:26:9: 'what-is-it' is listed twice in DEMO-PT (pre-treatment)"]
 
 
 def test_review_visit_needs_a_visit_on_the_timeline(root):
     replace_in(root / FACTS, "    visit: true\n", "")
     assert problems() == [
-        f"{FACTS}:42:9: 'review-visit' is listed, but this treatment has no timeline milestone with visit: true"]
+        f"{FACTS}:42:9: DEMO-AC (aftercare) lists 'review-visit', but this treatment has no timeline milestone "
+        "with visit: true, nor a course"]
 
 
 def test_urgent_help_needs_its_shared_wording(root):
     replace_in(root / SHARED, "urgent_help:\n  symptoms:\n    - Trouble breathing\n  action: Call us straight away.\n", "")
-    assert problems() == [f"{FACTS}:41:9: 'urgent-help' is listed, but neither shared/en.yaml nor demo/en.yaml has "
+    assert problems() == [f"{FACTS}:41:9: DEMO-AC (aftercare): 'urgent-help' is listed, but neither shared/en.yaml nor "
+                          "demo/en.yaml has "
                           "'urgent_help' wording with an action"]
 
 
@@ -90,18 +92,20 @@ def test_urgent_help_needs_its_shared_wording(root):
 
 def test_unknown_section_suggests_the_closest(root):
     replace_in(root / FACTS, "      - what-is-it\n", "      - what-is-itt\n")
-    assert problems() == [f"{FACTS}:25:9: there is no section 'what-is-itt' in demo/en.yaml; did you mean 'what-is-it'?"]
+    assert problems() == [f"{FACTS}:25:9: DEMO-PT (pre-treatment): there is no section 'what-is-itt' in demo/en.yaml; "
+                          "did you mean 'what-is-it'?"]
 
 
 def test_unknown_section_without_a_close_one(root):
     replace_in(root / FACTS, "      - what-is-it\n", "      - pricing\n")
-    assert problems() == [f"{FACTS}:25:9: there is no section 'pricing' in demo/en.yaml"]
+    assert problems() == [f"{FACTS}:25:9: DEMO-PT (pre-treatment): there is no section 'pricing' in demo/en.yaml"]
 
 
 def test_unknown_shared_section_suggests_the_closest(root):
     replace_in(root / FACTS, "      - shared/questions\n", "      - shared/question\n")
     assert problems() == [
-        f"{FACTS}:29:9: there is no shared section 'question' in shared/en.yaml; did you mean 'questions'?"]
+        f"{FACTS}:29:9: DEMO-PT (pre-treatment): there is no shared section 'question' in shared/en.yaml; "
+        "did you mean 'questions'?"]
 
 
 def test_section_named_like_a_built_in_block(root):

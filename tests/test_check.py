@@ -14,6 +14,7 @@ import pytest
 from careleaf.content import standards
 from careleaf.review import check
 from careleaf.review import readability
+from careleaf.cli.main import main
 from careleaf.content.schemas import schema_texts
 from careleaf.project import Project
 from careleaf.content.catalog import load_catalog
@@ -130,8 +131,30 @@ def test_unused_section_and_stale_translation_are_warnings(tmp_path):
     changed = stale["project/leaflets/shared/tr.yaml"]
     assert changed.level == "warning" and changed.message.startswith("the English wording of 'sections/is-it-a-poison'")
     assert stale["project/leaflets/treatments/botox-facial-lines/tr.yaml"].message == \
-        "'sections/spare' is in the English wording but not translated here yet"
+        "'sections/spare' is in the English wording but not translated here yet; once it is, run " \
+        "'careleaf translations --reviewed project/leaflets/treatments/botox-facial-lines/tr.yaml'"
+    assert "then run 'careleaf translations --reviewed project/leaflets/shared/tr.yaml'" in changed.message
     assert report.ok
+
+
+def test_a_new_translation_file_is_one_message_naming_the_command(tmp_path):
+    """A translation never recorded as reviewed is new, not changed: one warning for the file, and the command
+    it names writes a block that names the same command."""
+    root = copy_project(tmp_path / "project")
+    wording = root / "leaflets/treatments/botox-facial-lines/tr.yaml"
+    text = wording.read_text("utf-8")
+    wording.write_text(text[:text.index("translated_from:")], "utf-8")
+    report = check.run(Project(root))
+    translation = ("new-translation", "stale-translation")
+    found = [f for f in report.findings if f.file == "project/leaflets/treatments/botox-facial-lines/tr.yaml"
+             and f.code in translation]
+    assert [(f.code, f.line) for f in found] == [("new-translation", 1)]
+    command = "careleaf translations --reviewed project/leaflets/treatments/botox-facial-lines/tr.yaml"
+    assert f"run '{command}'" in found[0].message
+    assert main(["--project", str(root), "translations", "--reviewed", str(wording)]) == 0
+    assert "# Written by 'careleaf translations --reviewed'; do not edit by hand." in wording.read_text("utf-8")
+    after = check.run(Project(root))
+    assert not [f for f in after.findings if f.file.endswith("botox-facial-lines/tr.yaml") and f.code in translation]
 
 
 # --- hard words and long sentences, on a small catalog ----------------------------------

@@ -182,8 +182,9 @@ def test_review_visit_and_contact_come_from_the_brand(sample_html):
 def test_qr_code_only_where_the_brand_has_leaflet_pages(sample_html):
     harbour = sample_html[AFTERCARE]
     assert 'alt="Scan for this leaflet online: https://harbourskin.example/leaflets/BTX-FL-AC?lang=en"' in harbour
-    svg = re.search(r'<figure class="qr">\s*<img src="data:image/svg\+xml', harbour)
-    assert svg, "the QR code is not a vector image"
+    svg = re.search(r'<figure class="qr">\s*<a href="https://harbourskin.example/leaflets/BTX-FL-AC\?lang=en">'
+                    r'<img src="data:image/svg\+xml', harbour)
+    assert svg, "the QR code is not a vector image linking to the leaflet online"
     assert '<figure class="qr">' not in sample_html["maple-aesthetics/en/botox-facial-lines-aftercare"]
 
 

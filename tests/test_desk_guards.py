@@ -10,13 +10,13 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from huey.exceptions import RetryTask
 
-import careleaf.desk.outbox
+import careleaf.desk.worker
 from careleaf.errors import InputError
 from careleaf.handout.handouts import handouts
 from careleaf.desk.mail import compose
 from careleaf.desk.outbox import Outbox, idempotency_key
+from careleaf.desk.worker import Worker
 from careleaf.project import Project
 from careleaf.desk.register import Entry, as_csv
 from careleaf.content.settings import Account, DeskSettings, EmailSettings, OutboxSettings, Settings
@@ -134,28 +134,30 @@ def test_the_message_id_is_random_and_says_nothing_of_the_patient(root):
 
 
 def test_an_unexpected_error_while_sending_is_retried_and_named_by_its_kind_only(root, outbox, monkeypatch):
-    def fails(*args):
+    def fails(*args, **kwargs):
         raise UnicodeEncodeError("ascii", "pässword-secret", 1, 2, "ordinal not in range")
 
-    monkeypatch.setattr(careleaf.desk.outbox, "deliver", fails)
-    queued = outbox.queue(message(root), key="k1", about=ABOUT)
-    with pytest.raises(RetryTask):
-        outbox.deliver(queued.id)
-    state = outbox.status(queued.id)
+    monkeypatch.setattr(careleaf.desk.worker, "deliver", fails)
+    outbox.queue(message(root), key="k1", about=ABOUT)
+    worker = Worker(outbox)
+    claimed = outbox.claim(worker.name)
+    worker.deliver(claimed)
+    state = outbox.status(claimed.id)
     assert state["status"] == "retrying" and state["reply"] == "an unexpected UnicodeEncodeError while sending"
     assert "secret" not in json.dumps(state)
 
 
-def test_a_claim_a_stopped_worker_left_behind_does_not_block_the_send(root, outbox, monkeypatch):
-    monkeypatch.setattr(careleaf.desk.outbox, "deliver", lambda *args: "accepted")
+def test_a_send_a_stopped_worker_left_is_taken_over_once_its_lease_runs_out(root, outbox, monkeypatch):
+    monkeypatch.setattr(careleaf.desk.worker, "deliver", lambda *args, **kwargs: "accepted")
     queued = outbox.queue(message(root), key="k2", about=ABOUT)
-    outbox.huey.storage.put_data(f"claim:{queued.id}:1", b"1")        # claimed, then the worker died
-    outbox.deliver(queued.id)
-    assert outbox.status(queued.id)["status"] == "queued"              # blocked until recovered
-    stale = outbox.status(queued.id) | {"updated": "2000-01-01T00:00:00+00:00"}
-    outbox.huey.storage.put_data(f"send:{queued.id}", json.dumps(stale).encode())
-    assert outbox.recover() == 1
-    outbox.deliver(queued.id)
+    assert outbox.claim("worker-that-dies").id == queued.id
+    assert outbox.claim("another") is None                          # leased: not taken while its worker lives
+    with outbox.db.transaction() as tx:                             # the lease has run out: its worker stopped
+        tx.run("update sends set lease_until = '2000-01-01T00:00:00.000+00:00' where id = ?", queued.id)
+    worker = Worker(outbox)
+    claimed = outbox.claim(worker.name)
+    assert (claimed.id, claimed.attempts) == (queued.id, 2)
+    worker.deliver(claimed)
     assert outbox.status(queued.id)["status"] == "sent"
 
 

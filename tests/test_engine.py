@@ -291,3 +291,15 @@ def test_a_mended_pdf_with_settled_fonts_is_qpdf_clean(tmp_path):
         path.write_bytes(tagging.write_pdf(_laid_out(SHORT, **UA), **UA))
     result = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
     assert result.returncode == 0 and "No syntax or stream encoding errors" in result.stdout, result.stdout
+
+
+def test_each_text_run_is_noted_with_its_words_by_page_and_mcid():
+    """note_runs: the words each piece of marked content draws, as the HTML has them (for /ActualText)."""
+    runs: dict[int, dict[int, str]] = {}
+    data = engine.write_pdf(_laid_out(LEAFLET, **UA), note=lambda *noted: None,
+                            note_runs=lambda page, found: runs.__setitem__(page, found), **UA)
+    with pikepdf.open(BytesIO(data)) as pdf:
+        assert set(runs) == set(range(len(pdf.pages)))
+    words = [text for page in runs.values() for text in page.values()]
+    assert "Read this leaflet at home." in words and "Call us with any question." in words
+    assert all(isinstance(mcid, int) for page in runs.values() for mcid in page)

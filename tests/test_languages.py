@@ -3,10 +3,13 @@ localised numbers, dates and labels, fallback sections and stale translations.""
 
 from __future__ import annotations
 
+import re
+
 import datetime as dt
 import subprocess
 from pathlib import Path
 
+import pikepdf
 import pypdf
 import pytest
 
@@ -14,6 +17,8 @@ from careleaf.build.run import build, pages
 from careleaf.project import Project
 from careleaf.content.catalog import load_catalog
 from careleaf.errors import InputError
+from careleaf.pdf.glyphtext import drawn_text
+from careleaf.pdf.structure import element_kids, kids, marked, page_numbers, page_of, top_elements, walk
 from careleaf.content.items import Key
 from careleaf.content.translation import mark_reviewed
 from conftest import FIXTURES, approved_project, arabic_project, copy_project, normalise, pdf_pages_text, replace_in, run_cli
@@ -66,24 +71,30 @@ def test_turkish_figures_use_a_decimal_comma(sample):
     assert "4.5-6 months" in english
 
 
+def printed(html: str) -> str:
+    """The HTML with the footer's CSS string read as it prints: escapes decoded, no-break spaces as spaces."""
+    return re.sub(r"\\([0-9a-f]{6}) ", lambda m: chr(int(m[1], 16)), html).replace("\u00a0", " ")
+
+
 def test_footer_dates_are_written_in_the_leaflets_language(tmp_path):
     project = Project(approved_project(tmp_path))          # approved on 5 January 2026, review by 5 January 2099
     today = dt.date(2026, 6, 1)
-    assert "5 Ocak 2026" in html_of(project, "harbour-skin/tr/botox-facial-lines-aftercare", today)
-    assert "5 Ocak 2099" in html_of(project, "harbour-skin/tr/botox-facial-lines-aftercare", today)
-    assert "5 January 2026" in html_of(project, "harbour-skin/en/botox-facial-lines-aftercare", today)
+    assert "5 Ocak 2026" in printed(html_of(project, "harbour-skin/tr/botox-facial-lines-aftercare", today))
+    assert "5 Ocak 2099" in printed(html_of(project, "harbour-skin/tr/botox-facial-lines-aftercare", today))
+    assert "5 January 2026" in printed(html_of(project, "harbour-skin/en/botox-facial-lines-aftercare", today))
 
 
 def test_a_footer_prints_an_approval_date_only_while_the_approval_covers_the_wording(tmp_path):
     root = approved_project(tmp_path)
     replace_in(root / "leaflets/treatments/botox-facial-lines/tr.yaml", "**24–48 saat**", "**bir ay**")
     project, today = Project(root), dt.date(2026, 6, 1)
-    turkish = html_of(project, "harbour-skin/tr/botox-facial-lines-aftercare", today)
+    turkish = printed(html_of(project, "harbour-skin/tr/botox-facial-lines-aftercare", today))
     assert "onay bekliyor" in turkish and "onay tarihi" not in turkish     # "awaiting approval", not "approved"
     assert "yeniden onay bekliyor" in turkish                              # the DRAFT notice says why
-    english = html_of(project, "harbour-skin/en/botox-facial-lines-aftercare", today)
+    english = printed(html_of(project, "harbour-skin/en/botox-facial-lines-aftercare", today))
     assert "approved 5 January 2026" in english and "awaiting approval" not in english
-    draft = html_of(Project(copy_project(tmp_path / "sample")), "harbour-skin/en/botox-facial-lines-aftercare", today)
+    draft = printed(html_of(Project(copy_project(tmp_path / "sample")), "harbour-skin/en/botox-facial-lines-aftercare",
+                            today))
     assert "awaiting approval" in draft and "approved " not in draft.split("@bottom-left")[1].split(";")[0]
 
 
@@ -183,14 +194,16 @@ def test_arabic_leaflet_is_right_to_left_with_its_language(arabic):
     assert str(reader.trailer["/Root"]["/Lang"]) == "ar"
 
 
-def test_arabic_text_extracts_in_reading_order_with_joined_letters(arabic):
+def test_arabic_text_is_tagged_in_reading_order_with_joined_letters(arabic):
+    """What a screen reader reads (the tags' /ActualText): whole phrases in logical order, the lam-alef of
+    "العلاج" included. What the viewers extract is read in tests/test_readers.py (Poppler, pdf.js, PDFium)."""
     _, out = arabic
-    reader = pypdf.PdfReader(out / "harbour-skin/ar/botox-facial-lines-aftercare.pdf")
-    text = "\n".join(page.extract_text() for page in reader.pages)
-    # Whole phrases in logical order, including the lam-alef ligature of "العلاج".
-    assert "توكسين البوتولينوم لخطوط الوجه: بعد العلاج" in text
-    assert "الآثار الجانبية المحتملة" in text
-    assert "ما الطبيعي بعد العلاج؟" in text
+    with pikepdf.open(out / "harbour-skin/ar/botox-facial-lines-aftercare.pdf") as pdf:
+        said = {str(element.ActualText) for element in walk(top_elements(pdf.Root.StructTreeRoot))
+                if "/ActualText" in element}
+    assert "توكسين البوتولينوم لخطوط الوجه: بعد العلاج" in said
+    assert "الآثار الجانبية المحتملة" in said
+    assert "ما الطبيعي بعد العلاج؟" in said
 
 
 def test_arabic_glyphs_come_from_the_bundled_arabic_font(arabic):
@@ -237,3 +250,40 @@ def test_numbers_and_addresses_keep_their_order_in_right_to_left_text(arabic):
     assert "020 7946 0999" in text
     assert "https://harbourskin.example/" in text and "/https://" not in text
     assert "14 Quayside Walk" in text
+
+
+def _languages_and_words(path: Path) -> list[tuple[str, str]]:
+    """(the language a screen reader speaks it in, the words it draws) for each element holding text."""
+    with pikepdf.open(path) as pdf:
+        numbers = page_numbers(pdf)
+        drawn = {number: drawn_text(page) for number, page in enumerate(pdf.pages)}
+        found = []
+        stack = [(top, str(pdf.Root.Lang)) for top in top_elements(pdf.Root.StructTreeRoot)]
+        while stack:
+            element, language = stack.pop()
+            language = str(element.get("/Lang", language))
+            page = page_of(element, numbers, None)
+            own = [marked(kid, numbers, page) for kid in kids(element)]
+            text = "".join(drawn.get(number, {}).get(mcid, "") for number, mcid in filter(None, own))
+            text = str(element.get("/ActualText", text))   # right-to-left runs are drawn in visual order
+            if text.strip():
+                found.append((language, text))
+            stack.extend((kid, language) for kid in element_kids(element))
+    return found
+
+
+def test_english_fallback_sections_are_tagged_english_in_an_arabic_leaflet(arabic):
+    _, out = arabic
+    spoken = _languages_and_words(out / "harbour-skin/ar/botox-facial-lines-aftercare.pdf")
+    english = [language for language, text in spoken if "How long will the effect last?" in text]
+    arabic_words = [language for language, text in spoken if "ساعة" in text]
+    assert english and set(english) == {"en"}, english
+    assert arabic_words and set(arabic_words) == {"ar"}
+    latin_only = {language for language, text in spoken if text.isascii() and any(c.isalpha() for c in text)}
+    assert "en" in latin_only
+
+
+def test_only_parts_in_another_language_carry_lang(arabic):
+    _, out = arabic
+    with pikepdf.open(out / "harbour-skin/en/botox-facial-lines-aftercare.pdf") as pdf:
+        assert not [element for element in walk(top_elements(pdf.Root.StructTreeRoot)) if "/Lang" in element]

@@ -156,3 +156,18 @@ def cached_functions_of_project_files() -> set[str]:
 def test_every_cache_of_the_projects_files_is_in_the_one_registry():
     registered = {f"{cache.__module__}.{cache.__wrapped__.__name__}" for cache in caches.PROJECT_CACHES}
     assert cached_functions_of_project_files() == registered
+
+
+def test_a_leaflet_that_fails_to_render_shows_its_message_in_the_editor(project):
+    """A logo saved over a limit: the editor says the leaflet cannot be printed, and why, beside the last good
+    preview, rather than silently showing the old one."""
+    root, server = project
+    editor_preview(server)
+    logo = root / "styles/brands/harbour-skin/logo.svg"
+    logo.write_bytes(b'<svg xmlns="http://www.w3.org/2000/svg">' + b"<g/>" * 20_010 + b"</svg>")
+    page = httpx.get(server.url + "/editor", params=AFTERCARE, timeout=120)
+    shown = html.unescape(page.text)
+    assert page.status_code == 200
+    assert 'id="render-failure"' in shown, shown[:3000]
+    assert "This leaflet cannot be printed as the files are now" in shown
+    assert "styles/brands/harbour-skin/logo.svg" in shown and "limits.svg_elements" in shown

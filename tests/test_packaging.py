@@ -61,3 +61,17 @@ def test_a_wheel_installed_outside_the_checkout_starts_and_builds_a_project(tmp_
         catalog = pypdf.PdfReader(pdf).trailer["/Root"]
         assert "/StructTreeRoot" in catalog and str(catalog["/Lang"]) == "en"
     assert not any(Path(p).is_relative_to(ROOT) for p in (tmp_path / "x").rglob("*"))
+
+
+def test_installing_from_a_checkout_as_the_docs_say_leaves_it_clean(tmp_path):
+    """docs/admin: `pip install "git+file:///path/to/careleaf"` builds from a copy pip makes of the committed
+    checkout, so nothing (build/, careleaf.egg-info/) is written into the checkout itself."""
+    def untracked() -> str:
+        return run("git", "status", "--porcelain", "--ignored", "--untracked-files=all", cwd=ROOT).stdout
+
+    before = untracked()
+    made = run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "--quiet",
+               "-w", tmp_path, f"git+file://{ROOT}", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    assert list(tmp_path.glob("careleaf-*.whl"))
+    assert untracked() == before

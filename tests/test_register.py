@@ -98,7 +98,7 @@ def test_every_handout_printed_emailed_or_exported_is_registered_once(root, tmp_
     assert [e.channel for e in Register(root / "data" / REGISTER_FILE).find()] == ["print"]
 
     # Emailed: recorded when the mail server has it, not when it is queued; staff from $CARELEAF_STAFF.
-    queued = desk(root, "send", *leaflet("pre-treatment"), "--large-print", "--reference", "P-1",
+    queued = desk(root, "send", *leaflet("pre-treatment"), "--large-print", "--reference", "P-1", "--consent",
                   fields=AYSE | {"to": ADDRESS}, env={"CARELEAF_STAFF": "desk-2"})
     assert queued.returncode == 0, queued.stderr
     assert len(listed(root)) == 1

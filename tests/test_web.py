@@ -177,9 +177,13 @@ def test_every_api_route_answers(root, live, api):
     assert (entry["channel"], entry["code"], entry["lang"], entry["kind"], entry["staff"]) == \
         ("print", "BTX-FL-AC", "en", "aftercare", "api")
 
-    queued = call("POST", "/api/sends", json={**AFTERCARE, "reference": "REF-API-2", "to": "zeynep@example.com",
-                                              "patient": {"treated": treated_today(), "name": "Zeynep Kaya"}})
+    sending = {**AFTERCARE, "reference": "REF-API-2", "to": "zeynep@example.com",
+               "patient": {"treated": treated_today(), "name": "Zeynep Kaya"}}
+    for without in ({}, {"consent": False}):         # nothing is emailed unless the patient agreed
+        assert call("POST", "/api/sends", json=sending | without).status_code == 422
+    queued = call("POST", "/api/sends", json=sending | {"consent": True})
     assert queued.status_code == 202, queued.text
+    assert Outbox(Project(root), load_settings(Project(root))).status(queued.json()["id"])["consent"]
     send_id = queued.json()["id"]
     assert queued.json()["status"] == "queued" and queued.json()["password"] is None
     assert re.fullmatch(r"[0-9a-f]{32}", send_id)
@@ -647,8 +651,12 @@ def test_training_mode_prints_drafts_marked_draft_and_emails_nothing(tmp_path, m
 def test_the_queued_email_page_updates_itself(live):
     with httpx.Client(base_url=live.url, timeout=120) as web:
         desk = web.get("/", params=AFTERCARE)
-        answer = web.post("/handout", data={**AFTERCARE, "csrf": csrf_of(desk.text), "action": "email",
-                                            "treated": treated_today(), "email": "patient@example.com"},
+        form = {**AFTERCARE, "csrf": csrf_of(desk.text), "action": "email", "treated": treated_today(),
+                "email": "patient@example.com"}
+        for unchecked in ({"email_again": "patient@example.org", "consent": "1"}, {"email_again": "patient@example.com"}):
+            refused = web.post("/handout", data=form | unchecked)         # a typo in the address, or no consent
+            assert refused.status_code == 400 and ("differ" in refused.text or "agreed" in refused.text)
+        answer = web.post("/handout", data=form | {"email_again": "Patient@example.com", "consent": "1"},
                           follow_redirects=True)
         state = web.get(f"{answer.url.path}/state")
     assert answer.status_code == 200 and "Email queued" in answer.text

@@ -51,7 +51,9 @@ def test_a_temporary_folder_too_deep_for_the_forkservers_socket_starts_fresh_pro
     assert workers.context().get_start_method() == "forkserver"
     deep = tmp_path / ("folder-" * 12)
     monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    monkeypatch.delenv("PYTHONSAFEPATH", raising=False)    # put back as it was after the test
     assert workers.context().get_start_method() == "spawn"
+    assert os.environ["PYTHONSAFEPATH"] == "1", "fresh workers never import from the working folder"
 
 
 # --- the pool ----------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 from careleaf.errors import RenderError
+from careleaf.project import Refused, read_regular
 
 MANIFEST = ".careleaf-manifest.json"
 _UMASK = os.umask(0)
@@ -126,6 +127,8 @@ def publish_preview_assets(out: Path, folders: tuple[Path, ...]) -> None:
     folders laid over one another as the renderer looks files up, the first folder's file winning.
     A file already there with the same bytes is left alone; a file that links out of its folder,
     which the renderer refuses, is not copied."""
+    from careleaf.content.settings import Limits   # only when previews are asked for: a no-change build stays lean
+
     chosen: dict[Path, Path] = {}
     for folder in reversed(folders):
         if folder.is_dir():
@@ -133,7 +136,10 @@ def publish_preview_assets(out: Path, folders: tuple[Path, ...]) -> None:
                        if path.is_file() and path.resolve().is_relative_to(folder.resolve())}
     target = out / PREVIEW_ASSETS
     for relative, source in sorted(chosen.items()):
-        data = source.read_bytes()
+        try:
+            data = read_regular(source, within=folders, limit=Limits().asset_bytes)
+        except Refused:
+            continue    # a pipe, a link out of its folder, or too large: the renderer refuses it, by name
         copy = target / relative
         if not (copy.is_file() and copy.stat().st_size == len(data) and copy.read_bytes() == data):
             write_atomically(copy, data)

@@ -34,10 +34,11 @@ from careleaf import __version__
 from careleaf.build import stamps
 from careleaf.build.output import (clean_partials, locked, preview_html, publish_preview_assets, read_manifest,
                                    remove_quietly, write_atomically, write_manifest)
+from careleaf.build.site import intact as site_intact, publish as publish_site
 from careleaf.build.workers import Pool
 from careleaf.content.governance import ReviewOverdue, today as current_date
 from careleaf.errors import RenderError
-from careleaf.project import Project
+from careleaf.project import Project, Refused, hash_regular
 
 # The catalog's machinery (the YAML reader and careleaf.content's checks, careleaf.leaflet, careleaf.pdf's
 # stages) is imported inside the functions that use it, not here: a build the file stamps settle reads no
@@ -82,6 +83,7 @@ class Summary:
     drafts: list[str] = field(default_factory=list)       # leaflet codes still awaiting clinical approval
     stale: list[str] = field(default_factory=list)        # leaflets whose translation awaits review
     notes: list[str] = field(default_factory=list)        # things the person running the build should know
+    site: list[str] = field(default_factory=list)         # web pages written or removed in out/site/
     seconds: float = 0.0
 
 
@@ -192,7 +194,8 @@ def build(project: Project, out: Path, *, force: bool = False, full_check: bool 
         slow_fonts = False
         budgets = _page_budgets(project) if todo else {}
         saved = time.monotonic()
-        for leaflet, result in _render_all(todo, draw, project.asset_folders, jobs, progress, time_limit_seconds):
+        for leaflet, result in _render_all(todo, draw, project.asset_folders, jobs, progress, time_limit_seconds,
+                                           catalog.limits):
             name = str(leaflet.job.output)
             if isinstance(result, RenderError):
                 summary.failed.append(str(result))
@@ -211,6 +214,11 @@ def build(project: Project, out: Path, *, force: bool = False, full_check: bool 
                 saved = time.monotonic()
         write_manifest(out, manifest)
         summary.built.sort()
+        if shard is None:      # a page links its other languages, which another shard may build
+            summary.site = publish_site(project, out, catalog, planned, manifest,
+                                        lambda job: assemble(catalog, job, today))
+        else:
+            summary.notes.append(SITE_NOT_SHARDED)
         if write_html:  # leaflets that did not need a new PDF still get their current HTML when asked
             for name in summary.unchanged:
                 _write_or_remove_preview(out, wanted[name].job, draw(wanted[name]).html, only_if_changed=True)
@@ -237,7 +245,7 @@ def _if_nothing_changed(project: Project, out: Path, options: dict, today: dt.da
         return None
     with locked(out):
         manifest = read_manifest(out)          # only PDFs still on disk: a deleted PDF is rebuilt
-        if stamps.manifest_digest(manifest) != record.manifest:
+        if stamps.manifest_digest(manifest) != record.manifest or not site_intact(out):
             return None
         now = stamps.unchanged_since(record, project)
         if now is None:
@@ -299,7 +307,7 @@ def _overdue_message(catalog: Catalog, codes: list[str]) -> str:
 
 
 def _render_all(todo: list[Planned], draw: Callable[[Planned], Page], folders: tuple[Path, ...], jobs: int | None,
-                progress: Progress | None, limit: float = DEFAULT_TIME_LIMIT
+                progress: Progress | None, limit: float = DEFAULT_TIME_LIMIT, limits=None
                 ) -> Iterator[tuple[Planned, RenderResult | RenderError]]:
     """Yield (leaflet, result or RenderError) as each leaflet finishes.
 
@@ -314,7 +322,7 @@ def _render_all(todo: list[Planned], draw: Callable[[Planned], Page], folders: t
     count = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
     if count > 1:
         todo = sorted(todo, key=_longest_first)
-    with Pool(count, time_limit=limit, folders=folders) as pool:
+    with Pool(count, time_limit=limit, folders=folders, limits=limits) as pool:
         waiting = iter(todo)
         running: dict = {}
 
@@ -343,8 +351,12 @@ def _outcome(future, name: str, limit: float) -> RenderResult | RenderError:
     except TookTooLong:
         return TimeLimit(f"{name}: rendering took longer than {limit:g} s and was stopped")
     except Exception as error:  # the worker died (killed, out of memory): this leaflet fails, the others go on
-        return RenderError(f"{name}: the render process stopped: {type(error).__name__}: {error}")
+        return RenderError(f"{name}: the render process stopped ({type(error).__name__}: {error}); if it ran "
+                           "out of memory, the limit is set by limits.render_memory_mb in careleaf.yaml")
 
+
+SITE_NOT_SHARDED = ("the web pages in site/ are written by a build of the whole catalog (each page links to its "
+                    "other languages, which other shares build): run one without --shard to publish them")
 
 SLOW_FONTS = ("HarfBuzz's font subsetter (Debian/Ubuntu package libharfbuzz-subset0) was not found, so fonts "
               "are subset with fontTools instead: writing each PDF takes about four times longer.")
@@ -403,6 +415,9 @@ def _tools_fingerprint(project: Project) -> str:
             relative = path.relative_to(folder)
             if (folder, relative.parts[0]) in ((project.styles, "brands"), (project.templates, "labels")):
                 continue
-            inside = path.resolve().is_relative_to(folder.resolve())   # never read through a link out of it
-            hashed.update(str(relative).encode() + b"\0" + (path.read_bytes() if inside else b"-"))
+            hashed.update(str(relative).encode() + b"\0")
+            try:
+                hash_regular(path, within=(folder,), digest=hashed)   # never through a link out of it
+            except Refused:
+                hashed.update(b"-")       # the build's checks report it
     return hashed.hexdigest()

@@ -37,7 +37,7 @@ from pathlib import Path
 from stat import S_ISREG
 
 from careleaf.build.output import write_atomically
-from careleaf.project import THEME
+from careleaf.project import THEME, Refused, hash_regular, own_folders
 
 STAMPS = ".careleaf-stamps.json"
 FORMAT = 1
@@ -89,7 +89,15 @@ def _stamp(path: Path) -> Stamp:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """The file's SHA-256, read as any project file is (careleaf.project.read_regular): a link out of the
+    project, a pipe or a device is never read here; it gets a stamp of its own, and the build's checks,
+    which run next, report it."""
+    digest = hashlib.sha256()
+    try:
+        hash_regular(path, within=(*own_folders(path), PACKAGE), digest=digest)
+    except Refused as refused:
+        return f"refused: {refused.reason}"
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

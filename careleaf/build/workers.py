@@ -10,6 +10,12 @@ leaflets, each job within a time limit.
   first job, so the first render is not slower than the others.
 * A job that runs past the time limit has its worker ended (and replaced), which no layout inside
   WeasyPrint can swallow; its future raises TimeoutError, and the other jobs go on.
+* Each worker has a memory limit (``limits.render_memory_mb`` in careleaf.yaml, its address space) as well
+  as the time limit: a leaflet that needs more fails alone, naming itself, and the worker is replaced.
+  Its asset limits (careleaf.pdf.assets) are the project's too.
+* The workers' import path is careleaf's and its libraries', never the folder careleaf was started from:
+  multiprocessing starts its helper with ``python -c``, which would put that folder first, so a
+  ``weasyprint.py`` lying there would be imported and run. The helper starts with PYTHONSAFEPATH set.
 * The web app's workers live as long as the server, across edits of the project: each of its jobs carries
   the version of the project's files (careleaf.build.stamps.files_version), and a worker that sees a new
   one first forgets what it kept of the old files (careleaf.build.caches).
@@ -23,9 +29,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 from concurrent.futures import Future
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 PRELOADED = "careleaf.build.preload"   # what the forkserver imports before it forks any worker
 
@@ -41,14 +49,17 @@ class Pool:
     whose jobs each carry the version of the files they are for.
     """
 
-    def __init__(self, size: int, *, time_limit: float, folders: tuple[Path, ...], version: str | None = None):
+    def __init__(self, size: int, *, time_limit: float, folders: tuple[Path, ...], version: str | None = None,
+                 limits=None):
         # Here, not at the top: the pool's machinery takes a tenth of a second to load, and a build with
         # nothing to render never needs it.
         from pebble import ProcessPool
 
-        self.size, self.time_limit = size, time_limit
+        from careleaf.content.settings import Limits
+
+        self.size, self.time_limit, self.limits = size, time_limit, limits or Limits()
         self._pool = ProcessPool(max_workers=size, context=context(), initializer=_start,
-                                 initargs=(tuple(folders), version))
+                                 initargs=(tuple(folders), version, self.limits))
 
     def schedule(self, function: Callable, *args: Any, version: str | None = None) -> Future:
         """``function(*args)`` in a worker, for the project's files at ``version``; its future raises TimeoutError
@@ -74,18 +85,43 @@ def context():
     import multiprocessing   # with the pool only (see Pool): a build with nothing to render never starts one
 
     if len(os.fsencode(tempfile.gettempdir())) > SOCKET_PATH_ROOM:
+        # Each worker is a fresh `python -c` then, started by the pool at any time (a worker ended for its
+        # time limit is replaced from the pool's own thread): this process's children all start safe.
+        os.environ["PYTHONSAFEPATH"] = "1"
         return multiprocessing.get_context("spawn")
     forkserver = multiprocessing.get_context("forkserver")
     forkserver.set_forkserver_preload([PRELOADED])
+    with _safe_import_path():
+        from multiprocessing import forkserver as helper
+
+        helper.ensure_running()    # started now, while PYTHONSAFEPATH is set; its forks inherit its import path
     return forkserver
+
+
+_environment_lock = threading.Lock()
+
+
+@contextmanager
+def _safe_import_path() -> Iterator[None]:
+    """Python processes started meanwhile do not put the current folder on their import path."""
+    with _environment_lock:
+        before = os.environ.get("PYTHONSAFEPATH")
+        os.environ["PYTHONSAFEPATH"] = "1"
+        try:
+            yield
+        finally:
+            if before is None:
+                del os.environ["PYTHONSAFEPATH"]
+            else:
+                os.environ["PYTHONSAFEPATH"] = before
 
 
 # --- in a worker: careleaf.build.preload does the work --------------------------------------------------
 
-def _start(folders: tuple[Path, ...], version: str | None) -> None:
+def _start(folders: tuple[Path, ...], version: str | None, limits) -> None:
     from careleaf.build import preload   # WeasyPrint: loaded in workers only (the forkserver has it already)
 
-    preload.start(folders, version)
+    preload.start(folders, version, limits)
 
 
 def _run(version: str | None, function: Callable, args: tuple) -> Any:

@@ -7,7 +7,7 @@ as JSON from standard input; passwords come from an environment variable).
 
 As in careleaf.cli.main, each command imports the library it runs inside its own function, so that
 `careleaf --help` stays instant and no command loads another's libraries (YAML and Babel for a leaflet,
-huey for the outbox, FastAPI for the web server). Only careleaf modules that need nothing beyond the
+the database for the outbox, FastAPI for the web server). Only careleaf modules that need nothing beyond the
 standard library are imported at the top: errors, project, the patient fields' declaration, writing a
 file, the progress line.
 """
@@ -19,7 +19,6 @@ import dataclasses
 import datetime as dt
 import getpass
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -30,7 +29,7 @@ from careleaf.cli.progress import progress_printer
 from careleaf.handout.patient import FIELDS, PATIENT_FIELDS, REFERENCE, check_reference
 from careleaf.project import Project, refuse_shared_output
 
-COMMANDS = ("handout", "handouts", "send", "worker", "outbox", "register", "superseded", "serve", "password-hash")
+COMMANDS = ("handout", "handouts", "send", "worker", "outbox", "purge", "register", "superseded", "serve", "password-hash")
 EXIT_OK = 0
 
 
@@ -42,8 +41,10 @@ def add_parsers(commands) -> None:
 
 
 def run(project: Project, options: argparse.Namespace) -> int:
-    return {"handout": _handout, "handouts": _handouts, "send": _send, "worker": _worker, "outbox": _outbox,
-            "register": _register, "superseded": _superseded, "serve": _serve,
+    from careleaf.cli.outbox import outbox, purge, worker
+
+    return {"handout": _handout, "handouts": _handouts, "send": _send, "worker": worker, "outbox": outbox,
+            "purge": purge, "register": _register, "superseded": _superseded, "serve": _serve,
             "password-hash": _password_hash}[options.command](project, options)
 
 
@@ -104,6 +105,8 @@ def _email_parsers(commands) -> None:
                     "for the clinic's own mail program.")
     _leaflet_options(send)
     send.add_argument("--to", metavar="ADDRESS", help="the patient's email address (or 'to' in --fields)")
+    send.add_argument("--consent", action="store_true",
+                      help="the patient agreed to have the leaflet emailed (needed to send; recorded with it)")
     locking = send.add_mutually_exclusive_group()
     locking.add_argument("--lock", action="store_true",
                          help="lock the PDF with a new password, shown once here: tell it to the patient another way")
@@ -111,14 +114,34 @@ def _email_parsers(commands) -> None:
                          help="lock the PDF with the password in this environment variable")
     send.add_argument("--eml", type=Path, metavar="FILE", help="write the message to FILE instead of sending it")
 
-    worker = commands.add_parser("worker", help="deliver the outbox's emails (runs until stopped)",
-                                 description="Run the outbox's worker: deliver queued emails, retry temporary "
-                                             "failures with back-off, and pick up sends a stopped worker left.")
+    worker = commands.add_parser(
+        "worker", help="deliver the outbox's emails (runs until stopped)",
+        description="Run the outbox's worker: deliver queued emails, retry temporary failures with back-off for "
+                    "outbox: retry_days, take over sends a stopped worker (on any machine) left, and purge what is "
+                    "past its retention once a day. SIGTERM or SIGINT stops it after the sends in hand.")
     worker.add_argument("--workers", type=int, default=1, metavar="N", help="messages delivered at once (default 1)")
 
-    outbox = commands.add_parser("outbox", help="list pending and failed emails (no personal data)")
+    outbox = commands.add_parser(
+        "outbox", help="list pending, retrying and failed emails; retry, cancel, clear, resume",
+        description="List the emails not yet delivered (and those that failed) with the patient reference, never "
+                    "a name or an address: the state, the reason and the next try. Exit status 1 when a send has "
+                    "failed or the outbox is paused.")
     outbox.add_argument("--all", action="store_true", help="also list delivered ones")
     outbox.add_argument("--json", action="store_true", help="as JSON")
+    acting = outbox.add_mutually_exclusive_group()
+    acting.add_argument("--retry", nargs="?", const="failed", metavar="ID",
+                        help="queue again this failed send, or every failed one (--retry alone)")
+    acting.add_argument("--cancel", metavar="ID", help="stop this send; its message is deleted")
+    acting.add_argument("--clear", action="store_true", help="take failed and cancelled sends off the list")
+    acting.add_argument("--resume", action="store_true",
+                        help="continue after a paused outbox's fault (password, certificate) is put right")
+
+    purge = commands.add_parser(
+        "purge", help="delete send records, keys and register entries past careleaf.yaml's retention",
+        description="Delete what is older than careleaf.yaml's retention (failed messages, send records, "
+                    "idempotency keys, register entries) and give the space back (VACUUM). With --reference, "
+                    "delete every record of one patient instead, on their request.")
+    purge.add_argument("--reference", help="delete everything about this patient reference")
 
 
 def _register_parsers(commands) -> None:
@@ -263,7 +286,8 @@ def _send(project: Project, options: argparse.Namespace) -> int:
         if not password:
             raise HandoutError([f"--password-env: the environment variable {options.password_env} is empty"])
     sent = send(project, _choice(options), patient=fields, to=to, reference=options.reference or "",
-                staff=_staff(project, options), password=password, eml=options.eml, allow_draft=options.allow_draft)
+                staff=_staff(project, options), password=password, eml=options.eml, allow_draft=options.allow_draft,
+                consent=options.consent)
     if sent.status == "exported":
         print(f"wrote the message to {options.eml}; send it from the clinic's mail program")
     elif sent.status.startswith("already"):
@@ -274,37 +298,6 @@ def _send(project: Project, options: argparse.Namespace) -> int:
     if sent.password and options.lock:
         print(f"The PDF is locked with the password {sent.password}\nTell it to the patient by phone or in person. "
               "It is shown only now and is not kept anywhere.")
-    return EXIT_OK
-
-
-def _worker(project: Project, options: argparse.Namespace) -> int:
-    from careleaf.desk.outbox import Outbox
-    from careleaf.content.settings import load_settings
-
-    settings = load_settings(project)
-    if settings.email is None:
-        raise HandoutError(["worker: careleaf.yaml has no email settings, so there is nothing to deliver through"])
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    outbox = Outbox(project, settings)
-    consumer = outbox.huey.create_consumer(workers=max(1, options.workers), worker_type="thread", periodic=True)
-    consumer.run()
-    return EXIT_OK
-
-
-def _outbox(project: Project, options: argparse.Namespace) -> int:
-    from careleaf.desk.outbox import Outbox
-    from careleaf.content.settings import load_settings
-
-    sends = [s for s in Outbox(project, load_settings(project)).sends() if options.all or s["status"] != "sent"]
-    shown = ("id", "status", "attempts", "code", "version", "lang", "created", "updated", "reply")
-    if options.json:
-        print(json.dumps([{name: s.get(name) for name in shown} for s in sends], indent=2))
-        return EXIT_OK
-    for s in sends:
-        print(f"{s['id'][:12]}  {s['status']:<9} {s['attempts']:>2}x  {s['code']} v{s['version']} {s['lang']}  "
-              f"queued {s['created'][:16]}  {s['reply']}")
-    if not sends:
-        print("The outbox is empty: nothing pending or failed.")
     return EXIT_OK
 
 

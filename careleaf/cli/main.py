@@ -42,12 +42,23 @@ def parser() -> argparse.ArgumentParser:
                            "it that has leaflets/)")
     commands = main.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    new_cmd = commands.add_parser("new", help="start a new project: one clinic, one treatment, ready to build",
-                                  description="Write a small, working project into DIR: leaflets/ with one brand, "
-                                              "one treatment and English wording, and the brand's logo in styles/. "
-                                              "Templates, stylesheets and fonts come with careleaf; copy one into "
-                                              "the project's templates/ or styles/ to change it.")
+    new_cmd = commands.add_parser("new", help="start a new project: your clinic, an example treatment, ready to build",
+                                  description="Write a working project for your clinic into DIR: leaflets/ with the "
+                                              "clinic's brand file (every field present and explained), check.yaml "
+                                              "with the defaults, and an example treatment in each of its "
+                                              "languages; the brand's logo in styles/. What is not given as an "
+                                              "option is asked for (or, when not typing at a terminal, left at its "
+                                              "default). Templates, stylesheets and fonts come with careleaf; copy "
+                                              "one into the project's templates/ or styles/ to change it.")
     new_cmd.add_argument("folder", type=Path, metavar="DIR", help="the new project's folder (empty or not yet there)")
+    new_cmd.add_argument("--name", metavar="NAME", help="the clinic's name, as printed on every leaflet")
+    new_cmd.add_argument("--country", metavar="CC", help="the clinic's country as two capital letters: GB, US, TR …")
+    new_cmd.add_argument("--time-zone", metavar="ZONE",
+                         help="the clinic's time zone (default: the country's, e.g. Europe/Istanbul for TR)")
+    new_cmd.add_argument("--languages", metavar="LANG,LANG",
+                         help="the languages it hands leaflets out in, e.g. tr,en (default: en)")
+    new_cmd.add_argument("--page-size", choices=("A4", "Letter", "A5"),
+                         help="the paper (default: Letter in the US, A4 elsewhere)")
 
     build_cmd = commands.add_parser("build", help="build every leaflet's PDF",
                                     description="Check every input, then build each leaflet for each brand "
@@ -234,8 +245,11 @@ def _print_summary(summary, out: Path) -> None:
         print(f"removed {out / name} (its leaflet no longer exists)")
     print(f"{len(summary.built)} built, {len(summary.unchanged)} unchanged, {len(summary.removed)} removed, "
           f"{len(summary.failed)} failed in {summary.seconds:.1f} s; output in {out}/")
+    if summary.site:
+        print(f"web pages: {len(summary.site)} updated in {out / 'site'}/")
     if summary.drafts:
-        print("Drafts (wording awaiting clinical approval; every page is marked DRAFT): " + ", ".join(summary.drafts))
+        print("Drafts (wording awaiting clinical approval; every page is marked DRAFT, and none is on the web "
+              "pages): " + ", ".join(summary.drafts))
     if summary.stale:
         print("Translations awaiting review (the source wording changed): " + ", ".join(summary.stale))
     for note in summary.notes:
@@ -324,13 +338,31 @@ def _booklet(options: argparse.Namespace) -> int:
 
 
 def _new(options: argparse.Namespace) -> int:
-    from careleaf.content.starter import new_project
+    from careleaf.content.starter import Clinic, countries, languages, new_project
 
-    written = new_project(options.folder)
-    print(f"Started a careleaf project in {options.folder}/ ({len(written)} files). Next:\n"
-          f"  cd {options.folder}\n  careleaf build      # the PDFs, in out/\n"
-          "  careleaf check      # review dates, drafts and readability")
+    ask = sys.stdin.isatty()
+    name = options.name or _ask(ask, "The clinic's name", "My Clinic")
+    country = (options.country or _ask(ask, f"Its country ({', '.join(countries())})", "GB")).upper()
+    chosen = options.languages or _ask(ask, f"Its languages, separated by commas ({', '.join(languages())})", "en")
+    time_zone = options.time_zone or (_ask(ask, "Its time zone", Clinic(country=country).zone) if ask else "")
+    clinic = Clinic(name=name, country=country, time_zone=time_zone, page_size=options.page_size or "",
+                    languages=tuple(lang.strip().lower() for lang in chosen.split(",") if lang.strip()))
+    written = new_project(options.folder, clinic)
+    print(f"Started a careleaf project for {clinic.name} in {options.folder}/ ({len(written)} files): "
+          f"{clinic.country}, {clinic.zone}, {', '.join(clinic.languages)}, {clinic.paper}. Next:\n"
+          f"  cd {options.folder}\n"
+          f"  (edit leaflets/brands/{clinic.slug}.yaml: the clinic's phone numbers, address and website)\n"
+          "  careleaf check      # review dates, drafts and readability\n"
+          "  careleaf build      # the PDFs, in out/")
     return EXIT_OK
+
+
+def _ask(interactive: bool, question: str, default: str) -> str:
+    """An answer typed at the terminal, or ``default`` (also when nothing is typed, or no one is typing)."""
+    if not interactive:
+        return default
+    answer = input(f"{question} [{default}]: ").strip()
+    return answer or default
 
 
 def _translations(project: Project, options: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ Layout of the content folder::
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,8 @@ from careleaf.errors import InputError, Problem, display_path
 from careleaf.content.items import Item, Key, file_items
 from careleaf.content.labels import read_labels
 from careleaf.content.load import Document
-from careleaf.project import CONTENT, STYLES, TEMPLATES, Project, first_existing
+from careleaf.project import CONTENT, STYLES, TEMPLATES, Project, Refused, first_existing, read_regular, resolved_inside
+from careleaf.content.settings import Limits, project_limits
 from careleaf.content.validate import origin, read_file
 from careleaf.content.translation import SOURCE_LANGUAGE, stale_items
 
@@ -86,6 +88,7 @@ class Catalog:
     items: dict[Key, Item] = field(default_factory=dict)
     stale: frozenset[Key] = frozenset()        # translated items older than their source wording
     documents: dict[str, Document] = field(default_factory=dict)          # each items file, as read
+    limits: Limits = field(default_factory=Limits)                          # careleaf.yaml's, for the renderer
 
     def fallback(self, lang: str) -> str | None:
         return fallback_language(self.brands, lang)
@@ -116,19 +119,46 @@ def _read_countries(files: _Collector, project: Project, brands: dict[str, model
 class _Collector:
     """Reads files, remembering every problem instead of stopping at the first."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: Limits) -> None:
         self.problems: list[Problem] = []
+        self.limits = limits
 
     def read(self, path: Path, cls: type) -> tuple[Any, Document | None]:
-        value, doc, problems = read_file(path, cls)
+        value, doc, problems = read_file(path, cls, limit=self.limits.wording_bytes)
         self.problems.extend(problems)
         return value, doc
+
+    def named_plainly(self, path: Path, name: str, what: str) -> bool:
+        """Whether a file's or folder's name may become part of a path in out/ (a brand, a treatment, a
+        language); a problem when it may not (``...yaml`` would be the brand '..', and write outside out/)."""
+        if (_LANGUAGE if what == "language" else _NAME).fullmatch(name):
+            return True
+        rule = "two small letters, such as en" if what == "language" else \
+            "letters, digits and '-' only, starting with a letter or digit, such as harbour-skin"
+        self.problems.append(Problem(path, 1, 1, f"this {what}'s name '{name}' cannot be used: it becomes part of "
+                                                 f"the leaflets' file names, so it must be {rule}. Rename it"))
+        return False
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+_LANGUAGE = re.compile(r"[a-z]{2}")
+
+
+def _limits(files: list[Problem], project: Project) -> Limits:
+    """careleaf.yaml's limits; its problems are the catalog's (reported with the others), the defaults used."""
+    try:
+        return project_limits(project)
+    except InputError as error:
+        files.extend(error.problems)
+        return Limits()
 
 
 def load_catalog(project: Project) -> Catalog:
     """Read and check the whole project: content and template words. Raises InputError listing every problem."""
     content, styles = project.content, project.styles
-    files = _Collector()
+    problems: list[Problem] = []
+    files = _Collector(_limits(problems, project))
+    files.problems.extend(problems)
     brands, brand_docs = _read_brands(files, content, styles)
     shared = _read_all_languages(files, content / "shared", model.SharedWording)
     treatments = _read_treatments(files, content)
@@ -145,7 +175,7 @@ def load_catalog(project: Project) -> Catalog:
         files.problems.extend(check_references(brands, shared, treatments, countries))
     if files.problems:
         raise InputError(files.problems)
-    catalog = Catalog(project, brands, shared, treatments, labels, countries)
+    catalog = Catalog(project, brands, shared, treatments, labels, countries, limits=files.limits)
     documents = {brand_file(b): (brands[b], doc) for b, doc in brand_docs.items()}
     documents |= {shared_file(lang): pair for lang, pair in shared.items()}
     documents |= {labels_file(lang): (labels[lang], doc) for lang, doc in label_docs.items()}
@@ -159,7 +189,7 @@ def load_catalog(project: Project) -> Catalog:
     for brand in brands:
         logo = catalog.logo(brand)
         key = Key(logo_file(brand, logo.name), "logo")
-        catalog.items[key] = Item(key, hashlib.sha256(logo.read_bytes()).hexdigest(), Problem(logo, 1, 1, ""))
+        catalog.items[key] = Item(key, _logo_digest(logo, styles, files.limits), Problem(logo, 1, 1, ""))
     catalog.stale = frozenset(stale_keys({file: value for file, (value, _) in documents.items()}))
     return catalog
 
@@ -185,26 +215,54 @@ def _read_brands(files: _Collector, content: Path, styles: Path):
     brands: dict[str, model.Brand] = {}
     docs: dict[str, Document] = {}
     for path in sorted((content / "brands").glob("*.yaml")):
+        if not files.named_plainly(path, path.stem, "brand"):
+            continue
         brand, doc = files.read(path, model.Brand)
         if brand is None:
             continue
         logo = styles / "brands" / path.stem / brand.logo
-        if logo.is_file() and not logo.resolve().is_relative_to(styles.resolve()):
-            files.problems.append(doc.problem(("logo",), f"the logo {logo.relative_to(styles.parent)} is a link "
-                                              "to a file outside styles/; put the file itself there"))
-        elif not logo.is_file():
-            shown = logo.relative_to(styles.parent)
+        shown = logo.relative_to(styles.parent)
+        if not logo.exists() and not logo.is_symlink():
             files.problems.append(doc.problem(("logo",), f"the logo file {shown} does not exist"))
+        elif refusal := _logo_refusal(logo, styles):
+            files.problems.append(doc.problem(("logo",), f"the logo {shown} {refusal}"))
         files.problems.extend(_brand_contrast(brand, doc))
         if brand.booklet and brand.page_size != "A5":
             files.problems.append(doc.problem(("booklet",), "a booklet is made of A5 pages: set 'page_size: A5' "
                                               "too, or remove 'booklet'"))
+        if brand.leaflet_page and brand.site_url:
+            files.problems.append(doc.problem(("site_url",), "a leaflet's QR code points to one page: give "
+                                              "'site_url' (the pages careleaf writes) or 'leaflet_page' (pages "
+                                              "of your own), not both"))
         brands[path.stem] = brand
         docs[path.stem] = doc
     if not brands and not files.problems:
         files.problems.append(Problem(content / "brands", 1, 1,
                                       "there are no brands: add at least one brands/<name>.yaml"))
     return brands, docs
+
+
+def _logo_refusal(logo: Path, styles: Path) -> str | None:
+    """Why a brand's logo cannot be used at all (a link out of styles/, not a file), or None. Its size and
+    what it holds (elements, pixels, what it refers to) are checked as it is drawn, failing that brand's
+    leaflets only, and by `check`: careleaf.pdf.assets."""
+    try:
+        real = resolved_inside(logo, (styles,))
+        if not real.is_file():
+            return "is not a file careleaf can read (a pipe, a device or a folder); put an ordinary file there"
+    except Refused as refused:
+        return "is a link to a file outside styles/; put the file itself there" if refused.kind == "outside" \
+            else f"cannot be used: {refused.reason}"
+    return None
+
+
+def _logo_digest(logo: Path, styles: Path, limits: Limits) -> str:
+    """The logo's SHA-256 (an item of its brand's leaflets); for a logo over its limit, a digest of that
+    refusal, which the render reports."""
+    try:
+        return hashlib.sha256(read_regular(logo, within=(styles,), limit=limits.image_bytes)).hexdigest()
+    except Refused as refused:
+        return hashlib.sha256(refused.reason.encode("utf-8")).hexdigest()
 
 
 def _brand_contrast(brand: model.Brand, doc: Document) -> list[Problem]:
@@ -232,6 +290,8 @@ def contrast(one: str, other: str) -> float:
 def _read_all_languages(files: _Collector, folder: Path, cls: type) -> dict[str, tuple[Any, Document]]:
     found = {}
     for path in sorted(folder.glob(LANGUAGE_FILE)):
+        if not files.named_plainly(path, path.stem, "language"):
+            continue
         value, doc = files.read(path, cls)
         if value is not None:
             found[path.stem] = (value, doc)
@@ -241,6 +301,8 @@ def _read_all_languages(files: _Collector, folder: Path, cls: type) -> dict[str,
 def _read_treatments(files: _Collector, content: Path) -> dict[str, TreatmentEntry]:
     treatments = {}
     for folder in sorted(p for p in (content / "treatments").glob("*") if p.is_dir()):
+        if not files.named_plainly(folder, folder.name, "treatment"):
+            continue
         facts, doc = files.read(folder / "treatment.yaml", model.Treatment)
         wording = _read_all_languages(files, folder, model.TreatmentWording)
         if facts is None:

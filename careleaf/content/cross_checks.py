@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from careleaf.content import model, references
-from careleaf.content.facts import (AFTERCARE_CHECKLIST, COMPONENT_NAMES, FACT_GROUPS, FACT_KEYS, REVIEW_VISIT,
-                                    SIDE_EFFECTS, TIMELINE, URGENT_HELP)
+from careleaf.content.facts import (AFTERCARE_CHECKLIST, BEFORE_TREATMENT, COMPONENT_NAMES, FACT_GROUPS, FACT_KEYS,
+                                    REVIEW_VISIT, SIDE_EFFECTS, TIMELINE, URGENT_HELP)
 from careleaf.content.load import Document
+from careleaf.content.locales import locale_problem
 from careleaf.content.fields import closest
 from careleaf.errors import Problem, display_path
 
@@ -89,6 +90,7 @@ def _check_facts(entry, codes: dict[str, str]) -> list[Problem]:
     for where in FACT_KEYS:
         problems += _duplicates(doc, getattr(facts, where), "id", where)
     problems += _duplicates(doc, facts.leaflets, "kind", "leaflets")
+    problems += _check_course(entry)
     for index, definition in enumerate(facts.leaflets):
         if definition.code in codes:
             problems.append(doc.problem(("leaflets", index, "code"), f"the code {definition.code} is already "
@@ -97,9 +99,24 @@ def _check_facts(entry, codes: dict[str, str]) -> list[Problem]:
         problems += _check_contents(entry, index, definition)
         urgent = [effect.id for effect in facts.side_effects if effect.urgent]
         if urgent and SIDE_EFFECTS.name in definition.contents and URGENT_HELP.name not in definition.contents:
-            problems.append(doc.problem(("leaflets", index, "contents"), f"the side effects {', '.join(urgent)} are "
-                                        f"urgent and their rows point to the urgent-help box: list '{URGENT_HELP.name}' "
-                                        "too"))
+            said = (f"the side effect {urgent[0]} is urgent and its row points" if len(urgent) == 1 else
+                    f"the side effects {', '.join(urgent)} are urgent and their rows point")
+            problems.append(doc.problem(("leaflets", index, "contents"), f"{definition.code} ({definition.kind}): "
+                                        f"{said} to the urgent-help box: list '{URGENT_HELP.name}' too"))
+    return problems
+
+
+def _check_course(entry) -> list[Problem]:
+    """A course's next session is its visit: a second visit on the timeline would give two dates to come back."""
+    course, doc = entry.facts.course, entry.facts_doc
+    if course is None:
+        return []
+    problems = [doc.problem((TIMELINE.key, index, "visit"), "this treatment is given as a course, so the visit is "
+                            "its next session (drawn from course: interval); remove 'visit: true' here")
+                for index, milestone in enumerate(getattr(entry.facts, TIMELINE.key)) if milestone.visit]
+    if course.up_to is not None and course.up_to < course.sessions:
+        problems.append(doc.problem(("course", "up_to"), f"up_to ({course.up_to}) is fewer than sessions "
+                                    f"({course.sessions}); up_to is the most sessions a course may have"))
     return problems
 
 
@@ -110,7 +127,7 @@ def _check_contents(entry, index: int, definition: model.LeafletDefinition) -> l
     for position, reference in enumerate(definition.contents):
         if reference in seen:
             problems.append(doc.problem(("leaflets", index, "contents", position),
-                                        f"'{reference}' is listed twice in this leaflet"))
+                                        f"'{reference}' is listed twice in {definition.code} ({definition.kind})"))
         seen.add(reference)
     for topic in model.REQUIRED_TOPICS[definition.kind]:
         if topic not in definition.contents:
@@ -118,12 +135,14 @@ def _check_contents(entry, index: int, definition: model.LeafletDefinition) -> l
                                         f"the {definition.kind} leaflet {definition.code} does not cover "
                                         f"{topic.replace('-', ' ')}: add '{topic}' to its contents"))
     needs = {AFTERCARE_CHECKLIST.name: (getattr(entry.facts, AFTERCARE_CHECKLIST.key), AFTERCARE_CHECKLIST.key),
-             REVIEW_VISIT.name: ([m for m in getattr(entry.facts, TIMELINE.key) if m.visit],
-                                 f"{TIMELINE.key} milestone with visit: true")}
+             BEFORE_TREATMENT.name: (getattr(entry.facts, BEFORE_TREATMENT.key), BEFORE_TREATMENT.key),
+             REVIEW_VISIT.name: ([m for m in getattr(entry.facts, TIMELINE.key) if m.visit] or entry.facts.course,
+                                 f"{TIMELINE.key} milestone with visit: true, nor a course")}
     for block, (data, what) in needs.items():
         if block in definition.contents and not data:
             problems.append(doc.problem(("leaflets", index, "contents", definition.contents.index(block)),
-                                        f"'{block}' is listed, but this treatment has no {what}"))
+                                        f"{definition.code} ({definition.kind}) lists '{block}', but this treatment "
+                                        f"has no {what}"))
     return problems
 
 
@@ -140,6 +159,10 @@ def _check_brand_languages(brand: model.Brand, doc: Document, shared, treatments
             problems.append(doc.problem(("languages", index), f"this clinic hands out leaflets in '{lang}', but "
                                         f"there is no wording in that language ({files} missing)"
                                         f"{_did_you_mean(lang, known)}"))
+    for lang, locale in brand.locales.items():
+        problem = locale_problem(lang, locale)
+        if problem:
+            problems.append(doc.problem(("locales", lang), problem))
     if brand.fallback_language and brand.fallback_language not in brand.languages:
         problems.append(doc.problem(("fallback_language",), f"the fallback language '{brand.fallback_language}' "
                                     "must also be one of this brand's languages"))
@@ -199,22 +222,24 @@ def _match_names(doc: Document, entry, where: str, expected: list[str],
 
 def _check_reference(entry, index, position, reference, available: _Available, lang, shared) -> list[Problem]:
     where = ("leaflets", index, "contents", position)
+    definition = entry.facts.leaflets[index]
+    leaflet = f"{definition.code} ({definition.kind}): "
     if reference in COMPONENT_NAMES:
         own = entry.wording[lang].urgent_help
         if reference == URGENT_HELP.name and shared[lang][0].urgent_help is None and not (own and own.action):
-            return [entry.facts_doc.problem(where, f"'{URGENT_HELP.name}' is listed, but neither shared/{lang}.yaml "
+            return [entry.facts_doc.problem(where, f"{leaflet}'{URGENT_HELP.name}' is listed, but neither shared/{lang}.yaml "
                                             f"nor {entry.id}/{lang}.yaml has '{URGENT_HELP.key}' wording with an "
                                             "action")]
         return []
     if reference.startswith("shared/"):
         name = reference.removeprefix("shared/")
         if name not in available.shared and name not in available.fallback_shared:
-            return [entry.facts_doc.problem(where, f"there is no shared section '{name}' in shared/{lang}.yaml"
+            return [entry.facts_doc.problem(where, f"{leaflet}there is no shared section '{name}' in shared/{lang}.yaml"
                                             f"{_did_you_mean(name, available.shared)}")]
         return []
     if reference not in available.own and reference not in available.fallback_own:
         options = list(available.own) + list(COMPONENT_NAMES) + [f"shared/{s}" for s in available.shared]
-        return [entry.facts_doc.problem(where, f"there is no section '{reference}' in "
+        return [entry.facts_doc.problem(where, f"{leaflet}there is no section '{reference}' in "
                                         f"{entry.id}/{lang}.yaml{_did_you_mean(reference, options)}")]
     return []
 

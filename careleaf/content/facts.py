@@ -66,13 +66,14 @@ CONTRAINDICATIONS = Component("contraindications", "contraindications", "contrai
 AFTERCARE_CHECKLIST = Component("aftercare-checklist", "checklist", "aftercare_checklist", facts=True, figure="within")
 URGENT_HELP = Component("urgent-help", "urgent_help", "urgent_help",    # wording only: shared, and the treatment's own
                         covers=("danger-signs",))
+BEFORE_TREATMENT = Component("before-treatment", "before_treatment", "before_treatment", facts=True, figure="before")
 REVIEW_VISIT = Component("review-visit", "review_visit", "timeline")     # the timeline's milestone marked visit: true
 CONTACT = Component("contact", "contact")
 ABOUT = Component("about-this-leaflet", "about_leaflet", covers=("sources-and-review", "feedback"))
 
 # In the order the schema's help lists them.
-COMPONENTS = (TIMELINE, SIDE_EFFECTS, CONTRAINDICATIONS, AFTERCARE_CHECKLIST, URGENT_HELP, REVIEW_VISIT, CONTACT,
-              ABOUT)
+COMPONENTS = (TIMELINE, SIDE_EFFECTS, CONTRAINDICATIONS, BEFORE_TREATMENT, AFTERCARE_CHECKLIST, URGENT_HELP, REVIEW_VISIT,
+              CONTACT, ABOUT)
 COMPONENT_NAMES = tuple(component.name for component in COMPONENTS)
 
 # The groups of facts in treatment.yaml, each with its wording under the same key in every language file.

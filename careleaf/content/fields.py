@@ -137,6 +137,13 @@ def _whole_number(value: str) -> int:
     return number
 
 
+def _positive_number(value: str) -> float:
+    number = _number(value)
+    if number <= 0:
+        raise Invalid(f"'{shortened(value)}' should be a number more than 0")
+    return float(number)
+
+
 def _boolean(value: str) -> bool:
     if value in ("true", "false"):
         return value == "true"
@@ -299,6 +306,8 @@ SCALARS: dict[Any, Scalar] = {
     Clock: Scalar(_clock, {"type": "string", "pattern": r"^([01]\d|2[0-3])[:.][0-5]\d$"}),
     SvgFile: Scalar(_file_name, {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.svg$"}),
     int: Scalar(_whole_number, {"type": ["integer", "string"], "pattern": r"^[1-9]\d*$", "minimum": 1}),
+    float: Scalar(_positive_number, {"type": ["number", "string"], "pattern": r"^\d+(\.\d+)?$",
+                                     "exclusiveMinimum": 0}),
     bool: Scalar(_boolean, {"type": ["boolean", "string"], "enum": [True, False, "true", "false"]}),
     dt.date: Scalar(_date, {"type": "string", "format": "date"}),
     Duration: Scalar(_duration, {"type": "string",

@@ -110,6 +110,8 @@ def _parts(value: Any) -> Iterator[tuple[str, str, Any, tuple, bool]]:
                 yield group, fact.id, fact, (group, index), False
         for index, definition in enumerate(value.leaflets):
             yield "leaflets", definition.kind, definition, ("leaflets", index), False
+        if value.course:        # an item only where there is one: leaflets without a course keep their record
+            yield "course", "", value.course, ("course",), True
     elif isinstance(value, (model.TreatmentWording, model.SharedWording)):
         for group, name, item in wording_items(value):
             where = (group,) if group in ("name", URGENT_HELP.key) else (group, name)

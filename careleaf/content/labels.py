@@ -14,7 +14,8 @@ from pathlib import Path
 
 from careleaf.errors import Problem
 from careleaf.content.load import Document
-from careleaf.project import first_existing
+from careleaf.project import Refused, first_existing, read_regular
+from careleaf.content.settings import Limits
 from careleaf.content.model import FREQUENCIES, KINDS, Product
 from careleaf.content.validate import read_file
 
@@ -24,9 +25,13 @@ REFERENCE_LANGUAGE = "en"
 # Words the templates ask for by a computed name ('frequency_' ~ frequency, kind ~ '_lede').
 COMPUTED = ([f"frequency_{f}" for f in FREQUENCIES] + [f"{k.replace('-', '_')}_lede" for k in KINDS]
             + [f"side_effects_intro_{product}" for product in get_args(Product)])
-# Words only a patient's own leaflet (careleaf.handout.personal) or its email print: part of the theme, not of the
-# approved content of the catalog's leaflets.
-NOT_IN_CATALOG = ("personal_", "email_")
+# Words only a patient's own leaflet (careleaf.handout.personal), its email or the leaflet's web page (out/site/)
+# print: part of the theme, not of the approved content of the catalog's leaflets.
+NOT_IN_CATALOG = ("personal_", "email_", "site_")
+# Words only a treatment given as a course prints (its next session, its result, how many sessions).
+COURSE_WORDS = ("course_next_session", "course_result", "course_text", "course_next_text")
+# Words only a leaflet with steps before treatment prints.
+BEFORE_WORDS = ("before_treatment", "before_window")
 _USED = re.compile(r"label(?:\.([a-z_]+)|\[['\"]([a-z_-]+)['\"]\])")
 
 
@@ -71,14 +76,20 @@ def used_by_templates(folders: tuple[Path, ...]) -> frozenset[str]:
     found = set(COMPUTED)
     for folder in folders:
         for template in folder.rglob("*.html"):
-            found |= {a or b for a, b in _USED.findall(template.read_text("utf-8"))}
+            try:
+                text = read_regular(template, within=(folder,), limit=Limits().asset_bytes).decode("utf-8", "replace")
+            except Refused:
+                continue     # the template loader refuses it, by name, when a leaflet uses it
+            found |= {a or b for a, b in _USED.findall(text)}
     return frozenset(found)
 
 
-def printed_labels(words: dict[str, str], kind: str, frequencies: set[str], product: str) -> list[str]:
-    """The catalog words a leaflet of ``kind`` prints: all but the computed ones it does not ask for, and the
-    words of a patient's own leaflet."""
+def printed_labels(words: dict[str, str], kind: str, frequencies: set[str], product: str, *,
+                   course: bool = False, before: bool = False) -> list[str]:
+    """The catalog words a leaflet of ``kind`` prints: all but the computed ones it does not ask for, the
+    course's words unless it is one, and the words of a patient's own leaflet."""
     wanted = ({f"frequency_{f}" for f in frequencies} | {f"{kind.replace('-', '_')}_lede"}
               | {f"side_effects_intro_{product}"})
     return [name for name in words
-            if not name.startswith(NOT_IN_CATALOG) and (name not in COMPUTED or name in wanted)]
+            if not name.startswith(NOT_IN_CATALOG) and (name not in COMPUTED or name in wanted)
+            and (course or name not in COURSE_WORDS) and (before or name not in BEFORE_WORDS)]

@@ -35,8 +35,10 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from careleaf.content import yaml_errors
 from careleaf.errors import Problem, display_path
+from careleaf.project import Refused, own_folders, read_regular
 
-MAX_FILE_BYTES = 1_000_000
+MAX_FILE_BYTES = 1_000_000               # the default of careleaf.yaml's limits.wording_bytes
+LIMIT_SETTING = "limits.wording_bytes"
 MAX_DEPTH = 12
 
 KeyPath = tuple  # ("sections", "what-is-it", "answer") or ("timeline", 0, "id")
@@ -99,9 +101,10 @@ class LoadError(Exception):
         super().__init__(str(problem))
 
 
-def load(path: Path) -> Document:
-    """Read and parse one YAML file. Raises LoadError with a plain message."""
-    raw = _read_bytes(path)
+def load(path: Path, *, limit: int = MAX_FILE_BYTES) -> Document:
+    """Read and parse one YAML file of the project's own (or careleaf's theme), of at most ``limit`` bytes.
+    Raises LoadError with a plain message."""
+    raw = _read_bytes(path, limit)
     text = _decode(path, raw)
     _refuse_control_characters(path, text)
     _refuse_tabs(path, text)
@@ -121,15 +124,11 @@ def load(path: Path) -> Document:
     return document
 
 
-def _read_bytes(path: Path) -> bytes:
+def _read_bytes(path: Path, limit: int) -> bytes:
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise LoadError(Problem(path, 1, 1, f"this file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}. "
-                                                "Split it, or check that nothing was pasted in by mistake"))
-        return path.read_bytes()
-    except OSError as error:
-        raise LoadError(Problem(path, 1, 1, f"cannot read this file: {error.strerror}")) from None
+        return read_regular(path, within=own_folders(path), limit=limit, setting=LIMIT_SETTING)
+    except Refused as refused:
+        raise LoadError(Problem(path, 1, 1, refused.reason)) from None
 
 
 def _decode(path: Path, raw: bytes) -> str:

@@ -17,15 +17,16 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal, Optional, get_args
 
-from careleaf.content.facts import (AFTERCARE_CHECKLIST, COMPONENT_NAMES, CONTACT, CONTRAINDICATIONS, SIDE_EFFECTS,
-                                    TIMELINE, URGENT_HELP)
+from careleaf.content.facts import (AFTERCARE_CHECKLIST, BEFORE_TREATMENT, COMPONENT_NAMES, CONTACT,
+                                    CONTRAINDICATIONS, SIDE_EFFECTS, TIMELINE, URGENT_HELP)
 from careleaf.content.fields import (Clock, Code, Colour, Country, Duration, Id, Language, Markup, Reference, SvgFile, Text,
                                      TimeZone, Url, Verbatim, field)
 
 Kind = Literal["pre-treatment", "aftercare"]
 Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare", "not-known"]
 Rule = Literal["do-not-treat", "tell-us"]
-Product = Literal["medicine", "device"]
+Product = Literal["medicine", "device", "cosmetic-procedure", "other"]
+PRODUCTS: tuple[str, ...] = get_args(Product)
 # What a suspected side effect is reported as: each country may have a scheme for each (countries.yaml).
 ProductKind = Literal["medicine", "device", "other"]
 PageSize = Literal["A4", "Letter", "A5"]
@@ -96,6 +97,38 @@ class ChecklistItem:
 
 
 @dataclass(frozen=True)
+class BeforeItem:
+    """One thing to do (or stop) a time before treatment, such as stopping retinoid creams 5 days before."""
+
+    id: Id = field(f"A short name; its wording is under '{BEFORE_TREATMENT.key}' in each language file")
+    before: Duration = field("How long before the treatment it starts, for example '5 days' or '2 weeks'")
+    needs_approval: bool = field("true while a clinician has not yet approved this advice", False)
+
+
+@dataclass(frozen=True)
+class Course:
+    """A treatment given as a course of sessions (peels, lasers, microneedling): how many, how far apart, and
+    when the full result shows. The review visit becomes the next session."""
+
+    sessions: int = field("How many sessions a course usually has, for example 4")
+    interval: Duration = field("The time between one session and the next, for example '2 weeks'")
+    up_to: Optional[int] = field("The most sessions, when the number varies: sessions: 4 and up_to: 6 print "
+                                 "'4–6 sessions'", None)
+    result: Optional[Duration] = field("When the full result shows, counted from the first session, for example "
+                                       "'10-14 weeks'; drawn on the timeline", None)
+    needs_approval: bool = field("true while a clinician has not yet approved these figures", False)
+
+    @property
+    def most(self) -> int:
+        return max(self.sessions, self.up_to or self.sessions)
+
+    @property
+    def sessions_text(self) -> str:
+        """'4–6' or '4'."""
+        return f"{self.sessions}–{self.most}" if self.most != self.sessions else str(self.sessions)
+
+
+@dataclass(frozen=True)
 class Approval:
     """A clinician's sign-off of one leaflet in one language, bound to the wording it approved."""
 
@@ -137,8 +170,12 @@ class Treatment:
     contraindications: list[Contraindication] = field("Who should not have it, and what to tell the clinic")
     leaflets: list[LeafletDefinition] = field("The leaflets made for this treatment")
     aftercare_checklist: list[ChecklistItem] = field("What to do after treatment, by time window", [])
-    product: Product = field("medicine (a toxin) or device (a filler): the side-effects wording follows it",
-                             "medicine")
+    before_treatment: list[BeforeItem] = field("What to do or stop before treatment, by how long before", [])
+    course: Optional[Course] = field("For a treatment given as a course of sessions: how many, how far apart, "
+                                     "when the result shows", None)
+    product: Product = field("What is given: medicine (a toxin), device (a filler), cosmetic-procedure (a peel, "
+                             "a laser) or other. The side-effects wording and the route for reporting a side "
+                             "effect follow it", "medicine")
 
 
 # --- <language>.yaml: wording ------------------------------------------------------
@@ -182,6 +219,7 @@ class Fingerprints:
     side_effects: dict[Id, Text] = field("Side-effect wording", {})
     contraindications: dict[Id, Text] = field("Contraindication wording", {})
     aftercare_checklist: dict[Id, Text] = field("Aftercare steps", {})
+    before_treatment: dict[Id, Text] = field("Steps before treatment", {})
     urgent_help: dict[Id, Text] = field("The urgent-help box", {})
 
 
@@ -215,6 +253,7 @@ class TreatmentWording:
     side_effects: dict[Id, SideEffectWording] = field("How each side effect is described, by name")
     contraindications: dict[Id, Text] = field("Each condition, completing 'if you …' or 'if …', by name")
     aftercare_checklist: dict[Id, Text] = field("Each aftercare step, by name", {})
+    before_treatment: dict[Id, Text] = field("Each step before treatment, by name: 'Stop using retinoid creams'", {})
     urgent_help: Optional[TreatmentUrgentHelp] = field("This treatment's own red-flag signs, added to the "
                                                           "shared ones or replacing them", None)
     translated_from: Optional[TranslationRecord] = field("For translations: the source wording's "
@@ -278,12 +317,22 @@ class Brand:
     languages: list[Language] = field("Languages this clinic hands leaflets out in", ["en"])
     country: Optional[Country] = field("The clinic's country as two capital letters (GB, US, TR), so dates "
                                        "and numbers are written the local way", None)
+    locales: dict[Language, Text] = field("How dates, times and numbers are written in a language, when not as "
+                                          "in the clinic's country: a language and region, e.g. 'en: en_US' for "
+                                          "'December 7, 2026' and '10:30 AM' (by default English outside the US "
+                                          "prints '7 December 2026' and '10:30')", {})
     fallback_language: Optional[Language] = field("Where a section has no wording in a language, print it in "
                                                   "this one (the leaflet says so); without it, a gap is an error",
                                                   None)
     email: Optional[Verbatim] = field("An email address for questions", None)
-    leaflet_page: Optional[Url] = field("The web page of each leaflet, for a QR code; {code} and {lang} "
-                                        "are filled in, e.g. https://clinic.example/leaflets/{code}", None)
+    sender: Optional[Verbatim] = field("The address this clinic's leaflets are emailed from (the mail server "
+                                       "must allow it); without it, careleaf.yaml's email sender", None)
+    leaflet_page: Optional[Url] = field("The web page of each leaflet on the clinic's own website, for a QR code; "
+                                        "{code} and {lang} are filled in, e.g. https://clinic.example/leaflets/{code}. "
+                                        "Give this or site_url, not both", None)
+    site_url: Optional[Url] = field("Where the clinic publishes the pages the build writes in out/site/<brand>/, "
+                                    "e.g. https://clinic.example/leaflets/: each leaflet's QR code then points to its "
+                                    "page there, <site_url><lang>/<treatment>-<kind>/", None)
     emergency_number: Optional[Verbatim] = field("The emergency number, when it is not the country's usual one "
                                              "(from careleaf's country table: 999 in GB, 911 in the US, 112 in TR)",
                                              None)
@@ -335,6 +384,16 @@ class CountryFacts:
                                                     "is: medicine, device, other", {})
     words: dict[Language, dict[Id, Text]] = field("Words that differ by country, per language, used in wording "
                                                   "as {country.name}: painkiller, regulator", {})
+
+    def reporting_for(self, product: str) -> Reporting | None:
+        """Where a patient reports a side effect of this kind of product, or None where the table names no route."""
+        return self.reporting.get(reporting_kind(product))
+
+
+def reporting_kind(product: str) -> str:
+    """Which of a country's reporting schemes a treatment's side effects go to: a medicine's, a device's, or
+    the one for everything else (a cosmetic procedure, a peel)."""
+    return product if product in ("medicine", "device") else "other"
 
 
 # --- check.yaml: what `generate.py check` holds the wording to -----------------------

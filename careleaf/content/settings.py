@@ -12,8 +12,15 @@ are never written in it: it names the environment variables that hold them.
       password_env: CARELEAF_SMTP_PASSWORD
       sender: leaflets@clinic.example
     outbox:
-      storage: sqlite                  # or redis, for several machines sharing one queue
-      redis_url_env: CARELEAF_REDIS_URL
+      storage: sqlite                  # or postgresql: one outbox and register for several machines
+      database_url_env: CARELEAF_DATABASE_URL
+      namespace: harbour-skin          # with postgresql: this project's own sends and register
+      retry_days: 3                    # a mail server that cannot be reached is tried again this long
+    retention:                         # days each kind of record is kept; `careleaf purge` deletes older ones
+      send_records: 30
+      idempotency_keys: 30
+      failed_messages: 7
+      register: 3650
     data: data                         # the outbox and the register (private files)
 """
 
@@ -28,10 +35,12 @@ from typing import Literal, Optional
 from careleaf.errors import InputError, Problem
 from careleaf.project import Project
 from careleaf.content.fields import Text, field
+from careleaf.content.load import MAX_FILE_BYTES
 from careleaf.content.validate import origin, read_file
 
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+_NAMESPACE = re.compile(r"^[A-Za-z0-9_-]{1,63}$")
 
 
 @dataclass(frozen=True)
@@ -47,20 +56,46 @@ class EmailSettings:
     user: Optional[Text] = field("The user name to log in with, if the server asks for one", None)
     password_env: Optional[Text] = field("The environment variable holding the password (never the password "
                                          "itself), for example CARELEAF_SMTP_PASSWORD", None)
-    timeout: int = field("Seconds to wait for the server before trying again later", 30)
+    # RFC 5321 4.5.3.2: a client waits up to 10 minutes for the reply to the message's final dot; giving up
+    # sooner, while the server is still storing the message, is what sends a patient the same email twice.
+    timeout: int = field("Seconds to wait for each reply of the mail server (RFC 5321 allows up to 600 for "
+                         "the last one) before trying again later", 600)
 
 
 @dataclass(frozen=True)
 class OutboxSettings:
-    """Where emails wait until they are delivered."""
+    """Where emails wait until they are delivered, and how long a failing one is tried again."""
 
-    storage: Literal["sqlite", "redis"] = field("sqlite (a file in the data folder) or redis (one queue shared "
-                                                "by several machines)", "sqlite")
-    redis_url_env: Text = field("For redis: the environment variable holding its address, "
-                                "for example redis://127.0.0.1:6379/0", "CARELEAF_REDIS_URL")
-    retries: int = field("How many times a temporary failure is tried again before the send fails", 8)
-    retry_delay: int = field("Seconds before the first retry; each later one waits twice as long", 30)
-    lease: int = field("Seconds after which a send a stopped worker left unfinished is tried again", 300)
+    storage: Literal["sqlite", "postgresql", "redis"] = field(
+        "sqlite (a file in the data folder, one machine) or postgresql (one outbox and register for several "
+        "machines)", "sqlite")
+    database_url_env: Text = field("For postgresql: the environment variable holding its address, for example "
+                                   "postgresql://careleaf@db.clinic.example/careleaf?sslmode=verify-full",
+                                   "CARELEAF_DATABASE_URL")
+    namespace: Optional[Text] = field("For postgresql: this project's name in the shared database (letters, "
+                                      "digits, - and _); projects with different names never see each other's "
+                                      "sends or register", None)
+    redis_url_env: Text = field("No longer used: the outbox is kept in SQLite or PostgreSQL", "CARELEAF_REDIS_URL")
+    retry_days: float = field("Days a temporary failure (server down, busy, 4xx) is tried again before the "
+                              "send fails, as mail servers do", 3.0)
+    retry_delay: float = field("Seconds before the first retry; each later one waits twice as long", 30)
+    retry_delay_max: float = field("The longest wait between two tries, in seconds", 3600)
+    lease: float = field("Seconds a worker holds a send without word before another machine's worker takes it "
+                         "over (a running worker renews it every third of this)", 120)
+    poll: float = field("Seconds an idle worker waits before looking for new sends", 1.0)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long the desk keeps each kind of record, in days; `careleaf purge` (and the worker, daily) deletes
+    older ones."""
+
+    send_records: int = field("A delivered, failed or cancelled send's record (its state, reference and "
+                              "leaflet code; no name, no address)", 30)
+    idempotency_keys: int = field("The key that stops the same leaflet being sent twice to one patient", 30)
+    failed_messages: int = field("A failed message (address, name, leaflet), kept so staff can retry it after "
+                                 "putting the fault right", 7)
+    register: int = field("Register entries: which leaflet version each patient was given, and how", 3650)
 
 
 @dataclass(frozen=True)
@@ -86,14 +121,35 @@ class DeskSettings:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """How large an input may be before careleaf refuses it, checked before any work is done on it.
+
+    The defaults are far above what a clinic's files need; a file over one is most likely a mistake (a
+    pasted-in document, a logo exported at poster size), and is refused naming the file and the limit.
+    """
+
+    wording_bytes: int = field("The largest wording, brand or settings file (YAML), in bytes", MAX_FILE_BYTES)
+    image_bytes: int = field("The largest logo or image, in bytes", 5_000_000)
+    svg_elements: int = field("The most elements (shapes, paths, groups) an SVG logo may hold", 20_000)
+    image_pixels: int = field("The most pixels (width × height) of a raster image, in a logo or on its own",
+                              25_000_000)
+    asset_bytes: int = field("The largest stylesheet, font or template, in bytes", 30_000_000)
+    render_memory_mb: int = field("The memory (address space) each render worker may use, in MB; a leaflet "
+                                  "that needs more fails alone, naming what it was rendering", 3072)
+
+
+@dataclass(frozen=True)
 class Settings:
     """careleaf.yaml: the front desk's settings."""
 
     email: Optional[EmailSettings] = field("The mail server leaflets are sent through", None)
     outbox: OutboxSettings = field("Where emails wait until delivered", OutboxSettings())
+    retention: Retention = field("How long send records, keys and the register are kept", Retention())
     desk: DeskSettings = field("The front desk's web page and API", DeskSettings())
     data: Text = field("The folder for the outbox and the register, relative to the project", "data")
     staff_env: Text = field("The environment variable naming the member of staff, for the register", "CARELEAF_STAFF")
+    limits: Limits = field("How large wording, logos, images and stylesheets may be, and render workers' memory",
+                           Limits())
 
 
 def load_settings(project: Project) -> Settings:
@@ -109,9 +165,15 @@ def load_settings(project: Project) -> Settings:
     return settings
 
 
+def project_limits(project: Project) -> Limits:
+    """The project's limits (careleaf.yaml's ``limits``); InputError for a problem in careleaf.yaml."""
+    return load_settings(project).limits
+
+
 def _cross_check(settings: Settings) -> list[Problem]:
     problems = []
-    names = [("staff_env", settings, settings.staff_env), ("redis_url_env", settings.outbox, settings.outbox.redis_url_env),
+    names = [("staff_env", settings, settings.staff_env),
+             ("database_url_env", settings.outbox, settings.outbox.database_url_env),
              ("api_tokens_env", settings.desk, settings.desk.api_tokens_env),
              ("secret_key_env", settings.desk, settings.desk.secret_key_env)]
     for account in settings.desk.accounts:
@@ -119,6 +181,7 @@ def _cross_check(settings: Settings) -> list[Problem]:
             problems.append(origin(account).problem("password_hash should be an argon2 hash from "
                                                     "`careleaf password-hash`, never the password itself",
                                                     "password_hash"))
+    problems += _outbox_problems(settings.outbox)
     email = settings.email
     if email:
         names.append(("password_env", email, email.password_env))
@@ -135,6 +198,24 @@ def _cross_check(settings: Settings) -> list[Problem]:
         if value and not _ENV_NAME.match(value):
             problems.append(origin(owner).problem(f"{name} should be the name of an environment variable, in capitals, "
                                                   "such as CARELEAF_SMTP_PASSWORD (never the secret itself)", name))
+    return problems
+
+
+def _outbox_problems(outbox: OutboxSettings) -> list[Problem]:
+    problems = []
+    if outbox.storage == "redis":
+        problems.append(origin(outbox).problem(
+            "storage: redis is no longer offered: for several machines, use postgresql (one outbox and one "
+            "register for all of them; see the admin guide's group set-up page)", "storage"))
+    if outbox.storage == "postgresql" and not outbox.namespace:
+        problems.append(origin(outbox).problem(
+            "namespace: with postgresql, name this project (for example harbour-skin); every machine of the "
+            "clinic uses the same name, and another project on the same server another one", "storage"))
+    if outbox.namespace and not _NAMESPACE.match(outbox.namespace):
+        problems.append(origin(outbox).problem("namespace: letters, digits, - and _ only, up to 63", "namespace"))
+    for name in ("retry_days", "retry_delay", "retry_delay_max", "lease", "poll"):
+        if getattr(outbox, name) <= 0:
+            problems.append(origin(outbox).problem(f"{name}: should be more than 0", name))
     return problems
 
 

@@ -5,7 +5,8 @@ short fingerprint of the source-language wording every item was translated
 from. When the source changes, its fingerprint no longer matches, and the
 translated item is *stale*: ``check`` names it, and PDFs in that language carry
 an "awaiting translation review" note until a translator updates the wording
-and runs ``generate.py translations --reviewed FILE``.
+and runs ``careleaf translations --reviewed FILE``. A new translation file has no
+such block yet: it is reported once, as new, with that same command.
 """
 
 from __future__ import annotations
@@ -19,10 +20,18 @@ from typing import Any
 
 from careleaf.content import model
 from careleaf.content.items import wording_items
+from careleaf.content.load import MAX_FILE_BYTES
 from careleaf.errors import InputError, Problem, display_path
+from careleaf.project import read_own
 
 SOURCE_LANGUAGE = "en"
 BLOCK = "translated_from"
+COMMAND = "careleaf translations --reviewed"     # as the block says it was written, and as messages name it
+
+
+def record_command(path: Path | str) -> str:
+    """The command that records a translation file as reviewed: 'careleaf translations --reviewed leaflets/…'."""
+    return f"{COMMAND} {display_path(path) if isinstance(path, Path) else path}"
 
 
 def fingerprint(value: Any) -> str:
@@ -38,6 +47,12 @@ def source_fingerprints(source: model.TreatmentWording | model.SharedWording) ->
     for group, name, value in wording_items(source):
         table.setdefault(group, {})[name] = fingerprint(value)
     return table
+
+
+def is_new(translated: model.TreatmentWording | model.SharedWording) -> bool:
+    """A translation never recorded as reviewed against its source: every item of it is unreviewed, not changed."""
+    record = translated.translated_from
+    return record is None or record.language != SOURCE_LANGUAGE
 
 
 def stale_items(source: model.TreatmentWording | model.SharedWording,
@@ -56,10 +71,10 @@ def mark_reviewed(path: Path, source: model.TreatmentWording | model.SharedWordi
     Run by the translator after bringing the translation up to date. Only that
     block (always the last in the file) is replaced; comments and wording stay.
     """
-    text = path.read_text("utf-8")
+    text = read_own(path, limit=MAX_FILE_BYTES).decode("utf-8")
     kept = re.split(rf"(?m)^{BLOCK}:.*$", text, maxsplit=1)[0].rstrip() + "\n"
     lines = [f"\n{BLOCK}:",
-             "  # Written by 'generate.py translations --reviewed'; do not edit by hand.",
+             f"  # Written by '{COMMAND}'; do not edit by hand.",
              f"  language: {SOURCE_LANGUAGE}",
              "  fingerprints:"]
     for group, names in source_fingerprints(source).items():

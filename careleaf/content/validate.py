@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from careleaf.content.fields import SCALARS, Id, Invalid, Scalar, closest, shortened
-from careleaf.content.load import Document, KeyPath, LoadError, Origin, load
+from careleaf.content.load import MAX_FILE_BYTES, Document, KeyPath, LoadError, Origin, load
 from careleaf.errors import Problem
 
 ORIGIN = "_origin"
@@ -188,7 +188,7 @@ def _shape(value: Any) -> str:
 
 
 
-def read_file(path: Path, cls: Any) -> tuple[Any, Document | None, list[Problem]]:
+def read_file(path: Path, cls: Any, *, limit: int = MAX_FILE_BYTES) -> tuple[Any, Document | None, list[Problem]]:
     """Load and validate one file, for every caller (catalog, check, changes, template words).
 
     Returns the value (None when anything is wrong), the document (None when it
@@ -196,7 +196,7 @@ def read_file(path: Path, cls: Any) -> tuple[Any, Document | None, list[Problem]
     class with its own ``validate(doc)`` (template words, a flat list of names).
     """
     try:
-        doc = load(path)
+        doc = load(path, limit=limit)
     except LoadError as error:
         return None, None, [error.problem]
     value, problems = cls.validate(doc) if hasattr(cls, "validate") else read(doc, cls)

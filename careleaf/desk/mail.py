@@ -38,6 +38,15 @@ class Permanent(Exception):
     """The server refused the message (a 5xx reply): trying again would not help."""
 
 
+class Paused(Exception):
+    """The clinic's own settings are wrong (a refused sign-in, an untrusted certificate, a server without
+    STARTTLS): every message would fail the same way, so the outbox stops until someone puts it right."""
+
+
+class HandedBack(Exception):
+    """The worker is stopping and the message had not been given to the server: it goes back to the queue."""
+
+
 def check_address(address: str) -> str:
     """One patient's address, normalised; HandoutError (never echoing it) for anything else."""
     from email_validator import EmailNotValidError, validate_email
@@ -97,14 +106,17 @@ def compose(project: Project, *, pdf: bytes, file_name: str, to: str, sender: st
     return message
 
 
-def deliver(message: EmailMessage, settings: EmailSettings, password: str | None) -> str:
-    """Hand the message to the clinic's server; its reply. Raises Temporary or Permanent, with the reply
-    in plain words and the recipient's address taken out of it."""
+def deliver(message: EmailMessage, settings: EmailSettings, password: str | None, proceed=lambda: True) -> str:
+    """Hand the message to the clinic's server; its reply. Raises Temporary, Permanent or Paused, with the
+    reply in plain words and the recipient's address taken out of it; HandedBack when ``proceed()`` says,
+    after signing in, that the worker is stopping (nothing of the message has left then)."""
     recipient = str(message["To"])
     try:
         with _connect(settings) as server:
             if settings.user:
                 server.login(settings.user, password or "")
+            if not proceed():
+                raise HandedBack()
             refused = server.send_message(message)
             if refused:     # only one recipient, so this is not reached; kept as a guard
                 raise Permanent("the server refused the recipient")
@@ -112,28 +124,55 @@ def deliver(message: EmailMessage, settings: EmailSettings, password: str | None
     except smtplib.SMTPRecipientsRefused as error:     # about this patient's address: a 5xx is final
         code, reply = next(iter(error.recipients.values()))
         raise _by_code(code, reply, recipient) from None
-    except (smtplib.SMTPAuthenticationError, smtplib.SMTPSenderRefused) as error:
-        # The clinic's own settings (a changed password): retried, so the queue waits for the fix.
-        raise Temporary(f"{error.smtp_code} {_scrub(_text(error.smtp_error), recipient)}") from None
+    except smtplib.SMTPAuthenticationError as error:
+        # The clinic's own settings (a changed password): the outbox waits for the fix, without hammering.
+        raise Paused(f"the mail server refused careleaf's sign-in ({error.smtp_code} "
+                     f"{_scrub(_text(error.smtp_error), recipient)}): check email: user and the password") from None
+    except smtplib.SMTPSenderRefused as error:
+        said = f"{error.smtp_code} {_scrub(_text(error.smtp_error), recipient)}"
+        if 400 <= error.smtp_code < 500:
+            raise Temporary(said) from None
+        raise Paused(f"the mail server refused the sender address ({said}): check email: sender and the "
+                     "brands' sender") from None
     except smtplib.SMTPResponseException as error:
         raise _by_code(error.smtp_code, error.smtp_error, recipient) from None
     except smtplib.SMTPNotSupportedError as error:   # no STARTTLS, no AUTH: waiting will not change that
-        raise Permanent(f"the mail server does not offer what the settings need: {error}") from None
+        raise Paused(f"the mail server does not offer what the settings need: {error}") from None
     except ssl.SSLCertVerificationError as error:
-        raise Permanent(f"the mail server's certificate could not be trusted: {error.verify_message}") from None
+        raise Paused(f"the mail server's certificate could not be trusted: {error.verify_message}") from None
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout, ConnectionError,
             OSError) as error:
         raise Temporary(f"could not reach the mail server: {type(error).__name__}: {_scrub(str(error), recipient)}") \
             from None
 
 
+def message_id(message: bytes) -> str:
+    """A queued message's Message-ID (random, saying nothing of the patient): the same on every try."""
+    from email.parser import BytesHeaderParser
+
+    return str(BytesHeaderParser(policy=SMTP).parsebytes(message).get("Message-ID", ""))
+
+
+# RFC 5321 4.5.3.2 gives a client 5 minutes for most replies and 10 for the one after the message's final
+# dot; connecting, though, either works in seconds or not at all.
+CONNECT_TIMEOUT = 60
+
+
 def _connect(settings: EmailSettings) -> smtplib.SMTP:
     context = ssl.create_default_context()     # verifies the server's certificate and name
+    timeout = min(CONNECT_TIMEOUT, settings.timeout)
     if settings.security == "tls":
-        return smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
-    server = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        server = smtplib.SMTP_SSL(settings.host, settings.port, timeout=timeout, context=context)
+    else:
+        server = smtplib.SMTP(settings.host, settings.port, timeout=timeout)
+    server.timeout = settings.timeout
+    server.sock.settimeout(settings.timeout)     # every reply after the greeting, the final one included
     if settings.security == "starttls":
-        server.starttls(context=context)
+        try:
+            server.starttls(context=context)
+        except BaseException:
+            server.close()
+            raise
     elif settings.host not in LOOPBACK:   # settings refuse this too; checked again where it matters
         server.close()
         raise Permanent("unencrypted email is allowed only to a relay on this machine")

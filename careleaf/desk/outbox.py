@@ -1,29 +1,23 @@
-"""The outbox: emails wait here until the clinic's mail server has them, through crashes and outages.
+"""The outbox: emails wait here until the clinic's mail server has them, through crashes, outages and restarts.
 
-It is built on huey, a well-kept task queue: its SQLite storage (a private file in
-the project's data folder) by default, or Redis when several machines share one
-queue (``outbox: storage: redis`` in careleaf.yaml). ``careleaf worker`` runs
-huey's consumer, which delivers.
+It is a table in the desk's database (careleaf.desk.database: SQLite on one machine, PostgreSQL for a clinic
+group), beside the register, so that what changes together changes in one transaction:
 
-Each send is kept as two entries in huey's key-value storage:
+- queueing claims the idempotency key, writes the send's record and stores the message, or (disk full,
+  database down) does none of them, so a key is never left claimed with nothing queued;
+- a worker claims a send with a lease, which it renews while it works; a worker that dies stops renewing,
+  and once the lease has run out another worker (on any machine) takes the send over;
+- delivery's record, the message's deletion and the register entry are one transaction.
 
-- ``send:<id>``: its state, with no personal data (which leaflet, the status,
-  attempts, the server's last reply with the address taken out): what
-  ``careleaf outbox`` and the front desk show;
-- the message itself (address, name, leaflet), in a separate storage, deleted as
-  soon as the message is delivered or has finally failed.
+What each row holds: ``sends``, the state (status, attempts, the server's last reply with the address taken
+out, the patient reference, which leaflet, that the patient agreed to email); ``messages``, the message itself
+(address, name, leaflet), deleted once it is delivered or has failed for good; ``idempotency_keys``, which send
+a patient's leaflet went out as. How long each is kept: careleaf.yaml's ``retention`` (purge).
 
-The queue's task carries only the send's id. huey removes a task when a worker
-takes it, so a worker killed mid-send would lose it: instead, a send whose
-worker stopped answering for longer than ``lease`` seconds is put back in the
-queue when a worker starts, and every minute.
-
-The guarantee (also in the README): a message is delivered at least once, and
-more than once only if a worker stops between the mail server accepting it and
-the worker recording that (a window of milliseconds); then the copy carries the
-same Message-ID, so mail programs show one. The idempotency key (the clinic's
-patient reference, leaflet code, version and language) means a second send of
-the same leaflet to the same patient is recognised and not sent again.
+The guarantee: a message is delivered at least once. A second copy is possible only when a worker dies
+(SIGKILL, a power cut) after the server accepted the message and before the worker recorded it, a window of
+milliseconds; the copy has the same Message-ID, as every retry does (the stored bytes are sent). A worker
+stopped with SIGTERM or SIGINT finishes the send in hand, or hands it back before any of it has left.
 """
 
 from __future__ import annotations
@@ -32,30 +26,21 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
-import threading
 import uuid
 from dataclasses import dataclass
-from email import message_from_bytes, policy
 from typing import Any
 
-from huey import RedisHuey, SqliteHuey, crontab
-from huey.constants import EmptyData
-from huey.exceptions import RetryTask
-from huey.storage import RedisStorage, SqliteStorage
-
-from careleaf.errors import HandoutError
-from careleaf.desk.mail import Permanent, Temporary, deliver
-from careleaf.desk.register import register_handout
-from careleaf.handout.handouts import HandoutRecord
+from careleaf.desk.database import Database, Transaction, open_database
+from careleaf.desk.register import insert_entry
 from careleaf.project import Project
-from careleaf.content.settings import Settings, data_folder, secret
+from careleaf.content.settings import Settings
 
 log = logging.getLogger("careleaf.desk.outbox")
 
-QUEUE_FILE = "outbox.sqlite3"
 PENDING = ("queued", "sending", "retrying")
-FINISHED = ("sent", "failed")
+FINISHED = ("sent", "failed", "cancelled")
+_STATE = "id, status, attempts, created, updated, next_try, failing_since, reply, reference, about, lease_until"
+_DUE = "((status in ('queued', 'retrying') and next_try <= ?) or (status = 'sending' and lease_until < ?))"
 
 
 def idempotency_key(reference: str, code: str, version: int, lang: str, *, fallback: str | None = None) -> str:
@@ -73,174 +58,212 @@ class Queued:
     new: bool              # False: this leaflet was already queued or sent for this patient; that send is returned
 
 
-class Outbox:
-    """The project's outbox: queue a message, deliver it (in a worker), read the state of sends."""
+@dataclass(frozen=True)
+class Claimed:
+    """A send a worker has taken, with its message."""
 
-    def __init__(self, project: Project, settings: Settings):
+    id: str
+    attempts: int
+    message: bytes
+    failing_since: str | None
+    state: dict[str, Any]
+
+
+class Outbox:
+    """The project's outbox: queue a message, deliver it (in a worker), read and work on the sends."""
+
+    def __init__(self, project: Project, settings: Settings, database: Database | None = None):
         self.project, self.settings = project, settings
-        self.huey, self.payloads = _storages(project, settings)
-        self.deliver_task = self.huey.task(name="careleaf.deliver")(self.deliver)
-        self._recovering = threading.Lock()
-        self.huey.on_startup(name="careleaf.recover-on-start")(self.recover)
-        self.huey.periodic_task(crontab(), name="careleaf.recover")(self.recover)
+        self.db = database or open_database(project, settings)
 
     # --- the desk's side ------------------------------------------------------------------
 
     def queue(self, message_bytes: bytes, *, key: str, about: dict[str, Any]) -> Queued:
-        """Put a message in the outbox. ``about`` is what the register keeps (no name, no address).
+        """Put a message in the outbox. ``about`` is what the record keeps (no name, no address).
 
         A message with the key of one already queued or sent is not queued again: the earlier send is
         returned (``new`` False), and its message, not this one, is what the patient gets.
         """
-        send_id = uuid.uuid4().hex
-        # Claiming the key and naming the send are one step, so two desks at once cannot both queue it.
-        if not self.huey.storage.put_if_empty(f"key:{key}", send_id.encode()):
-            owner = self._key_owner(key)
-            earlier = self._read(owner)
-            if earlier is None:     # being queued by another request at this moment (a double click)
-                return Queued(owner, "queued", new=False)
-            if earlier["status"] != "failed":
-                return Queued(earlier["id"], earlier["status"], new=False)
-            self.huey.storage.put_data(f"key:{key}", send_id.encode())    # the earlier one failed: send anew
-        now = _now()
-        self.payloads.put_data(send_id, message_bytes)
-        self._write({"id": send_id, "key": key, "status": "queued", "attempts": 0, "created": now, "updated": now,
-                     "reply": "", **about})
-        self.deliver_task(send_id)
+        send_id, now = uuid.uuid4().hex, _now()
+        about = dict(about)
+        reference = about.pop("reference", "") or ""
+        with self.db.transaction() as tx:
+            ns = tx.namespace
+            # Claiming the key, the record and the message are one transaction: all of them, or none.
+            if not tx.run("insert into idempotency_keys (namespace, key, send_id, created) values (?, ?, ?, ?) "
+                          "on conflict do nothing", ns, key, send_id, now):
+                owner = tx.one("select send_id from idempotency_keys where namespace = ? and key = ?", ns, key)[0]
+                earlier = _state(tx, owner)
+                if earlier is not None and earlier["status"] not in ("failed", "cancelled"):
+                    return Queued(owner, earlier["status"], new=False)
+                tx.run("update idempotency_keys set send_id = ?, created = ? where namespace = ? and key = ?",
+                       send_id, now, ns, key)
+            tx.run(f"insert into sends (namespace, key, {_STATE}) values (?, ?, ?, 'queued', 0, ?, ?, ?, null, '', "
+                   "?, ?, null)", ns, key, send_id, now, now, now, reference, json.dumps(about))
+            tx.run("insert into messages (namespace, id, body) values (?, ?, ?)", ns, send_id, message_bytes)
         return Queued(send_id, "queued", new=True)
 
     def status(self, send_id: str) -> dict[str, Any] | None:
-        return self._read(send_id)
+        with self.db.transaction() as tx:
+            return _state(tx, send_id)
 
     def sends(self) -> list[dict[str, Any]]:
         """Every send the outbox knows, oldest first, without personal data."""
-        found = [json.loads(value) for key, value in self.huey.storage.result_items().items()
-                 if _text(key).startswith("send:")]
-        return sorted(found, key=lambda s: s["created"])
+        with self.db.transaction() as tx:
+            rows = tx.rows(f"select {_STATE} from sends where namespace = ? order by created, id", tx.namespace)
+        return [_as_state(row) for row in rows]
 
-    # --- the worker's side -----------------------------------------------------------------
+    # --- staff's side -----------------------------------------------------------------------
 
-    def deliver(self, send_id: str) -> None:
-        """Deliver one queued message (runs in `careleaf worker`)."""
-        send = self._read(send_id)
-        if send is None or send["status"] in FINISHED or self._leased(send) or not self._claim(send):
-            return
-        payload = self.payloads.peek_data(send_id)
-        if payload is EmptyData:
-            return self._finish(send, "failed", "the message was no longer in the outbox")
-        message = message_from_bytes(payload, policy=policy.SMTP)
-        try:
-            try:
-                deliver(message, self.settings.email, secret(self.settings.email.password_env))
-            except (Temporary, Permanent):
-                raise
-            except Exception as error:   # anything else, by its kind only: its message may quote a secret
-                raise Temporary(f"an unexpected {type(error).__name__} while sending") from None
-        except Temporary as problem:
-            if send["attempts"] > self.settings.outbox.retries:
-                return self._finish(send, "failed", f"gave up after {send['attempts']} attempts: {problem}")
-            delay = self.settings.outbox.retry_delay * 2 ** (send["attempts"] - 1)
-            self._write(send | {"status": "retrying", "reply": str(problem), "updated": _now(),
-                                "next_try": _now(delay)})
-            log.info("send %s: temporary failure, trying again in %s s", send_id, delay)
-            raise RetryTask(delay=delay) from None
-        except Permanent as problem:
-            return self._finish(send, "failed", str(problem))
-        self._finish(send, "sent", "accepted by the mail server")
+    def retry(self, send_id: str | None = None) -> int:
+        """Queue again one failed send (or, without an id, every failed send) whose message is still kept."""
+        with self.db.transaction() as tx:
+            chosen = "and id = ?" if send_id else ""
+            ids = [row[0] for row in tx.rows(
+                f"select id from sends where namespace = ? and status = 'failed' {chosen} and id in "
+                "(select id from messages where namespace = ?)", tx.namespace, *([send_id] if send_id else []),
+                tx.namespace)]
+            for found in ids:
+                tx.run("update sends set status = 'queued', next_try = ?, failing_since = null, updated = ?, "
+                       "reply = 'queued again by staff' where namespace = ? and id = ?", _now(), _now(), tx.namespace,
+                       found)
+        return len(ids)
 
-    def recover(self) -> int:
-        """Queue again every send a stopped worker left unfinished (its lease ran out); how many."""
-        if not self._recovering.acquire(blocking=False):
-            return 0
-        try:
-            lease = dt.timedelta(seconds=self.settings.outbox.lease)
-            stale = [s for s in self.sends() if s["status"] in PENDING
-                     and dt.datetime.fromisoformat(s.get("next_try") or s["updated"]) + lease < dt.datetime.now(dt.UTC)]
-            for send in stale:
-                log.info("send %s: its worker stopped; queued again", send["id"])
-                # A worker that stopped between claiming an attempt and recording it left the claim behind.
-                self.huey.storage.delete_data(f"claim:{send['id']}:{send['attempts'] + 1}")
-                self._write(send | {"status": "queued", "updated": _now()})
-                self.deliver_task(send["id"])
-            return len(stale)
-        finally:
-            self._recovering.release()
+    def cancel(self, send_id: str) -> bool:
+        """Stop a send that has not been delivered; its message is deleted at once."""
+        with self.db.transaction() as tx:
+            changed = tx.run("update sends set status = 'cancelled', reply = 'cancelled by staff', updated = ?, "
+                             "lease_until = null where namespace = ? and id = ? and status in "
+                             "('queued', 'retrying', 'failed')", _now(), tx.namespace, send_id)
+            if changed:
+                tx.run("delete from messages where namespace = ? and id = ?", tx.namespace, send_id)
+        self.db.checkpoint()
+        return bool(changed)
 
-    # --- state ----------------------------------------------------------------------------
+    def clear(self) -> int:
+        """Take failed and cancelled sends off the list (their records and any message kept)."""
+        with self.db.transaction() as tx:
+            finished = "select id from sends where namespace = ? and status in ('failed', 'cancelled')"
+            tx.run(f"delete from messages where namespace = ? and id in ({finished})", tx.namespace, tx.namespace)
+            cleared = tx.run("delete from sends where namespace = ? and status in ('failed', 'cancelled')",
+                             tx.namespace)
+        self.db.checkpoint()
+        return cleared
 
-    def _leased(self, send: dict[str, Any]) -> bool:
-        """Another worker is sending it now (it would be put back in the queue once its lease ran out)."""
-        lease = dt.timedelta(seconds=self.settings.outbox.lease)
-        return send["status"] == "sending" and dt.datetime.fromisoformat(send["updated"]) + lease > dt.datetime.now(dt.UTC)
+    def paused(self) -> tuple[str, str] | None:
+        """(since, why) while the outbox is paused by a fault in the clinic's own settings."""
+        with self.db.transaction() as tx:
+            return tx.one("select since, reason from outbox_pause where namespace = ?", tx.namespace)
 
-    def _claim(self, send: dict[str, Any]) -> bool:
-        """Take the send for this attempt: only one worker may, even if it was queued twice after a recovery."""
-        attempt = send["attempts"] + 1
-        if not self.huey.storage.put_if_empty(f"claim:{send['id']}:{attempt}", b"1"):
-            return False
-        send.update(status="sending", attempts=attempt, updated=_now())
-        self._write(send)
-        return True
+    def resume(self) -> bool:
+        """Continue after the fix: every queued send goes."""
+        with self.db.transaction() as tx:
+            return bool(tx.run("delete from outbox_pause where namespace = ?", tx.namespace))
 
-    def _finish(self, send: dict[str, Any], status: str, reply: str) -> None:
-        """Record the outcome, drop the personal data, and register a delivery."""
-        self._write(send | {"status": status, "reply": reply, "updated": _now(), "next_try": None})
-        self.payloads.delete_data(send["id"])
-        if isinstance(self.payloads, SqliteStorage):
-            # SQLite's write-ahead log still holds the message's pages until a checkpoint copies them back
-            # (where secure_delete has zeroed them); the outbox stays open all day, so do it now.
-            self.payloads.conn.execute("pragma wal_checkpoint(TRUNCATE)")
-        for attempt in range(1, send["attempts"] + 1):
-            self.huey.storage.delete_data(f"claim:{send['id']}:{attempt}")
-        log.info("send %s: %s", send["id"], status)
-        if status == "sent":
-            fields = {name: send[name] for name in HandoutRecord.__dataclass_fields__}
-            register_handout(self.project, HandoutRecord(**fields), channel="email", staff=send.get("staff", ""),
-                             reference=send.get("reference", ""), settings=self.settings,
-                             revision=send.get("revision", ""))
+    # --- the worker's side -------------------------------------------------------------------
 
-    def _read(self, send_id: str | None) -> dict[str, Any] | None:
-        if not send_id:
+    def claim(self, worker: str) -> Claimed | None:
+        """Take the next due send (or one whose worker's lease ran out) for ``worker``, leased; None when none is
+        due or the outbox is paused."""
+        now = _now()
+        with self.db.transaction() as tx:
+            ns = tx.namespace
+            if tx.one("select 1 from outbox_pause where namespace = ?", ns):
+                return None
+            row = tx.one(f"select id, status from sends where namespace = ? and {_DUE} order by next_try, created "
+                         f"limit 1{tx.skip_locked}", ns, now, now)
+            if row is None:
+                return None
+            if row[1] == "sending":
+                log.info("send %s: its worker stopped answering; trying again", row[0])
+            tx.run("update sends set status = 'sending', attempts = attempts + 1, worker = ?, lease_until = ?, "
+                   "updated = ? where namespace = ? and id = ?", worker, self._lease_end(), now, ns, row[0])
+            state = _state(tx, row[0])
+            body = tx.one("select body from messages where namespace = ? and id = ?", ns, row[0])
+        if body is None:
+            self.record_failed(state["id"], worker, "the message was no longer in the outbox", keep=False)
             return None
-        value = self.huey.storage.peek_data(f"send:{send_id}")
-        return None if value is EmptyData else json.loads(value)
+        return Claimed(state["id"], state["attempts"], bytes(body[0]), state["failing_since"], state)
 
-    def _write(self, send: dict[str, Any]) -> None:
-        self.huey.storage.put_data(f"send:{send['id']}", json.dumps(send).encode())
+    def renew(self, worker: str) -> int:
+        """Extend the lease of every send ``worker`` holds: it is alive, however slow the mail server."""
+        with self.db.transaction() as tx:
+            return tx.run("update sends set lease_until = ? where namespace = ? and worker = ? and status = 'sending'",
+                          self._lease_end(), tx.namespace, worker)
 
-    def _key_owner(self, key: str) -> str | None:
-        value = self.huey.storage.peek_data(f"key:{key}")
-        return _text(value) if value is not EmptyData and value else None
+    def record_sent(self, claimed: Claimed, reply: str) -> bool:
+        """Delivered: the record, the message's deletion and the register entry, in one transaction."""
+        with self.db.transaction() as tx:
+            ns = tx.namespace
+            changed = tx.run("update sends set status = 'sent', reply = ?, updated = ?, lease_until = null, "
+                             "worker = null, failing_since = null where namespace = ? and id = ? and status in "
+                             "('queued', 'sending', 'retrying')", reply, _now(), ns, claimed.id)
+            tx.run("delete from messages where namespace = ? and id = ?", ns, claimed.id)
+            if changed:     # registered once, whichever worker records it
+                insert_entry(tx, claimed.state, channel="email", send_id=claimed.id)
+        self.db.checkpoint()
+        log.info("send %s: sent", claimed.id)
+        return bool(changed)
+
+    def record_failed(self, send_id: str, worker: str, reply: str, *, keep: bool) -> None:
+        """Failed for good; ``keep``: its message stays (for retention.failed_messages days) so staff can retry."""
+        with self.db.transaction() as tx:
+            changed = tx.run("update sends set status = 'failed', reply = ?, updated = ?, lease_until = null, "
+                             "worker = null where namespace = ? and id = ? and worker = ? and status = 'sending'",
+                             reply, _now(), tx.namespace, send_id, worker)
+            if changed and not keep:
+                tx.run("delete from messages where namespace = ? and id = ?", tx.namespace, send_id)
+        self.db.checkpoint()
+        log.info("send %s: failed", send_id)
+
+    def record_temporary(self, claimed: Claimed, worker: str, reply: str) -> str:
+        """A temporary failure: tried again later with back-off, until retry_days have passed since the first."""
+        outbox, now = self.settings.outbox, dt.datetime.now(dt.UTC)
+        since = claimed.failing_since or _now()
+        if dt.datetime.fromisoformat(since) + dt.timedelta(days=outbox.retry_days) <= now:
+            self.record_failed(claimed.id, worker, f"gave up after {claimed.attempts} tries since {since[:16]} UTC: "
+                               f"{reply}", keep=True)
+            return "failed"
+        delay = min(outbox.retry_delay * 2 ** (claimed.attempts - 1), outbox.retry_delay_max)
+        with self.db.transaction() as tx:
+            tx.run("update sends set status = 'retrying', reply = ?, updated = ?, next_try = ?, failing_since = ?, "
+                   "lease_until = null, worker = null where namespace = ? and id = ? and worker = ? and "
+                   "status = 'sending'", reply, _now(), _now(delay), since, tx.namespace, claimed.id, worker)
+        log.info("send %s: temporary failure, trying again in %.0f s", claimed.id, delay)
+        return "retrying"
+
+    def hand_back(self, claimed: Claimed, worker: str, reply: str = "") -> None:
+        """Not sent (the worker is stopping, or the outbox paused): back in the queue, this try not counted."""
+        with self.db.transaction() as tx:
+            tx.run("update sends set status = case when failing_since is null then 'queued' else 'retrying' end, "
+                   "attempts = attempts - 1, lease_until = null, worker = null, updated = ?, next_try = ?, "
+                   "reply = case when ? = '' then reply else ? end where namespace = ? and id = ? and worker = ? "
+                   "and status = 'sending'", _now(), _now(), reply, reply, tx.namespace, claimed.id, worker)
+
+    def pause(self, claimed: Claimed, worker: str, reason: str) -> bool:
+        """Stop the line for a fault in the clinic's settings; the send waits. True for the first to say so."""
+        with self.db.transaction() as tx:
+            first = tx.run("insert into outbox_pause (namespace, since, reason) values (?, ?, ?) on conflict do nothing",
+                           tx.namespace, _now(), reason)
+        self.hand_back(claimed, worker, f"waiting: the outbox is paused: {reason}")
+        return bool(first)
+
+    def _lease_end(self) -> str:
+        return _now(self.settings.outbox.lease)
 
 
-def _storages(project: Project, settings: Settings):
-    """huey for the queue and the sends' state, and a storage of the same kind for the messages themselves."""
-    if settings.outbox.storage == "redis":
-        url = secret(settings.outbox.redis_url_env)
-        if not url:
-            raise HandoutError([f"outbox: the environment variable {settings.outbox.redis_url_env} should hold the "
-                                "Redis address, for example redis://127.0.0.1:6379/0"])
-        return (RedisHuey("careleaf", url=url, results=False),
-                RedisStorage("careleaf-messages", url=url))
-    path = data_folder(project, settings) / QUEUE_FILE
-    if not path.exists():      # created private: until delivered, messages are health data
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-
-    return (SqliteHuey("careleaf", filename=str(path), results=False, storage_class=PrivateSqliteStorage),
-            PrivateSqliteStorage("careleaf-messages", filename=str(path)))
+def _state(tx: Transaction, send_id: str | None) -> dict[str, Any] | None:
+    if not send_id:
+        return None
+    row = tx.one(f"select {_STATE} from sends where namespace = ? and id = ?", tx.namespace, send_id)
+    return _as_state(row) if row else None
 
 
-class PrivateSqliteStorage(SqliteStorage):
-    def _create_connection(self):
-        connection = super()._create_connection()
-        # Deleted rows are overwritten, so a delivered message's bytes do not linger in free pages.
-        connection.execute("pragma secure_delete = on")
-        return connection
+def _as_state(row: tuple) -> dict[str, Any]:
+    names = [name.strip() for name in _STATE.split(",")]
+    state = dict(zip(names, row))
+    return json.loads(state.pop("about")) | state
 
 
 def _now(after_seconds: float = 0) -> str:
     return (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=after_seconds)).isoformat(timespec="milliseconds")
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

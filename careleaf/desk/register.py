@@ -2,8 +2,9 @@
 
 Consent practice asks which version of a leaflet a patient was given, and a careful
 clinic wants to contact again the patients who received a version that has since
-changed. Every handout is recorded here, in an SQLite file in the project's data
-folder (readable by its owner only). A record holds the clinic's own patient
+changed. Every handout is recorded here, in the desk's database (careleaf.desk.database: an SQLite file in
+the project's data folder, readable by its owner only, or the clinic group's PostgreSQL), beside the outbox,
+so that an email's delivery and its entry are one transaction. A record holds the clinic's own patient
 reference when one was given, never a name or an address: the register can be
 read, exported and shared without revealing anyone's health.
 """
@@ -14,15 +15,14 @@ import csv
 import datetime as dt
 import io
 import os
-import sqlite3
 import unicodedata
-from contextlib import closing
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from careleaf.content.catalog import load_catalog
 from careleaf.content.governance import today as clinic_today
-from careleaf.content.settings import data_folder, load_settings
+from careleaf.content.settings import load_settings
+from careleaf.desk.database import DATABASE_FILE, LOCAL, Database, open_database
 from careleaf.errors import RevisionError
 from careleaf.handout.handouts import HandoutRecord
 from careleaf.handout.patient import STAFF, check_reference, checked_text
@@ -31,7 +31,7 @@ from careleaf.review.approve import approved_wording, item_texts
 from careleaf.review.changes import compare, field_changes
 from careleaf.review.git import current_revision
 
-REGISTER_FILE = "register.sqlite3"
+REGISTER_FILE = DATABASE_FILE      # one machine's register: a table of the desk's SQLite file, beside the outbox
 CHANNELS = ("print", "email", "eml")
 
 
@@ -58,8 +58,8 @@ COLUMNS = tuple(f.name for f in fields(Entry))
 
 
 def project_register(project, settings=None) -> "Register":
-    """The project's register, in its data folder (careleaf.yaml's ``data:``)."""
-    return Register(data_folder(project, settings or load_settings(project)) / REGISTER_FILE)
+    """The project's register, in the desk's database (careleaf.yaml's ``data:`` or the group's PostgreSQL)."""
+    return Register(open_database(project, settings or load_settings(project)))
 
 
 def register_handout(project, record: HandoutRecord, *, channel: str, staff: str, reference: str = "",
@@ -76,37 +76,45 @@ def register_handout(project, record: HandoutRecord, *, channel: str, staff: str
                                                    revision=revision)
 
 
+def _entry(record: dict, *, channel: str) -> Entry:
+    return Entry(record["made_at"], channel, record["code"], record["version"], record["lang"],
+                 bool(record["large_print"]), record["content_fingerprint"], record["brand"], record["treatment"],
+                 record["kind"], checked_text(STAFF, record.get("staff") or ""),
+                 check_reference(record.get("reference") or ""), record.get("revision") or "")
+
+
+def insert_entry(tx, record: dict, *, channel: str, send_id: str = "") -> Entry | None:
+    """Add one entry inside the caller's transaction (the outbox's, for a delivered email). ``record``: a
+    HandoutRecord as JSON with staff, reference and revision."""
+    if record.get("draft"):
+        return None
+    entry = _entry(record, channel=channel)
+    tx.run(f"insert into handouts (namespace, {', '.join(COLUMNS)}, send_id) values (?, "
+           f"{', '.join('?' for _ in COLUMNS)}, ?)", tx.namespace, *[getattr(entry, name) for name in COLUMNS],
+           send_id)
+    return entry
+
+
 class Register:
-    """The register's SQLite file."""
+    """The register's table in the desk's database, for this project's namespace."""
 
-    def __init__(self, path: Path):
-        self.path = path
-        if not path.exists():          # created private: the register is about patients' treatments
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        with closing(self._connect()) as db, db:
-            db.execute(f"create table if not exists handouts ({', '.join(COLUMNS)})")
-            db.execute("create index if not exists handouts_reference on handouts (reference)")
-            db.execute("create index if not exists handouts_code on handouts (code, version)")
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=30)
-        db.execute("pragma journal_mode=wal")
-        return db
+    def __init__(self, database: Database | Path):
+        """``database``: the desk's, or the path of an SQLite file of its own (a copy, a test's)."""
+        if isinstance(database, Path):
+            if not database.exists():       # created private: the register is about patients' treatments
+                os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+            database = Database("sqlite", str(database), LOCAL, str(database))
+        self.db = database
 
     def add(self, record: HandoutRecord, *, channel: str, staff: str, reference: str = "", revision: str = "") -> Entry:
-        entry = Entry(record.made_at, channel, record.code, record.version, record.lang, record.large_print,
-                      record.content_fingerprint, record.brand, record.treatment, record.kind,
-                      checked_text(STAFF, staff),
-                      check_reference(reference), revision)
-        with closing(self._connect()) as db, db:
-            db.execute(f"insert into handouts values ({', '.join('?' for _ in COLUMNS)})",
-                       [getattr(entry, name) for name in COLUMNS])
-        return entry
+        with self.db.transaction() as tx:
+            return insert_entry(tx, record.as_json() | {"staff": staff, "reference": reference,
+                                                        "revision": revision}, channel=channel)
 
     def find(self, *, reference: str | None = None, code: str | None = None, since: dt.date | None = None,
              until: dt.date | None = None) -> list[Entry]:
         """Entries matching every filter given, oldest first. Dates are days in UTC, as the times are kept."""
-        where, values = [], []
+        where, values = ["namespace = ?"], [self.db.namespace]
         for column, value in (("reference", reference), ("code", code)):
             if value:
                 where.append(f"{column} = ?")
@@ -117,9 +125,9 @@ class Register:
         if until:       # compared by day, so that the last day there is (9999-12-31) needs no day after it
             where.append("substr(at, 1, 10) <= ?")
             values.append(until.isoformat())
-        query = f"select {', '.join(COLUMNS)} from handouts" + (f" where {' and '.join(where)}" if where else "")
-        with closing(self._connect()) as db:
-            rows = db.execute(query + " order by at, rowid", values).fetchall()
+        query = f"select {', '.join(COLUMNS)} from handouts where {' and '.join(where)}"
+        with self.db.transaction() as tx:
+            rows = tx.rows(query + " order by at, code, lang, reference", *values)
         return [Entry(*row[:5], bool(row[5]), *row[6:]) for row in rows]
 
 

@@ -27,9 +27,18 @@ from careleaf.handout.patient import check_reference
 from careleaf.desk.register import register_handout
 from careleaf.content.settings import Settings, load_settings
 
+
+def now_utc() -> str:
+    """When the patient's agreement to email was recorded: the moment it was sent to the outbox."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
 GENERATE = "generate"          # asked for as the password: make one, shown once to the member of staff
 DRAFTS_NOT_EMAILED = ("a draft is never sent to a patient, so nothing is emailed for training: training copies "
                       "(--allow-draft, careleaf serve --training) are printed only, marked DRAFT")
+
+
+NO_CONSENT = ("consent: a leaflet is emailed only when the patient has agreed to email; ask them, then say so "
+              "(the desk's box, the API's consent: true, the command's --consent)")
 
 
 @dataclass(frozen=True)
@@ -52,16 +61,19 @@ def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str,
          reference: str = "", staff: str = "", password: str | None = None, eml: Path | None = None,
          allow_draft: bool = False, now: dt.datetime | None = None, settings: Settings | None = None,
          outbox: Outbox | None = None, made: Handout | None = None, key: str | None = None,
-         catalog: Catalog | None = None) -> Sent:
+         catalog: Catalog | None = None, consent: bool = False) -> Sent:
     """Queue one patient's leaflet for email (or, with ``eml``, write the message to that file).
 
     ``password``: None sends the PDF unlocked; GENERATE makes a password (returned, never stored);
     any other text locks it with that text. ``made``: the leaflet, already made by ``handout`` for this
     choice and patient (the front desk renders in its own pool). ``key``: what makes a send without a patient
-    reference the same send (the desk's form, so a double click sends once). Raises HandoutError for a wrong
-    field or address.
+    reference the same send (the desk's form, so a double click sends once). ``consent``: the patient agreed
+    to have it emailed (when is recorded with the send; nothing is queued without it). Raises HandoutError for
+    a wrong field or address.
     """
     refuse_draft_email(allow_draft)
+    if eml is None and consent is not True:
+        raise HandoutError([NO_CONSENT])
     project = project if isinstance(project, Project) else Project(Path(project))
     settings = settings or load_settings(project)
     if eml is not None:
@@ -77,8 +89,9 @@ def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str,
         password = new_password()
     pdf = lock_pdf(made.pdf, password) if password else made.pdf
     brand = catalog.brands[choice.brand]
-    # An exported message goes out from the clinic's own mail program, so from the clinic's own address.
-    configured = settings.email.sender if settings.email else None
+    # Each clinic's emails come from its own sender; an exported message goes out from the clinic's own mail
+    # program, so from the clinic's own address.
+    configured = brand.sender or (settings.email.sender if settings.email else None)
     sender = (brand.email or configured) if eml is not None else configured
     if not sender:
         raise HandoutError([f"email: the brand {choice.brand} has no email address to send from; add 'email:' "
@@ -94,7 +107,8 @@ def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str,
                          revision=revision)
         return Sent("", "exported", password)
     outbox = outbox or Outbox(project, settings)
-    about = made.record.as_json() | {"staff": staff, "reference": reference, "revision": revision}
+    about = made.record.as_json() | {"staff": staff, "reference": reference, "revision": revision,
+                                     "consent": now_utc()}
     queued = outbox.queue(bytes(message), key=key, about=about)
     # An earlier send of this leaflet is what the patient gets, locked with its own password (shown then).
     return Sent(queued.id, queued.status if queued.new else f"already {queued.status}", password if queued.new else None)

@@ -125,7 +125,7 @@ def personalise(catalog: Catalog, choice: Choice, patient: Mapping[str, str | No
                             "--allow-draft"])
     visit = leaflet.review_visit.when if leaflet.review_visit else None
     personal = Personal(patient, brand, catalog.countries.get(brand.country or ""), leaflet.words,
-                        Writer(locale_of(leaflet)), today, visit)
+                        Writer(locale_of(leaflet)), today, visit, leaflet.course, leaflet.product)
     return dataclasses.replace(leaflet, personal=personal)
 
 

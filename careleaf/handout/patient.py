@@ -24,7 +24,7 @@ _BATCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./-]*$")
 _UNITS = re.compile(r"^\d{1,4}(\.\d{1,2})?$")
 _DATE_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2}:\d{2}))?$")
 # The shape each field must have, where it has one, for the API's published model (checked here all the same).
-SHAPES = {"treated": r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}$", "review": _DATE_TIME.pattern,
+SHAPES = {"treated": r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}$", "review": _DATE_TIME.pattern, "session": r"^[1-9][0-9]?$",
           "batch": _BATCH.pattern, "units": _UNITS.pattern}
 FURTHEST_DAYS = 366            # a date further from today than this is a typing mistake, not an appointment
 
@@ -53,6 +53,9 @@ PATIENT_FIELDS = (
                  required=True, example="2026-12-01 14:30"),
     PatientField("review", "Booked review visit (optional)",
                  "a booked review visit, YYYY-MM-DD or YYYY-MM-DD HH:MM (optional)", 16, kind="moment"),
+    PatientField("session", "Session of a course (optional)",
+                 "for a treatment given as a course: which session this was, for example 2 (optional)", 2,
+                 kind="number", example="2"),
     PatientField("areas", "Areas treated", "areas treated", 200, record=True),
     PatientField("product", "Product", "product given", 100, record=True),
     PatientField("batch", "Batch or lot number", "batch or lot number", 40, record=True),
@@ -90,6 +93,7 @@ class Patient:
     review: dt.datetime | None = None       # a booked review visit, aware
     review_time_known: bool = False         # booked for a time of day, not only a date
     record: TreatmentRecord = TreatmentRecord()
+    session: int | None = None              # which session of a course this was
 
 
 def read_patient(given: Mapping[str, str | None], time_zone: str, today: dt.date) -> Patient:
@@ -113,12 +117,15 @@ def read_patient(given: Mapping[str, str | None], time_zone: str, today: dt.date
             problems.append("review: the review visit should be after the treatment date")
     if text["batch"] and not _BATCH.match(text["batch"]):
         problems.append("batch: use only letters, digits, spaces and . / - (as printed on the product)")
+    if text["session"] and not re.fullmatch(r"[1-9][0-9]?", text["session"]):
+        problems.append("session: write which session this was as a number, for example 2")
     if text["units"] and not _UNITS.match(text["units"]):
         problems.append("units: write a number, for example 20 or 2.5")
     if problems:
         raise HandoutError(problems)
     record = TreatmentRecord(**{name: text[name] for name in RECORD})
-    return Patient(treated, text["name"], review, review_time_known, record)
+    return Patient(treated, text["name"], review, review_time_known, record,
+                   int(text["session"]) if text["session"] else None)
 
 
 def _text(field: PatientField, value: str | None, problems: list[str]) -> str:

@@ -30,6 +30,8 @@ class Personal:
     writer: Writer
     made_on: dt.date          # the clinic's date when the leaflet is made: "today" means this day
     visit: Duration | None    # when the timeline's review visit is due, if it has one
+    course: model.Course | None = None    # a course of sessions: the visit is its next session
+    product: str = "medicine"             # what was given: where to report a side effect follows it
 
     @property
     def name(self) -> str:
@@ -38,6 +40,11 @@ class Personal:
     @property
     def record(self):
         return self.patient.record
+
+    @property
+    def reporting(self) -> model.Reporting | None:
+        """Where the patient may report a side effect of what was given, when the country table knows."""
+        return self.country.reporting_for(self.product) if self.country else None
 
     def for_name(self) -> str:
         return self._say("personal_for", name=self.patient.name)
@@ -56,7 +63,7 @@ class Personal:
         if milestone.after_repeat:
             return ""      # depends on treatments not yet given
         if milestone.visit:
-            return self.review_date(short=short)
+            return "" if self.last_session else self.review_date(short=short)
         when = span(self.patient.treated, milestone.when)
         first, last = when.start.date(), when.end.date()
         if milestone.when.unit == "months":
@@ -87,6 +94,36 @@ class Personal:
             return ""
         day = self.writer.short_days(due, due) if short else self.writer.day(due)
         return self._say("personal_around", date=day)
+
+    def before(self, window: Duration) -> str:
+        """When a step before treatment starts: 'from Wednesday 2 December'."""
+        start = later(self.patient.treated, -window.high, window.unit)
+        if window.unit == "hours":
+            return self._say("personal_from", date=self._date_time(start))
+        return self._say("personal_from", date=self.writer.day(start.date()))
+
+    @property
+    def last_session(self) -> bool:
+        """This was the course's last session: there is no next one to date."""
+        return bool(self.course and self.patient.session and self.patient.session >= self.course.most)
+
+    def next_session_sentence(self) -> str:
+        """Which session this was, and when the next one is (booked, or around an open day)."""
+        said = []
+        if self.course and self.patient.session:
+            word = "personal_last_session" if self.last_session else "personal_session_of"
+            said.append(self._say(word, number=str(self.patient.session), sessions=self.course.sessions_text))
+        if self.last_session:
+            return " ".join(said)
+        if self.patient.review:
+            when = (self._date_time(self.patient.review) if self.patient.review_time_known
+                    else self.writer.day(self.patient.review.date()))
+            said.append(self._say("personal_next_booked", when=when))
+        else:
+            due = self._suggested_review()
+            if due:
+                said.append(self._say("personal_next_around", date=self.writer.day(due)))
+        return " ".join(said)
 
     def review_sentence(self) -> str:
         """The review visit box's sentence, or '' when the timeline has no visit."""

@@ -20,8 +20,9 @@ from typing import Any
 
 from careleaf.content import model, references
 from careleaf.content.catalog import Catalog, brand_file, labels_file, logo_file, shared_file
-from careleaf.content.facts import (AFTERCARE_CHECKLIST, COMPONENT_NAMES, CONTRAINDICATIONS, SIDE_EFFECTS, TIMELINE,
-                                    URGENT_HELP, WITH_FIGURES, Component, printing, template_of)
+from careleaf.content.facts import (AFTERCARE_CHECKLIST, BEFORE_TREATMENT, COMPONENT_NAMES, CONTRAINDICATIONS,
+                                    SIDE_EFFECTS, TIMELINE, URGENT_HELP, WITH_FIGURES, Component, printing,
+                                    template_of)
 from careleaf.content.fields import Duration
 from careleaf.content.governance import approval_fingerprint, awaiting_reapproval, not_approved, overdue
 from careleaf.content.items import BRAND_NOT_PRINTED, URGENT_BOX, Key, digest
@@ -54,6 +55,12 @@ class Job:
     def name(self) -> str:
         return str(self.output.with_suffix(""))
 
+    @property
+    def page(self) -> str:
+        """Where its web page is inside the brand's site (out/site/<brand>/), and inside the brand's
+        site_url: '<lang>/<treatment>-<kind>/'. Large print has the same page as standard print."""
+        return f"{self.lang}/{self.treatment}-{self.kind}/"
+
 
 @dataclass(frozen=True)
 class Block:
@@ -77,6 +84,7 @@ class MilestoneView:
     after_repeat: bool
     product_label: Duration | None = None    # what the product's own leaflet says, where it differs
     wears_off: bool = False            # the effect wears off about then: a patient's copy says so
+    session: bool = False       # the next session of a course (its visit), drawn from the course's interval
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,8 @@ class Leaflet:
     reporting: model.Reporting | None = None   # how to report a side effect in the clinic's country
     minimum_age: int | None = None     # the country's age limit, printed among who should not have it
     personal: Any = None               # a patient's details and dates (careleaf.handout.personal.Personal), or None
+    before: list[tuple[Duration, list[str]]] = dataclasses.field(default_factory=list)   # steps before, earliest first
+    course: model.Course | None = None  # a treatment given as a course of sessions (its next session is the visit)
 
     @property
     def content_fingerprint(self) -> str:
@@ -184,6 +194,16 @@ class Leaflet:
         return f"brands/{self.job.brand}/{self.brand.logo}"
 
     @property
+    def web_address(self) -> str | None:
+        """The leaflet online, where its QR code points: its page in the site careleaf writes when the brand
+        publishes that (site_url), else the brand's own page for it (leaflet_page); None when it has neither."""
+        if self.brand.site_url:
+            return self.brand.site_url.rstrip("/") + "/" + self.job.page
+        if self.brand.leaflet_page:
+            return self.brand.leaflet_page.replace("{code}", self.definition.code).replace("{lang}", self.lang)
+        return None
+
+    @property
     def review_visit(self) -> MilestoneView | None:
         return next((m for m in self.timeline if m.visit), None)
 
@@ -224,10 +244,13 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
     side_effects = group(SIDE_EFFECTS)
     contraindications = group(CONTRAINDICATIONS)
     checklist = group(AFTERCARE_CHECKLIST)
+    before = group(BEFORE_TREATMENT)
+    course = take(facts, "course") if entry.facts.course and shown & printing(TIMELINE.key) else None
     urgent_help = _urgent_box(catalog, take, entry, job, brand) if URGENT_HELP.name in shown else None
     words = catalog.labels[job.lang]
     country = catalog.countries.get(brand.country or "")
-    for name in printed_labels(words, job.kind, {effect.frequency for effect, _ in side_effects}, entry.facts.product):
+    for name in printed_labels(words, job.kind, {effect.frequency for effect, _ in side_effects}, entry.facts.product,
+                               course=course is not None, before=bool(before)):
         take(labels_file(job.lang), name)
     return Leaflet(
         job=job,
@@ -237,7 +260,8 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
         title=leaflet_wording.title,
         intro=leaflet_wording.intro,
         blocks=blocks,
-        timeline=[MilestoneView(label, m.when, m.visit, m.after_repeat, m.product_label, m.wears_off) for m, label in timeline],
+        timeline=_with_course([MilestoneView(label, m.when, m.visit, m.after_repeat, m.product_label, m.wears_off)
+                               for m, label in timeline], course, words),
         side_effects=_by_frequency(side_effects),
         do_not_treat=[text for c, text in contraindications if c.rule == "do-not-treat"],
         tell_us=[text for c, text in contraindications if c.rule == "tell-us"],
@@ -249,14 +273,11 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
         overdue=overdue(definition, today),
         printed=take.printed,
         stale=sorted(key for key in take.printed if key in catalog.stale),
-        reporting=country.reporting.get(reporting_kind(entry.facts.product)) if country else None,
+        reporting=country.reporting_for(entry.facts.product) if country else None,
         minimum_age=country.minimum_age.age if country and country.minimum_age else None,
+        before=list(reversed(_by_window(before, "before"))),
+        course=course,
     )
-
-
-def reporting_kind(product: str) -> str:
-    """Which of a country's reporting schemes a treatment's side effects go to: a medicine's or a device's."""
-    return "device" if product == "device" else "medicine"
 
 
 class _Taker:
@@ -340,8 +361,21 @@ def _by_frequency(effects: list[tuple[model.SideEffect, model.SideEffectWording]
     return groups
 
 
-def _by_window(items: list[tuple[model.ChecklistItem, str]]):
+def _by_window(items: list[tuple[Any, str]], figure: str = "within"):
+    """Steps grouped by their time window (``figure``: an aftercare step's 'within', or a step's 'before'),
+    shortest first."""
     windows: dict[Duration, list[str]] = {}
-    for item, words in sorted(items, key=lambda pair: pair[0].within.high_hours):
-        windows.setdefault(item.within, []).append(words)
+    for item, words in sorted(items, key=lambda pair: getattr(pair[0], figure).high_hours):
+        windows.setdefault(getattr(item, figure), []).append(words)
     return list(windows.items())
+
+
+def _with_course(timeline: list[MilestoneView], course: model.Course | None, words: dict[str, str]):
+    """A course's timeline: its next session (the visit) and, when given, its full result, each in time order
+    among the treatment's own milestones."""
+    if course is None:
+        return timeline
+    added = [MilestoneView(words["course_next_session"], course.interval, True, False, session=True)]
+    if course.result:
+        added.append(MilestoneView(words["course_result"], course.result, False, False))
+    return sorted(timeline + added, key=lambda m: (m.when.low_hours, m.when.high_hours))

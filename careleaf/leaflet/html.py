@@ -3,6 +3,12 @@
 There is one environment: autoescaping is on and undefined names fail loudly.
 Content is always text; the only HTML that content produces comes from the
 light-formatting renderer below, which has raw HTML switched off.
+
+Templates are the project's own files, but they are not trusted as code: they render in
+Jinja2's immutable sandbox, so a template reaches only the leaflet's data and the filters
+below, never Python's internals (``{{ cycler.__init__.__globals__ }}`` fails the leaflet,
+naming the template). Each template is read as any project file is
+(careleaf.project.read_regular): a regular file inside its templates folder, of limited size.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from babel import Locale, localedata
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from babel import Locale
 from babel.dates import format_date, get_day_names
 from babel.numbers import format_decimal
 from babel.units import format_unit
@@ -24,9 +31,12 @@ from careleaf.leaflet.assemble import Leaflet, direction
 from careleaf.leaflet.figures import LABEL_SIZE, Mark, column_width, timeline
 from careleaf.leaflet.svg import data_uri, qr_data_uri
 from careleaf.pdf.fonts import Fonts, fonts_in
-from careleaf.content import references
+from careleaf.content import model, references
+from careleaf.content.locales import reader_locale
 from careleaf.pdf.watermark import MARK_META
-from careleaf.project import TEMPLATES, THEME, Project
+from careleaf.errors import display_path
+from careleaf.project import TEMPLATES, THEME, Project, Refused, read_regular
+from careleaf.content.settings import Limits
 from careleaf.content.fields import Duration
 from careleaf.content.model import WEEKDAYS
 
@@ -34,13 +44,45 @@ from careleaf.content.model import WEEKDAYS
 _MARKDOWN = MarkdownIt("zero", {"html": False, "breaks": False}).enable(["emphasis", "list"])
 
 
-def environment(folders: tuple[Path, ...]) -> jinja2.Environment:
+class TemplateRefused(jinja2.TemplateError):
+    """A template that may not be used: not a regular file of its folder, too large, or reaching past the sandbox."""
+
+
+class _OwnFiles(jinja2.BaseLoader):
+    """Templates from ``folders``, the first folder that has one winning, each read as any project file is."""
+
+    def __init__(self, folders: tuple[Path, ...], limit: int):
+        self.folders, self.limit = tuple(Path(folder) for folder in folders), limit
+
+    def get_source(self, environment: jinja2.Environment, template: str):
+        pieces = jinja2.loaders.split_template_path(template)    # refuses '..'
+        for folder in self.folders:
+            path = folder.joinpath(*pieces)
+            if not (path.exists() or path.is_symlink()):
+                continue
+            try:
+                source = read_regular(path, within=(folder,), limit=self.limit, setting="limits.asset_bytes")
+            except Refused as refused:
+                raise TemplateRefused(str(refused)) from None
+            mtime = path.stat().st_mtime_ns
+            return source.decode("utf-8"), str(path), lambda: _mtime(path) == mtime
+        raise jinja2.TemplateNotFound(template)
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def environment(folders: tuple[Path, ...], *, limit: int = Limits().asset_bytes) -> jinja2.Environment:
     """The one Jinja2 environment every leaflet is drawn with; a template is looked up in each folder in turn."""
-    env = jinja2.Environment(
+    env = ImmutableSandboxedEnvironment(
         # "theme/…" always names careleaf's own template, so a project's file can extend or include the
         # theme's file of the same name and change one part of it instead of copying it whole.
-        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(list(folders)),
-                                    jinja2.PrefixLoader({"theme": jinja2.FileSystemLoader(str(THEME / TEMPLATES))})]),
+        loader=jinja2.ChoiceLoader([_OwnFiles(folders, limit),
+                                    jinja2.PrefixLoader({"theme": _OwnFiles((THEME / TEMPLATES,), limit)})]),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -52,10 +94,12 @@ def environment(folders: tuple[Path, ...]) -> jinja2.Environment:
     env.filters["page_counter"] = page_counter
     env.filters["duration"] = jinja2.pass_context(lambda ctx, d: unbroken(d, locale_of(ctx["leaflet"])))
     env.filters["date"] = jinja2.pass_context(lambda ctx, d: format_date(d, "long", locale=locale_of(ctx["leaflet"])))
+    env.filters["course_text"] = jinja2.pass_context(lambda ctx, course: course_text(course, ctx["leaflet"]))
     env.filters["direction"] = direction
     env.filters["ltr"] = jinja2.pass_context(lambda ctx, text: left_to_right(text, ctx["leaflet"].direction))
     env.filters["nobreak"] = jinja2.pass_context(lambda ctx, text: unbreakable(text, ctx["leaflet"].direction))
-    env.filters["url"] = jinja2.pass_context(lambda ctx, text: web_address(text, ctx["leaflet"].direction))
+    env.filters["url"] = jinja2.pass_context(lambda ctx, text: link(text, "web", ctx["leaflet"].direction))
+    env.filters["link"] = jinja2.pass_context(lambda ctx, text, kind: link(text, kind, ctx["leaflet"].direction))
     env.globals["urgent_hours"] = urgent_hours
     env.filters["language_name"] = jinja2.pass_context(
         lambda ctx, code: Locale.parse(ctx["leaflet"].lang).languages.get(code, code))
@@ -68,6 +112,12 @@ def referred(leaflet: Leaflet) -> dict[str, Markup]:
     locale = locale_of(leaflet)
     return {name: unbroken(value, locale) if isinstance(value, Duration) else escape(value)
             for name, value in leaflet.references.items()}
+
+
+def course_text(course: model.Course, leaflet: Leaflet) -> str:
+    """'This treatment is given as a course of 4–6 sessions, about 2 weeks apart.'"""
+    return (leaflet.words["course_text"].replace("{sessions}", course.sessions_text)
+            .replace("{interval}", format_duration(course.interval, locale_of(leaflet))))
 
 
 def markup(text: str | None, values: dict[str, Markup] | None = None) -> Markup:
@@ -126,6 +176,27 @@ def urgent_hours(leaflet: Leaflet) -> str:
             .replace("{closes}", hours.closes))
 
 
+# Letters on a phone's keypad, for numbers written with words (1-800-FDA-1088).
+_KEYPAD = {letter: str(key) for key, letters in enumerate(("", "", "ABC", "DEF", "GHI", "JKL", "MNO", "PQRS",
+                                                              "TUV", "WXYZ")) for letter in letters}
+
+
+def link(text: str, kind: str, direction: str = "ltr") -> Markup:
+    """A phone number ("tel"), email address ("mailto") or web address ("web") as a link a patient can tap in
+    the PDF or the page, printed as written (kept left to right in right-to-left leaflets)."""
+    text = str(text)
+    if kind == "tel":
+        target = "tel:" + "".join(_KEYPAD.get(char.upper(), char) for char in text if char.isalnum() or char == "+")
+    elif kind == "mailto":
+        target = "mailto:" + text
+    elif kind == "web":
+        target = text if text.startswith(("https://", "http://")) else "https://" + text
+    else:
+        raise ValueError(f"no such kind of link: {kind!r}")
+    shown = {"tel": unbreakable, "web": web_address}.get(kind, left_to_right)(text, direction)
+    return Markup('<a href="{}">{}</a>').format(target, shown)
+
+
 def css_string(text: str) -> Markup:
     """Text as a quoted CSS string, for generated content such as page footers."""
     # A CSS escape swallows one space after it, so each is closed with a space of its own.
@@ -142,15 +213,9 @@ def page_counter(label: str) -> Markup:
 
 
 def locale_of(leaflet: Leaflet) -> str:
-    """The leaflet's language as written in the clinic's country: 10 January 2026 in Britain, January 10 in the US."""
-    return _locale(leaflet.lang, leaflet.brand.country)
-
-
-@lru_cache(maxsize=None)
-def _locale(lang: str, country: str | None) -> str:
-    regional = f"{lang}_{country}"
-    # Babel has data for en_GB or tr_TR but not for every pairing (tr_GB): then the language alone.
-    return regional if country and localedata.exists(regional) else lang
+    """The leaflet's language as written in the clinic's country: 10 January 2026 in Britain, January 10 in the US
+    (careleaf.content.locales says which, where Babel has no data for the pair)."""
+    return reader_locale(leaflet.lang, leaflet.brand.country, leaflet.brand.locales)
 
 
 def format_duration(duration: Duration, lang: str) -> str:
@@ -181,7 +246,24 @@ def render(env: jinja2.Environment, leaflet: Leaflet, fonts: Fonts) -> str:
     context: dict[str, Any] = {"leaflet": leaflet, "brand": leaflet.brand, "label": leaflet.words,
                                "timeline_picture": timeline_picture(leaflet, fonts),
                                "qr": qr_code(leaflet), "mark": mark_words(leaflet), "mark_meta": MARK_META}
-    return template.render(context)
+    try:
+        return template.render(context)
+    except SecurityError as error:
+        place = _template_place(error.__traceback__)
+        raise TemplateRefused(f"{place}the template reaches for something templates may not use ({error}); "
+                              "templates print the leaflet's data with the filters careleaf documents, "
+                              "nothing else") from None
+
+
+def _template_place(trace) -> str:
+    """'templates/x.html:3: ', the innermost template line a traceback passes through (Jinja2 puts them there)."""
+    place = ""
+    while trace is not None:
+        name = trace.tb_frame.f_code.co_filename
+        if name.endswith(".html"):
+            place = f"{display_path(Path(name))}:{trace.tb_lineno}: "
+        trace = trace.tb_next
+    return place
 
 
 def mark_words(leaflet: Leaflet) -> str | None:
@@ -210,9 +292,6 @@ def _bracketed(dates: str) -> str:
 
 
 def qr_code(leaflet: Leaflet) -> dict[str, str] | None:
-    """A QR code to the leaflet's page on the clinic's website, when the brand has such pages."""
-    if not leaflet.brand.leaflet_page:
-        return None
-    url = (leaflet.brand.leaflet_page.replace("{code}", leaflet.definition.code)
-           .replace("{lang}", leaflet.lang))
-    return {"src": qr_data_uri(url), "url": url}
+    """A QR code to the leaflet online (Leaflet.web_address), when the brand has it online."""
+    url = leaflet.web_address
+    return {"src": qr_data_uri(url), "url": url} if url else None

@@ -34,6 +34,8 @@ watermark text
     language it ships) in the text that copying or pdftotext takes from the pages: found
     anywhere outside tagged content, or in tagged content more than once (a draft says
     so once, at the top of page 1; a mark read on every page is a watermark).
+unicode mapping, language, link without alternate text, drawing order
+    what viewers copy and read aloud, in which voice, and links: careleaf.pdf.auditreading.
 """
 
 from __future__ import annotations
@@ -48,12 +50,13 @@ from typing import Iterable, Iterator, Sequence
 import pikepdf
 from pikepdf import Name
 
+from careleaf.pdf import auditreading
 from careleaf.pdf.booklet import BOOKLET_SUFFIX
 from careleaf.project import TEMPLATES, THEME
 from careleaf.pdf.structure import element_kids, is_element, kids, marked, page_numbers, page_of, role, top_elements
 
 KINDS = ("untagged content", "unclaimed content", "table without header cells", "figure without alt text",
-         "heading level", "split element", "watermark text")
+         "heading level", "split element", "watermark text", *auditreading.KINDS)
 
 HEADINGS = {f"/H{level}": level for level in range(1, 7)}
 GROUPING = {"/Part", "/Art", "/Sect", "/Div", "/BlockQuote", "/L", "/Table", "/THead", "/TBody", "/TFoot"}
@@ -98,7 +101,7 @@ def audit(source: Path | bytes, *, name: str = "", watermarks: Sequence[str] | N
         tree = _Tree(pdf)
         drawn = _Drawing(pdf, tree.claimed())
         problems = [*drawn.problems, *_tables(tree), *_figures(tree), *_headings(tree), *_splits(tree, len(pdf.pages)),
-                    *_watermarks(drawn, phrases)]
+                    *_watermarks(drawn, phrases), *auditreading.problems(pdf, Problem)]
     return Report(name or str(source if not isinstance(source, bytes) else "PDF"), tuple(problems))
 
 

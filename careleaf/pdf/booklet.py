@@ -20,7 +20,10 @@ of reading order on purpose (the first side holds the last page and the first), 
 technology that goes page by page would read n, 1, 2, n-1, ...; and nothing here could check the
 result against PDF/UA. The accessible file is the A5 leaflet the booklet is made from, built
 beside it from the same wording; the booklet's document information says so. Its title,
-language, author, keywords and the rest of its metadata are the leaflet's.
+language, author, keywords and the rest of its metadata are the leaflet's. The leaflet's marked
+content (its tags' references into the pages, and its artifacts) is stripped from the pages drawn
+here: with no tag tree to point into, it would be marked content no element claims, which checkers
+and assistive technology report as a fault.
 """
 
 from __future__ import annotations
@@ -106,6 +109,7 @@ def _open(data: bytes) -> pikepdf.Pdf:
 def _page_as_form(page: pikepdf.Page, number: int) -> pikepdf.Object:
     """The page as a form XObject, after checking it is A5 portrait as it is shown (its rotation included)."""
     form = page.as_form_xobject(handle_transformations=True)
+    _strip_marked_content(form, set())
     width, height = _shown_size(form)
     if not _is_a5_portrait(width, height):
         raise RenderError(
@@ -113,6 +117,28 @@ def _page_as_form(page: pikepdf.Page, number: int) -> pikepdf.Object:
             "a booklet is made from A5 portrait pages (148 × 210 mm): build the leaflet with the brand's "
             "page_size: A5 and make the booklet from that PDF")
     return form
+
+
+# Operators that mark content (for tags and artifacts); the booklet has no tags for them to serve.
+_MARKING = ("BDC", "BMC", "EMC", "MP", "DP")
+
+
+def _strip_marked_content(form: pikepdf.Object, done: set) -> None:
+    """A form's content, and that of the forms it draws, without marked content (drawing unchanged)."""
+    if form.objgen != (0, 0):
+        if form.objgen in done:
+            return
+        done.add(form.objgen)
+    instructions = pikepdf.parse_content_stream(form)
+    kept = [instruction for instruction in instructions if str(instruction.operator) not in _MARKING]
+    if len(kept) != len(instructions):
+        form.write(pikepdf.unparse_content_stream(kept))
+    for key in ("/StructParent", "/StructParents"):
+        if key in form:
+            del form[key]
+    for drawn in form.get("/Resources", Dictionary()).get("/XObject", Dictionary()).values():
+        if drawn.get("/Subtype") == "/Form":
+            _strip_marked_content(drawn, done)
 
 
 def _is_a5_portrait(width: float, height: float) -> bool:

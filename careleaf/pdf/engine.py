@@ -19,7 +19,12 @@ What careleaf relies on beyond it (WeasyPrint 70)
    careleaf.pdf.tagging; tagging writes private keys into the dictionary before pydyf writes it out. So
    tagging learns which pieces on two pages are one element split by the page break, which elements are
    inside ``aria-hidden="true"``, and a header cell's ``scope``. None of that is in the PDF: it cannot be
-   repaired afterwards.
+   repaired afterwards. The same wrapper, called for a page box, reads the builder's ``tags`` argument
+   (the page's marked content: each box with its ``{'tag', 'mcid'}``) before the builder consumes it, and
+   hands tagging each text box's ``text`` by MCID (``note_runs``): the words
+   in logical order, which the glyphs WeasyPrint draws (visual order, shaped, with ToUnicode entries that
+   WeasyPrint issue 2841 leaves empty or in the wrong order) do not give back. Classes ``PageBox`` and
+   ``TextBox`` of weasyprint.formatting_structure.boxes.
 2. ``Page._page_box``, the laid-out page. Its first child's ``element`` is the HTML root (``html_root``:
    tagging reads which elements are aria-hidden from it). For how full each page is and where the layout
    breaks the print rules (careleaf.pdf.pages, through ``laid_out``): the boxes' ``children``,
@@ -72,6 +77,9 @@ from typing import Callable, Iterator
 
 # note(structure element, HTML element, its tag): called once per structure element while careleaf writes.
 Note = Callable[[dict, object, str], None]
+# note_runs(page number, {MCID: words}): called once per page while careleaf writes, with the words each text
+# run draws, as the HTML has them (logical order).
+NoteRuns = Callable[[int, dict], None]
 
 # The tag-tree builder's parameters, as the wrapper expects to find them.
 BUILDER_PARAMETERS = ("box", "parent", "pdf", "page_number", "nums", "annotations", "tags")
@@ -83,7 +91,7 @@ INTERNALS = {
     "weasyprint.pdf.tags": ("_build_box_tree",),
     "weasyprint.pdf.fonts": ("harfbuzz_subset",),
     "weasyprint.text.ffi": ("harfbuzz",),
-    "weasyprint.formatting_structure.boxes": ("MarginBox", "LineBox", "ParentBox"),
+    "weasyprint.formatting_structure.boxes": ("MarginBox", "LineBox", "ParentBox", "PageBox", "TextBox"),
 }
 
 # Boxes taken out of the normal flow, which neither fill a page nor break it.
@@ -124,12 +132,13 @@ def lay_out(html: str, *, base_url: str, fetcher, stylesheets: list, fonts, **op
 
 # --- writing, with the tag tree noted -------------------------------------------------------
 
-def write_pdf(document, *, note: Note | None = None, **options) -> bytes:
+def write_pdf(document, *, note: Note | None = None, note_runs: NoteRuns | None = None, **options) -> bytes:
     """A laid-out document as PDF bytes; with ``note``, called once for each structure element WeasyPrint
-    makes, with the HTML element it comes from, before the element is written (see the notes, 1)."""
+    makes, with the HTML element it comes from, before the element is written (see the notes, 1); with
+    ``note_runs``, once for each page with the words of each text run on it (the notes, 1)."""
     if note is None:
         return document.write_pdf(**options)
-    token = _writing.set(_Writing(note))
+    token = _writing.set(_Writing(note, note_runs))
     try:
         with _HOOK.active():
             return document.write_pdf(**options)
@@ -140,6 +149,7 @@ def write_pdf(document, *, note: Note | None = None, **options) -> bytes:
 @dataclass
 class _Writing:
     note: Note
+    note_runs: NoteRuns | None = None
     noted: set = field(default_factory=set)   # id() of the structure elements already noted (alive till written)
 
 
@@ -197,6 +207,12 @@ def _checked(builder):
 def _noting(original):
     @functools.wraps(original)
     def build_box_tree(box, *arguments):
+        writing = _writing.get()
+        if writing is not None and writing.note_runs is not None and isinstance(box, _box_classes().PageBox):
+            # The page's marked content, before the builder takes it: its text boxes hold the words in
+            # logical order, which the PDF's glyphs (drawn in visual order, shaped) cannot give back.
+            _, _, page_number, _, _, tags = arguments
+            writing.note_runs(page_number, _runs(tags))
         for element in original(box, *arguments):
             writing = _writing.get()
             # The innermost box that yields an element made it; an element is yielded again by the page's,
@@ -208,6 +224,11 @@ def _noting(original):
 
     build_box_tree.careleaf = True
     return build_box_tree
+
+
+def _runs(tags: dict) -> dict:
+    text_box = _box_classes().TextBox
+    return {kid["mcid"]: box.text for box, kid in tags.items() if isinstance(box, text_box)}
 
 
 # --- the laid-out pages ---------------------------------------------------------------------

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import uharfbuzz as hb
 
-from careleaf.project import first_existing
+from careleaf.content.settings import Limits
+from careleaf.project import first_existing, read_own
 
 # The fonts the stylesheet prints labels in, measured to place them (styles/fonts/ in the theme or project).
 FONT_FILES = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf", "NotoSansArabic-Regular.ttf", "NotoSansArabic-Bold.ttf")
@@ -37,7 +38,8 @@ def fonts_in(folders: tuple[Path, ...]) -> Fonts:
 @lru_cache(maxsize=None)
 def shaper(path: Path):
     """A HarfBuzz font for a font file, and its units per em."""
-    face = hb.Face(hb.Blob.from_file_path(str(path)))
+    # Read as any project file is: a font that links out of the project, or is a pipe or a device, is refused.
+    face = hb.Face(hb.Blob(read_own(path, limit=Limits().asset_bytes, setting="limits.asset_bytes")))
     return hb.Font(face), face.upem
 
 

@@ -65,9 +65,9 @@ def budget_warnings(name: str, kind: str, facts: PageFacts, *, large_print: bool
     warnings = [f"{name}: {problem}" for problem in facts.problems]
     budget = budget_for(kind, large_print=large_print, page_size=page_size, budgets=budgets)
     if facts.count > budget:
-        article = "an" if kind[0] in "aeiou" else "a"
-        warnings.append(f"{name}: {facts.count} pages, more than the {budget} {article} {kind} leaflet should "
-                        f"take (check.yaml: page_budget)")
+        article = "an" if kind[:1] in "aeiou" else "a"
+        warnings.append(f"{name}: {facts.count} pages, more than the {budget} {article} {kind} leaflet should take "
+                        f"(check.yaml: page_budget)")
     if facts.count > 1 and facts.fills[-1] < LAST_PAGE_MIN_FILL:
         warnings.append(f"{name}: the last page is only {facts.fills[-1]:.0%} full; shorten the leaflet "
                         f"or move a box so that it ends on a fuller page")
@@ -97,9 +97,10 @@ class Piece:
 
 def layout_problems(pages: list[LaidPage], pieces: list[Piece], fills: tuple[float, ...]) -> list[str]:
     """Where a rendered leaflet breaks the print rules: a heading ending a page, the timeline picture
-    apart from its table, or a page left less than half full when what follows would have fitted."""
+    apart from its table, a page left less than half full when what follows would have fitted, or a last page
+    holding nothing but the contact box."""
     return (_headings_ending_pages(pieces) + _picture_apart_from_table(pieces)
-            + _half_empty_pages(pages, pieces, fills))
+            + _half_empty_pages(pages, pieces, fills) + _only_the_contact_box(pieces))
 
 
 def _pieces(boxes: tuple[LaidBox, ...], number: int, elements: tuple = (), kept: tuple[float, float] | None = None):
@@ -133,6 +134,16 @@ def _picture_apart_from_table(pieces: list[Piece]) -> list[str]:
     # A table too long to finish on the picture's page may run on; it must at least start there.
     if picture and table and not picture & table:
         return [f"the timeline picture (page {min(picture)}) and its table (page {min(table)}) are on different pages"]
+    return []
+
+
+def _only_the_contact_box(pieces: list[Piece]) -> list[str]:
+    """A last page with the contact box alone on it: a sheet of paper for a phone number, however full it is."""
+    last = max((piece.page for piece in pieces), default=1)
+    on_last = [piece for piece in pieces if piece.page == last]
+    if last > 1 and on_last and all(piece.inside("section", "contact") for piece in on_last):
+        return [f"page {last}, the last, holds only the contact box; shorten the leaflet, or list 'contact' "
+                "earlier among its contents so that it shares a page"]
     return []
 
 

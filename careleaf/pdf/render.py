@@ -18,32 +18,34 @@ reused for every PDF.
 from __future__ import annotations
 
 import logging
-import mimetypes
-import os
-import re
 import sys
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import unquote, urljoin, urlsplit
-from xml.etree import ElementTree
 
+from careleaf.content.settings import Limits
 from careleaf.errors import RenderError
+from careleaf.pdf.assets import MAX_DATA_URL, Assets, Missing, Refused, Unusable  # noqa: F401  (MAX_DATA_URL: here too)
 from careleaf.pdf import engine
 from careleaf.pdf.engine import uses_fast_subsetting  # noqa: F401  (the build reports it from here)
 from careleaf.pdf.pages import PageFacts, page_facts
 
-MAX_DATA_URL = 256 * 1024
+_limits = Limits()     # this process's limits (set_limits): a render worker's are the project's
 
 
-class Refused(Exception):
-    """A resource outside the project's asset folder was asked for."""
+def set_limits(limits: Limits) -> None:
+    """The limits every asset this process renders is held to (careleaf.pdf.assets); a render worker's
+    initializer sets the project's, and Pillow's own guard against decompression bombs to match."""
+    global _limits
+    _limits = limits
+    _renderer.cache_clear()
+    from PIL import Image
 
-
-class Missing(Exception):
-    """A resource inside the asset folder that is not there (a deleted font, a renamed logo)."""
+    Image.MAX_IMAGE_PIXELS = limits.image_pixels
+    warnings.simplefilter("error", Image.DecompressionBombWarning)   # an error for the leaflet, not a warning
 
 
 @lru_cache(maxsize=None)
@@ -95,17 +97,19 @@ def _fetcher_class():
     URLFetcher, URLFetcherResponse = engine.fetcher_classes()
 
     class AssetFetcher(URLFetcher):
-        """Serves files from one folder; refuses everything else and remembers what it refused."""
+        """Serves files from the asset folders as careleaf.pdf.assets allows; refuses everything else and
+        remembers what it refused."""
 
         def __init__(self, folders: tuple[Path, ...]):
             super().__init__(allowed_protocols={"file", "data"}, fail_on_errors=False)
-            self.folders = tuple(folder.resolve() for folder in folders)
+            self.assets = Assets(folders, _limits)
             self.refused: list[str] = []
             self.missing: list[str] = []
+            self.unusable: list[str] = []
 
         @property
         def allowed(self) -> str:
-            return " or ".join(str(folder) for folder in self.folders)
+            return self.assets.allowed
 
         def fetch(self, url: str, headers=None):
             try:
@@ -116,88 +120,19 @@ def _fetcher_class():
             except Missing as missing:
                 self.missing.append(str(missing))
                 raise
+            except Unusable as unusable:
+                self.unusable.append(str(unusable))
+                raise
 
         def _fetch(self, url: str, headers):
-            path = self._vet(url)
+            path = self.assets.vet(url)
             if path is None:
+                self.assets.check_data(url)
                 return super().fetch(url, headers)  # a small data: URL
-            body = path.read_bytes()
-            kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-            if kind == "image/svg+xml":
-                self._vet_svg(path, body)
+            body, kind = self.assets.read(path)
             return URLFetcherResponse(path.as_uri(), body=body, headers={"Content-Type": kind})
 
-        def _vet(self, url: str) -> Path | None:
-            """The file a URL names, if it may be read; None for an allowed data: URL. Never reads it.
-
-            The URL's place inside any asset folder is looked up in each folder in
-            turn, so 'fonts/x.ttf' named by the theme's stylesheet is the project's
-            font when the project has one.
-            """
-            scheme = url.split(":", 1)[0].lower()
-            if scheme == "data":
-                if len(url) > MAX_DATA_URL:
-                    raise Refused(f"an embedded data: resource larger than {MAX_DATA_URL // 1024} KB")
-                return None
-            parts = urlsplit(url)
-            if scheme != "file" or parts.netloc not in ("", "localhost"):
-                raise Refused(f"{url[:120]} (only files in {self.allowed} may be used)")
-            named = Path(os.path.normpath(unquote(parts.path)))
-            relative = next((named.relative_to(f) for f in self.folders if named.is_relative_to(f)), None)
-            if relative is None:
-                raise Refused(f"{str(named)[:120]} (only files in {self.allowed} may be used)")
-            for folder in self.folders:
-                candidate = folder / relative
-                try:
-                    path = candidate.resolve()
-                except (OSError, ValueError):  # a loop of links, a NUL byte
-                    raise Refused(f"{str(candidate)[:120]} (only files in {self.allowed} may be used)") from None
-                if not path.is_relative_to(folder):
-                    raise Refused(f"{candidate}, a link to {path} (only files in {self.allowed} may be used)")
-                if path.is_file():
-                    return path
-            raise Missing(str(named))
-
-        def _vet_svg(self, path: Path, body: bytes) -> None:
-            """An SVG's own references, vetted as if fetched.
-
-            WeasyPrint fetches an SVG's images through us anyway, but skips or trips over
-            others (@import, url() in its styles, <use> of another file); those are refused
-            here too, so a logo that names something outside styles/ never passes unnoticed.
-            """
-            for reference in _svg_references(body):
-                if reference.startswith("#"):
-                    continue  # a part of the same file: a gradient, a clip path
-                try:
-                    self._vet(urljoin(path.as_uri(), reference))
-                except (Refused, Missing) as error:
-                    raise type(error)(f"{error}, named in {path}") from None
-
     return AssetFetcher
-
-
-# url(…) in CSS, quoted or not, and @import "…".
-_CSS_REFERENCE = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)\s]*))\s*\)|@import\s*(?:"([^"]*)"|'([^']*)')""",
-                            re.IGNORECASE)
-
-
-def _svg_references(body: bytes) -> list[str]:
-    """Every address an SVG names: href and src attributes, and url() or @import in its styles."""
-    try:
-        tree = ElementTree.fromstring(body)
-    except ElementTree.ParseError:
-        return []  # WeasyPrint cannot read it either, and that fails the render (see _weasyprint_errors)
-    found = []
-    for element in tree.iter():
-        texts = [element.text or ""] if str(element.tag).rsplit("}", 1)[-1] == "style" else []
-        for name, value in element.attrib.items():
-            if name.rsplit("}", 1)[-1] in ("href", "src"):
-                found.append(value.strip())
-            else:
-                texts.append(value)
-        found += [next(group for group in match.groups() if group is not None).strip()
-                  for text in texts for match in _CSS_REFERENCE.finditer(text)]
-    return [reference for reference in found if reference]
 
 
 @dataclass(frozen=True)
@@ -234,6 +169,10 @@ def render(html: str, folders: tuple[Path, ...], *, large_print: bool = False, s
             facts = page_facts(document)
         except RenderError:
             raise  # the time limit, which already names the leaflet
+        except MemoryError:
+            raise RenderError(f"{source}: ran out of memory while rendering: the limit is "
+                              f"{_limits.render_memory_mb:,} MB (the setting limits.render_memory_mb in "
+                              "careleaf.yaml)") from None
         except Exception as error:  # WeasyPrint raises many kinds; the leaflet's name matters most
             raise RenderError(f"{source}: could not be rendered: {error}") from error
     if errors.interrupted:  # the time limit struck while WeasyPrint was loading an image, which it caught
@@ -268,6 +207,8 @@ def _problems(fetcher, errors: _ErrorLog) -> list[str]:
         found.append("refers to files the renderer may not read: " + "; ".join(dict.fromkeys(fetcher.refused)))
     if fetcher.missing:
         found.append(f"needs files that are missing from {fetcher.allowed}: " + "; ".join(dict.fromkeys(fetcher.missing)))
+    if fetcher.unusable:
+        found.append("needs files that cannot be used: " + "; ".join(dict.fromkeys(fetcher.unusable)))
     if errors and not found:  # a refusal is also logged as a failed load: say it once, the plain way
         found.append("could not be rendered: " + "; ".join(dict.fromkeys(errors)))
     return found

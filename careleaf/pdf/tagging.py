@@ -32,7 +32,10 @@ import pikepdf
 from pikepdf import Array, Dictionary, Name
 
 from careleaf.pdf import engine
+from careleaf.pdf.drawing import follow_reading_order
 from careleaf.pdf.fontstamps import settle_font_timestamps
+from careleaf.pdf.glyphtext import drawn_text, mend_to_unicode
+from careleaf.pdf.raised import lower_raised_glyphs
 from careleaf.pdf.structure import (content, element_kids, is_element, kids, marked, page_numbers, page_of, role,
                                     top_elements, tree_items, walk)
 
@@ -40,6 +43,10 @@ from careleaf.pdf.structure import (content, element_kids, is_element, kids, mar
 SOURCE = "CareleafSource"     # the HTML element (and pseudo-element) a structure element comes from, as a number
 HIDDEN = "CareleafHidden"     # present when that element is inside aria-hidden="true"
 ROW_GROUP = "CareleafRowGroup"  # present on a th scope="rowgroup": the heading of its table body's rows
+LANGUAGE = "CareleafLang"     # the language of that element's words (its own or an ancestor's lang attribute)
+ALT = "CareleafAlt"           # a link's alternate text: its aria-label, else its words (an image's alt in it)
+# LANGUAGE and ALT hold a number in the recording's list of texts: WeasyPrint's writer takes a Python string
+# for a PDF token (a name, a keyword), not for a PDF string.
 
 # A table's header and footer rows, which WeasyPrint draws again on each page the table crosses.
 _REPEATED_GROUPS = ("/THead", "/TFoot")
@@ -48,10 +55,12 @@ _REPEATED_GROUPS = ("/THead", "/TFoot")
 def write_pdf(document, *, finish: Callable[[pikepdf.Pdf], None] | None = None, **options) -> bytes:
     """A laid-out WeasyPrint document as PDF bytes, its tag tree mended, and ``finish`` (drawing the DRAFT
     mark, careleaf.pdf.watermark) done on it before it is saved."""
-    recording = _Recording(hidden=_hidden_elements(engine.html_root(document)))
-    raw = engine.write_pdf(document, note=recording.note, **options)
+    html_root = engine.html_root(document)
+    recording = _Recording(hidden=_hidden_elements(html_root), languages=_languages(html_root))
+    raw = engine.write_pdf(document, note=recording.note, note_runs=recording.note_runs, **options)
     # fontTools stamps the subset fonts with the time; HarfBuzz keeps the font files' own dates.
-    return mend(raw, finish=finish, settle_fonts=not engine.uses_fast_subsetting())
+    return mend(raw, finish=finish, settle_fonts=not engine.uses_fast_subsetting(), runs=recording.runs,
+                texts=list(recording.texts))
 
 
 # --- while WeasyPrint builds the tree ---------------------------------------------------
@@ -59,13 +68,27 @@ def write_pdf(document, *, finish: Callable[[pikepdf.Pdf], None] | None = None, 
 @dataclass
 class _Recording:
     hidden: set = field(default_factory=set)       # HTML elements inside aria-hidden="true"
+    languages: dict = field(default_factory=dict)  # HTML element -> the language of its words
     numbers: dict = field(default_factory=dict)    # (HTML element, tag) -> its number, in order of first use
+    runs: dict = field(default_factory=dict)       # page number -> {MCID: the words it draws}
+    texts: dict = field(default_factory=dict)      # a language or a link's words -> its number
+
+    def text_number(self, text: str) -> int:
+        return self.texts.setdefault(text, len(self.texts))
+
+    def note_runs(self, page: int, runs: dict) -> None:
+        """Keep the words each text run on a page draws, for /ActualText."""
+        self.runs[page] = runs
 
     def note(self, element, source, tag: str) -> None:
         """Mark a structure element, as WeasyPrint makes it, with what the HTML says of its source."""
         element[SOURCE] = self.numbers.setdefault((source, tag), len(self.numbers))
         if source in self.hidden:
             element[HIDDEN] = "true"
+        if source in self.languages:
+            element[LANGUAGE] = self.text_number(self.languages[source])
+        if element.get("S") == "/Link":
+            element[ALT] = self.text_number(_link_words(source))
         if element.get("S") == "/TH" and "A" in element:
             # PDF has no scope for a group of rows: a row group's heading is a row header (its cells' /Headers
             # are set in mend(), where the whole table is known).
@@ -84,17 +107,42 @@ def _hidden_elements(root) -> set:
     return hidden
 
 
+def _link_words(source) -> str:
+    """What a link says, for its /Alt and its annotation's /Contents."""
+    words = source.get("aria-label") or " ".join("".join(source.itertext()).split())
+    return words or " ".join(image.get("alt", "") for image in source.iter("img")).strip()
+
+
+def _languages(root, inherited: str = "") -> dict:
+    """Each HTML element's language: its lang attribute, else its nearest ancestor's."""
+    found = {}
+    stack = [(root, inherited)] if root is not None else []
+    while stack:
+        element, language = stack.pop()
+        language = (element.get("lang") or language).strip()
+        if language:
+            found[element] = language
+        stack.extend((child, language) for child in element)
+    return found
+
+
 # --- afterwards, on the PDF -----------------------------------------------------------
 
-def mend(data: bytes, *, finish: Callable[[pikepdf.Pdf], None] | None = None, settle_fonts: bool = False) -> bytes:
-    """A WeasyPrint PDF with its margin boxes and hidden content as artifacts and its split elements whole;
-    with ``settle_fonts``, its subset fonts' timestamps no longer the time of the build."""
+def mend(data: bytes, *, finish: Callable[[pikepdf.Pdf], None] | None = None, settle_fonts: bool = False,
+         runs: dict | None = None, texts: list[str] | None = None) -> bytes:
+    """A WeasyPrint PDF with its margin boxes and hidden content as artifacts and its split elements whole,
+    its glyphs mapped to the text they draw (careleaf.pdf.glyphtext), marks drawn on the line
+    (careleaf.pdf.raised) and, given the ``runs`` noted while it
+    was written, /ActualText on each element whose glyphs do not read as its words; with ``settle_fonts``,
+    its subset fonts' timestamps no longer the time of the build."""
     with pikepdf.open(BytesIO(data)) as pdf:
         root = pdf.Root.get("/StructTreeRoot")
         if root is None and finish is None and not settle_fonts:
             return data
+        mend_to_unicode(pdf)
+        lower_raised_glyphs(pdf)
         if root is not None:
-            _Fix(pdf).run(root)
+            _Fix(pdf, runs or {}, texts or []).run(root)
         if settle_fonts:
             settle_font_timestamps(pdf)
         if finish is not None:
@@ -105,8 +153,10 @@ def mend(data: bytes, *, finish: Callable[[pikepdf.Pdf], None] | None = None, se
 
 
 class _Fix:
-    def __init__(self, pdf: pikepdf.Pdf):
+    def __init__(self, pdf: pikepdf.Pdf, runs: dict, texts: list[str]):
         self.pdf = pdf
+        self.runs = runs
+        self.texts = texts
         self.pages = page_numbers(pdf)
         # page number -> {MCID: the artifact's properties (None for a plain /Artifact)}
         self.artifacts: dict[int, dict[int, Dictionary | None]] = {}
@@ -121,7 +171,14 @@ class _Fix:
         for table in (element for element in walk(tops) if role(element) == "/Table"):
             _link_row_groups(table)
         self._rewrite_contents()
+        _mark_languages(tops, str(self.pdf.Root.get("/Lang", "")), self.texts)
+        _describe_links(tops, self.texts)
         self._rebuild_parent_tree(root, tops)
+        self._actual_text(tops)
+        reading: dict[int, list[int]] = {}
+        for page, mcid in (found for top in tops for found in content(top, self.pages)):
+            reading.setdefault(page, []).append(mcid)
+        follow_reading_order(self.pdf, reading)
 
     # Margin boxes: marked content the ParentTree maps to elements the tree does not hold.
     def _claimed(self, tops) -> set[tuple[int, int]]:
@@ -223,6 +280,18 @@ class _Fix:
         else:
             holder.write(data)
 
+    # Shaped runs: an element whose glyphs do not read as its words (right-to-left, ligatures, marks) says them.
+    def _actual_text(self, tops) -> None:
+        drawn = {number: drawn_text(page) for number, page in enumerate(self.pdf.pages) if self.runs.get(number)}
+        for element in walk(tops):
+            page = page_of(element, self.pages, None)
+            own = [found for kid in kids(element) if (found := marked(kid, self.pages, page)) is not None]
+            runs = [self.runs.get(number, {}).get(mcid) for number, mcid in own]
+            if not own or None in runs:
+                continue
+            if any(_words(run) != _words(drawn.get(number, {}).get(mcid, "")) for run, (number, mcid) in zip(runs, own)):
+                element.ActualText = pikepdf.String("".join(runs))
+
     # The ParentTree, rebuilt from the tree as it now is.
     def _rebuild_parent_tree(self, root, tops) -> None:
         nums: dict[int, object] = {}
@@ -284,8 +353,53 @@ def _link_row_groups(table) -> None:
                     cell.A.Headers = Array(above + [heading.ID])
 
 
+def _mark_languages(tops, document: str, texts: list[str]) -> None:
+    """/Lang on each element whose words are in another language than its parent's (the document's at the
+    top), so that a screen reader switches voice: an Arabic leaflet's English fallback section."""
+    stack = [(top, document) for top in reversed(tops)]
+    while stack:
+        element, around = stack.pop()
+        own = texts[int(element[f"/{LANGUAGE}"])] if f"/{LANGUAGE}" in element else around
+        if own.lower() != around.lower():
+            element.Lang = pikepdf.String(own)
+        stack.extend((kid, own) for kid in reversed(element_kids(element)))
+
+
+def _describe_links(tops, texts: list[str]) -> None:
+    """Each link's words as its element's /Alt and its annotation's /Contents (WeasyPrint gives the
+    annotation the bare address), which a screen reader says for the link; an annotation WeasyPrint hangs on
+    an element inside the link (a number's bdi, the QR code's picture) moved up to the Link element."""
+    for element in (element for element in walk(tops) if role(element) == "/Link"):
+        _gather_annotations(element, element)
+    for element in (element for element in walk(tops) if role(element) == "/Link" and f"/{ALT}" in element):
+        words = pikepdf.String(texts[int(element[f"/{ALT}"])])
+        if str(words):
+            element.Alt = words
+            for kid in kids(element):
+                if isinstance(kid, Dictionary) and kid.get("/Type") == "/OBJR":
+                    kid.Obj.Contents = words
+
+
+def _gather_annotations(link, element) -> None:
+    for kid in element_kids(element):
+        if role(kid) != "/Link":
+            annotations = [item for item in kids(kid) if _is_annotation(item)]
+            if annotations:
+                kid.K = Array([item for item in kids(kid) if not _is_annotation(item)])
+                link.K = Array(kids(link) + annotations)
+            _gather_annotations(link, kid)
+
+
+def _is_annotation(kid) -> bool:
+    return isinstance(kid, Dictionary) and kid.get("/Type") == "/OBJR"
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
+
+
 def _forget_source(element) -> None:
-    for key in (SOURCE, HIDDEN, ROW_GROUP):
+    for key in (SOURCE, HIDDEN, ROW_GROUP, LANGUAGE, ALT):
         if f"/{key}" in element:
             del element[f"/{key}"]
 

@@ -29,7 +29,8 @@ from careleaf.content.items import Key
 from careleaf.content import model
 from careleaf.errors import HandoutError, display_path
 from careleaf.leaflet.assemble import Leaflet, assemble, jobs
-from careleaf.project import Project
+from careleaf.content.load import MAX_FILE_BYTES
+from careleaf.project import Project, Refused, read_own
 from careleaf.review.changes import Change, change_text, field_changes, item_fields
 
 RECORDS = "approved"      # in a treatment's folder: the approved items of each leaflet and language
@@ -58,6 +59,9 @@ class SignOff:
         return self.before is not None and not self.unchanged
 
 
+RECORD_BYTES = 50_000_000     # a leaflet's record of approved wording grows with each approval
+
+
 def approved_record(project: Project, treatment: str, kind: str, lang: str) -> Path:
     return project.content / "treatments" / treatment / RECORDS / f"{kind}.{lang}.json"
 
@@ -71,19 +75,19 @@ def approved_wording(project: Project, job, fingerprint: str) -> dict[Key, dict[
     """The wording approved under ``fingerprint`` for a job's leaflet and language, item by item; None when
     it is not on record. The register's handouts carry the same fingerprint, so a patient's words are found too."""
     try:
-        data = json.loads(approved_record(project, job.treatment, job.kind, job.lang).read_text("utf-8"))
+        data = json.loads(read_own(approved_record(project, job.treatment, job.kind, job.lang), limit=RECORD_BYTES))
         items = data["approvals"][fingerprint]["items"]
         return {Key(*item["key"]): dict(item["fields"]) for item in items}
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, Refused, ValueError, KeyError, TypeError):
         return None
 
 
 def _write_record(path: Path, leaflet: Leaflet, approval: model.Approval) -> None:
     """Add this approval's wording to the record of every wording approved for the leaflet in its language."""
     try:
-        data = json.loads(path.read_text("utf-8"))
+        data = json.loads(read_own(path, limit=RECORD_BYTES))
         data["approvals"].items()
-    except (OSError, ValueError, KeyError, AttributeError):
+    except (OSError, Refused, ValueError, KeyError, AttributeError):
         data = {"approvals": {}}
     items = [{"key": [key.file, key.group, key.name], "fields": fields}
              for key, fields in sorted(item_texts(leaflet).items())]
@@ -164,7 +168,7 @@ def approve(project: Project, code: str, *, by: str, lang: str | None = None,
     for sheet in sheets:
         approvals[sheet.lang] = model.Approval(by, today, version, sheet.leaflet.approval_fingerprint)
     path = entry.facts_doc.path
-    before = path.read_text("utf-8")
+    before = read_own(path, limit=MAX_FILE_BYTES).decode("utf-8")   # read and checked as the catalog was
     write_atomically(path, edit_definition(before, entry, index, version, approvals).encode("utf-8"))
     try:
         check_written(project, code, [sheet.lang for sheet in sheets])

@@ -1,11 +1,12 @@
-"""`generate.py check`: what a careful reviewer would look for, without building anything.
+"""`careleaf check`: what a careful reviewer would look for, without building anything.
 
 Reads every input as the build does, then reports findings at the line they
 concern, each an error, a warning or a note (info):
 
-* errors: invalid input (the build's own messages), leaflets past their
-  review date, which the build would refuse, and leaflets missing a topic of
-  the leaflet standard (``standard.py``);
+* errors: invalid input (the build's own messages), logos, stylesheets and
+  fonts the renderer would refuse (careleaf.pdf.assets: the same rules and
+  limits), leaflets past their review date, which the build would refuse, and
+  leaflets missing a topic of the leaflet standard (``standard.py``);
 * warnings: sections no leaflet prints, reviews due soon or never planned,
   translations older than their English source, and wording that is hard to
   read: long sentences, hard words, and answers scoring past the targets in
@@ -33,10 +34,12 @@ from careleaf.content.facts import COMPONENT_NAMES, COMPONENTS, WITH_FIGURES
 from careleaf.content.governance import awaiting_reapproval, due_within, overdue, today as current_date
 from careleaf.content.settings import load_settings as load_desk_settings
 from careleaf.content.standards import load_check_settings
+from careleaf.content.translation import is_new, record_command
 from careleaf.content.validate import origin
 from careleaf.errors import InputError, Problem, display_path
 from careleaf.leaflet.assemble import assemble, jobs
-from careleaf.project import CONTENT, Project
+from careleaf.pdf.assets import Assets, file_problem, stylesheet_problems
+from careleaf.project import Project
 from careleaf.review.approve import changed_since_approval
 from careleaf.review.safety import safety_findings
 from careleaf.review.standard import label_differences, standard_findings, urgent_line_findings
@@ -67,19 +70,22 @@ def run(project: Project, today: dt.date | None = None) -> Report:
     """Check the whole project; never raises for bad input, which becomes error findings."""
     today = today or current_date()
     settings, problems = load_check_settings(project.content)
-    report = Report([_invalid(p) for p in problems + _desk_settings_problems(project)])
+    known = problems + _desk_settings_problems(project)
+    report = Report([_invalid(p) for p in known])
     try:
         catalog = load_catalog(project)
     except InputError as error:
-        report.findings += [_invalid(p) for p in error.problems]
+        report.findings += [_invalid(p) for p in error.problems if p not in known]   # careleaf.yaml's, once
         report.findings.sort(key=Finding.sort_key)
         return report
+    report.findings += asset_findings(catalog)
     report.findings += unused_sections(catalog)
     report.findings += retyped_figures(catalog)
     report.findings += pointers_to_missing_boxes(catalog)
     report.findings += safety_findings(catalog)
     report.findings += standard_findings(catalog, settings.topics)
     report.findings += label_differences(catalog) + urgent_line_findings(catalog)
+    report.findings += unknown_reporting_routes(catalog)
     report.findings += reviews(catalog, today, settings.review_due_days)
     report.findings += drafts(catalog, today)
     report.findings += stale_translations(catalog)
@@ -88,6 +94,21 @@ def run(project: Project, today: dt.date | None = None) -> Report:
         report.findings += found
     report.findings.sort(key=Finding.sort_key)
     return report
+
+
+def asset_findings(catalog: Catalog) -> list[Finding]:
+    """What the renderer would refuse: each brand's logo, the stylesheets and what they name (fonts, images)."""
+    assets = Assets(catalog.project.asset_folders, catalog.limits)
+    found = []
+    for name, brand in catalog.brands.items():
+        problem = file_problem(assets, catalog.logo(name))
+        if problem:
+            found.append(finding_for(origin(brand).problem("", "logo"), "error", "asset",
+                                     f"the logo cannot be printed: {problem}"))
+    for problem in stylesheet_problems(assets):
+        found.append(Finding(display_path(catalog.project.styles), 1, "error", "asset",
+                             f"the stylesheets cannot be used: {problem}"))
+    return found
 
 
 def _desk_settings_problems(project: Project) -> list[Problem]:
@@ -135,20 +156,22 @@ _UNITS = {"hour": "hours", "day": "days", "week": "weeks", "month": "months",
 
 
 def retyped_figures(catalog: Catalog) -> list[Finding]:
-    """Figures held as data (a milestone, a side effect's duration, an aftercare window) typed out in an
-    answer instead of referred to, so that changing the data would leave the old figure printed. Each is
-    reported once, at its own line, with the references that hold it: the one whose name the sentence
-    uses first ('redness' → {side_effects.redness.lasts})."""
+    """Figures held as data (a milestone, a side effect's duration, an aftercare or before-treatment window)
+    typed out in an answer instead of referred to, so that changing the data would leave the old figure printed.
+
+    A figure is the held one only when its sentence speaks of the same fact (shares a word with the fact's
+    name or wording): "stop retinoids 5 days before" is not the aftercare checklist's 5-day no-picking window,
+    and suggesting that reference would print a wrong fact."""
     found = []
     for entry in catalog.treatments.values():
-        held: dict[tuple, list[tuple[str, str]]] = {}
-        for group in WITH_FIGURES.values():
-            for fact in getattr(entry.facts, group.key):
-                value = getattr(fact, group.figure)
-                if value is not None:
-                    held.setdefault((value.low, value.high, value.unit), []).append((fact.id, group.reference(fact.id)))
         for lang, wording in entry.wording.items():
-            doc = entry.wording_docs[lang]
+            held: dict[tuple, list[tuple[str, set[str]]]] = {}
+            for group in WITH_FIGURES.values():
+                for fact in getattr(entry.facts, group.key):
+                    value = getattr(fact, group.figure)
+                    if value is not None:
+                        words = _words(fact.id.replace("-", " ") + " " + _said(getattr(wording, group.key).get(fact.id)))
+                        held.setdefault((value.low, value.high, value.unit), []).append((group.reference(fact.id), words))
             texts = [(("sections", name, "answer"), s.answer) for name, s in wording.sections.items()]
             texts += [(("leaflets", kind, "intro"), w.intro) for kind, w in wording.leaflets.items() if w.intro]
             for where, text in texts:
@@ -156,27 +179,15 @@ def retyped_figures(catalog: Catalog) -> list[Finding]:
                     low = float(match[1].replace(",", "."))
                     high = float((match[2] or match[1]).replace(",", "."))
                     unit = _UNITS.get(match[3].lower().rstrip("s"), _UNITS.get(match[3].lower()))
-                    holders = held.get((low, high, unit))
-                    if holders:
-                        line = _line_in(doc, where, text, match.start())
-                        found.append(Finding(display_path(doc.path), line, "warning", "retyped-figure",
-                                             f"'{match[0]}' is a figure held in treatment.yaml; write "
-                                             f"{_best_reference(holders, _sentence(text, match.start()))} so "
-                                             "that it is written once and changes with the data"))
+                    sentence = _words(_sentence_around(text, match.start()))
+                    same = [reference for reference, words in held.get((low, high, unit), []) if words & sentence]
+                    if len(same) == 1:
+                        doc = entry.wording_docs[lang]
+                        found.append(Finding(display_path(doc.path), _line_in(doc, where, text, match.start()),
+                                             "warning", "retyped-figure",
+                                             f"'{match[0]}' is a figure held in treatment.yaml; write {same[0]} "
+                                             "so that it is written once and changes with the data"))
     return sorted(set(found), key=Finding.sort_key)
-
-
-def _sentence(text: str, at: int) -> str:
-    start = max(text.rfind(". ", 0, at), text.rfind("\n", 0, at)) + 1
-    ends = [i for i in (text.find(". ", at), text.find("\n", at)) if i >= 0]
-    return text[start:min(ends) if ends else len(text)].lower()
-
-
-def _best_reference(holders: list[tuple[str, str]], sentence: str) -> str:
-    """The reference whose fact the sentence names ('redness', 'swelling'), else each that holds the figure."""
-    named = [ref for fact_id, ref in holders if any(word in sentence for word in fact_id.split("-") if len(word) > 3)]
-    chosen = named[:1] or [ref for _, ref in holders]
-    return " or ".join(chosen)
 
 
 def _line_in(doc, where, text: str, at: int) -> int:
@@ -188,6 +199,29 @@ def _line_in(doc, where, text: str, at: int) -> int:
         return line
     block = re.search(r"[|>][+-]?\d*$", first) is not None
     return line + block + (text.count("\n", 0, at) if block else 0)
+
+
+# Words too common to say two sentences speak of the same fact.
+_COMMON = {"your", "you", "this", "that", "with", "after", "before", "from", "have", "will", "treatment", "about",
+           "days", "weeks", "hours", "months", "saat", "hafta", "sonra", "önce", "tedavi", "tedaviden", "sonraki"}
+
+
+def _words(text: str) -> set[str]:
+    """The text's words of four letters or more, each cut to its first five (a rough stem: retinoid, retinoids)."""
+    return {word[:5] for word in re.findall(r"\w{4,}", text.casefold()) if word not in _COMMON and not word.isdigit()}
+
+
+def _said(value: Any) -> str:
+    """A fact's wording as one text (a side effect's wording has two parts)."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    return " ".join(str(part) for part in dataclasses.asdict(value).values() if isinstance(part, str))
+
+
+def _sentence_around(text: str, at: int) -> str:
+    start = max(text.rfind(mark, 0, at) for mark in ".!?\n")
+    ends = [i for i in (text.find(mark, at) for mark in ".!?\n") if i != -1]
+    return text[start + 1:min(ends) if ends else len(text)]
 
 
 def pointers_to_missing_boxes(catalog: Catalog) -> list[Finding]:
@@ -217,6 +251,27 @@ def pointers_to_missing_boxes(catalog: Catalog) -> list[Finding]:
                                                     f"{definition.code} leaflet ({definition.kind}) does not print "
                                                     f"it: add '{box.name}' to its contents, or reword"))
     return sorted(set(found), key=Finding.sort_key)
+
+
+_PRODUCT_NAMES = {"medicine": "a medicine", "device": "a medical device", "cosmetic-procedure": "a cosmetic procedure",
+                  "other": "a product of another kind"}
+
+
+def unknown_reporting_routes(catalog: Catalog) -> list[Finding]:
+    """A treatment handed out by a clinic in a country whose route for reporting a side effect of its kind of
+    product the country table does not know: a patient's own aftercare leaflet then says nothing about reporting."""
+    found = []
+    for entry in catalog.treatments.values():
+        product = entry.facts.product
+        for country in sorted({brand.country for brand in catalog.brands.values() if brand.country}):
+            facts = catalog.countries.get(country)
+            if facts is not None and facts.reporting_for(product) is None:
+                found.append(finding_at(entry.facts_doc, ("product",), "info", "no-reporting-route",
+                                        f"careleaf's country table has no route in {country} for reporting a side "
+                                        f"effect of {_PRODUCT_NAMES.get(product, product)}: a patient's own aftercare "
+                                        "leaflet will not say where to report one. Add it to your copy of "
+                                        "templates/countries.yaml"))
+    return found
 
 
 # --- governance: review dates and drafts ----------------------------------------------
@@ -282,7 +337,8 @@ def _awaiting_items(catalog: Catalog, leaflet, shown: int = 6) -> str:
     for key, value in leaflet.printed.items():
         if getattr(value, "needs_approval", False):
             where = catalog.items[key].where
-            places.append(f"{key.file.removeprefix(CONTENT + '/')}:{where.line} {key.item}")
+            places.append(f"{display_path(where.path)}:{where.line} {key.item}")
+    places = sorted(set(places))
     more = len(places) - shown
     return ", ".join(places[:shown]) + (f" and {more} more" if more > 0 else "")
 
@@ -303,20 +359,47 @@ def _awaiting(catalog: Catalog, leaflet) -> Finding:
 # --- translations ---------------------------------------------------------------------
 
 def stale_translations(catalog: Catalog) -> list[Finding]:
-    """One warning per translated item older than its English (shared items once, not per treatment)."""
-    return [_stale(catalog, key) for key in sorted(catalog.stale)]
+    """One warning per translated item older than its English (shared items once, not per treatment); a new
+    translation file, never recorded as reviewed, is one warning of its own rather than one per item."""
+    found, new_files = [], {}
+    for key in sorted(catalog.stale):
+        doc = catalog.documents[key.file]
+        if is_new(_wording(catalog, key.file)):
+            new_files.setdefault(key.file, doc)
+        else:
+            found.append(_stale(catalog, key))
+    for file, doc in new_files.items():
+        found.append(Finding(display_path(doc.path), 1, "warning", "new-translation",
+                             "this translation has not been checked against the English yet: when a translator "
+                             f"has, run '{record_command(doc.path)}' (until then its leaflets say the "
+                             "translation awaits review)"))
+    return found
+
+
+def _wording(catalog: Catalog, file: str):
+    """The translated wording held in ``file`` (a shared or a treatment's language file)."""
+    for value, doc in catalog.shared.values():
+        if doc is catalog.documents[file]:
+            return value
+    for entry in catalog.treatments.values():
+        for lang, doc in entry.wording_docs.items():
+            if doc is catalog.documents[file]:
+                return entry.wording[lang]
+    return None
 
 
 def _stale(catalog: Catalog, key) -> Finding:
     item = catalog.items.get(key)
+    command = record_command(catalog.documents[key.file].path)
     if item is None:    # in the English wording, not yet in this file: shown at its group
         doc = catalog.documents[key.file]
         return finding_at(doc, (key.group,), "warning", "stale-translation",
-                          f"'{key.item}' is in the English wording but not translated here yet", at_key=True)
+                          f"'{key.item}' is in the English wording but not translated here yet; once it is, run "
+                          f"'{command}'", at_key=True)
     return finding_for(item.where, "warning", "stale-translation",
                        f"the English wording of '{key.item}' changed after this was translated: bring the translation "
-                       "up to date (until then its leaflets say the translation awaits review)")
-
+                       f"up to date, then run '{command}' (until then its leaflets say the translation awaits "
+                       "review)")
 
 
 # --- the report, as people read it ---------------------------------------------------

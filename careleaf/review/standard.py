@@ -16,7 +16,6 @@ from careleaf.content.catalog import Catalog
 from careleaf.content.facts import COMPONENTS
 from careleaf.content.fields import closest
 from careleaf.content.validate import origin
-from careleaf.leaflet.assemble import reporting_kind
 from careleaf.review.findings import Finding, finding_at, finding_for
 
 _BLOCK_COVERS = {component.name: component.covers for component in COMPONENTS}
@@ -99,7 +98,7 @@ def urgent_line_findings(catalog: Catalog) -> list[Finding]:
     """A brand that does not say when its urgent line is answered, or leaves nothing but the emergency number
     outside those hours; a country with no way to report a side effect of what a treatment is."""
     found = []
-    products = {reporting_kind(entry.facts.product) for entry in catalog.treatments.values()}
+    products = {model.reporting_kind(entry.facts.product) for entry in catalog.treatments.values()}
     for brand_id, brand in catalog.brands.items():
         where = origin(brand)
         country = catalog.countries.get(brand.country or "")

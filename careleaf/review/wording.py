@@ -17,7 +17,9 @@ from careleaf.content.catalog import Catalog
 from careleaf.content.facts import FACT_GROUPS, SIDE_EFFECTS, URGENT_HELP
 from careleaf.content.fields import describe_character, unseen_character
 from careleaf.content.load import Document, KeyPath
+from careleaf.content.settings import Limits
 from careleaf.errors import display_path
+from careleaf.project import read_own
 from careleaf.review import readability
 from careleaf.review.findings import Finding, finding_at
 
@@ -192,7 +194,9 @@ class _Locator:
 
     def _text(self, path: Path) -> list[str]:
         if path not in self.files:
-            self.files[path] = path.read_text("utf-8-sig").splitlines()
+            # A file the catalog has read already, within its limit; read again as any project file is.
+            data = read_own(path, limit=Limits().asset_bytes)
+            self.files[path] = data.decode("utf-8-sig", "replace").splitlines()
         return self.files[path]
 
     @staticmethod

@@ -145,6 +145,8 @@ class SendRequest(HandoutRequest):
     to: str = Field(max_length=254, description="The patient's email address (one)",
                     json_schema_extra={"format": "email"})
     lock: StrictBool = Field(False, description="Lock the PDF with a new password, returned once in the response")
+    consent: Literal[True] = Field(description="true: the patient agreed to have the leaflet emailed (recorded with "
+                                               "the send); nothing is sent without it")
 
 
 class Leaflet(BaseModel):
@@ -174,6 +176,8 @@ class SendStatus(BaseModel):
     created: str
     updated: str
     reply: str
+    reference: str = ""
+    next_try: Optional[str] = None
 
 
 class RegisterQuery(BaseModel):
@@ -212,9 +216,11 @@ async def make_handout(request: Request, body: HandoutRequest):
                     headers={"Content-Disposition": f'attachment; filename="{made.file_name}"'})
 
 
-@router.post("/sends", response_model=Sent, status_code=202, summary="Queue a patient's leaflet for email")
+@router.post("/sends", response_model=Sent, status_code=202, summary="Queue a patient's leaflet for email",
+             responses={503: {"model": Problem, "description": "The outbox cannot store it now (disk, database)"}})
 async def queue_send(request: Request, body: SendRequest):
-    from careleaf.desk.send import GENERATE, send      # here, not at the top: the outbox's huey, for email only
+    from careleaf.desk.database import Unavailable
+    from careleaf.desk.send import GENERATE, send      # here, not at the top: the outbox, for email only
 
     made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient)))
     if problem:
@@ -223,7 +229,10 @@ async def queue_send(request: Request, body: SendRequest):
         sent = await asyncio.to_thread(send, request.app.state.project, body.choice(), patient=_fields(body.patient),
                                        to=body.to, reference=body.reference, staff=body.staff, made=made,
                                        settings=request.app.state.settings, password=GENERATE if body.lock else None,
-                                       outbox=outbox_of(request.app), catalog=catalog_now(request.app)[0])
+                                       outbox=outbox_of(request.app), catalog=catalog_now(request.app)[0],
+                                       consent=body.consent)
+    except Unavailable as error:
+        raise HTTPException(503, "\n".join(error.problems)) from None
     except HandoutError as error:
         raise HTTPException(422, "\n".join(error.problems)) from None
     return Sent(id=sent.id, status=sent.status, password=sent.password)
@@ -235,7 +244,7 @@ async def send_status(request: Request, send_id: str):
     found = find_send(request.app, send_id)
     if found is None:
         raise HTTPException(404, "No such email in the outbox.")
-    return SendStatus(**{name: found[name] for name in SendStatus.model_fields})
+    return SendStatus(**{name: found[name] for name in SendStatus.model_fields if name in found})
 
 
 @router.post("/register/search", response_model=list[Entry],

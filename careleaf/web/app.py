@@ -59,7 +59,7 @@ def create_app(project: Project, *, settings: Settings | None = None, renderer: 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.renderer = renderer or Renderer(project.root, workers=desk.render_workers,
-                                                  timeout=desk.render_timeout)
+                                                  timeout=desk.render_timeout, limits=settings.limits)
         try:
             yield
         finally:

@@ -17,6 +17,7 @@ from careleaf.errors import HandoutError, InputError
 from careleaf.handout.choice import Choice, choice_problems
 from careleaf.handout.patient import FIELDS, PATIENT_FIELDS, REFERENCE, check_reference
 from careleaf.web.common import check_csrf, choice_from, page, patient_from, render_errors, signed_in
+from careleaf.desk.outbox import FINISHED
 from careleaf.desk.register import register_handout
 from careleaf.web.catalog_view import catalog_now, choices, find_send, outbox_of, stamp_of, version_of
 
@@ -60,13 +61,15 @@ async def personalise(request: Request):
 
 
 async def _email(request: Request, choice: Choice, patient: dict[str, str], form: FormData, staff: str):
-    from careleaf.desk.send import GENERATE, refuse_draft_email, send    # here, not at the top: the outbox's huey
+    from careleaf.desk.database import Unavailable
+    from careleaf.desk.send import GENERATE, refuse_draft_email, send    # here, not at the top: the outbox
 
     try:
         refuse_draft_email(request.app.state.training)       # before a leaflet is made for nothing
     except HandoutError as error:
         return await _desk_page(request, choice, form=form, problem="\n".join(error.problems), status=400)
     made, problem = await render_errors(request.app.state.renderer.handout(choice, patient))
+    problem = problem or _address_problem(form)     # a leaflet not for patients is said first
     if problem:
         return await _desk_page(request, choice, form=form, problem=problem, status=400)
     try:
@@ -75,7 +78,9 @@ async def _email(request: Request, choice: Choice, patient: dict[str, str], form
             reference=str(form.get("reference", "")), staff=staff, made=made, settings=request.app.state.settings,
             password=GENERATE if form.get("lock") else None, outbox=outbox_of(request.app),
             catalog=catalog_now(request.app)[0],
-            key=str(form.get("form_key", ""))[:64] or None)
+            key=str(form.get("form_key", ""))[:64] or None, consent=form.get("consent") == "1")
+    except Unavailable as error:        # the disk or the database: what to do, in plain words
+        return await _desk_page(request, choice, form=form, problem="\n".join(error.problems), status=503)
     except (HandoutError, InputError) as error:     # the address, the settings: plain words, no values
         return await _desk_page(request, choice, form=form, problem="\n".join(str(p) for p in error.problems),
                                 status=400)
@@ -91,13 +96,23 @@ async def _email(request: Request, choice: Choice, patient: dict[str, str], form
                 password=sent.password, refresh=False, already=False)
 
 
+def _address_problem(form: FormData) -> str | None:
+    """The address typed twice must match (a typo would send one patient's leaflet to a stranger), and the
+    patient must have agreed to email."""
+    if str(form.get("email", "")).strip().lower() != str(form.get("email_again", "")).strip().lower():
+        return "email: the two addresses differ; type the patient's address again in both boxes"
+    if form.get("consent") != "1":
+        return "consent: tick the box once the patient has agreed to have their leaflet emailed"
+    return None
+
+
 @router.get("/sends/{send_id}", response_class=HTMLResponse)
 async def send_status(request: Request, send_id: str):
     signed_in(request)
     found = find_send(request.app, send_id)
     if found is None:
         raise HTTPException(404, "No such email in the outbox.")
-    return page(request, "sent.html", send=found, password=None, refresh=found["status"] not in ("sent", "failed"),
+    return page(request, "sent.html", send=found, password=None, refresh=found["status"] not in FINISHED,
                 already=request.query_params.get("already") == "1")
 
 
@@ -121,9 +136,10 @@ async def preview_page(request: Request, brand: str, lang: str, treatment: str, 
     return Response(preview.pages[number - 1], media_type="image/png")
 
 
-async def catalog_preview(request: Request, choice: Choice):
+async def catalog_preview(request: Request, choice: Choice, *, failures: list[str] | None = None):
     """The catalog leaflet's preview for the project as it is now (and today: a leaflet can become overdue);
-    the last good one while the content is broken; None for a leaflet the catalog does not have."""
+    the last good one while the content is broken; None for a leaflet the catalog does not have.
+    ``failures``: given, a render that failed adds its message there (the editor shows it)."""
     catalog, _ = await asyncio.to_thread(catalog_now, request.app)
     if catalog is not None and choice_problems(catalog, choice):
         return None                  # refused here, without taking a render worker's time
@@ -131,8 +147,10 @@ async def catalog_preview(request: Request, choice: Choice):
     previews: OrderedDict = request.app.state.previews
     key, last = (choice, stamp_of(request.app), today(time_zone)), ("last", choice)
     if key not in previews:
-        preview, _ = await render_errors(request.app.state.renderer.preview(choice))
+        preview, failure = await render_errors(request.app.state.renderer.preview(choice))
         if preview is None:
+            if failures is not None and failure:
+                failures.append(failure)
             return previews.get(last)
         previews[key] = previews[last] = preview
         while len(previews) > MAX_PREVIEWS:
@@ -147,7 +165,7 @@ async def _desk_page(request: Request, choice: Choice, *, form: FormData | None 
     options = choices(catalog, choice) if catalog else None
     chosen = bool(options and options.complete)
     preview = await catalog_preview(request, choice) if chosen else None
-    values = {name: str(form.get(name, "")) for name in FIELDS + ("email", REFERENCE.name)} if form else {}
+    values = {name: str(form.get(name, "")) for name in FIELDS + ("email", "email_again", REFERENCE.name)} if form else {}
     return page(request, "desk.html", status=status, options=options, choice=choice, chosen=chosen,
                 preview=preview, personal=_inline(personal), problem=problem, content_problem=content_problem,
                 values=values, fields=PATIENT_FIELDS, reference=REFERENCE, page_urls=page_urls(request, choice, preview),

@@ -32,9 +32,11 @@ async def editor(request: Request):
     findings = await _findings(request.app)     # an invalid file is an error finding
     options = choices(catalog, choice) if catalog else None
     chosen = bool(options and options.complete)
-    preview = await catalog_preview(request, choice) if chosen else None
+    failures: list[str] = []      # a render that failed (a logo over its limit, a template refused): shown, by its message
+    preview = await catalog_preview(request, choice, failures=failures) if chosen else None
     return page(request, "editor.html", choice=choice, options=options, chosen=chosen, preview=preview,
-                problem=problem, findings=findings, page_urls=page_urls(request, choice, preview))
+                problem=problem, findings=findings, page_urls=page_urls(request, choice, preview),
+                render_failure="\n".join(failures))
 
 
 @router.get("/editor/events")

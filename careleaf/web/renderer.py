@@ -46,10 +46,10 @@ class Preview:
 
 
 class Renderer:
-    def __init__(self, root: Path, *, workers: int, timeout: float):
+    def __init__(self, root: Path, *, workers: int, timeout: float, limits=None):
         self.project, self.timeout = Project(root), timeout
         self.pool = Pool(workers, time_limit=timeout, folders=self.project.asset_folders,
-                         version=files_version(self.project))
+                         version=files_version(self.project), limits=limits)
 
     @property
     def root(self) -> Path:
