@@ -195,7 +195,7 @@ PROJECT_OPTIONAL = ("styles", "templates")
 PROJECT_PARTS = ("leaflets", *PROJECT_OPTIONAL)
 
 
-def snapshot_sources(dest: Path, worktree: bool) -> str:
+def snapshot_sources(dest: Path, worktree: bool, ref: str = "HEAD") -> str:
     """Freeze careleaf's code and the sample project for the whole run, and say what was frozen.
 
     By default the last commit (git HEAD): others may be half-way through editing the working tree,
@@ -213,27 +213,27 @@ def snapshot_sources(dest: Path, worktree: bool) -> str:
             else:
                 shutil.copy2(source, dest / name)
         return f"working tree at the start of the run (git {describe})"
-    committed = set(subprocess.run(["git", "-C", str(REPO), "ls-tree", "--name-only", "HEAD"], capture_output=True,
+    committed = set(subprocess.run(["git", "-C", str(REPO), "ls-tree", "--name-only", ref], capture_output=True,
                                    text=True, check=True).stdout.split("\n"))
     names = SNAPSHOT + tuple(n for n in PROJECT_OPTIONAL if n in committed)
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", "HEAD", *names],
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", ref, *names],
                              capture_output=True, check=True).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(dest)
-    head = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h %s"], capture_output=True,
+    head = subprocess.run(["git", "-C", str(REPO), "log", "-1", "--format=%h %s", ref], capture_output=True,
                           text=True).stdout.strip()
     dirty = " (the working tree has uncommitted changes, not measured; use --worktree)" if "dirty" in describe else ""
     if len(head) > 90:
         head = head[:head.rfind(" ", 0, 88)] + "…"
-    return f"git HEAD {head}{dirty}"
+    return f"git {ref} {head}{dirty}"
 
 
-def freeze_sources(dest: Path, worktree: bool) -> str:
+def freeze_sources(dest: Path, worktree: bool, ref: str = "HEAD") -> str:
     """Freeze careleaf and the sample into ``dest`` (see snapshot_sources), make this process and every process
     it starts import careleaf from there, pin today's date for the whole run; say what was frozen."""
     global SOURCE
     SOURCE = dest
-    description = snapshot_sources(dest, worktree)
+    description = snapshot_sources(dest, worktree, ref)
     sys.path.insert(0, str(dest))
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(dest), os.environ.get("PYTHONPATH")]))
     os.environ.setdefault("CARELEAF_TODAY", datetime.now().date().isoformat())   # same dates all run long

@@ -264,12 +264,27 @@ def approved_project(dest: Path) -> Path:
                           r"\1    approved_by: Dr Bench Person\n    approved_on: 2026-01-05\n    review_by: 2099-01-05\n",
                           text)
         path.write_text(text, "utf-8")
+    _approve_all(dest)
     git = ["git", "-C", str(dest), "-c", "user.name=careleaf bench", "-c", "user.email=bench@careleaf.invalid",
            "-c", "commit.gpgsign=false"]
     subprocess.run([*git, "init", "--quiet"], check=True)
     subprocess.run([*git, "add", "-A"], check=True)
     subprocess.run([*git, "commit", "--quiet", "-m", "approved sample"], check=True)
     return dest
+
+
+def _approve_all(dest: Path) -> None:
+    """Each leaflet approved as `careleaf approve` records it (where the measured source records approvals so)."""
+    try:
+        from careleaf.content.catalog import load_catalog
+        from careleaf.project import Project
+        from careleaf.review.approve import approve
+    except ImportError:
+        return
+    project = Project(dest)
+    for entry in load_catalog(project).treatments.values():
+        for definition in entry.facts.leaflets:
+            approve(project, definition.code, by="Dr Bench Person", today=dt.date(2026, 1, 5))
 
 
 def copy_project(source: Path, dest: Path) -> Path:
@@ -1249,6 +1264,104 @@ def _profile_section(add, results: dict) -> None:
     add("")
 
 
+# --- 5. the desk during an API burst ------------------------------------------------------------------------
+
+def measure_desk_first(approved: Path, work: Path, burst_size: int, prints: int, results: dict) -> None:
+    """A receptionist's Print (POST /handout, the whole PDF back) while ``burst_size`` API requests for handouts
+    arrive at once: each Print timed from the click to the PDF, one after another for as long as the burst lasts
+    (``prints`` at least), with 2 render workers (the default)."""
+    import httpx
+
+    with contextlib.ExitStack() as stack:
+        folder = work / "desk-first"
+        folder.mkdir()
+        root = copy_project(approved, folder / "project")
+        port = free_port()
+        # The API's rate limit is set above the burst here: what is measured is the render queue, not the limit.
+        limit = ("  api_requests_per_minute: 1000\n"
+                 if "api_requests_per_minute" in (common.SOURCE / "careleaf/content/settings.py").read_text() else "")
+        (root / "careleaf.yaml").write_text("desk:\n  render_workers: 2\n" + limit, "utf-8")
+        env = os.environ | {"CARELEAF_API_TOKENS": API_TOKEN, "CARELEAF_STAFF": "bench"}
+        server = start(generate("--project", root, "serve", "--port", port), stack, folder / "serve.log", env=env,
+                       stop_timeout=30)
+        base = f"http://127.0.0.1:{port}"
+        headers = {"Authorization": f"Bearer {API_TOKEN}"}
+        wait_until(lambda: _answers(base, headers), 90, "careleaf serve to answer", interval=0.2)
+        choice = {"brand": BRAND, "treatment": TREATMENT, "kind": "aftercare", "lang": "en"}
+
+        async def run() -> tuple[list[float], list[float], list[float]]:
+            limits = httpx.Limits(max_connections=burst_size + 10, max_keepalive_connections=burst_size + 10)
+            async with httpx.AsyncClient(base_url=base, timeout=600, limits=limits) as client:
+                page = await client.get("/", params=choice)
+                token = re.search(r'name="csrf" value="([^"]+)"', page.text)[1]
+
+                async def desk_print(i: int) -> float:
+                    fields = patient(7000 + i)
+                    form = {**choice, "csrf": token, "action": "print", "reference": f"DESK-{i:04d}",
+                            "shown": f"{BRAND}/{TREATMENT}/aftercare/en/standard",
+                            **{name: fields[name] for name in ("name", "treated", "batch")}}
+                    began = time.perf_counter()
+                    answer = await client.post("/handout", data=form)
+                    if not answer.content.startswith(b"%PDF"):
+                        raise RuntimeError(f"desk print {i}: {answer.status_code} {answer.text[:300]}")
+                    return time.perf_counter() - began
+
+                async def api_call(i: int) -> float:
+                    fields = patient(8000 + i)
+                    body = {**choice, "patient": {name: fields[name] for name in ("name", "treated", "batch")},
+                            "reference": f"API-{i:04d}", "staff": "bench"}
+                    began = time.perf_counter()
+                    answer = await client.post("/api/handouts", json=body, headers=headers)
+                    if answer.status_code != 200:
+                        raise RuntimeError(f"API call {i}: {answer.status_code} {answer.text[:300]}")
+                    return time.perf_counter() - began
+
+                quiet = [await desk_print(900 + i) for i in range(3)]       # warm both workers, then the quiet time
+                await asyncio.gather(desk_print(950), desk_print(951))
+                burst = asyncio.gather(*(api_call(i) for i in range(burst_size)))
+                await asyncio.sleep(0.5)                                     # the burst is queued
+                during = []
+                while not burst.done() or len(during) < prints:
+                    during.append(await desk_print(len(during)))
+                    if len(during) >= 4 * prints:
+                        break
+                return quiet, during, await burst
+
+        quiet, during, api = asyncio.run(run())
+        stop(server, timeout=30)
+        results["desk_first"] = {"burst": burst_size, "quiet": quiet, "during": during, "api": api,
+                                 "p90": common.p90(during), "median": median(during), "max": max(during),
+                                 "api_p90": common.p90(api), "api_max": max(api)}
+
+
+def _answers(base: str, headers: dict) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{base}/api/leaflets", headers=headers, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def desk_first_only(args) -> int:
+    """``--desk-first``: only part 5, its numbers printed (the report is not rewritten)."""
+    work = Path(tempfile.mkdtemp(prefix="careleaf-desk-first-"))
+    try:
+        description = freeze_sources(work / "source", args.worktree, args.ref)
+        project = approved_project(work / "approved")
+        results: dict = {}
+        measure_desk_first(project, work, args.burst, 10, results)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    r = results["desk_first"]
+    print(f"source: {description}; {os.cpu_count()} cores")
+    print(f"desk Print, quiet: {', '.join(sec(t) for t in r['quiet'])}")
+    print(f"desk Print during {r['burst']} API requests at once: n={len(r['during'])}, median {sec(r['median'])}, "
+          f"p90 {sec(r['p90'])}, max {sec(r['max'])}")
+    print(f"API requests of the burst: p90 {sec(r['api_p90'])}, max {sec(r['api_max'])}")
+    return 0
+
+
 # --- main --------------------------------------------------------------------------------------
 
 def main(argv: list[str]) -> int:
@@ -1261,7 +1374,13 @@ def main(argv: list[str]) -> int:
                         "uncommitted changes included (default: the last commit, git HEAD)")
     parser.add_argument("--results", type=Path, default=BENCH / "DESK-RESULTS.md", help="where to write the report")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder for inspection")
+    parser.add_argument("--desk-first", action="store_true", help="only measure a desk Print's time during an API "
+                        "burst (printed, the report is not rewritten)")
+    parser.add_argument("--burst", type=int, default=50, help="API requests sent at once for --desk-first")
+    parser.add_argument("--ref", default="HEAD", help="the git commit to measure (default HEAD), to compare")
     args = parser.parse_args(argv)
+    if args.desk_first:
+        return desk_first_only(args)
     counts = QUICK if args.quick else FULL
     command = " ".join([".venv/bin/python bench/desk.py", *argv])
 

@@ -261,12 +261,9 @@ def shoot(page, folder: Path, name: str, *, copy_to: str | None = None) -> Path:
 def test_full_desk_flow(desk, context, page, tmp_path):
     capture = PrintCapture(context)
     page.goto(desk.url + "/")
-    page.select_option("#treatment", TREATMENT)
+    assert page.locator("#treatment").input_value() == TREATMENT and page.locator("#lang").input_value() == "en"
     page.select_option("#kind", "aftercare")
-    page.select_option("#lang", "en")
-    with page.expect_navigation():
-        page.get_by_role("button", name="Show this leaflet").click()
-    assert CHOSEN in page.url
+    page.wait_for_url(re.compile(re.escape(CHOSEN)))       # a menu changed shows its leaflet at once
     widths = pages_loaded(page)
     assert len(widths) >= 2 and all(w > 300 for w in widths), widths
     assert page.locator("ol.pages img").first.is_visible()
@@ -278,7 +275,7 @@ def test_full_desk_flow(desk, context, page, tmp_path):
     effect_starts = long_date(treated + dt.timedelta(days=2))
     assert treated != dt.date(2026, 12, 1) or effect_starts == "Thursday 3 December"
     page.get_by_label("Name, as it should be printed").fill(NAME)
-    page.fill("input[type=datetime-local]#f-treated", f"{treated.isoformat()}T14:30")
+    page.fill("#f-treated", f"{treated.isoformat()} 14:30")
     page.get_by_label("Batch or lot number").fill(BATCH)
     with page.expect_navigation():
         page.get_by_role("button", name="Preview with these details").click()
@@ -291,8 +288,9 @@ def test_full_desk_flow(desk, context, page, tmp_path):
     assert NAME in text and BATCH in text and effect_starts in text
     assert page.locator("#f-name").input_value() == NAME, "the form keeps what was typed"
 
+    assert focused(page)["value"] == "print", "after a preview, the focus is on Print"
     with page.expect_popup() as opened:
-        page.get_by_role("button", name="Print").click()
+        page.get_by_role("button", name="Print BTX-FL-AC · English").click()
     pdf = capture.wait(page)
     opened.value.close()
     printed = pdf_text(pdf)
@@ -304,7 +302,7 @@ def test_full_desk_flow(desk, context, page, tmp_path):
     page.get_by_label("The address again, to check it").fill(address)
     page.get_by_label("The patient agreed to have their leaflet emailed").check()
     with page.expect_navigation():
-        page.get_by_role("button", name="Email", exact=True).click()
+        page.get_by_role("button", name="Email BTX-FL-AC · English").click()
     # Queued, the desk goes to the status page: a plain address, with no personal data in it or on it.
     assert re.search(r"/sends/[0-9a-f]{32}$", page.url)
     assert NAME not in page.content() and address not in page.content()
@@ -327,11 +325,14 @@ def test_full_desk_flow(desk, context, page, tmp_path):
 # --- 10. the same with the keyboard alone ------------------------------------------------------------
 
 def test_desk_flow_with_the_keyboard_only(desk, context, page):
+    """The counter's keyboard path: the first menu has the focus, a menu changed shows its leaflet with the
+    focus on the patient's name, the date and time are typed straight through, and Alt+P prints."""
     capture = PrintCapture(context)
     page.goto(desk.url + "/")
-    page.keyboard.press("Tab")
-    first = focused(page)
-    assert (first["tag"], first["text"]) == ("a", "Skip to the main content")
+    assert focused(page)["id"] == "treatment", "the first menu has the focus as the page opens"
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Shift+Tab")
+    tab_to(page, lambda f: f["tag"] == "a" and f["text"] == "Skip to the main content", backwards=True)
     box = page.locator("a.skip").bounding_box()
     assert box and box["x"] >= 0 and box["y"] >= 0, "the skip link shows when it has focus"
     page.keyboard.press("Enter")
@@ -341,35 +342,22 @@ def test_desk_flow_with_the_keyboard_only(desk, context, page):
 
     page.keyboard.press("Tab")
     assert focused(page)["id"] == "kind"
-    for _ in range(5):
-        if focused(page)["value"] == "aftercare":
-            break
-        page.keyboard.press("ArrowDown")
-    assert focused(page)["value"] == "aftercare"
-    page.keyboard.press("Tab")
-    assert focused(page)["id"] == "lang" and focused(page)["value"] == "en"
-    tab_to(page, lambda f: f["tag"] == "button" and f["text"] == "Show this leaflet")
     with page.expect_navigation():
-        page.keyboard.press("Enter")
+        page.keyboard.press("ArrowDown")          # pre-treatment to aftercare: shown at once
     assert CHOSEN in page.url
     pages_loaded(page)
+    assert focused(page)["id"] == "f-name", "the leaflet shown, the focus is on the patient's first field"
 
     treated = keyboard_treatment()
-    tab_to(page, lambda f: f["id"] == "f-name")
     page.keyboard.type(NAME)
     page.keyboard.press("Tab")
     assert focused(page)["id"] == "f-treated"
-    page.keyboard.type(f"{treated.day:02d}{treated.month:02d}{treated.year}")    # day and month are the same
-    page.keyboard.press("Tab")                                                    # on to the time
-    page.keyboard.type("1430")
-    assert page.evaluate("document.querySelector('#f-treated').value") == f"{treated.isoformat()}T14:30"
+    page.keyboard.type(f"{treated.isoformat()} 14:30")                   # one field, typed straight through
+    assert page.locator("#f-treated").input_value() == f"{treated.isoformat()} 14:30"
     tab_to(page, lambda f: f["id"] == "f-batch")
     page.keyboard.type(BATCH)
-    # Past the buttons to the email field, then back with Shift+Tab to Print.
-    tab_to(page, lambda f: f["id"] == "f-email")
-    tab_to(page, lambda f: f["tag"] == "button" and f["text"] == "Print", backwards=True)
     with page.expect_popup() as opened:
-        page.keyboard.press("Space")
+        page.keyboard.press("Alt+p")                                     # the Print button's access key
     pdf = capture.wait(page)
     opened.value.close()
     printed = pdf_text(pdf)
@@ -502,3 +490,188 @@ def test_arabic_leaflet_text_is_right_to_left(scratch, page):
     assert re.search("[\u0600-\u06ff]", leaflet_text(page)), "the text is in Arabic"
     # The untranslated fixture is not for patients yet, and the page says so.
     assert page.get_by_text("Not for patients.").is_visible()
+
+
+# --- what you print is what you see ------------------------------------------------------------------
+
+def print_button(page):
+    """The Print button of the leaflet shown (it names the leaflet: "Print BTX-FL-AC · English")."""
+    return page.locator("button[name=action][value=print]")
+
+
+def test_changing_the_menus_without_showing_never_prints_the_old_leaflet(desk, context, page):
+    """The pre-treatment leaflet in English shown; the menus changed to aftercare in Turkish, "Show" not
+    pressed; the date typed; Print. The PDF is the Turkish aftercare leaflet, or nothing: never the English
+    pre-treatment one."""
+    capture = PrintCapture(context)
+    page.goto(f"{desk.url}/?brand={BRAND}&treatment={TREATMENT}&kind=pre-treatment&lang=en")
+    pages_loaded(page)
+    page.fill("#f-name", NAME)
+    page.select_option("#kind", "aftercare")
+    page.select_option("#lang", "tr")
+    page.wait_for_load_state()
+    treated = page.locator("#f-treated")
+    joined = "T" if treated.get_attribute("type") == "datetime-local" else " "
+    treated.fill(f"{flow_treatment().isoformat()}{joined}14:30")
+    button = print_button(page)
+    if button.is_enabled():
+        with page.expect_popup() as opened:
+            button.click()
+        pdf = capture.wait(page)
+        opened.value.close()
+        printed = pdf_text(pdf)
+        assert "BTX-FL-AC" in printed and "BTX-FL-PT" not in printed and "Tedaviniz" in printed, printed[:300]
+        assert NAME in printed
+    assert page.locator("#f-name").input_value() == NAME, "the patient's name is kept"
+    assert "BTX-FL-AC" in button.inner_text() and "Türkçe" in button.inner_text()
+
+
+def test_the_patient_is_typed_once_for_every_leaflet_and_language(desk, context, page):
+    """Details typed for the English aftercare stay while the language and the print size change; "Print both"
+    gives one PDF holding the two leaflets."""
+    capture = PrintCapture(context)
+    page.goto(f"{desk.url}/?{CHOSEN}")
+    pages_loaded(page)
+    typed = {"#f-name": NAME, "#f-treated": f"{flow_treatment().isoformat()} 14:30", "#f-batch": BATCH,
+             "#f-reference": "REF-BOTH-1"}
+    for selector, value in typed.items():
+        page.fill(selector, value)
+    for menu, value in (("#lang", "tr"), ("#large_print", None), ("#lang", "en")):
+        with page.expect_navigation():
+            page.check(menu) if value is None else page.select_option(menu, value)
+        pages_loaded(page)
+        for selector, value_typed in typed.items():
+            assert page.locator(selector).input_value() == value_typed, (menu, selector)
+    assert "large print" in print_button(page).inner_text()
+
+    page.select_option("#f-also", "size:standard")
+    with page.expect_popup() as opened:
+        page.get_by_role("button", name="Print both").click()
+    pdf = capture.wait(page)
+    opened.value.close()
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) >= 4
+    printed = pdf_text(pdf)
+    assert printed.count(NAME) >= 2 and printed.count("BTX-FL-AC") >= 2, "both copies, one PDF"
+    assert reader.trailer["/Root"].get("/StructTreeRoot") is not None, "still a tagged PDF"
+
+
+def test_the_days_list_fills_the_desk_and_today_shows_what_was_handed_out(desk, context, page, tmp_path):
+    capture = PrintCapture(context)
+    day = flow_treatment().isoformat()
+    listed = (f"brand,treatment,kind,lang,large_print,reference,name,treated,batch\n"
+              f"{BRAND},{TREATMENT},aftercare,en,no,MRN-DAY-1,Zeynep Kaya,{day} 09:30,B1\n"
+              f"{BRAND},{TREATMENT},aftercare,tr,no,MRN-DAY-2,{NAME},{day} 10:15,{BATCH}\n")
+    page.goto(desk.url + "/day")
+    report: dict[str, list] = {}
+    axe_check(page, "the day's list, empty", report)
+    page.fill("#list-pasted", listed)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Load the list").click()
+    assert page.url.endswith("/day")
+    rows = page.locator("table.day-list tbody tr")
+    assert rows.count() == 2 and NAME in rows.nth(1).inner_text()
+    axe_check(page, "the day's list, loaded", report)
+    shoot(page, tmp_path, "day-list")
+
+    with page.expect_navigation():
+        page.get_by_role("button", name="Fill the desk for patient 2").click()
+    assert NAME not in page.url and "MRN" not in page.url
+    pages_loaded(page)
+    assert page.locator("#f-name").input_value() == NAME
+    assert page.locator("#f-batch").input_value() == BATCH
+    assert "Türkçe" in print_button(page).inner_text()
+    assert focused(page)["value"] == "print", "a patient picked, the focus is on Print"
+    with page.expect_popup() as opened:
+        print_button(page).click()
+    printed = pdf_text(capture.wait(page))
+    opened.value.close()
+    assert NAME in printed and "Tedaviniz" in printed
+
+    page.goto(desk.url + "/day")
+    assert "Yes" in page.locator("table.day-list tbody tr").nth(1).inner_text(), "printed: marked as given"
+    with page.expect_navigation():
+        page.get_by_role("button", name="Mark patient 1 as given").click()
+    assert "Yes" in page.locator("table.day-list tbody tr").nth(0).inner_text()
+
+    page.goto(desk.url + "/today")
+    table = page.locator("table.today").inner_text()
+    assert "MRN-DAY-2" in table and "BTX-FL-AC · tr" in table and "Printed" in table
+    assert NAME not in page.content() and "Zeynep" not in page.content()
+    axe_check(page, "today's handouts", report)
+    shoot(page, tmp_path, "today")
+    serious = {what: [v for v in violations if v["impact"] in SERIOUS] for what, violations in report.items()}
+    assert not any(report.values()), report
+    assert not any(serious.values())
+
+
+def test_without_script_a_leaflet_not_shown_is_refused_and_the_details_kept(desk, context, page, tmp_path):
+    """The desk's script left out (as where scripts are off; the browser's own stays on, for axe): the menus
+    changed, the page says so, and Print makes nothing but the new leaflet's page, with what was typed."""
+    context.route("**/static/desk.js", lambda route: route.fulfill(body="", content_type="text/javascript"))
+    if True:
+        page.goto(f"{desk.url}/?brand={BRAND}&treatment={TREATMENT}&kind=pre-treatment&lang=en")
+        pages_loaded(page)
+        page.fill("#f-name", NAME)
+        page.fill("#f-treated", f"{flow_treatment().isoformat()} 14:30")
+        assert page.locator(".changed").is_hidden()
+        page.select_option("#kind", "aftercare")
+        assert page.locator(".changed").is_visible(), "the page says the leaflet chosen is not the one shown"
+        report: dict[str, list] = {}
+        axe_check(page, "the desk, a menu changed without script", report)
+        with context.expect_page() as opened:
+            print_button(page).click()
+        refused = opened.value
+        refused.wait_for_load_state()
+        assert "was not the one shown, so nothing was printed" in refused.inner_text("main")
+        assert refused.get_by_role("heading", name="BTX-FL-AC, version 1").is_visible(), "the new leaflet is shown"
+        assert refused.locator("#f-name").input_value() == NAME, "what was typed is kept"
+        axe_check(refused, "the desk after a refused Print", report)
+        shoot(refused, tmp_path, "not-shown")
+        assert not any(report.values()), report
+
+
+def test_the_outbox_page_and_an_email_waiting_without_a_worker_pass_axe(tmp_path_factory, page, tmp_path):
+    """The Outbox page empty, then paused with a failed email (Retry) and one being retried (Cancel), and an
+    email's status page while no worker runs: each passes axe, and its buttons are named by patient reference."""
+    from careleaf.desk.outbox import Outbox
+    from careleaf.content.settings import load_settings
+    from careleaf.project import Project
+
+    root = approved_project(tmp_path_factory.mktemp("outbox") / "project")
+    project = Project(root)
+    outbox = Outbox(project, load_settings(project))
+    about = {"code": "BTX-FL-AC", "lang": "en", "version": 1, "to": "m•••@example.com"}
+    report: dict[str, list] = {}
+    with WebServer(root) as server:
+        page.goto(server.url + "/outbox")
+        assert "Nothing waiting" in page.inner_text("main")
+        axe_check(page, "the outbox, empty", report)
+        failed = outbox.queue(b"Subject: x\r\n\r\nx", key="k-1", about=about | {"reference": "MRN-OUT-1"}).id
+        retrying = outbox.queue(b"Subject: y\r\n\r\ny", key="k-2", about=about | {"reference": "MRN-OUT-2"}).id
+        with outbox.db.transaction() as tx:
+            tx.run("update sends set status = 'failed', reply = 'gave up after 9 tries' where id = ?", failed)
+            tx.run("update sends set status = 'retrying', reply = 'could not reach the mail server', "
+                   "failing_since = '2026-12-07T02:10:00.000+00:00', next_try = '2026-12-07T02:40:00.000+00:00' "
+                   "where id = ?", retrying)
+            tx.run("insert into outbox_pause (namespace, since, reason) values (?, ?, ?)", tx.namespace,
+                   "2026-12-07T02:10:00.000+00:00", "the mail server refused the sign-in")
+        page.goto(server.url + "/outbox")
+        main = page.inner_text("main")
+        assert "The outbox is paused" in main and "No email worker is running" in main
+        assert "retrying: could not reach the mail server since 02:10 UTC, next try 02:40 UTC" in main
+        assert page.get_by_role("button", name="Retry MRN-OUT-1").count() == 1
+        assert page.get_by_role("button", name="Cancel MRN-OUT-2").count() == 1
+        assert page.get_by_role("button", name="Resume sending").count() == 1
+        axe_check(page, "the outbox, paused, a failed and a retried email", report)
+        shoot(page, tmp_path, "outbox", copy_to="/tmp/careleaf-outbox.png")
+        page.goto(f"{server.url}/sends/{retrying}")
+        assert "No email worker is running" in page.inner_text("main") and "m•••@example.com" in page.inner_text("main")
+        axe_check(page, "an email's status, retrying, no worker", report)
+        page.goto(server.url + "/outbox")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Resume sending").click()
+        assert "The outbox is running again" in page.inner_text("main")
+    serious = {what: [v for v in violations if v["impact"] in SERIOUS] for what, violations in report.items()}
+    assert not any(serious.values()), serious
+    assert len(report) == 3

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from careleaf.content.governance import today
-from careleaf.handout.dates import Writer, add_months, later, nearest_open_day, on_date, span
+from careleaf.handout.dates import Writer, add_months, first_open_day, later, on_date, span
 from careleaf.content.fields import Duration
 
 LONDON, NEW_YORK = ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
@@ -146,17 +146,17 @@ def test_months_land_in_the_right_month_on_the_same_day_or_the_months_last(start
 
 # --- open days ----------------------------------------------------------------------------
 
-def test_the_nearest_open_day_skips_closed_days_and_prefers_the_later_of_two_as_near():
+def test_the_first_open_day_is_the_day_itself_or_the_first_open_one_after_it_never_before():
     closed = {dt.date(2026, 12, 25), dt.date(2026, 12, 26), dt.date(2026, 12, 28)}
 
     def is_open(day: dt.date) -> bool:
         return day.weekday() < 6 and day not in closed   # Monday to Saturday
 
-    assert nearest_open_day(dt.date(2026, 12, 25), is_open) == dt.date(2026, 12, 24)    # the 24th is 1 day away
-    assert nearest_open_day(dt.date(2026, 12, 27), is_open) == dt.date(2026, 12, 29)    # 24th 3 days, 29th 2 days
-    assert nearest_open_day(dt.date(2026, 12, 2), is_open) == dt.date(2026, 12, 2)
-    assert nearest_open_day(dt.date(2026, 12, 6), lambda day: day.weekday() in (0, 5)) == dt.date(2026, 12, 7)
-    assert nearest_open_day(dt.date(2026, 12, 6), lambda day: False) == dt.date(2026, 12, 6)
+    assert first_open_day(dt.date(2026, 12, 25), is_open) == dt.date(2026, 12, 29)    # not the 24th, before it
+    assert first_open_day(dt.date(2026, 12, 27), is_open) == dt.date(2026, 12, 29)
+    assert first_open_day(dt.date(2026, 12, 2), is_open) == dt.date(2026, 12, 2)
+    assert first_open_day(dt.date(2026, 12, 6), lambda day: day.weekday() in (0, 5)) == dt.date(2026, 12, 7)
+    assert first_open_day(dt.date(2026, 12, 6), lambda day: False) == dt.date(2026, 12, 6)
 
 
 # --- how dates are written ------------------------------------------------------------------

@@ -202,30 +202,42 @@ def test_booked_review_is_not_replaced_by_a_suggestion_and_repeat_effects_get_no
 
 # --- 2. a review visit that is not booked -----------------------------------------------------
 
-def test_unbooked_review_suggests_an_open_day_near_when_it_is_due(maryam, pdf_folder):
+def test_unbooked_review_suggests_the_first_open_day_on_or_after_it_is_due(maryam, pdf_folder):
     text = " ".join(raw_pages(maryam.pdf, pdf_folder))
-    # Due on Friday 25 December (closed); the 26th is closed too, so the nearest open day is Thursday the 24th.
-    assert "Please come back to see us around Thursday 24 December, so we can check the result." in text
-    assert "Review visit 2 weeks around Thursday 24 December" in text
+    # Due on Friday 25 December (closed); the 26th, 27th and 28th are closed too: Tuesday the 29th, never the
+    # 24th, which is before the treatment has taken its full effect.
+    assert "Please come back to see us around Tuesday 29 December, so we can check the result." in text
+    assert "Review visit 2 weeks around Tuesday 29 December" in text
     assert "Your review visit is booked" not in text
     assert "so we can check the result. To book, call 020 7946 0321." in text
-    for closed in ("Friday 25 December", "Saturday 26 December", "Monday 28 December", "Sunday 27 December"):
-        assert f"around {closed}" not in text
+    for early_or_closed in ("Thursday 24 December", "Friday 25 December", "Saturday 26 December",
+                            "Monday 28 December", "Sunday 27 December"):
+        assert f"around {early_or_closed}" not in text
 
 
-def test_suggested_review_is_never_a_day_the_clinic_is_closed(project):
+def test_suggested_review_is_never_before_it_is_due_nor_a_day_the_clinic_is_closed(project):
     """Every treatment day from late November to early February: the suggestion is the day the review is due
-    (two weeks later) if the clinic is open then, else the nearest open day (the later one when two are as near)."""
+    (two weeks later) if the clinic is open then, else the first open day after it."""
     catalog = load_catalog(Project(project))
     for offset in range(70):
         treated = dt.date(2026, 11, 25) + dt.timedelta(days=offset)
         due = treated + dt.timedelta(weeks=2)
-        expected = min((due + dt.timedelta(days=k) for k in range(-10, 11) if _is_open(due + dt.timedelta(days=k))),
-                       key=lambda day: (abs((day - due).days), -(day - due).days))
+        expected = next(due + dt.timedelta(days=k) for k in range(0, 20) if _is_open(due + dt.timedelta(days=k)))
         leaflet = personalise(catalog, AFTERCARE, {"treated": f"{treated} 10:00"}, allow_draft=False, now=NOW)
         sentence = leaflet.personal.review_sentence()
         assert f"around {_en_day(expected)}," in sentence, (treated, sentence)
-        assert _is_open(expected)
+        assert _is_open(expected) and expected >= due
+
+
+def test_suggested_review_says_around_in_every_language(project):
+    catalog = load_catalog(Project(project))
+    for lang, word in (("en", "around"), ("tr", "civarında")):
+        leaflet = personalise(catalog, Choice(BRAND, TREATMENT, "aftercare", lang), {"treated": "2026-12-11 10:00"},
+                              allow_draft=False, now=NOW)
+        visit = next(m for m in leaflet.timeline if m.visit)
+        for said in (leaflet.personal.review_sentence(), leaflet.personal.milestone(visit),
+                     leaflet.personal.milestone(visit, short=True)):
+            assert word in said, (lang, said)
 
 
 # --- 3. other languages and scripts ----------------------------------------------------------------
@@ -531,8 +543,8 @@ def test_same_inputs_give_the_same_bytes(project, ayse):
 def test_catalog_built_after_handouts_has_no_patient_in_it(project, ayse, ismail, tmp_path):
     summary = build(Project(project), tmp_path / "out", large_print=False, jobs=2)
     assert not summary.failed
-    pdfs = sorted((tmp_path / "out").rglob("*.pdf"))
-    assert len(pdfs) == 4      # en and tr, before and after treatment
+    pdfs = sorted((tmp_path / "out").rglob("*.pdf"))    # the web pages' copies in out/site/ are read too
+    assert len([p for p in pdfs if "site" not in p.relative_to(tmp_path / "out").parts]) == 4   # en, tr; before, after
     for pdf in pdfs:
         text = normalise("\n".join(pdf_pages_text(pdf)))
         assert "Botulinum toxin" in text or "botulinum" in text

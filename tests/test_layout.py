@@ -228,8 +228,9 @@ def test_a_brand_on_a5_with_booklet_gets_one_beside_each_leaflet_and_loses_it_wh
     brand.write_text(brand.read_text("utf-8") + "booklet: true\n", "utf-8")
     out = tmp_path / "out"
     assert not build(Project(root), out, large_print=False).failed
-    leaflets = sorted(p for p in out.rglob("*.pdf") if not p.name.endswith("-booklet.pdf"))
-    booklets = sorted(out.rglob("*-booklet.pdf"))
+    printed = [p for p in out.rglob("*.pdf") if "site" not in p.relative_to(out).parts]    # not the web pages' copies
+    leaflets = sorted(p for p in printed if not p.name.endswith("-booklet.pdf"))
+    booklets = sorted(p for p in printed if p.name.endswith("-booklet.pdf"))
     assert leaflets and [b.name for b in booklets] == [p.stem + "-booklet.pdf" for p in leaflets]
     for booklet in booklets:
         with pikepdf.open(booklet) as pdf:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 
 from careleaf.content import labels
-from careleaf.leaflet import html
+from careleaf.leaflet import html, page
 from careleaf.pdf import fonts, render
 
 PROJECT_CACHES = (
@@ -25,6 +25,7 @@ PROJECT_CACHES = (
     fonts.shaper,                # a font file, opened for measuring
     fonts.text_width,            # words measured in those fonts
     html._environment,           # the templates, compiled (Jinja2 notices an edit, not a file added over the theme's)
+    page._environment,           # the web pages' templates, compiled, likewise
     labels.used_by_templates,    # the template words the templates print
 )
 

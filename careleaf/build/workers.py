@@ -46,11 +46,12 @@ class Pool:
     """``size`` render workers for the asset ``folders``; each job may take ``time_limit`` seconds.
 
     ``version``: the project's files as the pool is made (careleaf.build.stamps.files_version), for a pool
-    whose jobs each carry the version of the files they are for.
+    whose jobs each carry the version of the files they are for. ``nice``: added to the workers' niceness, for
+    work that should yield the processors to another pool's.
     """
 
     def __init__(self, size: int, *, time_limit: float, folders: tuple[Path, ...], version: str | None = None,
-                 limits=None):
+                 limits=None, nice: int = 0):
         # Here, not at the top: the pool's machinery takes a tenth of a second to load, and a build with
         # nothing to render never needs it.
         from pebble import ProcessPool
@@ -59,7 +60,7 @@ class Pool:
 
         self.size, self.time_limit, self.limits = size, time_limit, limits or Limits()
         self._pool = ProcessPool(max_workers=size, context=context(), initializer=_start,
-                                 initargs=(tuple(folders), version, self.limits))
+                                 initargs=(tuple(folders), version, self.limits, nice))
 
     def schedule(self, function: Callable, *args: Any, version: str | None = None) -> Future:
         """``function(*args)`` in a worker, for the project's files at ``version``; its future raises TimeoutError
@@ -118,9 +119,11 @@ def _safe_import_path() -> Iterator[None]:
 
 # --- in a worker: careleaf.build.preload does the work --------------------------------------------------
 
-def _start(folders: tuple[Path, ...], version: str | None, limits) -> None:
+def _start(folders: tuple[Path, ...], version: str | None, limits, nice: int = 0) -> None:
     from careleaf.build import preload   # WeasyPrint: loaded in workers only (the forkserver has it already)
 
+    if nice:
+        os.nice(nice)     # a pool whose work may wait (the web API's): the kernel gives the others the processors
     preload.start(folders, version, limits)
 
 

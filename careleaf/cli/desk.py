@@ -359,8 +359,12 @@ def _serve(project: Project, options: argparse.Namespace) -> int:
     scheme = "https" if tls else "http"
     print(f"The front desk is at {scheme}://{options.host}:{options.port}/ (stop with Ctrl+C)", file=sys.stderr)
     app = create_app(project, settings=settings, training=options.training, hosts=hosts)
+    # X-Forwarded-For is believed only from the proxies careleaf.yaml lists: uvicorn's own default believes it
+    # from 127.0.0.1, so anything on this machine could pose as any address and dodge the sign-in limits.
+    proxies = settings.desk.trusted_proxies
     # An editor's open live preview is a connection that never ends: stop waiting for it after 5 s.
     uvicorn.run(app, host=options.host, port=options.port, server_header=False, log_level="info",
+                proxy_headers=bool(proxies), forwarded_allow_ips=",".join(proxies) if proxies else "",
                 timeout_graceful_shutdown=5, ssl_certfile=options.certfile if tls else None,
                 ssl_keyfile=options.keyfile if tls else None)
     return EXIT_OK

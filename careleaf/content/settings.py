@@ -115,9 +115,16 @@ class DeskSettings:
                                  "CARELEAF_API_TOKENS")
     secret_key_env: Text = field("The environment variable holding the key that signs sign-in cookies",
                                  "CARELEAF_SECRET_KEY")
-    render_workers: int = field("Leaflets rendered at once; more requests wait their turn", 2)
+    render_workers: int = field("Leaflets rendered at once for the desk, and as many for the API (in workers of "
+                                "their own, which yield to the desk's); more requests wait their turn", 2)
     render_timeout: int = field("Seconds one leaflet may take to render before it is stopped", 60)
-    https: bool = field("true when served behind HTTPS, so sign-in cookies are sent only over it", False)
+    https: bool = field("true when served behind HTTPS, so sign-in cookies are sent only over it (and browsers "
+                        "are told to use HTTPS only: Strict-Transport-Security)", False)
+    trusted_proxies: list[Text] = field("Addresses of the reverse proxies in front of careleaf serve, whose "
+                                        "X-Forwarded-For and X-Forwarded-Proto headers are believed; none by "
+                                        "default (the headers are then ignored, from anyone)", [])
+    api_requests_per_minute: int = field("API requests one token may make a minute; more are answered 429 with "
+                                         "Retry-After, so a burst cannot keep the desk waiting", 120)
 
 
 @dataclass(frozen=True)

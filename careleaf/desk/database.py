@@ -47,6 +47,8 @@ create table if not exists handouts (namespace text not null, at text, channel t
 create index if not exists handouts_reference on handouts (namespace, reference);
 create index if not exists handouts_code on handouts (namespace, code, version);
 create table if not exists purges (namespace text not null primary key, at text not null);
+create table if not exists workers (namespace text not null, name text not null, seen text not null,
+    primary key (namespace, name));
 """
 
 

@@ -40,6 +40,7 @@ log = logging.getLogger("careleaf.desk.outbox")
 PENDING = ("queued", "sending", "retrying")
 FINISHED = ("sent", "failed", "cancelled")
 _STATE = "id, status, attempts, created, updated, next_try, failing_since, reply, reference, about, lease_until"
+WORKER_GONE = 120      # seconds without a worker's heartbeat before the desk says none is running
 _DUE = "((status in ('queued', 'retrying') and next_try <= ?) or (status = 'sending' and lease_until < ?))"
 
 
@@ -112,6 +113,13 @@ class Outbox:
         with self.db.transaction() as tx:
             rows = tx.rows(f"select {_STATE} from sends where namespace = ? order by created, id", tx.namespace)
         return [_as_state(row) for row in rows]
+
+    def retryable(self) -> set[str]:
+        """The failed sends whose message is still kept, so that staff can queue them again."""
+        with self.db.transaction() as tx:
+            return {row[0] for row in tx.rows("select id from sends where namespace = ? and status = 'failed' and "
+                                              "id in (select id from messages where namespace = ?)",
+                                              tx.namespace, tx.namespace)}
 
     # --- staff's side -----------------------------------------------------------------------
 
@@ -248,6 +256,24 @@ class Outbox:
         self.hand_back(claimed, worker, f"waiting: the outbox is paused: {reason}")
         return bool(first)
 
+    def heartbeat(self, worker: str) -> None:
+        """The worker is running (the desk warns when no worker has said so for WORKER_GONE seconds)."""
+        with self.db.transaction() as tx:
+            tx.run("delete from workers where namespace = ? and seen < ?", tx.namespace, _now(-WORKER_GONE * 10))
+            tx.run("insert into workers (namespace, name, seen) values (?, ?, ?) on conflict (namespace, name) "
+                   "do update set seen = excluded.seen", tx.namespace, worker, _now())
+
+    def worker_stopped(self, worker: str) -> None:
+        """The worker has stopped (not killed): the desk need not wait for its heartbeat to go stale."""
+        with self.db.transaction() as tx:
+            tx.run("delete from workers where namespace = ? and name = ?", tx.namespace, worker)
+
+    def worker_running(self) -> bool:
+        """Whether some worker (on any machine sharing this outbox) has said it is running in the last minutes."""
+        with self.db.transaction() as tx:
+            return tx.one("select 1 from workers where namespace = ? and seen >= ?", tx.namespace,
+                          _now(-WORKER_GONE)) is not None
+
     def _lease_end(self) -> str:
         return _now(self.settings.outbox.lease)
 
@@ -263,6 +289,21 @@ def _as_state(row: tuple) -> dict[str, Any]:
     names = [name.strip() for name in _STATE.split(",")]
     state = dict(zip(names, row))
     return json.loads(state.pop("about")) | state
+
+
+def mask_address(address: str) -> str:
+    """The patient's address as staff may see it again: its first letter and its domain (p•••@example.com)."""
+    local, _, domain = address.strip().rpartition("@")
+    return f"{local[:1]}•••@{domain}" if local else "•••"
+
+
+def describe(send: dict[str, Any]) -> str:
+    """A send's state in words staff can act on: for one being retried, why, since when and the next try (UTC)."""
+    status, reply = send["status"], send.get("reply") or ""
+    if status == "retrying" and send.get("failing_since"):
+        return (f"retrying: {reply} since {send['failing_since'][11:16]} UTC, next try "
+                f"{send['next_try'][11:16]} UTC")
+    return f"{status}: {reply}" if reply else status
 
 
 def _now(after_seconds: float = 0) -> str:

@@ -20,7 +20,7 @@ from careleaf.review.git import current_revision
 from careleaf.errors import HandoutError
 from careleaf.handout.handouts import Choice, Handout, handout
 from careleaf.desk.mail import check_address, compose, lock_pdf, new_password
-from careleaf.desk.outbox import Outbox, idempotency_key
+from careleaf.desk.outbox import Outbox, idempotency_key, mask_address
 from careleaf.build.output import write_atomically
 from careleaf.project import Project, refuse_shared_output
 from careleaf.handout.patient import check_reference
@@ -108,7 +108,8 @@ def send(project: Project | str | Path, choice: Choice, *, patient: Mapping[str,
         return Sent("", "exported", password)
     outbox = outbox or Outbox(project, settings)
     about = made.record.as_json() | {"staff": staff, "reference": reference, "revision": revision,
-                                     "consent": now_utc()}
+                                     "consent": now_utc(),
+                                     "to": mask_address(address)}
     queued = outbox.queue(bytes(message), key=key, about=about)
     # An earlier send of this leaflet is what the patient gets, locked with its own password (shown then).
     return Sent(queued.id, queued.status if queued.new else f"already {queued.status}", password if queued.new else None)

@@ -32,6 +32,7 @@ from careleaf.desk.retention import due, purge
 from careleaf.content.settings import secret
 
 log = logging.getLogger("careleaf.desk.worker")
+HEARTBEAT = 30              # seconds between "this worker is running" notes (the desk warns after WORKER_GONE)
 PURGE_CHECK = 3600          # seconds between looks at whether the daily purge is due
 
 
@@ -60,6 +61,10 @@ class Worker:
                 thread.join(timeout=0.2)        # short waits, so the signal handler runs promptly
         self._done.set()
         upkeep.join(timeout=10)
+        try:
+            self.outbox.worker_stopped(self.name)
+        except Unavailable as problem:
+            self._say(problem)
         log.info("worker %s: stopped", self.name)
 
     def _stop(self, number, frame) -> None:
@@ -84,11 +89,13 @@ class Worker:
     def _upkeep_loop(self) -> None:
         """Renew the leases of the sends in hand, until the last one is finished (a slow final reply must not be
         taken over meanwhile); purge once a day."""
-        every = self.outbox.settings.outbox.lease / 3
+        every = min(self.outbox.settings.outbox.lease / 3, HEARTBEAT)
         next_purge = 0.0
         while True:
             try:
                 self.outbox.renew(self.name)
+                if not self.stopping.is_set():
+                    self.outbox.heartbeat(self.name)
                 if not self.stopping.is_set() and time.monotonic() >= next_purge:
                     next_purge = time.monotonic() + PURGE_CHECK
                     if due(self.outbox.db):

@@ -77,13 +77,13 @@ def span(treated: dt.datetime, duration: Duration) -> Span:
     return Span(later(treated, duration.low, duration.unit), later(treated, duration.high, duration.unit))
 
 
-def nearest_open_day(date: dt.date, is_open: Callable[[dt.date], bool]) -> dt.date:
-    """``date``, or the nearest day the clinic is open (the later one when two are as near); ``date`` if none is
-    within two months (a clinic with no opening days)."""
+def first_open_day(date: dt.date, is_open: Callable[[dt.date], bool]) -> dt.date:
+    """``date``, or the first day after it the clinic is open; ``date`` if none is within two months (a clinic
+    with no opening days)."""
     for distance in range(0, 62):
-        for candidate in (date + dt.timedelta(days=distance), date - dt.timedelta(days=distance)):
-            if is_open(candidate):
-                return candidate
+        candidate = date + dt.timedelta(days=distance)
+        if is_open(candidate):
+            return candidate
     return date
 
 

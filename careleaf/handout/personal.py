@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from careleaf.content import model
 from careleaf.leaflet.assemble import MilestoneView
-from careleaf.handout.dates import Writer, later, nearest_open_day, span
+from careleaf.handout.dates import Writer, first_open_day, later, span
 from careleaf.handout.patient import Patient
 from careleaf.content.fields import Duration
 
@@ -135,16 +135,11 @@ class Personal:
         return self._say("personal_review_around", date=self.writer.day(due)) if due else ""
 
     def _suggested_review(self) -> dt.date | None:
-        """The first day the clinic is open within the visit's window, else the open day nearest its start."""
+        """The first day the clinic is open on or after the day the visit is due: never before it (a review
+        before the treatment has taken full effect sees nothing), whatever the visit's window."""
         if self.visit is None:
             return None
-        window = span(self.patient.treated, self.visit)
-        day = window.start.date()
-        while day <= window.end.date():
-            if self._open(day):
-                return day
-            day += dt.timedelta(days=1)
-        return nearest_open_day(window.start.date(), self._open)
+        return first_open_day(span(self.patient.treated, self.visit).start.date(), self._open)
 
     def _open(self, day: dt.date) -> bool:
         return model.WEEKDAYS[day.weekday()] in self.brand.opening_days and day not in self.brand.closed_dates

@@ -1,6 +1,6 @@
 """The JSON API, for practice-management systems: list leaflets, make a patient's leaflet, queue and follow
-an email, query the register. Every route needs a bearer token (``Authorization: Bearer …``) from the
-environment variable the settings name; the OpenAPI description is at /api/openapi.json.
+an email, query the register, put the day's list on the desk. Every route needs a bearer token
+(``Authorization: Bearer …``) from the environment variable the settings name; the OpenAPI description is at /api/openapi.json.
 
 Patient fields travel only in request bodies, never in a URL.
 """
@@ -18,14 +18,16 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, create_model
 
 from careleaf.content.governance import today
-from careleaf.errors import HandoutError
+from careleaf.errors import HandoutError, InputError
 from careleaf.handout.handouts import Choice, not_for_patients
 from careleaf.handout.patient import (PATIENT_FIELDS, REFERENCE, REFERENCE_SHAPE, SHAPES, STAFF, PatientField,
                                       check_reference, checked_text)
 from careleaf.desk.register import Entry, project_register, register_handout
 from careleaf.leaflet.assemble import assemble, jobs
 from careleaf.web.common import render_errors
+from careleaf.web.day_pages import load_list
 from careleaf.web.catalog_view import catalog_now, find_send, outbox_of
+from careleaf.web.renderer import API
 from careleaf.web.security import NO_TOKEN, token_allowed
 
 # Declares the bearer scheme in the OpenAPI document; the token itself is checked before the body is read
@@ -65,6 +67,8 @@ ERRORS: dict[int | str, dict] = {
     401: {"model": Problem, "description": "No valid API token (checked before the body is read)"},
     413: {"model": Problem, "description": "The body is larger than any request needs"},
     422: {"model": Invalid, "description": "A field or choice is wrong, or the leaflet cannot be made"},
+    429: {"model": Problem, "description": "Too many calls with this token: wait the seconds Retry-After gives",
+          "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}},
 }
 
 router = APIRouter(dependencies=[Depends(require_token)], tags=["api"], responses=ERRORS)
@@ -208,7 +212,7 @@ async def leaflets(request: Request):
 @router.post("/handouts", summary="Make a patient's leaflet (the PDF); recorded in the register", response_class=Response,
              responses={200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}})
 async def make_handout(request: Request, body: HandoutRequest):
-    made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient)))
+    made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient), priority=API))
     if problem:
         raise HTTPException(422, problem)
     await _register_print(request, made.record, body)
@@ -222,7 +226,7 @@ async def queue_send(request: Request, body: SendRequest):
     from careleaf.desk.database import Unavailable
     from careleaf.desk.send import GENERATE, send      # here, not at the top: the outbox, for email only
 
-    made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient)))
+    made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient), priority=API))
     if problem:
         raise HTTPException(422, problem)
     try:
@@ -236,6 +240,31 @@ async def queue_send(request: Request, body: SendRequest):
     except HandoutError as error:
         raise HTTPException(422, "\n".join(error.problems)) from None
     return Sent(id=sent.id, status=sent.status, password=sent.password)
+
+
+class DayList(BaseModel):
+    """The day's list, as the CSV ``careleaf handouts`` reads (a heading row: brand, treatment, kind, lang,
+    large_print, reference and the patient fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+    # At most 5,000 characters (about 50 patients): as JSON, even escaped (12 bytes a character), within 64 KB.
+    csv: str = Field(max_length=5_000, description="The list as CSV text, UTF-8, with its heading row")
+
+
+class DayListLoaded(BaseModel):
+    """The list is on the desk (in the server's memory until the end of the day)."""
+
+    patients: int
+
+
+@router.post("/day-list", response_model=DayListLoaded, summary="Put the day's list on the desk, replacing any before",
+             responses={422: {"model": Invalid, "description": "A line of the list cannot be used (by its number)"}})
+async def day_list(request: Request, body: DayList):
+    try:
+        patients = await asyncio.to_thread(load_list, request.app, body.csv)
+    except InputError as error:
+        raise HTTPException(422, str(error)) from None
+    return DayListLoaded(patients=patients)
 
 
 @router.get("/sends/{send_id}", response_model=SendStatus, summary="How a queued email went",

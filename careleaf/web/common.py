@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
@@ -17,16 +18,21 @@ from careleaf.web.security import csrf_matches, new_csrf_token
 log = logging.getLogger("careleaf.web")
 
 
-def page(request: Request, template: str, *, status: int = 200, **context) -> HTMLResponse:
+def page(request: Request, template: str, *, status: int = 200, headers: dict | None = None,
+         **context) -> HTMLResponse:
     """A page, with what every page needs: the member of staff signed in and the form token."""
     app = request.app
     context |= {"staff": staff_of(request), "csrf": csrf_token(request),
                 "accounts": bool(app.state.settings.desk.accounts), "training": app.state.training}
-    return app.state.templates.TemplateResponse(request, template, context, status_code=status)
+    return app.state.templates.TemplateResponse(request, template, context, status_code=status, headers=headers)
 
 
 def staff_of(request: Request) -> str | None:
-    return request.session.get("staff")
+    """The signed-in member of staff, if the server still knows the session (not signed out, password unchanged)."""
+    accounts = request.app.state.settings.desk.accounts
+    if not accounts or "staff" not in request.session:
+        return None
+    return request.app.state.sessions.name(request.session.get("sid"), {a.name: a.password_hash for a in accounts})
 
 
 def csrf_token(request: Request) -> str:
@@ -41,12 +47,14 @@ def check_csrf(request: Request, given: str) -> None:
 
 
 def signed_in(request: Request) -> str:
-    """The member of staff using the page: signed in when accounts are configured; 'desk' otherwise (on loopback)."""
-    if not request.app.state.settings.desk.accounts:
-        return "desk"
+    """The member of staff using the page: signed in when accounts are configured; otherwise (on loopback) the
+    one the environment names (careleaf.yaml's staff_env, CARELEAF_STAFF), else 'desk'."""
+    settings = request.app.state.settings
+    if not settings.desk.accounts:
+        return (os.environ.get(settings.staff_env) or "").strip()[:60] or "desk"
     staff = staff_of(request)
-    if not staff or staff not in {account.name for account in request.app.state.settings.desk.accounts}:
-        raise NeedsSignIn()      # not signed in, or the account was removed since
+    if not staff:
+        raise NeedsSignIn()      # not signed in, signed out, the account removed or its password changed since
     return staff
 
 

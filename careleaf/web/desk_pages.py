@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import dataclasses
 import logging
+import re
 import secrets
+import time
 from collections import OrderedDict
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -16,14 +20,18 @@ from careleaf.content.governance import today
 from careleaf.errors import HandoutError, InputError
 from careleaf.handout.choice import Choice, choice_problems
 from careleaf.handout.patient import FIELDS, PATIENT_FIELDS, REFERENCE, check_reference
-from careleaf.web.common import check_csrf, choice_from, page, patient_from, render_errors, signed_in
-from careleaf.desk.outbox import FINISHED
+from careleaf.web.common import choice_from, page, patient_from, render_errors, signed_in
+from careleaf.web.common import check_csrf, csrf_token
+from careleaf.web.day_pages import day_of, note_handout
+from careleaf.web.security import csrf_matches
+from careleaf.desk.outbox import FINISHED, describe
 from careleaf.desk.register import register_handout
 from careleaf.web.catalog_view import catalog_now, choices, find_send, outbox_of, stamp_of, version_of
 
 router = APIRouter(include_in_schema=False)
 MAX_PREVIEWS = 48          # leaflets' page images kept in memory (a few MB each)
 log = logging.getLogger("careleaf.web")
+TIME_ALONE = re.compile(r"\d{1,2}:\d{2}")
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -37,27 +45,109 @@ async def desk(request: Request):
 async def personalise(request: Request):
     staff = signed_in(request)
     form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
-    choice, patient, action = choice_from(form), patient_from(form), str(form.get("action", ""))
-    renderer, training = request.app.state.renderer, request.app.state.training
+    choice, action = choice_from(form), str(form.get("action", "show"))
+    if not csrf_matches(request.session.get("csrf"), str(form.get("csrf", ""))):
+        # A form left open past its session: shown again as it was, with the session's token, nothing lost.
+        return await _desk_page(request, choice, form=form, status=403, problem=EXPIRED)
+    if action == "show":
+        if not any(form.get(name) for name in FIELDS + ("email", REFERENCE.name)):
+            return RedirectResponse("/?" + urlencode(choice_query(choice)), status_code=303)
+        return await _desk_page(request, choice, form=form)
+    if str(form.get("shown", "")) != shown_id(choice):
+        # The menus were changed without showing the new leaflet: nothing is made for a leaflet not seen.
+        return await _desk_page(request, choice, form=form, status=409, problem=NOT_SHOWN)
+    patient = await _patient(request, choice, form)
     try:
         check_reference(str(form.get("reference", "")))    # before anything is made: every print is registered
     except HandoutError as error:
         return await _desk_page(request, choice, form=form, problem="\n".join(error.problems), status=400)
-    if action == "print":
-        made, problem = await render_errors(renderer.handout(choice, patient, allow_draft=training))
-        if problem:
-            return await _desk_page(request, choice, form=form, problem=problem, status=400)
-        await asyncio.to_thread(register_handout, request.app.state.project, made.record, channel="print",
-                                staff=staff, reference=str(form.get("reference", "")),
-                                settings=request.app.state.settings)
-        return Response(made.pdf, media_type="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="{made.file_name}"'})
+    if action in ("print", "print_both"):
+        return await _print(request, choice, patient, form, staff, both=action == "print_both")
     if action == "email":
         return await _email(request, choice, patient, form, staff)
-    personal, problem = await render_errors(renderer.preview(choice, patient, allow_draft=training))
+    personal, problem = await render_errors(request.app.state.renderer.preview(
+        choice, patient, allow_draft=request.app.state.training))
     return await _desk_page(request, choice, form=form, problem=problem, personal=personal,
                             status=400 if problem else 200)
+
+
+EXPIRED = ("The page had been open too long, so nothing was done. Your details are still here: "
+           "press the button again.")
+NOT_SHOWN = ("The leaflet chosen in the menus was not the one shown, so nothing was printed or emailed. "
+             "It is shown now, with the patient's details kept: check it, then press the button again.")
+
+
+def shown_id(choice: Choice) -> str:
+    """The leaflet a desk page shows, as its form carries it back: a PDF is made only for this one."""
+    return "/".join((choice.brand, choice.treatment, choice.kind, choice.lang,
+                     "large" if choice.large_print else "standard"))
+
+
+def choice_query(choice: Choice) -> dict[str, str]:
+    query = {"brand": choice.brand, "treatment": choice.treatment, "kind": choice.kind, "lang": choice.lang}
+    return query | ({"large_print": "1"} if choice.large_print else {})
+
+
+async def _patient(request: Request, choice: Choice, form: FormData) -> dict[str, str]:
+    """The patient's fields; a treatment time typed alone ('14:30') is today's, in the clinic's time zone."""
+    patient = patient_from(form)
+    treated = patient.get("treated", "").strip()
+    if TIME_ALONE.fullmatch(treated):
+        catalog, _ = await asyncio.to_thread(catalog_now, request.app)
+        brand = catalog.brands.get(choice.brand) if catalog else None
+        if brand is not None and brand.time_zone:
+            patient["treated"] = f"{today(brand.time_zone).isoformat()} {treated}"
+    return patient
+
+
+async def _print(request: Request, choice: Choice, patient: dict[str, str], form: FormData, staff: str, *,
+                 both: bool):
+    """The patient's PDF of the leaflet shown; with ``both``, the leaflet chosen under "Print both" after it, in
+    the same PDF (each registered)."""
+    renderer, training = request.app.state.renderer, request.app.state.training
+    choices = [choice]
+    if both:
+        other = also_choice(choice, str(form.get("also", "")))
+        catalog, _ = await asyncio.to_thread(catalog_now, request.app)
+        if other is None or catalog is None or choice_problems(catalog, other):
+            return await _desk_page(request, choice, form=form, status=400,
+                                    problem="Choose which other leaflet to print with this one.")
+        choices.append(other)
+    results = await asyncio.gather(*(render_errors(renderer.handout(c, patient, allow_draft=training))
+                                     for c in choices))
+    problem = next((problem for _, problem in results if problem), None)
+    if problem:
+        return await _desk_page(request, choice, form=form, problem=problem, status=400)
+    made = [handout for handout, _ in results]
+    for one in made:
+        await asyncio.to_thread(register_handout, request.app.state.project, one.record, channel="print",
+                                staff=staff, reference=str(form.get("reference", "")),
+                                settings=request.app.state.settings)
+    note_handout(request, form, "print", [one.record for one in made])
+    pdf = made[0].pdf if len(made) == 1 else await asyncio.to_thread(_merged, request, made)
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{made[0].file_name}"'})
+
+
+def _merged(request: Request, made) -> bytes:
+    from careleaf.pdf.merge import merge_tagged     # pikepdf: for "Print both" only
+
+    catalog, _ = catalog_now(request.app)
+    first = made[0].record
+    clinic = catalog.brands[first.brand].name if catalog else first.brand
+    return merge_tagged([one.pdf for one in made], title=f"{clinic}: {len(made)} leaflets", lang=first.lang)
+
+
+def also_choice(choice: Choice, also: str) -> Choice | None:
+    """The second leaflet of "Print both": 'kind:aftercare', 'lang:tr' or 'size:large'/'size:standard'."""
+    what, _, value = also.partition(":")
+    if what == "kind" and value and value != choice.kind:
+        return dataclasses.replace(choice, kind=value)
+    if what == "lang" and value and value != choice.lang:
+        return dataclasses.replace(choice, lang=value)
+    if what == "size" and value in ("large", "standard") and (value == "large") != choice.large_print:
+        return dataclasses.replace(choice, large_print=value == "large")
+    return None
 
 
 async def _email(request: Request, choice: Choice, patient: dict[str, str], form: FormData, staff: str):
@@ -87,13 +177,27 @@ async def _email(request: Request, choice: Choice, patient: dict[str, str], form
     except Exception as error:
         log.error("an email could not be queued: %s", type(error).__name__)
         return await _desk_page(request, choice, form=form, problem="The email could not be queued.", status=500)
+    note_handout(request, form, "email", [made.record], send_id=sent.id)
     if sent.status.startswith("already"):    # nothing new was sent: say so, and which send the patient has
         return RedirectResponse(f"/sends/{sent.id}?already=1", status_code=303)
-    if not sent.password:     # the status page follows the send by itself
-        return RedirectResponse(f"/sends/{sent.id}", status_code=303)
-    # The password is shown once, on this response only; the status page (a plain URL) never has it.
-    return page(request, "sent.html", send=outbox_of(request.app).status(sent.id) or {"status": sent.status, "id": sent.id},
-                password=sent.password, refresh=False, already=False)
+    if sent.password:
+        # Kept in memory for this browser's session only, until staff say they have told the patient (or
+        # PASSWORD_MINUTES pass): the status page shows it, so a reload does not lose it nor send again.
+        passwords_of(request.app)[sent.id] = (sent.password, csrf_token(request), time.monotonic())
+    return RedirectResponse(f"/sends/{sent.id}", status_code=303)
+
+
+@router.post("/day/pick")
+async def pick_patient(request: Request):
+    """The desk, filled from a row of the day's list (its number in the body: never a name in an address)."""
+    signed_in(request)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    row = day_of(request.app).row(str(form.get("row", "")))
+    if row is None:
+        return RedirectResponse("/day", status_code=303)
+    values = row.fields | {"reference": row.reference, "row": str(row.number)}
+    return await _desk_page(request, row.choice, form=values, picked=True)
 
 
 def _address_problem(form: FormData) -> str | None:
@@ -112,8 +216,39 @@ async def send_status(request: Request, send_id: str):
     found = find_send(request.app, send_id)
     if found is None:
         raise HTTPException(404, "No such email in the outbox.")
-    return page(request, "sent.html", send=found, password=None, refresh=found["status"] not in FINISHED,
+    running = found["status"] in FINISHED or await asyncio.to_thread(outbox_of(request.app).worker_running)
+    return page(request, "sent.html", send=found, password=_password(request, send_id), state=describe(found),
+                worker_running=running, refresh=found["status"] not in FINISHED,
                 already=request.query_params.get("already") == "1")
+
+
+PASSWORD_MINUTES = 15
+
+
+def passwords_of(app) -> dict[str, tuple[str, str, float]]:
+    """Locked PDFs' passwords not yet told to the patient: send id -> (password, the session's form token, when)."""
+    if getattr(app.state, "passwords", None) is None:
+        app.state.passwords = {}
+    now = time.monotonic()
+    app.state.passwords = {key: v for key, v in app.state.passwords.items() if now - v[2] < PASSWORD_MINUTES * 60}
+    return app.state.passwords
+
+
+def _password(request: Request, send_id: str) -> str | None:
+    """The send's password, for the session that sent it only."""
+    found = passwords_of(request.app).get(send_id)
+    return found[0] if found and csrf_matches(found[1], csrf_token(request)) else None
+
+
+@router.post("/sends/{send_id}/told")
+async def password_told(request: Request, send_id: str):
+    """Staff have told the patient the password: it is forgotten."""
+    signed_in(request)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    if _password(request, send_id) is not None:
+        passwords_of(request.app).pop(send_id, None)
+    return RedirectResponse(f"/sends/{send_id}", status_code=303)
 
 
 @router.get("/sends/{send_id}/state")
@@ -159,17 +294,43 @@ async def catalog_preview(request: Request, choice: Choice, *, failures: list[st
     return previews[key]
 
 
-async def _desk_page(request: Request, choice: Choice, *, form: FormData | None = None, problem: str | None = None,
-                     personal=None, status: int = 200) -> HTMLResponse:
+async def _desk_page(request: Request, choice: Choice, *, form: FormData | dict | None = None,
+                     problem: str | None = None, personal=None, status: int = 200, picked: bool = False) -> HTMLResponse:
     catalog, content_problem = await asyncio.to_thread(catalog_now, request.app)
     options = choices(catalog, choice) if catalog else None
     chosen = bool(options and options.complete)
     preview = await catalog_preview(request, choice) if chosen else None
-    values = {name: str(form.get(name, "")) for name in FIELDS + ("email", "email_again", REFERENCE.name)} if form else {}
+    values = {name: str(form.get(name, "")) for name in FIELDS + ("email", "email_again", REFERENCE.name, "also")} if form else {}
+    shown = chosen and preview is not None
+    usable = shown and (not preview.reasons or request.app.state.training)     # the form has its buttons
+    focus = ("print" if personal or picked else "f-name" if not any(values.values()) else "") if shown else "treatment"
     return page(request, "desk.html", status=status, options=options, choice=choice, chosen=chosen,
                 preview=preview, personal=_inline(personal), problem=problem, content_problem=content_problem,
                 values=values, fields=PATIENT_FIELDS, reference=REFERENCE, page_urls=page_urls(request, choice, preview),
-                form_key=str(form.get("form_key", "")) if form else secrets.token_urlsafe(16))
+                form_key=str((form or {}).get("form_key", "")) or secrets.token_urlsafe(16),
+                shown=shown_id(choice) if usable else "", row=str(form.get("row", "")) if form else "",
+                leaflet_name=leaflet_name(options, choice, preview) if shown else "",
+                also=also_options(options, choice) if shown else [], focus=focus, moment_hints=MOMENT_HINTS)
+
+
+MOMENT_HINTS = {"treated": "Type it as 2026-12-01 14:30, or the time alone (14:30) for today.",
+                "review": "Type it as 2026-12-15 or 2026-12-15 10:00."}
+
+
+def leaflet_name(options, choice: Choice, preview) -> str:
+    """How the buttons name the leaflet shown: 'BTX-FL-AC · Türkçe' (and '· large print')."""
+    language = dict(options.langs).get(choice.lang, choice.lang)
+    return " · ".join([preview.code, language] + (["large print"] if choice.large_print else []))
+
+
+def also_options(options, choice: Choice) -> list[tuple[str, str]]:
+    """What "Print both" can add to the leaflet shown: the other kind, another language, the other print size."""
+    found = [("", "(choose)")]
+    found += [(f"kind:{kind}", name) for kind, name in options.kinds if kind != choice.kind]
+    found += [(f"lang:{code}", f"the same in {name}") for code, name in options.langs if code != choice.lang]
+    found.append(("size:standard", "the same in standard print") if choice.large_print
+                 else ("size:large", "the same in large print"))
+    return found
 
 
 def page_urls(request: Request, choice: Choice, preview) -> list[str]:

@@ -6,6 +6,10 @@ system sending a day's appointments) waits its turn for one of ``workers``
 processes instead of starting a render each and running out of memory. A render
 that runs past the time limit has its process ended and replaced.
 
+The desk comes first: a patient waiting at the counter is never queued behind the API. The API's renders have
+``workers`` workers of their own, started at the first API render and niced, so that during a burst the kernel
+gives the desk's workers the processors first; the desk's renders never wait in the API's queue.
+
 The workers live as long as the server. Each request carries the version of the
 project's files (careleaf.build.stamps.files_version): a worker keeps the catalog,
 stylesheets, fonts and templates it read until that changes, so a request pays for
@@ -45,29 +49,46 @@ class Preview:
     reasons: tuple[str, ...]      # why it may not be given to a patient; empty when it may
 
 
+DESK, API = 0, 1       # who a render is for: the desk's workers, or the API's
+API_NICE = 10          # the API's workers yield the processors to the desk's
+
+
 class Renderer:
     def __init__(self, root: Path, *, workers: int, timeout: float, limits=None):
-        self.project, self.timeout = Project(root), timeout
-        self.pool = Pool(workers, time_limit=timeout, folders=self.project.asset_folders,
-                         version=files_version(self.project), limits=limits)
+        self.project, self.timeout, self.workers, self.limits = Project(root), timeout, workers, limits
+        self.pool = self._pool(workers)
+        self.api_pool: Pool | None = None
+        self.api_starting = asyncio.Lock()
+
+    def _pool(self, size: int, nice: int = 0) -> Pool:
+        return Pool(size, time_limit=self.timeout, folders=self.project.asset_folders,
+                    version=files_version(self.project), limits=self.limits, nice=nice)
 
     @property
     def root(self) -> Path:
         return self.project.root
 
-    async def handout(self, choice: Choice, patient: dict[str, str], *, allow_draft: bool = False):
-        return await self._run(_handout, self.root, choice, patient, allow_draft)
+    async def handout(self, choice: Choice, patient: dict[str, str], *, allow_draft: bool = False,
+                      priority: int = DESK):
+        return await self._run(priority, _handout, self.root, choice, patient, allow_draft)
 
     async def preview(self, choice: Choice, patient: dict[str, str] | None = None,
-                      *, allow_draft: bool = False) -> Preview:
-        return await self._run(_preview, self.root, choice, patient, allow_draft)
+                      *, allow_draft: bool = False, priority: int = DESK) -> Preview:
+        return await self._run(priority, _preview, self.root, choice, patient, allow_draft)
 
-    async def _run(self, function, *args) -> Any:
+    async def _run(self, priority: int, function, *args) -> Any:
         version = await asyncio.to_thread(files_version, self.project)
-        return await asyncio.wrap_future(self.pool.schedule(function, *args, version=version))
+        if priority == API and self.api_pool is None:
+            async with self.api_starting:       # a burst's first requests start one pool, not one each
+                if self.api_pool is None:
+                    self.api_pool = await asyncio.to_thread(self._pool, self.workers, API_NICE)
+        pool = self.api_pool if priority == API else self.pool
+        return await asyncio.wrap_future(pool.schedule(function, *args, version=version))
 
     def close(self) -> None:
         self.pool.close()
+        if self.api_pool is not None:
+            self.api_pool.close()
 
 
 # --- in a worker process ------------------------------------------------------------------

@@ -4,8 +4,11 @@
   cookie-signing key are configured: beyond this machine it refuses to start
   without them (``check_can_listen``).
 - Staff sign in with a password checked against its argon2 hash; failed attempts
-  are limited per address and per name. Sessions are signed, HttpOnly,
-  SameSite=Strict cookies; every form carries a CSRF token.
+  slow further tries from the same address (never a lockout: see LoginLimiter). Sessions are signed, HttpOnly,
+  SameSite=Strict cookies, each known to the server (``Sessions``: signing out ends it there); every form
+  carries a CSRF token. Served over HTTPS, every answer tells the browser to keep to HTTPS (HSTS).
+- X-Forwarded-For and -Proto are believed only from the proxies careleaf.yaml lists (``desk: trusted_proxies``);
+  otherwise a client could name any address and dodge the per-address limits.
 - The API takes a bearer token from the environment variable the settings name, checked before a request's
   body is read (``ApiTokenGate``).
 - Every response, errors and the 500 included, has a Content-Security-Policy with no inline script, and
@@ -14,20 +17,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
+import math
 import secrets
 import time
 from collections import defaultdict, deque
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 
 from careleaf.content.settings import DeskSettings, secret
 
 MAX_BODY = 64 * 1024          # bytes: the largest form or JSON request (patient fields are short)
-FAILED_LOGINS_ALLOWED = 5     # per address and per name, within the window below
+FAILED_LOGINS_ALLOWED = 5     # per name from one address, within the window below, before each try must wait
+ADDRESS_ALLOWED = 10          # per address, whatever the names
+MAX_WAIT = 60                 # seconds: the longest a try must wait after failures
+ACCOUNT_PAUSE = 3             # seconds: the longest pause for one name's failures from everywhere
+SESSION_HOURS = 12
 FAILED_LOGIN_WINDOW = 15 * 60  # seconds
 MAX_TRACKED = 10_000            # addresses and names with recent failures kept in memory
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
@@ -98,32 +107,90 @@ def password_matches(stored_hash: str, password: str) -> bool:
 
 
 class LoginLimiter:
-    """Counts failed sign-ins per address and per name; too many within the window are refused unchecked."""
+    """Slows password guessing without letting anyone lock a colleague out.
 
-    def __init__(self, allowed: int = FAILED_LOGINS_ALLOWED, window: float = FAILED_LOGIN_WINDOW):
-        self.allowed, self.window = allowed, window
+    Failed sign-ins are counted, within the window, per address and per name *from* that address. Past the free
+    tries, the next try from there must wait a delay that doubles with each failure (1 s, 2 s, 4 s … at most
+    ``MAX_WAIT``); a try before then is refused unchecked (429, with Retry-After). The same name from another
+    address is not affected, so a guesser cannot lock an account. Failures for a name from everywhere add a short
+    pause before the password is checked (``pause``), never a refusal: guessing one account from many addresses
+    is slowed, its owner still signs in.
+    """
+
+    def __init__(self, allowed: int = FAILED_LOGINS_ALLOWED, window: float = FAILED_LOGIN_WINDOW, clock=time.monotonic):
+        self.allowed, self.window, self.clock = allowed, window, clock
         self.failures: dict[str, deque[float]] = defaultdict(deque)
 
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        for key in keys:
-            times = self.failures.get(key)
-            while times and now - times[0] > self.window:
-                times.popleft()
-            if times is not None and not times:
-                del self.failures[key]
-        return any(len(self.failures.get(key, ())) >= self.allowed for key in keys)
+    def _recent(self, key: str) -> deque[float]:
+        times = self.failures.get(key, deque())
+        while times and self.clock() - times[0] > self.window:
+            times.popleft()
+        if key in self.failures and not times:
+            del self.failures[key]
+        return times
 
-    def failed(self, *keys: str) -> None:
+    def _wait(self, key: str, free: int) -> float:
+        times = self._recent(key)
+        if len(times) < free:
+            return 0.0
+        return max(0.0, times[-1] + min(2.0 ** (len(times) - free), MAX_WAIT) - self.clock())
+
+    def wait(self, address: str, name: str) -> float:
+        """Seconds until a sign-in as ``name`` from ``address`` may be checked; 0 when it may be now."""
+        return max(self._wait(f"address:{address}", ADDRESS_ALLOWED), self._wait(_pair(address, name), self.allowed))
+
+    def pause(self, name: str) -> float:
+        """Seconds to wait before checking a password for ``name``, after failures from anywhere (at most a few)."""
+        return min(max(0, len(self._recent(f"name:{name}")) - self.allowed) * 0.25, ACCOUNT_PAUSE)
+
+    def failed(self, address: str, name: str) -> None:
         if len(self.failures) > MAX_TRACKED:    # a flood of made-up names: forget the oldest rather than grow
             for key in list(self.failures)[: MAX_TRACKED // 2]:
                 del self.failures[key]
-        for key in keys:
-            self.failures[key].append(time.monotonic())
+        for key in (f"address:{address}", _pair(address, name), f"name:{name}"):
+            self.failures[key].append(self.clock())
 
-    def succeeded(self, *keys: str) -> None:
-        for key in keys:
+    def succeeded(self, address: str, name: str) -> None:
+        for key in (_pair(address, name), f"name:{name}"):
             self.failures.pop(key, None)
+
+
+def _pair(address: str, name: str) -> str:
+    return f"pair:{address}\n{name}"
+
+
+class Sessions:
+    """Signed-in sessions, known to the server: signing out, or a changed password, ends a session here, so a
+    copied cookie is no use afterwards. Kept in memory: a restart signs everyone out."""
+
+    def __init__(self, max_age: float = SESSION_HOURS * 3600, clock=time.monotonic):
+        self.max_age, self.clock = max_age, clock
+        self.live: dict[str, tuple[str, str, float]] = {}      # id: (name, password hash's digest, started)
+
+    def start(self, name: str, password_hash: str) -> str:
+        now = self.clock()
+        self.live = {sid: v for sid, v in self.live.items() if now - v[2] < self.max_age}
+        sid = secrets.token_urlsafe(32)
+        self.live[sid] = (name, _digest(password_hash), now)
+        return sid
+
+    def name(self, sid: str | None, hashes: dict[str, str]) -> str | None:
+        """The member of staff of a live session whose password has not changed since it began; else None."""
+        found = self.live.get(sid or "")
+        if found is None:
+            return None
+        name, digest, started = found
+        if self.clock() - started >= self.max_age or name not in hashes or _digest(hashes[name]) != digest:
+            self.live.pop(sid or "", None)
+            return None
+        return name
+
+    def end(self, sid: str | None) -> None:
+        self.live.pop(sid or "", None)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def new_csrf_token() -> str:
@@ -137,8 +204,9 @@ def csrf_matches(session_token: str | None, form_token: str | None) -> bool:
 class Guard:
     """ASGI middleware: refuse oversized requests unread, and add the security headers to every response."""
 
-    def __init__(self, app, max_body: int = MAX_BODY):
+    def __init__(self, app, max_body: int = MAX_BODY, hsts: bool = False):
         self.app, self.max_body = app, max_body
+        self.headers = SECURITY_HEADERS + ([(b"strict-transport-security", b"max-age=31536000")] if hsts else [])
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -152,17 +220,22 @@ class Guard:
                 started = True
                 headers = list(message.get("headers", []))
                 names = {name.lower() for name, _ in headers}
-                headers += [(name, value) for name, value in SECURITY_HEADERS if name not in names]
+                headers += [(name, value) for name, value in self.headers if name not in names]
                 message = {**message, "headers": headers}
             await send(message)
 
+        api = scope["path"].startswith("/api/")
+        too_large, internal_error = (TOO_LARGE, INTERNAL_ERROR) if api else (TOO_LARGE_PAGE, INTERNAL_ERROR_PAGE)
         length = Headers(scope=scope).get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            return await TOO_LARGE(scope, receive, secured_send)
+        declared_too_large = length is not None and (not length.isdigit() or int(length) > self.max_body)
         received = 0
 
         async def limited_receive():
+            # Refused when the body is first asked for, not on arrival: a request that may not use the API at
+            # all is told so first (ApiTokenGate, 401, inside this guard), as the published contract says.
             nonlocal received
+            if declared_too_large:
+                raise TooLarge()
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_body:   # sent in chunks without a length: stop reading
@@ -172,12 +245,12 @@ class Guard:
         try:
             await self.app(scope, limited_receive, secured_send)
         except TooLarge:
-            await TOO_LARGE(scope, receive, secured_send)
+            await too_large(scope, receive, secured_send)
         except Exception:
             # The server's own error page is made outside every middleware, without these headers: answer here,
             # with them, then let the error go on to the server's log.
             if not started:
-                await INTERNAL_ERROR(scope, receive, secured_send)
+                await internal_error(scope, receive, secured_send)
             raise
 
 
@@ -191,7 +264,46 @@ class TooLarge(HTTPException):
 # Error bodies are the API's: {"detail": "what went wrong, in plain words"}.
 TOO_LARGE = JSONResponse({"detail": "Request too large."}, status_code=413)
 INTERNAL_ERROR = JSONResponse({"detail": "Something went wrong on the server; try again."}, status_code=500)
+
+
+
+def _plain_page(title: str, words: str) -> str:
+    """A page for a browser made before any template can be (the guard's own answers): plain, in words."""
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title} – careleaf</title>'
+            f'<link rel="stylesheet" href="/static/desk.css"></head><body><main id="main"><h1>{title}</h1>'
+            f'<div class="problem" role="alert"><p>{words}</p></div><p><a href="/">Back to the desk</a></p>'
+            f'</main></body></html>')
+
+
+TOO_LARGE_PAGE = HTMLResponse(_plain_page("Too much at once", "That form was larger than any the desk sends. "
+                                          "Go back and try again, with less text."), status_code=413)
+INTERNAL_ERROR_PAGE = HTMLResponse(_plain_page("Something went wrong", "Something went wrong on the server. Go "
+                                               "back: your details are still in the form. Try again."),
+                                   status_code=500)
 NO_TOKEN = "A valid API token is needed (Authorization: Bearer <token>)."
+
+
+class ApiRateLimiter:
+    """Requests per API token: a bucket of ``per_minute`` requests, refilled as the minute goes by. A token that
+    has used it up waits (429, Retry-After): a practice-management system's burst cannot fill the render queue."""
+
+    def __init__(self, per_minute: int, clock=time.monotonic):
+        self.size, self.rate, self.clock = max(1, per_minute), max(1, per_minute) / 60, clock
+        self.buckets: dict[str, tuple[float, float]] = {}      # token's digest: (requests left, when counted)
+
+    def take(self, token: str) -> float:
+        """0 when a request with ``token`` may go ahead now (and it is counted); else the seconds to wait."""
+        key, now = _digest(token), self.clock()
+        left, then = self.buckets.get(key, (self.size, now))
+        left = min(self.size, left + (now - then) * self.rate)
+        if left < 1:
+            self.buckets[key] = (left, now)
+            return (1 - left) / self.rate
+        self.buckets[key] = (left - 1, now)
+        return 0.0
+
+
+TOO_MANY = "Too many API requests with this token; wait for the time Retry-After gives."
 
 
 class ApiTokenGate:
@@ -207,6 +319,12 @@ class ApiTokenGate:
                 and not token_allowed(Headers(scope=scope).get("authorization"), scope["app"].state.settings.desk)):
             refused = JSONResponse({"detail": NO_TOKEN}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
             return await refused(scope, receive, send)
+        if scope["type"] == "http" and scope["path"].startswith(self.prefix) and scope["path"] not in self.public:
+            wait = scope["app"].state.api_limiter.take(Headers(scope=scope).get("authorization") or "")
+            if wait > 0:
+                slow_down = JSONResponse({"detail": TOO_MANY}, status_code=429,
+                                         headers={"Retry-After": str(math.ceil(wait))})
+                return await slow_down(scope, receive, send)
         return await self.app(scope, receive, send)
 
 
