@@ -197,7 +197,10 @@ def _commented_defaults(cls: type, indent: int) -> list[str]:
 
 
 def _yaml_lines(name: str, value: Any) -> list[str]:
-    """'name: value' as YAML, strings in double quotes (JSON's quoting is YAML's), maps on their own lines."""
+    """'name: value' as YAML, strings in double quotes (JSON's quoting is YAML's), maps (a dataclass is one, the
+    standard's topics for instance) on their own lines, indented."""
+    if dataclasses.is_dataclass(value):
+        value = {spec.name: getattr(value, spec.name) for spec in dataclasses.fields(value)}
     if isinstance(value, dict) and value:
-        return [f"{name}:"] + [f"  {key}: {json.dumps(item, ensure_ascii=False)}" for key, item in value.items()]
+        return [f"{name}:"] + ["  " + line for key, item in value.items() for line in _yaml_lines(key, item)]
     return [f"{name}: {json.dumps(value, ensure_ascii=False)}"]
