@@ -8,6 +8,7 @@ to report a side effect, the age limit, when the urgent line is answered, the pr
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,7 @@ REMOVE = {
     "feedback": (FACTS, "      - about-this-leaflet\n    # A leaflet", "    # A leaflet"),
     "side-effects": (FACTS, "      - timeline\n      - side-effects\n", "      - timeline\n"),
     "reporting": (FACTS, "      - timeline\n      - side-effects\n", "      - timeline\n"),
-    "benefits": (FACTS, "      - contraindications\n      - timeline\n", "      - contraindications\n"),
+    "benefits": (FACTS, "      - before-treatment\n      - timeline\n", "      - before-treatment\n"),
     "who-should-not": (FACTS, "      - other-choices\n      - contraindications\n", "      - other-choices\n"),
 }
 REFUSED_BY_THE_BUILD = {"side-effects": "side effects", "reporting": "side effects", "benefits": "timeline",
@@ -229,12 +230,12 @@ def test_the_age_limit_of_the_clinics_country_heads_who_should_not_have_it(start
 
 def test_an_american_clinic_without_an_out_of_hours_number_is_warned(started):
     brand = started / "leaflets/brands/my-clinic.yaml"
-    replace_in(brand, "country: GB", "country: US")
+    replace_in(brand, 'country: "GB"', 'country: "US"')
     findings = check.run(Project(started), TODAY).findings
     assert [f.message for f in findings if f.code == "out-of-hours"] == [
         "my-clinic: outside the urgent line's hours a patient is offered only the emergency number: add "
         "'out_of_hours_phone:' (an on-call doctor or nurse)"]
-    replace_in(brand, "country: US", "country: US\nout_of_hours_phone: (802) 555-0199")
+    replace_in(brand, 'country: "US"', 'country: "US"\nout_of_hours_phone: (802) 555-0199')
     html = _html(started)["my-clinic/en/example-treatment-aftercare"]
     assert 'Outside these hours, call <span class="nowrap">(802) 555-0199</span>.' in html
     assert "FDA MedWatch" in html and "1-800-FDA-1088" in html
@@ -243,7 +244,7 @@ def test_an_american_clinic_without_an_out_of_hours_number_is_warned(started):
 def test_a_brand_that_does_not_say_when_its_urgent_line_is_answered_is_warned(started):
     brand = started / "leaflets/brands/my-clinic.yaml"
     text = brand.read_text("utf-8")
-    brand.write_text(text.split("urgent_hours:")[0] + "page_size" + text.split("page_size", 1)[1], "utf-8")
+    brand.write_text(re.sub(r"\nurgent_hours:\n(  .*\n)+", "\n", text), "utf-8")
     codes = [f.code for f in check.run(Project(started), TODAY).findings]
     assert codes.count("urgent-hours") == 1
 

@@ -157,7 +157,8 @@ def brand_file(clinic: Clinic) -> str:
         "address": ["1 Example Street", "Your town"], "website": "https://clinic.example/",
         "email": "hello@clinic.example", "page_size": clinic.paper, "booklet": False,
         "languages": list(clinic.languages), "country": clinic.country, "time_zone": clinic.zone,
-        "opening_days": list(clinic.opening_days), "closed_dates": []}
+        "opening_days": list(clinic.opening_days), "closed_dates": [],
+        "urgent_hours": {"days": list(clinic.opening_days), "opens": "09:00", "closes": "18:00"}}
     examples = {"locales": {clinic.languages[0]: f"{clinic.languages[0]}_{clinic.country}"},
                 "fallback_language": clinic.languages[0],
                 "leaflet_page": "https://clinic.example/leaflets/{code}?lang={lang}", "emergency_number": "112"}
