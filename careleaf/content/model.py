@@ -21,14 +21,14 @@ from careleaf.content.facts import (AFTERCARE_CHECKLIST, BEFORE_TREATMENT, COMPO
                                     CONTRAINDICATIONS, SIDE_EFFECTS, TIMELINE, URGENT_HELP)
 from careleaf.content.fields import (Clock, Code, Colour, Country, Duration, Id, Language, Markup, Reference, SvgFile, Text,
                                      TimeZone, Url, Verbatim, field)
+# The country table's facts (templates/countries.yaml), named here too, where the rest of the model is.
+from careleaf.content.countries import CountryFacts, MinimumAge, ProductKind, Reporting, reporting_kind  # noqa: F401
 
 Kind = Literal["pre-treatment", "aftercare"]
 Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare", "not-known"]
 Rule = Literal["do-not-treat", "tell-us"]
 Product = Literal["medicine", "device", "cosmetic-procedure", "other"]
 PRODUCTS: tuple[str, ...] = get_args(Product)
-# What a suspected side effect is reported as: each country may have a scheme for each (countries.yaml).
-ProductKind = Literal["medicine", "device", "other"]
 PageSize = Literal["A4", "Letter", "A5"]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
@@ -347,53 +347,6 @@ class Brand:
                                         ["monday", "tuesday", "wednesday", "thursday", "friday"])
     closed_dates: list[dt.date] = field("Dates the clinic is closed although it is an opening day "
                                         "(bank holidays), YYYY-MM-DD", [])
-
-
-# --- templates/countries.yaml: facts about each country a clinic may be in ----------
-
-@dataclass(frozen=True)
-class Reporting:
-    """A national scheme for reporting a suspected side effect (of a medicine, a device or anything else)."""
-
-    scheme: Text = field("Its name, as patients know it, for example 'MHRA Yellow Card'")
-    website: Url = field("Where to report online, starting with https://")
-    phone: Optional[Verbatim] = field("A phone number for reports, if the scheme has one", None)
-
-
-@dataclass(frozen=True)
-class MinimumAge:
-    """The youngest age a cosmetic injection may be given at in a country."""
-
-    age: int = field("The age, for example 18")
-    source: Text = field("The law or the product label it comes from (kept on record, not printed)")
-
-
-@dataclass(frozen=True)
-class CountryFacts:
-    """What a leaflet needs to know about the country a clinic is in."""
-
-    emergency: Verbatim = field("The emergency phone number, for example 999, 911 or 112")
-    source: Text = field("Where these facts come from (kept on record, not printed)")
-    urgent_advice: Optional[Verbatim] = field("Where to get urgent advice that is not an emergency, day and night, "
-                                              "for example NHS 111: printed for when the clinic cannot be reached",
-                                              None)
-    minimum_age: Optional[MinimumAge] = field("The youngest age these treatments may be given at, and why", None)
-    time_zone: Optional[TimeZone] = field("The country's usual time zone, offered as the example to a brand that has "
-                                          "none (a country with several names its most populous)", None)
-    reporting: dict[ProductKind, Reporting] = field("How to report a suspected side effect, by what the treatment "
-                                                    "is: medicine, device, other", {})
-    words: dict[Language, dict[Id, Text]] = field("Words that differ by country, per language, used in wording "
-                                                  "as {country.name}: painkiller, regulator", {})
-
-    def reporting_for(self, product: str) -> Reporting | None:
-        """Where a patient reports a side effect of this kind of product, or None where the table names no route."""
-        return self.reporting.get(reporting_kind(product))
-
-
-def reporting_kind(product: str) -> str:
-    """Which of a country's reporting schemes a treatment's side effects go to: a medicine's, a device's, or
-    the one for everything else (a cosmetic procedure, a peel)."""
-    return product if product in ("medicine", "device") else "other"
 
 
 # --- check.yaml: what `generate.py check` holds the wording to -----------------------
