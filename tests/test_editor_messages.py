@@ -57,8 +57,8 @@ def test_a_draft_note_names_the_items_that_await_a_clinician(root):
     assert len(notes) == 1
     facts = root / FACIAL / "treatment.yaml"
     review = _line_of(facts, "- id: review")
-    assert f"marked needs_approval: true (treatments/botox-facial-lines/treatment.yaml:{review} timeline/review" \
-        in notes[0]
+    assert "marked needs_approval: true (leaflets/shared/en.yaml:" in notes[0]
+    assert f", leaflets/treatments/botox-facial-lines/treatment.yaml:{review} timeline/review," in notes[0]
 
 
 def test_the_page_budget_note_says_an_aftercare_leaflet():

@@ -26,17 +26,21 @@ def retyped_figures(catalog: Catalog) -> list[Finding]:
 
     A figure is the held one only when its sentence speaks of the same fact (shares a word with the fact's
     name or wording): "stop retinoids 5 days before" is not the aftercare checklist's 5-day no-picking window,
-    and suggesting that reference would print a wrong fact."""
+    and suggesting that reference would print a wrong fact. Where several facts hold the figure, the one the
+    sentence speaks of most is meant (its name first, then its wording: "Redness usually goes within 24-48 hours"
+    is the redness, not the swelling, that lasts as long); where none leads, nothing is suggested."""
     found = []
     for entry in catalog.treatments.values():
         for lang, wording in entry.wording.items():
-            held: dict[tuple, list[tuple[str, set[str]]]] = {}
+            held: dict[tuple, list[tuple[str, set[str], set[str]]]] = {}
             for group in WITH_FIGURES.values():
                 for fact in getattr(entry.facts, group.key):
                     value = getattr(fact, group.figure)
                     if value is not None:
-                        words = _words(fact.id.replace("-", " ") + " " + _said(getattr(wording, group.key).get(fact.id)))
-                        held.setdefault((value.low, value.high, value.unit), []).append((group.reference(fact.id), words))
+                        name = _words(fact.id.replace("-", " "))
+                        words = name | _words(_said(getattr(wording, group.key).get(fact.id)))
+                        held.setdefault((value.low, value.high, value.unit), []).append(
+                            (group.reference(fact.id), name, words))
             texts = [(("sections", name, "answer"), s.answer) for name, s in wording.sections.items()]
             texts += [(("leaflets", kind, "intro"), w.intro) for kind, w in wording.leaflets.items() if w.intro]
             for where, text in texts:
@@ -45,14 +49,24 @@ def retyped_figures(catalog: Catalog) -> list[Finding]:
                     high = float((match[2] or match[1]).replace(",", "."))
                     unit = _UNITS.get(match[3].lower().rstrip("s"), _UNITS.get(match[3].lower()))
                     sentence = _words(_sentence_around(text, match.start()))
-                    same = [reference for reference, words in held.get((low, high, unit), []) if words & sentence]
-                    if len(same) == 1:
+                    same = _meant(held.get((low, high, unit), []), sentence)
+                    if same:
                         doc = entry.wording_docs[lang]
                         found.append(Finding(display_path(doc.path), _line_in(doc, where, text, match.start()),
                                              "warning", "retyped-figure",
-                                             f"'{match[0]}' is a figure held in treatment.yaml; write {same[0]} "
+                                             f"'{match[0]}' is a figure held in treatment.yaml; write {same} "
                                              "so that it is written once and changes with the data"))
     return sorted(set(found), key=Finding.sort_key)
+
+
+def _meant(facts: list[tuple[str, set[str], set[str]]], sentence: set[str]) -> str | None:
+    """The reference of the one fact the sentence speaks of most, or None when it speaks of none or of two
+    as much (a fact sharing no word with the sentence is never suggested, whatever its figure)."""
+    ranked = sorted(((len(name & sentence), len(words & sentence)), reference)
+                    for reference, name, words in facts if words & sentence)
+    if not ranked or (len(ranked) > 1 and ranked[-1][0] == ranked[-2][0]):
+        return None
+    return ranked[-1][1]
 
 
 def _line_in(doc, where, text: str, at: int) -> int:
