@@ -111,9 +111,9 @@ def test_the_course_is_drawn_and_its_visit_is_the_next_session(clinic, built):
 
 
 @pytest.mark.parametrize("lang, said", [
-    ("en", ["Your treatment: Monday 7 December at 10:30", "This was session 2 of 4–6.",
+    ("en", ["Your treatment: Monday, 7 December 2026 at 10:30", "This was session 2 of 4–6.",
             "Please come back for your next session around Monday 21 December."]),
-    ("tr", ["7 Aralık Pazartesi, saat 10:30", "Bu, 4–6 seansın 2. seansıydı.", "21 Aralık Pazartesi civarında"]),
+    ("tr", ["7 Aralık 2026 Pazartesi, saat 10:30", "Bu, 4–6 seansın 2. seansıydı.", "21 Aralık Pazartesi civarında"]),
 ])
 def test_a_personal_copy_dates_the_next_session_and_says_which_this_was(clinic, built, lang, said):
     copy = handout(clinic, brand=BRAND, treatment="glycolic-peel", kind="aftercare", lang=lang,
@@ -124,8 +124,9 @@ def test_a_personal_copy_dates_the_next_session_and_says_which_this_was(clinic, 
     for words in said:
         assert words in text
     assert "AM" not in text
-    # A peel is a cosmetic procedure: the medicines agency's reporting route is not printed for it.
-    assert "TİTCK" not in text
+    # A peel is a cosmetic procedure: the country table's route for everything that is not a medicine or a
+    # device is printed (TİTCK's cosmetic vigilance), never the medicines' pharmacovigilance centre.
+    assert "TÜFAM" not in text
 
 
 def test_the_last_session_of_a_course_has_no_next_one(clinic, built):
