@@ -422,3 +422,19 @@ def qpdf_check(path: Path) -> subprocess.CompletedProcess:
     """`qpdf --check` on a PDF: the structural check an outside reader's parser would trip on."""
     require("qpdf")
     return subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True)
+
+
+CHROMIUM = Path("/usr/bin/chromium")     # Debian's chromium, driven by Playwright (never `playwright install`)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium under Playwright, one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()

@@ -142,27 +142,24 @@ def many_workers(scene: Scene, count: int = 200, threads: int = 4) -> Counts:
 
 def sigterm_mid_send(scene: Scene, kills: int = 3) -> Counts:
     """A service stop (SIGTERM) while the server takes its time over the message: finished, then stopped."""
-    scene.queue(kills)
-    for _ in range(kills):
-        scene.mail.stall(2, at="data")
-        worker = scene.start()
-        wait_until(scene.mail.stalled.is_set, 60, what="a worker to be mid-send")
-        scene.workers.terminate(worker)
-        worker.wait(timeout=60)
-    scene.start()
-    scene.wait_finished()
-    scene.workers.finish_all()
-    return scene.counts()
+    return _stopped_mid_send(scene, kills, stall=2, stop=scene.workers.terminate)
 
 
 def sigkill_mid_send(scene: Scene, kills: int = 3) -> Counts:
     """A worker killed (SIGKILL) while the server holds the message before its "250" (0.3 s): the window."""
+    return _stopped_mid_send(scene, kills, stall=0.3, stop=scene.workers.kill)
+
+
+def _stopped_mid_send(scene: Scene, kills: int, *, stall: float, stop) -> Counts:
+    """``kills`` sends, each with its worker stopped (``stop``) while the server holds the message ``stall``
+    seconds; then one worker finishes the outbox."""
     scene.queue(kills)
     for _ in range(kills):
-        scene.mail.stall(0.3, at="data")
+        scene.mail.stall(stall, at="data")
         worker = scene.start()
         wait_until(scene.mail.stalled.is_set, 60, what="a worker to be mid-send")
-        scene.workers.kill(worker)
+        stop(worker)
+        worker.wait(timeout=60)
     scene.start()
     scene.wait_finished()
     scene.workers.finish_all()

@@ -7,13 +7,14 @@ import dataclasses
 import email
 import email.policy
 import json
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 import careleaf.desk.worker
 from careleaf.errors import InputError
-from careleaf.handout.handouts import handouts
+from careleaf.handout.handouts import handouts, read_day_list
 from careleaf.desk.mail import compose
 from careleaf.desk.outbox import Outbox, idempotency_key
 from careleaf.desk.worker import Worker
@@ -101,6 +102,19 @@ def test_a_day_list_with_an_unclear_large_print_is_refused_by_its_line(tmp_path)
                       "harbour-skin,botox-facial-lines,aftercare,en,maybe,2026-12-01 14:30\n", "utf-8")
     with pytest.raises(InputError, match=r"day\.csv:2:1: large_print: write yes or no"):
         handouts(root, listed)
+
+
+@pytest.mark.parametrize("ending", ["\r", "\r\n", "\n"], ids=["old Mac", "Windows", "Unix"])
+def test_a_day_list_reads_with_any_line_ending(ending):
+    text = ending.join(["brand,treatment,kind,lang,treated", "b,t,aftercare,en,2026-12-01 14:30", ""])
+    [(line, (choice, fields, _))] = read_day_list(text, Path("day.csv"))
+    assert (line, choice.kind, fields) == (2, "aftercare", {"treated": "2026-12-01 14:30"})
+
+
+def test_a_heading_row_that_is_not_csv_is_a_line_not_a_fault():
+    """Found by schemathesis: a carriage return inside the heading row raised csv.Error (a 500 on the API)."""
+    with pytest.raises(InputError, match=r"day\.csv:1:1: "):
+        read_day_list('N\r\u00a8"x\n', Path("day.csv"))
 
 
 def test_the_registers_csv_never_holds_a_formula():

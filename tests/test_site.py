@@ -37,7 +37,6 @@ from conftest import (SMALL_BRAND, SMALL_TREATMENT, approve_all, approved_projec
 
 BRAND = SMALL_BRAND
 SITE_URL = "https://harbourskin.example/leaflets/"
-CHROMIUM = Path("/usr/bin/chromium")
 TODAY = __import__("datetime").date(2026, 6, 1)
 WORDING = f"leaflets/treatments/{SMALL_TREATMENT}/en.yaml"
 PAGES = [f"{lang}/{SMALL_TREATMENT}-{kind}/" for lang in ("en", "ar") for kind in ("pre-treatment", "aftercare")]
@@ -270,18 +269,6 @@ def served(site):
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 # A phone; a desktop window at 200 % zoom (half its width in CSS pixels, each drawn twice as large); a phone

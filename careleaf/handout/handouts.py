@@ -167,8 +167,11 @@ def read_day_list(text: str, path: Path) -> list[tuple[int, tuple[Choice, dict[s
     clinic's patient reference, for the register) and the patient fields; a column left
     out is empty. Only the layout is checked here; each row's fields are checked when its leaflet is made (``check_day_list``).
     """
-    reader = csv.DictReader(io.StringIO(text))
-    columns = reader.fieldnames or []
+    reader = csv.DictReader(io.StringIO(text, newline=None))     # a lone CR ends a line too (old spreadsheets)
+    try:
+        columns = reader.fieldnames or []
+    except csv.Error as error:      # a NUL byte in the heading row: the line, not a crash
+        raise InputError([Problem(path, 1, 1, f"the heading row cannot be read as CSV ({error})")]) from None
     unknown = [c for c in columns if c not in COLUMNS]
     required = [c for c in ("brand", "treatment", "kind", "lang", "treated") if c not in columns]
     problems = []
