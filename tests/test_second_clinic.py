@@ -7,6 +7,7 @@ reader outside the US expects ("7 December 2026", "10:30"), and a patient's own 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import subprocess
 import sys
@@ -47,6 +48,12 @@ def clinic(tmp_path_factory):
     peel.mkdir()
     for name in ("treatment.yaml", "en.yaml", "tr.yaml"):
         shutil.copy(PEEL / name, peel / name)
+    # The clinic's own numbers in place of the examples, as the brand file's first lines ask, and who answers
+    # outside the urgent line's hours (Türkiye has no line such as NHS 111 for careleaf to print).
+    brand = root / f"leaflets/brands/{BRAND}.yaml"
+    replace_in(brand, 'phone: "000 000 0000"', 'phone: "0232 000 10 20"')
+    replace_in(brand, 'urgent_phone: "000 000 0001"', 'urgent_phone: "0532 000 10 21"')
+    replace_in(brand, '# out_of_hours_phone: ""', 'out_of_hours_phone: "0532 000 10 22"')
     return root
 
 
@@ -85,6 +92,40 @@ def test_a_new_translation_is_one_message_and_then_check_has_nothing_to_say(clin
     assert "careleaf translations --reviewed" in warnings[0].message
     after = check.run(Project(clinic), today=dt.date.fromisoformat(TODAY))
     assert after.ok and [str(f) for f in after.findings if f.level != "info"] == []
+
+
+# What the peel covers of the leaflet standard with sections of its own; the other topics its built-in blocks cover.
+OWN_SECTIONS = {"what-it-is": "what-is-it", "appointment": "at-the-appointment", "alternatives": "other-choices"}
+
+
+def test_the_peel_is_told_which_topics_it_lacks_and_passes_once_it_covers_them(clinic, built, tmp_path):
+    """The treatment as first written from docs/editors/add-treatment.md (its own questions, the blocks, no
+    'covers:' and no about block): `careleaf check` names every topic of the standard it lacks, leaflet by
+    leaflet, and fails; the fixture as the clinic finished it (above) passes."""
+    root = tmp_path / "project"
+    for folder in ("leaflets", "styles"):
+        shutil.copytree(clinic / folder, root / folder)
+    peel = root / "leaflets/treatments/glycolic-peel"
+    finished = {name: (peel / name).read_text("utf-8") for name in ("treatment.yaml", "en.yaml")}
+    facts = finished["treatment.yaml"]
+    for section in ("at-the-appointment", "other-choices", "about-this-leaflet"):
+        facts = facts.replace(f"      - {section}\n", "")
+    (peel / "treatment.yaml").write_text(facts, "utf-8")
+    replace_in(peel / "en.yaml", "    covers: [what-it-is]\n", "")
+    first = careleaf("check", cwd=root)
+    assert first.returncode != 0
+    missing = sorted(re.findall(r"(GLY-\w+) \(glycolic-peel [\w-]+\) does not cover the topic '([\w-]+)'",
+                                first.stdout + first.stderr))
+    assert missing == sorted([("GLY-PT", topic) for topic in (*OWN_SECTIONS, "sources-and-review", "feedback")]
+                             + [("GLY-AC", "sources-and-review"), ("GLY-AC", "feedback")])
+
+    for name, text in finished.items():
+        (peel / name).write_text(text, "utf-8")
+    for topic, section in OWN_SECTIONS.items():
+        assert f"  {section}:\n    question:" in finished["en.yaml"] and f"covers: [{topic}]" in finished["en.yaml"]
+    passed = careleaf("check", cwd=root)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "does not cover" not in passed.stdout + passed.stderr
 
 
 def test_it_builds_with_nothing_to_warn_about(built):

@@ -56,6 +56,13 @@ class Job:
         return str(self.output.with_suffix(""))
 
     @property
+    def draws_timeline(self) -> bool:
+        """Whether the timeline is drawn as well as set out as a table. Standard-print aftercare is one folded
+        sheet, so it carries the table alone (the same figures, read the same by eye and screen reader); the
+        picture is left out of its HTML, not hidden, so the HTML and the PDF hold the same words."""
+        return self.kind != "aftercare" or self.large_print
+
+    @property
     def page(self) -> str:
         """Where its web page is inside the brand's site (out/site/<brand>/), and inside the brand's
         site_url: '<lang>/<treatment>-<kind>/'. Large print has the same page as standard print."""

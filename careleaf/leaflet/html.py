@@ -243,8 +243,9 @@ def _environment(folders: tuple[Path, ...]) -> jinja2.Environment:
 def render(env: jinja2.Environment, leaflet: Leaflet, fonts: Fonts) -> str:
     """The leaflet's complete HTML document."""
     template = env.get_template(f"{leaflet.job.kind}.html")
+    picture = timeline_picture(leaflet, fonts) if leaflet.job.draws_timeline else None
     context: dict[str, Any] = {"leaflet": leaflet, "brand": leaflet.brand, "label": leaflet.words,
-                               "timeline_picture": timeline_picture(leaflet, fonts),
+                               "timeline_picture": picture,
                                "qr": qr_code(leaflet), "mark": mark_words(leaflet), "mark_meta": MARK_META}
     try:
         return template.render(context)
