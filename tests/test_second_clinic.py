@@ -26,6 +26,7 @@ from conftest import FIXTURES, pdf_pages_text, replace_in
 
 PEEL = FIXTURES / "izmir-peel"
 BRAND = "ege-cilt-klinigi"
+BRAND_PHONE = "0232 000 10 20"             # the clinic's own number, in place of careleaf new's example
 TODAY = "2026-12-07"                       # the clinic's date for every command: approvals carry it
 TREATED = dt.datetime(2026, 12, 7, 9, 0, tzinfo=ZoneInfo("Europe/Istanbul"))
 
@@ -51,7 +52,7 @@ def clinic(tmp_path_factory):
     # The clinic's own numbers in place of the examples, as the brand file's first lines ask, and who answers
     # outside the urgent line's hours (Türkiye has no line such as NHS 111 for careleaf to print).
     brand = root / f"leaflets/brands/{BRAND}.yaml"
-    replace_in(brand, 'phone: "000 000 0000"', 'phone: "0232 000 10 20"')
+    replace_in(brand, 'phone: "000 000 0000"', f'phone: "{BRAND_PHONE}"')
     replace_in(brand, 'urgent_phone: "000 000 0001"', 'urgent_phone: "0532 000 10 21"')
     replace_in(brand, '# out_of_hours_phone: ""', 'out_of_hours_phone: "0532 000 10 22"')
     return root
@@ -161,9 +162,14 @@ def test_a_personal_copy_dates_the_next_session_and_says_which_this_was(clinic, 
                    patient={"treated": "2026-12-07 10:30", "session": "2"}, now=TREATED)
     path = clinic / f"personal-{lang}.pdf"
     path.write_bytes(copy.pdf)
-    text = " ".join(" ".join(page.split()) for page in pdf_pages_text(path))
+    pages = [" ".join(page.split()) for page in pdf_pages_text(path)]
+    text = " ".join(pages)
     for words in said:
         assert words in text
+    # The danger signs are on its first page, and its last page is never the contact box alone: the about block
+    # follows it.
+    urgent, about = {"en": ("Get urgent help", "About this leaflet"), "tr": ("Acil yardım alın", "Bu broşür hakkında")}[lang]
+    assert f"{urgent} " in pages[0] and about in pages[-1]
     assert "AM" not in text
     # A peel is a cosmetic procedure: the country table's route for everything that is not a medicine or a
     # device is printed (TİTCK's cosmetic vigilance), never the medicines' pharmacovigilance centre.
@@ -209,14 +215,18 @@ def test_a_retyped_figure_is_matched_to_its_own_fact_only(clinic, built, tmp_pat
 
 
 def test_a_last_page_holding_only_the_contact_box_is_warned_about(clinic, built, tmp_path):
-    """With the contact details stacked label above value (as large print once had them), the Turkish large-print
-    pre-treatment leaflet ends on a page holding the contact box alone: the build says so."""
+    """With the about block listed before the contact box, and the contact details stacked label above value (as
+    large print once had them), the English large-print pre-treatment leaflet ends on a page holding the contact
+    box alone: the build says so."""
     root = tmp_path / "project"
     for folder in ("leaflets", "styles"):
         shutil.copytree(clinic / folder, root / folder)
+    facts = root / "leaflets/treatments/glycolic-peel/treatment.yaml"
+    facts.write_text(facts.read_text("utf-8").replace("      - contact\n      - about-this-leaflet\n",
+                                                      "      - about-this-leaflet\n      - contact\n"), "utf-8")
     stacked = ".contact li { display: block; }\n.contact .detail { display: block; margin-top: 1mm; }\n"
     (root / "styles/large-print.css").write_text((THEME / "styles/large-print.css").read_text("utf-8") + stacked)
     build = careleaf("build", "--quiet", cwd=root)
     assert build.returncode == 0, build.stderr
-    assert ("Note: ege-cilt-klinigi/tr/glycolic-peel-pre-treatment-large-print: page 4, the last, holds only the "
+    assert ("Note: ege-cilt-klinigi/en/glycolic-peel-pre-treatment-large-print: page 5, the last, holds only the "
             "contact box") in build.stdout, build.stdout
