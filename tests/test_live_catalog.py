@@ -39,9 +39,8 @@ def test_the_repositorys_catalog_checks_and_builds_into_tagged_pdfs(tmp_path):
         root = pypdf.PdfReader(tmp_path / "out" / name).trailer["/Root"]
         assert "/StructTreeRoot" in root and str(root["/Lang"]) == name.split("/")[1], name
     # The leaflet standard, as printed: every leaflet says how to report a side effect in the clinic's country,
-    # and every aftercare leaflet at standard print has the urgent box on page 1 and is one sheet (A4 or Letter),
-    # or the build says it is not: clear print keeps 12pt, so a longer leaflet is a note for the editor to
-    # shorten, never smaller type.
+    # and every aftercare leaflet at standard print has the urgent box on page 1 and is one sheet (A4 or Letter)
+    # at 12pt, with no build note about its length.
     for name in sorted(expected):
         brand = catalog.brands[name.split("/")[0]]
         text = pdf_pages_text(tmp_path / "out" / name)
@@ -50,9 +49,8 @@ def test_the_repositorys_catalog_checks_and_builds_into_tagged_pdfs(tmp_path):
         if name.endswith("-aftercare.pdf"):
             urgent = catalog.labels[name.split("/")[1]]["urgent_help"]
             assert urgent in text[0], name
-            over = [note for note in summary.notes
-                    if name.removesuffix(".pdf") in note and "more than the 2 an aftercare leaflet should take" in note]
-            assert len(text) <= 2 or len(over) == 1, (name, len(text), summary.notes)
+            assert len(text) == 2, (name, len(text))
+            assert not [note for note in summary.notes if name.removesuffix(".pdf") + ":" in note], summary.notes
 
 
 def test_the_repositorys_editor_schemas_are_up_to_date():
