@@ -23,6 +23,7 @@ from careleaf.content.fields import Duration
 from conftest import copy_project, normalise, pdf_pages_text, replace_in
 
 AFTERCARE = "harbour-skin/en/botox-facial-lines-aftercare"
+PRE_TREATMENT = "harbour-skin/en/botox-facial-lines-pre-treatment"     # draws the timeline; aftercare tables it
 
 
 def drawn(project: Project) -> dict[str, str]:
@@ -56,7 +57,7 @@ def milestone_rows(html: str) -> list[tuple[str, str]]:
 # --- timeline ---------------------------------------------------------------------
 
 def test_timeline_is_an_svg_figure_announced_once_with_its_table(sample_html):
-    html = sample_html[AFTERCARE]
+    html = sample_html[PRE_TREATMENT]
     assert timeline_svg(html).startswith("<svg ")
     assert timeline_alt(html) == "Timeline picture; the table below gives the same times."
     assert milestone_rows(html) == [("Effect starts", "48–72 hours"), ("Full effect", "10–14 days"),
@@ -76,10 +77,11 @@ def test_changing_a_number_in_yaml_changes_the_picture(tmp_path, sample_html):
     root = copy_project(tmp_path)
     replace_in(root / "leaflets/treatments/botox-facial-lines/treatment.yaml", "when: 48-72 hours",
                "when: 36-60 hours")
-    html = drawn(Project(root))[AFTERCARE]
-    assert ("Effect starts", "36–60 hours") in milestone_rows(html)
+    drawn_now = drawn(Project(root))
+    assert ("Effect starts", "36–60 hours") in milestone_rows(drawn_now[AFTERCARE])
+    html = drawn_now[PRE_TREATMENT]
     assert ">36–60 hours<" in html                                  # the label over the picture
-    assert timeline_svg(html) != timeline_svg(sample_html[AFTERCARE])   # the bar moved
+    assert timeline_svg(html) != timeline_svg(sample_html[PRE_TREATMENT])   # the bar moved
 
 
 # The fonts the theme's stylesheet prints the timeline's labels in, which place them.
@@ -193,8 +195,11 @@ def test_large_print_is_the_same_content(sample_html):
     large = sample_html[AFTERCARE + "-large-print"]
     assert 'class="large-print' in large
     side_effects = re.compile(r'<section class="side-effects">.*?</section>', re.S)
+    # The timeline picture is large print's only addition: standard-print aftercare is one sheet and tables it.
+    picture = re.compile(r'\s*<figure class="timeline-picture">.*?</figure>', re.S)
+    assert picture.search(large) and not picture.search(standard)
     strip = lambda html: re.sub(r'style="[^"]*"|src="[^"]*"|class="[^"]*-print[^"]*"', "",  # noqa: E731
-                                side_effects.sub("", html))
+                                side_effects.sub("", picture.sub("", html)))
     assert strip(standard) == strip(large)
     # Side effects are a table in standard print and a stacked list in large print, with the same words.
     words = lambda html: re.sub(r"<[^>]+>", " ", html).split()  # noqa: E731

@@ -167,7 +167,7 @@ def ayse_row(project):
 
 @pytest.mark.parametrize("expected", [
     "Prepared for Ayşe Yılmaz",
-    "Your treatment: Tuesday 1 December at 14:30",
+    "Your treatment: Tuesday, 1 December 2026 at 14:30",
     # The timeline's dates, from 14:30 on Tuesday 1 December.
     "Effect starts 48-72 hours Thursday 3 December - Friday 4 December",
     "Full effect 10-14 days Friday 11 December - Tuesday 15 December",
@@ -244,9 +244,9 @@ def test_suggested_review_says_around_in_every_language(project):
 
 @pytest.mark.parametrize("expected", [
     "İsmail Işık için hazırlanmıştır",
-    "Tedaviniz: 1 Aralık Salı, saat 14:30",
-    "bugün saat 18:30 olana kadar",
-    "yarın saat 14:30 olana kadar",
+    "Tedaviniz: 1 Aralık 2026 Salı, saat 14:30",
+    "bugün saat 18.30'a kadar",
+    "yarın saat 14.30'a kadar",
     "15 Aralık Salı gününe kadar",
     "Seri numarası TR5521A",
 ])
@@ -263,7 +263,7 @@ def test_arabic_name_in_an_english_leaflet_is_extracted_as_typed(maryam, pdf_fol
 
 def test_large_print_leaflet_has_the_name_and_dates(maryam, ayse, pdf_folder):
     text = " ".join(raw_pages(maryam.pdf, pdf_folder))
-    assert "Your treatment: Friday 11 December at 10:00" in text
+    assert "Your treatment: Friday, 11 December 2026 at 10:00" in text
     assert "Sunday 13 December - Monday 14 December" in text          # effect starts, 48-72 hours after
     assert "In the first 4 hours: until 14:00 on Friday 11 December" in text    # not "today": made before
     assert "In the first 24 hours: until 10:00 on Saturday 12 December" in text

@@ -87,11 +87,11 @@ def test_the_rules_catch_a_heading_at_the_foot_of_a_page(tmp_path):
 
 def test_budget_doubles_for_large_print_and_for_a5():
     assert budget_for("aftercare", large_print=False, page_size="A4") == 2
-    assert budget_for("pre-treatment", large_print=False, page_size="Letter") == 4
+    assert budget_for("pre-treatment", large_print=False, page_size="Letter") == 6
     assert budget_for("aftercare", large_print=True, page_size="A4") == 4
     assert budget_for("aftercare", large_print=False, page_size="A5") == 4
     assert budget_for("aftercare", large_print=False, page_size="A4", budgets={"aftercare": 3}) == 3
-    assert budget_for("pre-treatment", large_print=False, page_size="A4", budgets={"aftercare": 3}) == 4
+    assert budget_for("pre-treatment", large_print=False, page_size="A4", budgets={"aftercare": 3}) == 6
 
 
 def test_warnings_name_the_leaflet_its_pages_and_an_almost_empty_last_page():

@@ -17,7 +17,7 @@ from careleaf.review.check import run as run_check
 from careleaf.content.schemas import schema_texts
 from careleaf.project import Project
 
-from conftest import ROOT
+from conftest import ROOT, pdf_pages_text
 
 pytestmark = pytest.mark.slow
 
@@ -38,6 +38,19 @@ def test_the_repositorys_catalog_checks_and_builds_into_tagged_pdfs(tmp_path):
     for name in sorted(expected):
         root = pypdf.PdfReader(tmp_path / "out" / name).trailer["/Root"]
         assert "/StructTreeRoot" in root and str(root["/Lang"]) == name.split("/")[1], name
+    # The leaflet standard, as printed: every leaflet says how to report a side effect in the clinic's country,
+    # and every aftercare leaflet at standard print has the urgent box on page 1 and is one sheet (A4 or Letter)
+    # at 12pt, with no build note about its length.
+    for name in sorted(expected):
+        brand = catalog.brands[name.split("/")[0]]
+        text = pdf_pages_text(tmp_path / "out" / name)
+        scheme = catalog.countries[brand.country].reporting["medicine"].scheme
+        assert scheme in " ".join(" ".join(text).split()), name
+        if name.endswith("-aftercare.pdf"):
+            urgent = catalog.labels[name.split("/")[1]]["urgent_help"]
+            assert urgent in text[0], name
+            assert len(text) == 2, (name, len(text))
+            assert not [note for note in summary.notes if name.removesuffix(".pdf") + ":" in note], summary.notes
 
 
 def test_the_repositorys_editor_schemas_are_up_to_date():

@@ -123,7 +123,7 @@ def test_a_word_a_template_starts_to_print_is_asked_for_at_once(project):
 def test_a_template_added_to_the_project_replaces_the_themes_in_the_next_preview(project):
     """A project template that replaces one of the theme's, saved while the server runs."""
     root, server = project
-    lede = "Take this leaflet home with you after your treatment."
+    lede = "Take this leaflet home with you."
     before, _ = editor_preview(server)
     assert lede in before
     template = (THEME / "templates/aftercare.html").read_text("utf-8")

@@ -74,7 +74,7 @@ def test_mistyped_key_suggests_the_right_one_and_the_field_is_missing():
 
 def test_unknown_key_without_a_close_match_lists_the_allowed_keys():
     assert problems("question: Q\nanswer: A\nfootnote: B\n", model.Section) == [
-        "file.yaml:3:1: unknown key 'footnote'; the keys allowed here are: question, answer, needs_approval"]
+        "file.yaml:3:1: unknown key 'footnote'; the keys allowed here are: question, answer, covers, needs_approval"]
 
 
 def test_missing_required_field_is_located_at_its_block():

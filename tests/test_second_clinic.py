@@ -7,6 +7,7 @@ reader outside the US expects ("7 December 2026", "10:30"), and a patient's own 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from conftest import FIXTURES, pdf_pages_text, replace_in
 
 PEEL = FIXTURES / "izmir-peel"
 BRAND = "ege-cilt-klinigi"
+BRAND_PHONE = "0232 000 10 20"             # the clinic's own number, in place of careleaf new's example
 TODAY = "2026-12-07"                       # the clinic's date for every command: approvals carry it
 TREATED = dt.datetime(2026, 12, 7, 9, 0, tzinfo=ZoneInfo("Europe/Istanbul"))
 
@@ -47,6 +49,12 @@ def clinic(tmp_path_factory):
     peel.mkdir()
     for name in ("treatment.yaml", "en.yaml", "tr.yaml"):
         shutil.copy(PEEL / name, peel / name)
+    # The clinic's own numbers in place of the examples, as the brand file's first lines ask, and who answers
+    # outside the urgent line's hours (Türkiye has no line such as NHS 111 for careleaf to print).
+    brand = root / f"leaflets/brands/{BRAND}.yaml"
+    replace_in(brand, 'phone: "000 000 0000"', f'phone: "{BRAND_PHONE}"')
+    replace_in(brand, 'urgent_phone: "000 000 0001"', 'urgent_phone: "0532 000 10 21"')
+    replace_in(brand, '# out_of_hours_phone: ""', 'out_of_hours_phone: "0532 000 10 22"')
     return root
 
 
@@ -87,6 +95,40 @@ def test_a_new_translation_is_one_message_and_then_check_has_nothing_to_say(clin
     assert after.ok and [str(f) for f in after.findings if f.level != "info"] == []
 
 
+# What the peel covers of the leaflet standard with sections of its own; the other topics its built-in blocks cover.
+OWN_SECTIONS = {"what-it-is": "what-is-it", "appointment": "at-the-appointment", "alternatives": "other-choices"}
+
+
+def test_the_peel_is_told_which_topics_it_lacks_and_passes_once_it_covers_them(clinic, built, tmp_path):
+    """The treatment as first written from docs/editors/add-treatment.md (its own questions, the blocks, no
+    'covers:' and no about block): `careleaf check` names every topic of the standard it lacks, leaflet by
+    leaflet, and fails; the fixture as the clinic finished it (above) passes."""
+    root = tmp_path / "project"
+    for folder in ("leaflets", "styles"):
+        shutil.copytree(clinic / folder, root / folder)
+    peel = root / "leaflets/treatments/glycolic-peel"
+    finished = {name: (peel / name).read_text("utf-8") for name in ("treatment.yaml", "en.yaml")}
+    facts = finished["treatment.yaml"]
+    for section in ("at-the-appointment", "other-choices", "about-this-leaflet"):
+        facts = facts.replace(f"      - {section}\n", "")
+    (peel / "treatment.yaml").write_text(facts, "utf-8")
+    replace_in(peel / "en.yaml", "    covers: [what-it-is]\n", "")
+    first = careleaf("check", cwd=root)
+    assert first.returncode != 0
+    missing = sorted(re.findall(r"(GLY-\w+) \(glycolic-peel [\w-]+\) does not cover the topic '([\w-]+)'",
+                                first.stdout + first.stderr))
+    assert missing == sorted([("GLY-PT", topic) for topic in (*OWN_SECTIONS, "sources-and-review", "feedback")]
+                             + [("GLY-AC", "sources-and-review"), ("GLY-AC", "feedback")])
+
+    for name, text in finished.items():
+        (peel / name).write_text(text, "utf-8")
+    for topic, section in OWN_SECTIONS.items():
+        assert f"  {section}:\n    question:" in finished["en.yaml"] and f"covers: [{topic}]" in finished["en.yaml"]
+    passed = careleaf("check", cwd=root)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "does not cover" not in passed.stdout + passed.stderr
+
+
 def test_it_builds_with_nothing_to_warn_about(built):
     _, build = built
     assert "8 built" in build.stdout, build.stdout
@@ -111,21 +153,27 @@ def test_the_course_is_drawn_and_its_visit_is_the_next_session(clinic, built):
 
 
 @pytest.mark.parametrize("lang, said", [
-    ("en", ["Your treatment: Monday 7 December at 10:30", "This was session 2 of 4–6.",
+    ("en", ["Your treatment: Monday, 7 December 2026 at 10:30", "This was session 2 of 4–6.",
             "Please come back for your next session around Monday 21 December."]),
-    ("tr", ["7 Aralık Pazartesi, saat 10:30", "Bu, 4–6 seansın 2. seansıydı.", "21 Aralık Pazartesi civarında"]),
+    ("tr", ["7 Aralık 2026 Pazartesi, saat 10:30", "Bu, 4–6 seansın 2. seansıydı.", "21 Aralık Pazartesi civarında"]),
 ])
 def test_a_personal_copy_dates_the_next_session_and_says_which_this_was(clinic, built, lang, said):
     copy = handout(clinic, brand=BRAND, treatment="glycolic-peel", kind="aftercare", lang=lang,
                    patient={"treated": "2026-12-07 10:30", "session": "2"}, now=TREATED)
     path = clinic / f"personal-{lang}.pdf"
     path.write_bytes(copy.pdf)
-    text = " ".join(" ".join(page.split()) for page in pdf_pages_text(path))
+    pages = [" ".join(page.split()) for page in pdf_pages_text(path)]
+    text = " ".join(pages)
     for words in said:
         assert words in text
+    # The danger signs are on its first page, and its last page is never the contact box alone: the about block
+    # follows it.
+    urgent, about = {"en": ("Get urgent help", "About this leaflet"), "tr": ("Acil yardım alın", "Bu broşür hakkında")}[lang]
+    assert f"{urgent} " in pages[0] and about in pages[-1]
     assert "AM" not in text
-    # A peel is a cosmetic procedure: the medicines agency's reporting route is not printed for it.
-    assert "TİTCK" not in text
+    # A peel is a cosmetic procedure: the country table's route for everything that is not a medicine or a
+    # device is printed (TİTCK's cosmetic vigilance), never the medicines' pharmacovigilance centre.
+    assert "TÜFAM" not in text
 
 
 def test_the_last_session_of_a_course_has_no_next_one(clinic, built):
@@ -167,14 +215,18 @@ def test_a_retyped_figure_is_matched_to_its_own_fact_only(clinic, built, tmp_pat
 
 
 def test_a_last_page_holding_only_the_contact_box_is_warned_about(clinic, built, tmp_path):
-    """With the contact details stacked label above value (as large print once had them), the Turkish large-print
-    pre-treatment leaflet ends on a page holding the contact box alone: the build says so."""
+    """With the about block listed before the contact box, and the contact details stacked label above value (as
+    large print once had them), the English large-print pre-treatment leaflet ends on a page holding the contact
+    box alone: the build says so."""
     root = tmp_path / "project"
     for folder in ("leaflets", "styles"):
         shutil.copytree(clinic / folder, root / folder)
+    facts = root / "leaflets/treatments/glycolic-peel/treatment.yaml"
+    facts.write_text(facts.read_text("utf-8").replace("      - contact\n      - about-this-leaflet\n",
+                                                      "      - about-this-leaflet\n      - contact\n"), "utf-8")
     stacked = ".contact li { display: block; }\n.contact .detail { display: block; margin-top: 1mm; }\n"
     (root / "styles/large-print.css").write_text((THEME / "styles/large-print.css").read_text("utf-8") + stacked)
     build = careleaf("build", "--quiet", cwd=root)
     assert build.returncode == 0, build.stderr
-    assert ("Note: ege-cilt-klinigi/tr/glycolic-peel-pre-treatment-large-print: page 4, the last, holds only the "
+    assert ("Note: ege-cilt-klinigi/en/glycolic-peel-pre-treatment-large-print: page 5, the last, holds only the "
             "contact box") in build.stdout, build.stdout

@@ -36,6 +36,7 @@ class Component:
     facts: bool = False         # that group is a list of facts with ids in treatment.yaml, worded in each language
     figure: str | None = None   # the field of each fact holding a figure (a Duration) that wording may refer to
     figure_named: bool = True   # whether a reference names that field ({side_effects.<id>.lasts}) or not ({timeline.<id>})
+    covers: tuple[str, ...] = ()  # the topics of the leaflet standard (check.yaml) it covers by what it prints
 
     @property
     def template(self) -> str:
@@ -52,18 +53,27 @@ class Component:
         return f"{{{self.key}.{fact_id}{field}}}"
 
 
-TIMELINE = Component("timeline", "timeline", "timeline", facts=True, figure="when", figure_named=False)
-SIDE_EFFECTS = Component("side-effects", "side_effects", "side_effects", facts=True, figure="lasts")
-CONTRAINDICATIONS = Component("contraindications", "contraindications", "contraindications", facts=True)
+# The topics a block covers: the timeline says how long the benefit lasts; the side-effects block says the list
+# is not complete, where the full one is, and how to report a side effect in the clinic's country; the
+# contraindications block adds the country's age limit; the urgent-help box says when the urgent line is
+# answered and who to call outside those hours; the about block prints sources, review dates and feedback.
+TIMELINE = Component("timeline", "timeline", "timeline", facts=True, figure="when", figure_named=False,
+                     covers=("benefits",))
+SIDE_EFFECTS = Component("side-effects", "side_effects", "side_effects", facts=True, figure="lasts",
+                         covers=("side-effects", "reporting"))
+CONTRAINDICATIONS = Component("contraindications", "contraindications", "contraindications", facts=True,
+                              covers=("who-should-not",))
 AFTERCARE_CHECKLIST = Component("aftercare-checklist", "checklist", "aftercare_checklist", facts=True, figure="within")
+URGENT_HELP = Component("urgent-help", "urgent_help", "urgent_help",    # wording only: shared, and the treatment's own
+                        covers=("danger-signs",))
 BEFORE_TREATMENT = Component("before-treatment", "before_treatment", "before_treatment", facts=True, figure="before")
-URGENT_HELP = Component("urgent-help", "urgent_help", "urgent_help")     # wording only: shared, and the treatment's own
 REVIEW_VISIT = Component("review-visit", "review_visit", "timeline")     # the timeline's milestone marked visit: true
 CONTACT = Component("contact", "contact")
+ABOUT = Component("about-this-leaflet", "about_leaflet", covers=("sources-and-review", "feedback"))
 
 # In the order the schema's help lists them.
 COMPONENTS = (TIMELINE, SIDE_EFFECTS, CONTRAINDICATIONS, BEFORE_TREATMENT, AFTERCARE_CHECKLIST, URGENT_HELP, REVIEW_VISIT,
-              CONTACT)
+              CONTACT, ABOUT)
 COMPONENT_NAMES = tuple(component.name for component in COMPONENTS)
 
 # The groups of facts in treatment.yaml, each with its wording under the same key in every language file.

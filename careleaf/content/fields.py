@@ -211,6 +211,14 @@ def _time_zone(value: str) -> str:
     return value
 
 
+def _clock(value: str) -> str:
+    match = re.match(r"^([01]\d|2[0-3])[:.]([0-5]\d)$", value.strip())
+    if not match:
+        raise Invalid(f"'{shortened(value)}' is not a time of day; write it as 24-hour HH:MM in quotes, "
+                      "for example '08:00' or '20:30'")
+    return f"{match[1]}:{match[2]}"
+
+
 def _file_name(value: str) -> str:
     if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.svg$", value) or ".." in value:
         raise Invalid(f"'{shortened(value)}' should be the name of an SVG file in the brand's folder, "
@@ -279,6 +287,7 @@ Url = typing.NewType("Url", str)
 Language = typing.NewType("Language", str)
 Country = typing.NewType("Country", str)
 TimeZone = typing.NewType("TimeZone", str)
+Clock = typing.NewType("Clock", str)          # a time of day, 24-hour HH:MM
 SvgFile = typing.NewType("SvgFile", str)
 
 SCALARS: dict[Any, Scalar] = {
@@ -294,6 +303,7 @@ SCALARS: dict[Any, Scalar] = {
     Language: Scalar(_language, {"type": "string", "pattern": "^[a-z]{2}$"}),
     Country: Scalar(_country, {"type": "string", "pattern": "^[A-Z]{2}$"}),
     TimeZone: Scalar(_time_zone, {"type": "string", "pattern": r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+)+$"}),
+    Clock: Scalar(_clock, {"type": "string", "pattern": r"^([01]\d|2[0-3])[:.][0-5]\d$"}),
     SvgFile: Scalar(_file_name, {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*\.svg$"}),
     int: Scalar(_whole_number, {"type": ["integer", "string"], "pattern": r"^[1-9]\d*$", "minimum": 1}),
     float: Scalar(_positive_number, {"type": ["number", "string"], "pattern": r"^\d+(\.\d+)?$",

@@ -26,9 +26,13 @@ from careleaf.project import CONTENT
 # What the approval covers: the treatment's own files and the shared wording. A brand's details (its phone
 # numbers, colours) and the template words belong to the clinic and the theme, and are checked by `check`.
 APPROVED_FILES = (f"{CONTENT}/treatments/", f"{CONTENT}/shared/")
-# Not wording: the approval record itself, the version, review dates, sources and approval flags.
+# Not wording: the approval record itself, the version, review dates, sources and approval flags, and the
+# topics of the leaflet standard a section declares it covers.
 GOVERNANCE = frozenset({"version", "approved_by", "approved_on", "approvals", "review_by", "sources",
-                        "needs_approval"})
+                        "label_source", "needs_approval", "covers"})
+# Fields added after approvals were first recorded: they count only when set, so that adding them to the
+# schema leaves every recorded approval standing, and setting one asks for approval again.
+COUNTED_WHEN_SET = frozenset({"product_label", "printed_sources", "wears_off"})
 
 
 def today(time_zone: str | None = None, *, now: dt.datetime | None = None) -> dt.date:
@@ -50,7 +54,9 @@ def approved_items(printed: dict[Key, Any]) -> dict[str, Any]:
     from its treatment's files and the shared wording, without approval records and flags."""
     def without_governance(value: Any) -> Any:
         value = plain(value)
-        return {k: v for k, v in value.items() if k not in GOVERNANCE} if isinstance(value, dict) else value
+        if not isinstance(value, dict):
+            return value
+        return {k: v for k, v in value.items() if k not in GOVERNANCE and (v or k not in COUNTED_WHEN_SET)}
     return {str(key): without_governance(value) for key, value in sorted(printed.items())
             if key.file.startswith(APPROVED_FILES)}
 

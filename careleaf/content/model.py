@@ -19,8 +19,10 @@ from typing import Literal, Optional, get_args
 
 from careleaf.content.facts import (AFTERCARE_CHECKLIST, BEFORE_TREATMENT, COMPONENT_NAMES, CONTACT,
                                     CONTRAINDICATIONS, SIDE_EFFECTS, TIMELINE, URGENT_HELP)
-from careleaf.content.fields import (Code, Colour, Country, Duration, Id, Language, Markup, Reference, SvgFile, Text,
+from careleaf.content.fields import (Clock, Code, Colour, Country, Duration, Id, Language, Markup, Reference, SvgFile, Text,
                                      TimeZone, Url, Verbatim, field)
+# The country table's facts (templates/countries.yaml), named here too, where the rest of the model is.
+from careleaf.content.countries import CountryFacts, MinimumAge, ProductKind, Reporting, reporting_kind  # noqa: F401
 
 Kind = Literal["pre-treatment", "aftercare"]
 Frequency = Literal["very-common", "common", "uncommon", "rare", "very-rare", "not-known"]
@@ -34,10 +36,13 @@ KINDS: tuple[str, ...] = ("pre-treatment", "aftercare")
 WEEKDAYS: tuple[str, ...] = get_args(Weekday)          # in date.weekday() order, Monday first
 FREQUENCIES: tuple[str, ...] = ("very-common", "common", "uncommon", "rare", "very-rare", "not-known")
 
-# What each kind of leaflet must show, whatever else it holds: built-in blocks, by name.
+# What each kind of leaflet must show, whatever else it holds: built-in blocks, by name. The build refuses a
+# leaflet without them; `check` holds leaflets to the fuller standard in check.yaml (Topic, below). Who should
+# not have the treatment belongs before consent: an aftercare leaflet may list it as a reminder, but one
+# sheet taken home keeps to what to do now.
 REQUIRED_TOPICS: dict[str, tuple[str, ...]] = {
     "pre-treatment": tuple(c.name for c in (SIDE_EFFECTS, TIMELINE, CONTRAINDICATIONS)),
-    "aftercare": tuple(c.name for c in (SIDE_EFFECTS, TIMELINE, CONTRAINDICATIONS, URGENT_HELP, CONTACT)),
+    "aftercare": tuple(c.name for c in (SIDE_EFFECTS, TIMELINE, URGENT_HELP, CONTACT)),
 }
 
 
@@ -51,6 +56,13 @@ class Milestone:
     when: Duration = field("When it happens after treatment, for example '48-72 hours' or '4.5-6 months'")
     visit: bool = field("true when this is a visit to the clinic, such as the review visit", False)
     after_repeat: bool = field("true when this applies only after repeat treatments", False)
+    wears_off: bool = field("true when the effect wears off about then ('Effect lasts'): a patient's own leaflet "
+                            "says 'wears off around April – June'", False)
+    product_label: Optional[Duration] = field("What the product's own leaflet says, when the clinic's figure ('when') "
+                                              "differs: printed beside it, and listed by 'check' for the clinician",
+                                              None)
+    label_source: Optional[Text] = field("Where the product label's figure comes from (kept on record, not "
+                                         "printed)", None)
     needs_approval: bool = field("true while a clinician has not yet approved this fact", False)
 
 
@@ -145,6 +157,8 @@ class LeafletDefinition:
                                                 "when, which version, and a fingerprint of the wording", {})
     review_by: Optional[dt.date] = field("The date by which it must be reviewed again (YYYY-MM-DD)", None)
     sources: list[Text] = field("The evidence this leaflet rests on (kept on record, not printed)", [])
+    printed_sources: list[Verbatim] = field("The sources printed for the reader in the 'about-this-leaflet' block, "
+                                            "by name, for example 'Vistabel patient leaflet (MHRA)'", [])
 
 
 @dataclass(frozen=True)
@@ -172,6 +186,8 @@ class Section:
 
     question: Text = field("The question, as a patient would ask it; printed as a heading")
     answer: Markup = field("The answer: short paragraphs; **bold**, and lists with '- ' at the start of a line")
+    covers: list[Id] = field("The topics of the leaflet standard (check.yaml's topics) this answer covers, for "
+                             "example [alternatives]; one language declaring it is enough", [])
     needs_approval: bool = field("true while a clinician has not yet approved this wording", False)
 
 
@@ -274,6 +290,16 @@ class Colours:
 
 
 @dataclass(frozen=True)
+class UrgentHours:
+    """When a clinic's urgent line is answered."""
+
+    days: list[Weekday] = field("The days it is answered", list(get_args(Weekday)))
+    opens: Optional[Clock] = field("The time it is first answered each day, for example '08:00' (leave out "
+                                   "'opens' and 'closes' when it is answered day and night)", None)
+    closes: Optional[Clock] = field("The time it stops being answered, for example '20:00'", None)
+
+
+@dataclass(frozen=True)
 class Brand:
     """A clinic whose name, colours and contact details go on every leaflet."""
 
@@ -310,42 +336,17 @@ class Brand:
     emergency_number: Optional[Verbatim] = field("The emergency number, when it is not the country's usual one "
                                              "(from careleaf's country table: 999 in GB, 911 in the US, 112 in TR)",
                                              None)
+    urgent_hours: Optional[UrgentHours] = field("When the urgent line is answered; printed in the urgent-help box "
+                                                "(without it, the box does not say)", None)
+    out_of_hours_phone: Optional[Verbatim] = field("Who to call outside the urgent line's hours, for example an "
+                                                   "on-call doctor (otherwise the country's out-of-hours line, "
+                                                   "such as NHS 111, is printed)", None)
     time_zone: Optional[TimeZone] = field("The clinic's time zone, for example Europe/London: a patient's "
                                           "leaflet gives real dates and times in it", None)
     opening_days: list[Weekday] = field("The days the clinic is open, so a suggested review date falls on one",
                                         ["monday", "tuesday", "wednesday", "thursday", "friday"])
     closed_dates: list[dt.date] = field("Dates the clinic is closed although it is an opening day "
                                         "(bank holidays), YYYY-MM-DD", [])
-
-
-# --- templates/countries.yaml: facts about each country a clinic may be in ----------
-
-@dataclass(frozen=True)
-class Reporting:
-    """The national scheme for reporting a suspected side effect of a medicine."""
-
-    scheme: Text = field("Its name, as patients know it, for example 'MHRA Yellow Card'")
-    website: Url = field("Where to report online, starting with https://")
-    phone: Optional[Verbatim] = field("A phone number for reports, if the scheme has one", None)
-
-
-@dataclass(frozen=True)
-class CountryFacts:
-    """What a leaflet needs to know about the country a clinic is in."""
-
-    emergency: Verbatim = field("The emergency phone number, for example 999, 911 or 112")
-    source: Text = field("Where these facts come from (kept on record, not printed)")
-    urgent_advice: Optional[Verbatim] = field("Where to get urgent advice that is not an emergency, for example NHS 111",
-                                          None)
-    reporting: Optional[Reporting] = field("How to report a suspected side effect", None)
-    words: dict[Language, dict[Id, Text]] = field("Words that differ by country, per language, used in wording "
-                                                  "as {country.name}: painkiller, regulator", {})
-
-    def reporting_for(self, product: str) -> Reporting | None:
-        """Where a patient reports a side effect of this kind of product, or None where it is not known.
-        The schemes in the table take medicines and medical devices (Yellow Card, MedWatch and TİTCK take both);
-        a cosmetic procedure or other product has no route until the table names one for it."""
-        return self.reporting if product in ("medicine", "device") else None
 
 
 # --- check.yaml: what `generate.py check` holds the wording to -----------------------
@@ -381,6 +382,34 @@ class TurkishChecks:
 
 
 @dataclass(frozen=True)
+class Topic:
+    """Something every leaflet of a kind must tell its reader."""
+
+    title: Text = field("What the leaflet must say, as 'check' names it, for example 'alternatives, including "
+                        "no treatment'")
+    leaflets: list[Kind] = field("The kinds of leaflet that must cover it")
+
+
+# The sample's standard, from the NHS standard for creating health content, the PIF TICK, the EMA's QRD template
+# and the GMC's consent guidance (docs/editors/standard.md says which topic comes from where).
+_BOTH = ["pre-treatment", "aftercare"]
+STANDARD_TOPICS: dict[str, Topic] = {
+    "what-it-is": Topic("what it is and what it can do", ["pre-treatment"]),
+    "appointment": Topic("what happens at the appointment: how long, how many injections, whether it hurts, "
+                         "going back to work", ["pre-treatment"]),
+    "benefits": Topic("the benefits and how long they last", _BOTH),
+    "side-effects": Topic("risks and side effects, saying the list is not complete and where the full list is",
+                          _BOTH),
+    "alternatives": Topic("alternatives, including having no treatment", ["pre-treatment"]),
+    "who-should-not": Topic("who should not have it, including the country's age limit", ["pre-treatment"]),
+    "danger-signs": Topic("danger signs and who to call, day and night", _BOTH),
+    "reporting": Topic("how to report a side effect in the clinic's country", _BOTH),
+    "sources-and-review": Topic("its sources, when it was last reviewed and when it will be reviewed next", _BOTH),
+    "feedback": Topic("how to give feedback on the leaflet", _BOTH),
+}
+
+
+@dataclass(frozen=True)
 class CheckSettings:
     """What 'generate.py check' holds the wording to: sentence length, readability, review dates."""
 
@@ -389,6 +418,13 @@ class CheckSettings:
     page_budget: dict[Kind, int] = field(
         "The most pages each kind of leaflet should fill at standard print on A4 or Letter, for example "
         "'aftercare: 2' (one sheet, both sides); large print and A5 may take twice as many. The build warns "
-        "when a leaflet takes more", {"pre-treatment": 4, "aftercare": 2})
+        "when a leaflet takes more. The defaults: aftercare 2 (taken home), pre-treatment 6 (three sheets: every "
+        "topic of the leaflet standard, which consent needs)", {"pre-treatment": 6, "aftercare": 2})
+    topics: dict[Id, Topic] = field(
+        "The leaflet standard: the topics each kind of leaflet must cover, by name. A section covers a topic by "
+        "saying so ('covers: [alternatives]'); built-in blocks cover theirs (side-effects: side-effects and "
+        "reporting; contraindications: who-should-not; urgent-help: danger-signs; timeline: benefits; "
+        "about-this-leaflet: sources-and-review and feedback). Without this key, the standard in careleaf's "
+        "documentation applies; 'topics: {}' turns the check off", STANDARD_TOPICS)
     en: EnglishChecks = field("English: readability targets and hard words", EnglishChecks())
     tr: TurkishChecks = field("Turkish: readability targets and hard words", TurkishChecks())

@@ -157,7 +157,8 @@ def brand_file(clinic: Clinic) -> str:
         "address": ["1 Example Street", "Your town"], "website": "https://clinic.example/",
         "email": "hello@clinic.example", "page_size": clinic.paper, "booklet": False,
         "languages": list(clinic.languages), "country": clinic.country, "time_zone": clinic.zone,
-        "opening_days": list(clinic.opening_days), "closed_dates": []}
+        "opening_days": list(clinic.opening_days), "closed_dates": [],
+        "urgent_hours": {"days": list(clinic.opening_days), "opens": "09:00", "closes": "18:00"}}
     examples = {"locales": {clinic.languages[0]: f"{clinic.languages[0]}_{clinic.country}"},
                 "fallback_language": clinic.languages[0],
                 "leaflet_page": "https://clinic.example/leaflets/{code}?lang={lang}", "emergency_number": "112"}
@@ -197,7 +198,10 @@ def _commented_defaults(cls: type, indent: int) -> list[str]:
 
 
 def _yaml_lines(name: str, value: Any) -> list[str]:
-    """'name: value' as YAML, strings in double quotes (JSON's quoting is YAML's), maps on their own lines."""
+    """'name: value' as YAML, strings in double quotes (JSON's quoting is YAML's), maps (a dataclass is one, the
+    standard's topics for instance) on their own lines, indented."""
+    if dataclasses.is_dataclass(value):
+        value = {spec.name: getattr(value, spec.name) for spec in dataclasses.fields(value)}
     if isinstance(value, dict) and value:
-        return [f"{name}:"] + [f"  {key}: {json.dumps(item, ensure_ascii=False)}" for key, item in value.items()]
+        return [f"{name}:"] + ["  " + line for key, item in value.items() for line in _yaml_lines(key, item)]
     return [f"{name}: {json.dumps(value, ensure_ascii=False)}"]

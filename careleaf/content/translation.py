@@ -35,9 +35,9 @@ def record_command(path: Path | str) -> str:
 
 
 def fingerprint(value: Any) -> str:
-    """A short, stable digest of the words in an item (its approval flag is not wording)."""
+    """A short, stable digest of the words in an item (its approval flag and the topics it covers are not wording)."""
     if dataclasses.is_dataclass(value):
-        value = {k: v for k, v in dataclasses.asdict(value).items() if k != "needs_approval"}
+        value = {k: v for k, v in dataclasses.asdict(value).items() if k not in ("needs_approval", "covers")}
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 

@@ -39,6 +39,7 @@ class Reader:
     def __init__(self, doc: Document):
         self.doc = doc
         self.problems: list[Problem] = []
+        self.top_level: set[str] = set()     # the file's own keys, once its top level is read
 
     def read(self, cls: type) -> Any:
         return self._value(cls, self.doc.data, ())
@@ -117,7 +118,11 @@ class Reader:
         try:
             SCALARS[key_kind].parse(str(key))
         except Invalid as error:
-            self.fail(where, str(error), at_key=True)
+            if str(key) in self.top_level and len(where) > 1:   # indented by mistake under the group above it
+                self.fail(where, f"'{key}' belongs at the top level of the file, not under '{where[-2]}': move it "
+                                 "to the start of its line, with no spaces before it", at_key=True)
+            else:
+                self.fail(where, str(error), at_key=True)
             return False
         return True
 
@@ -126,6 +131,8 @@ class Reader:
             self.fail(where, f"{_name(where)} should be a set of 'key: value' lines, not {_shape(value)}")
             return None
         fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        if not where:
+            self.top_level = set(fields)     # for a message about one of them indented by mistake
         hints = typing.get_type_hints(cls)
         for key in value.keys() - fields.keys():
             self.fail(where + (key,), _unknown_key(key, fields, cls), at_key=True)

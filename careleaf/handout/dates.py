@@ -99,6 +99,10 @@ class Writer:
         """'Friday 5 December'."""
         return format_date(date, _pattern(self.locale, "MMMMEd", wide=True), locale=self.locale)
 
+    def day_with_year(self, date: dt.date) -> str:
+        """'Thursday 3 December 2026': the treatment's own date, which the patient keeps for years."""
+        return format_date(date, "full", locale=self.locale)
+
     def days(self, first: dt.date, last: dt.date) -> str:
         """'Friday 5 December – Saturday 6 December', or one day when they are the same."""
         if first == last:
@@ -123,6 +127,26 @@ class Writer:
     def time(self, moment: dt.datetime) -> str:
         """'18:30' in Britain and Turkey, '6:30 PM' in the US."""
         return format_time(moment, "short", locale=self.locale)
+
+    def until_time(self, moment: dt.datetime) -> str:
+        """The time as 'until' needs it: Turkish writes '18.30'a (kadar)', its ending following the spoken number;
+        other languages take the time as it is."""
+        if not self.locale.startswith("tr"):
+            return self.time(moment)
+        return f"{moment.hour:02d}.{moment.minute:02d}'{_turkish_dative(moment.minute or moment.hour)}"
+
+
+_TR_ONES = ("sıfır", "bir", "iki", "üç", "dört", "beş", "altı", "yedi", "sekiz", "dokuz")
+_TR_TENS = ("", "on", "yirmi", "otuz", "kırk", "elli")
+
+
+def _turkish_dative(number: int) -> str:
+    """The dative ending of a number as spoken ('otuz' → 'a', 'yirmi' → 'ye'): by the last vowel of its last
+    word, with a 'y' after a vowel."""
+    word = _TR_ONES[number % 10] if number % 10 or number == 0 else _TR_TENS[number // 10]
+    vowel = next(c for c in reversed(word) if c in "aıoueiöü")
+    ending = "a" if vowel in "aıou" else "e"
+    return ("y" + ending) if word[-1] in "aıoueiöü" else ending
 
 
 @lru_cache(maxsize=None)

@@ -110,8 +110,10 @@ def personalise(catalog: Catalog, choice: Choice, patient: Mapping[str, str | No
     check_choice(catalog, choice)
     brand = catalog.brands[choice.brand]
     if not brand.time_zone:
+        country = catalog.countries.get(brand.country or "")
+        example = country.time_zone if country and country.time_zone else "Europe/London"
         raise HandoutError([f"{brand_file(choice.brand)} has no time_zone, so a patient's dates cannot be worked "
-                            "out; add one, for example 'time_zone: Europe/London'"])
+                            f"out; add one, for example 'time_zone: {example}'"])
     today = clinic_today(brand.time_zone, now=now)
     if not isinstance(patient, Patient):
         patient = read_patient(patient, brand.time_zone, today)

@@ -50,8 +50,13 @@ class Personal:
         return self._say("personal_for", name=self.patient.name)
 
     def treatment(self) -> str:
-        """'Your treatment: Monday 1 December at 14:30'."""
-        return self._say("personal_treatment", when=self._date_time(self.patient.treated))
+        """'Your treatment: Monday 1 December 2025 at 14:30'."""
+        return self._say("personal_treatment", when=self._say(
+            "personal_date_time", date=self.treatment_day(), time=self.writer.time(self.patient.treated)))
+
+    def treatment_day(self) -> str:
+        """'Monday 1 December 2025', for the treatment record."""
+        return self.writer.day_with_year(self.patient.treated.date())
 
     def milestone(self, milestone: MilestoneView, *, short: bool = False) -> str:
         """When a milestone falls: a day or days, months for what is months away; '' after repeat treatments."""
@@ -62,7 +67,8 @@ class Personal:
         when = span(self.patient.treated, milestone.when)
         first, last = when.start.date(), when.end.date()
         if milestone.when.unit == "months":
-            return self.writer.months(first, last)
+            months = self.writer.months(first, last)
+            return self._say("personal_wears_off", date=months) if milestone.wears_off else months
         return self.writer.short_days(first, last) if short else self.writer.days(first, last)
 
     def window(self, window: Duration) -> str:
@@ -70,7 +76,7 @@ class Personal:
         end = later(self.patient.treated, window.high, window.unit)
         if window.unit != "hours":
             return self._say("personal_until", date=self.writer.day(end.date()))
-        time = self.writer.time(end)
+        time = self.writer.until_time(end)
         if end.date() == self.made_on == self.patient.treated.date():
             return self._say("personal_until_today", time=time)
         if end.date() - dt.timedelta(days=1) == self.made_on == self.patient.treated.date():

@@ -56,6 +56,13 @@ class Job:
         return str(self.output.with_suffix(""))
 
     @property
+    def draws_timeline(self) -> bool:
+        """Whether the timeline is drawn as well as set out as a table. Standard-print aftercare is one folded
+        sheet, so it carries the table alone (the same figures, read the same by eye and screen reader); the
+        picture is left out of its HTML, not hidden, so the HTML and the PDF hold the same words."""
+        return self.kind != "aftercare" or self.large_print
+
+    @property
     def page(self) -> str:
         """Where its web page is inside the brand's site (out/site/<brand>/), and inside the brand's
         site_url: '<lang>/<treatment>-<kind>/'. Large print has the same page as standard print."""
@@ -82,6 +89,8 @@ class MilestoneView:
     when: Duration
     visit: bool
     after_repeat: bool
+    product_label: Duration | None = None    # what the product's own leaflet says, where it differs
+    wears_off: bool = False            # the effect wears off about then: a patient's copy says so
     session: bool = False       # the next session of a course (its visit), drawn from the course's interval
 
 
@@ -101,6 +110,8 @@ class UrgentBox:
     action: str
     emergency: str                     # the emergency number for the clinic's country, or the brand's own
     urgent_advice: str | None          # where to get urgent advice that is not an emergency (NHS 111)
+    hours: model.UrgentHours | None = None    # when the clinic's urgent line is answered
+    out_of_hours: str | None = None    # who to call outside those hours: the brand's on-call number, or NHS 111
 
 
 @dataclass(frozen=True)
@@ -126,6 +137,8 @@ class Leaflet:
     overdue: bool                      # past its review date (printed only with --allow-overdue)
     printed: dict[Key, Any]            # every item it prints: the one record of what is in it
     stale: list[Key]                   # printed translations awaiting review against the changed source
+    reporting: model.Reporting | None = None   # how to report a side effect in the clinic's country
+    minimum_age: int | None = None     # the country's age limit, printed among who should not have it
     personal: Any = None               # a patient's details and dates (careleaf.handout.personal.Personal), or None
     before: list[tuple[Duration, list[str]]] = dataclasses.field(default_factory=list)   # steps before, earliest first
     course: model.Course | None = None  # a treatment given as a course of sessions (its next session is the visit)
@@ -242,6 +255,7 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
     course = take(facts, "course") if entry.facts.course and shown & printing(TIMELINE.key) else None
     urgent_help = _urgent_box(catalog, take, entry, job, brand) if URGENT_HELP.name in shown else None
     words = catalog.labels[job.lang]
+    country = catalog.countries.get(brand.country or "")
     for name in printed_labels(words, job.kind, {effect.frequency for effect, _ in side_effects}, entry.facts.product,
                                course=course is not None, before=bool(before)):
         take(labels_file(job.lang), name)
@@ -253,8 +267,8 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
         title=leaflet_wording.title,
         intro=leaflet_wording.intro,
         blocks=blocks,
-        timeline=_with_course([MilestoneView(label, m.when, m.visit, m.after_repeat) for m, label in timeline],
-                              course, words),
+        timeline=_with_course([MilestoneView(label, m.when, m.visit, m.after_repeat, m.product_label, m.wears_off)
+                               for m, label in timeline], course, words),
         side_effects=_by_frequency(side_effects),
         do_not_treat=[text for c, text in contraindications if c.rule == "do-not-treat"],
         tell_us=[text for c, text in contraindications if c.rule == "tell-us"],
@@ -266,6 +280,8 @@ def assemble(catalog: Catalog, job: Job, today: dt.date) -> Leaflet:
         overdue=overdue(definition, today),
         printed=take.printed,
         stale=sorted(key for key in take.printed if key in catalog.stale),
+        reporting=country.reporting_for(entry.facts.product) if country else None,
+        minimum_age=country.minimum_age.age if country and country.minimum_age else None,
         before=list(reversed(_by_window(before, "before"))),
         course=course,
     )
@@ -319,8 +335,9 @@ def _urgent_box(catalog: Catalog, take: _Taker, entry, job: Job, brand: model.Br
         (list(own.symptoms) if own else [])
     action = own.action if own and own.action else shared.action
     country = catalog.countries.get(brand.country or "")
-    return UrgentBox(symptoms, action, brand.emergency_number or country.emergency,
-                     country.urgent_advice if country else None)
+    advice = country.urgent_advice if country else None
+    return UrgentBox(symptoms, action, brand.emergency_number or country.emergency, advice,
+                     brand.urgent_hours, brand.out_of_hours_phone or advice)
 
 
 def _referred(catalog: Catalog, take: _Taker, entry, job: Job, blocks: list[Block], intro: str | None) -> dict:

@@ -52,12 +52,14 @@ MM = 72 / 25.4
 # things, while a narrower one would make words collide. The page margins must leave at least this.
 COLUMN = {"A4": 176 * MM, "Letter": 176 * MM, "A5": 116 * MM}
 
-# Where the scale may put labelled ticks, most useful first; a tick whose words would crowd
-# another's is left out.
-SCALE_TICKS = (Duration(1, 1, "days"), Duration(1, 1, "weeks"), Duration(1, 1, "months"),
-               Duration(6, 6, "months"), Duration(12, 12, "months"), Duration(3, 3, "months"),
-               Duration(4, 4, "hours"), Duration(24, 24, "months"), Duration(1, 1, "hours"),
-               Duration(2, 2, "weeks"))
+# The scale's labelled ticks: these always, where the scale reaches them (a second line of words takes
+# any that would crowd another), and the first tick at or past the last milestone, so nothing is drawn
+# beyond the last tick; then the others, most useful first, where their words have room.
+REQUIRED_TICKS = (Duration(1, 1, "days"), Duration(1, 1, "weeks"), Duration(1, 1, "months"),
+                  Duration(6, 6, "months"), Duration(12, 12, "months"))
+SCALE_TICKS = REQUIRED_TICKS + (Duration(3, 3, "months"), Duration(4, 4, "hours"), Duration(24, 24, "months"),
+                                Duration(1, 1, "hours"), Duration(2, 2, "weeks"), Duration(36, 36, "months"),
+                                Duration(60, 60, "months"))
 
 # The timeline's label size in points, standard and large print; styles/*.css print the labels at the same
 # size. The scale's times are chosen for the large one, so both sizes show the same times.
@@ -180,9 +182,16 @@ class _Sizes:
 
 
 def _scale_end(marks: list[Mark]) -> float:
-    """The time, in hours, at the end of the scale: a little after the last milestone, so none ends at the arrow."""
+    """The time, in hours, at the end of the scale: a little after the last milestone, so none ends at the arrow,
+    and past the first tick at or after it, so no mark runs beyond the last tick."""
     latest = max((m.when.high_hours for m in marks), default=HOURS_IN["weeks"])
-    return max(latest * 1.25, 6.0)
+    closing = min((t.high_hours for t in SCALE_TICKS if t.high_hours >= latest), default=latest)
+    return max(latest * 1.25, closing * 1.1, 6.0)
+
+
+def _closing_tick(end_hours: float) -> Duration | None:
+    """The last tick the scale reaches: shown always, so the scale says how far it runs."""
+    return max((t for t in SCALE_TICKS if t.high_hours <= end_hours), key=lambda t: t.high_hours, default=None)
 
 
 class _Measure:
@@ -364,26 +373,32 @@ class _ScaleWord:
     run: Run
     start: float
     width: float
+    row: int = 0          # 1 to 3: on a line below, where its words would crowd another tick's
 
 
 def _scale_words(day_label: str, say: Callable[[Duration], str] | None, size: _Sizes,
                  measure: _Measure) -> list[_ScaleWord]:
-    """The treatment day's words, then each tick whose words have room beside those already placed.
+    """The treatment day's words, then each required tick's (on a line below where the first has no room),
+    then each other tick whose words have room beside those already placed.
 
     Room is judged as if the words were large print's, so both print sizes of a leaflet show the same
     times; words with room at that size have room at a smaller one, about the same places.
     """
-    wanted = [(size.origin, Run(day_label, "scale"))]
+    required = {t for t in REQUIRED_TICKS + (_closing_tick(size.end_hours),) if t is not None}
+    wanted = [(size.origin, Run(day_label, "scale"), True)]
     if say:
-        wanted += [(size.x(t.high_hours), Run(say(t), "scale")) for t in SCALE_TICKS if t.high_hours <= size.end_hours]
+        ticks = sorted((t for t in SCALE_TICKS if t.high_hours <= size.end_hours), key=lambda t: t not in required)
+        wanted += [(size.x(t.high_hours), Run(say(t), "scale"), t in required) for t in ticks]
     judged = max(LARGE_PRINT_LABEL / size.font_size, 1.0)
     placed: list[tuple[_ScaleWord, float, float]] = []        # a word, and its extent at the judged size
-    for x, run in wanted:
+    for x, run, needed in wanted:
         width = measure.run(run)
         start, end = _centred(x, width * judged, size)
-        if all(start >= other_end + size.apart * judged or end + size.apart * judged <= other_start
-               for _, other_start, other_end in placed):
-            placed.append((_ScaleWord(x, run, _centred(x, width, size)[0], width), start, end))
+        for row in (range(4) if needed else (0,)):
+            if all(other.row != row or start >= other_end + size.apart * judged
+                   or end + size.apart * judged <= other_start for other, other_start, other_end in placed):
+                placed.append((_ScaleWord(x, run, _centred(x, width, size)[0], width, row), start, end))
+                break
     return [word for word, _, _ in placed]
 
 
@@ -440,9 +455,10 @@ class _Drawing:
             if word.x != size.origin:
                 self.ticks.append(word.x)
                 self.shapes.append((Box("tick", word.x - 0.5, y - size.tick / 2, word.x + 0.5, y + size.tick / 2), {}))
-            self.words.append((Box("scale-label", word.start, top, word.start + word.width, top + size.line),
+            line_top = top + word.row * size.line
+            self.words.append((Box("scale-label", word.start, line_top, word.start + word.width, line_top + size.line),
                                ((word.run,),), "center"))
-        self.height = top + size.line + size.pad
+        self.height = top + size.line * (1 + max((word.row for word in words), default=0)) + size.pad
 
     def grid(self, axis_y: float) -> None:
         """Faint lines up from each tick, to read a time across the rows, broken where words are."""

@@ -21,7 +21,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_date, get_day_names
 from babel.numbers import format_decimal
 from babel.units import format_unit
 from markdown_it import MarkdownIt
@@ -38,6 +38,7 @@ from careleaf.errors import display_path
 from careleaf.project import TEMPLATES, THEME, Project, Refused, read_regular
 from careleaf.content.settings import Limits
 from careleaf.content.fields import Duration
+from careleaf.content.model import WEEKDAYS
 
 
 _MARKDOWN = MarkdownIt("zero", {"html": False, "breaks": False}).enable(["emphasis", "list"])
@@ -96,7 +97,10 @@ def environment(folders: tuple[Path, ...], *, limit: int = Limits().asset_bytes)
     env.filters["course_text"] = jinja2.pass_context(lambda ctx, course: course_text(course, ctx["leaflet"]))
     env.filters["direction"] = direction
     env.filters["ltr"] = jinja2.pass_context(lambda ctx, text: left_to_right(text, ctx["leaflet"].direction))
+    env.filters["nobreak"] = jinja2.pass_context(lambda ctx, text: unbreakable(text, ctx["leaflet"].direction))
+    env.filters["url"] = jinja2.pass_context(lambda ctx, text: link(text, "web", ctx["leaflet"].direction))
     env.filters["link"] = jinja2.pass_context(lambda ctx, text, kind: link(text, kind, ctx["leaflet"].direction))
+    env.globals["urgent_hours"] = urgent_hours
     env.filters["language_name"] = jinja2.pass_context(
         lambda ctx, code: Locale.parse(ctx["leaflet"].lang).languages.get(code, code))
     return env
@@ -135,6 +139,43 @@ def left_to_right(text: str, direction: str) -> Markup:
     return Markup('<bdi dir="ltr">{}</bdi>').format(text) if direction == "rtl" else escape(text)
 
 
+def unbreakable(text: str, direction: str) -> Markup:
+    """A number that no line breaks inside ('NHS 111', '1-800-FDA-1088'): split, it reads as two numbers. A number
+    with no space or hyphen ('999') cannot break, and is left as it is."""
+    if not re.search(r"[\s-]", text):
+        return left_to_right(text, direction)
+    return Markup('<span class="nowrap">{}</span>').format(left_to_right(text, direction))
+
+
+def web_address(url: str, direction: str) -> Markup:
+    """A web address that breaks only after a '/' of its path, never inside 'https://host/' or a word."""
+    pieces = re.split(r"(?<=/)(?=[^/])", url)
+    while len(pieces) > 1 and pieces[0].endswith("://"):       # the scheme stays with its host
+        pieces[0:2] = [pieces[0] + pieces[1]]
+    joined = Markup("<wbr>").join(Markup('<span class="nowrap">{}</span>').format(p) for p in pieces)
+    return Markup('<bdi dir="ltr">{}</bdi>').format(joined) if direction == "rtl" else joined
+
+
+def urgent_hours(leaflet: Leaflet) -> str:
+    """When the urgent line is answered, in the leaflet's language: 'This line is answered Monday to Friday,
+    08:00–18:00.'; '' when the brand does not say."""
+    hours, words = leaflet.brand.urgent_hours, leaflet.words
+    if hours is None:
+        return ""
+    names = get_day_names("wide", locale=locale_of(leaflet))
+    order = sorted(WEEKDAYS.index(day) for day in hours.days)
+    if len(order) == 7:
+        days = words["urgent_every_day"]
+    elif len(order) > 2 and order == list(range(order[0], order[-1] + 1)):
+        days = words["urgent_day_range"].replace("{first}", names[order[0]]).replace("{last}", names[order[-1]])
+    else:
+        days = ", ".join(names[i] for i in order)
+    if hours.opens is None or hours.closes is None:
+        return words["urgent_hours_all_day"].replace("{days}", days)
+    return (words["urgent_hours"].replace("{days}", days).replace("{opens}", hours.opens)
+            .replace("{closes}", hours.closes))
+
+
 # Letters on a phone's keypad, for numbers written with words (1-800-FDA-1088).
 _KEYPAD = {letter: str(key) for key, letters in enumerate(("", "", "ABC", "DEF", "GHI", "JKL", "MNO", "PQRS",
                                                               "TUV", "WXYZ")) for letter in letters}
@@ -152,7 +193,8 @@ def link(text: str, kind: str, direction: str = "ltr") -> Markup:
         target = text if text.startswith(("https://", "http://")) else "https://" + text
     else:
         raise ValueError(f"no such kind of link: {kind!r}")
-    return Markup('<a href="{}">{}</a>').format(target, left_to_right(text, direction))
+    shown = {"tel": unbreakable, "web": web_address}.get(kind, left_to_right)(text, direction)
+    return Markup('<a href="{}">{}</a>').format(target, shown)
 
 
 def css_string(text: str) -> Markup:
@@ -201,8 +243,9 @@ def _environment(folders: tuple[Path, ...]) -> jinja2.Environment:
 def render(env: jinja2.Environment, leaflet: Leaflet, fonts: Fonts) -> str:
     """The leaflet's complete HTML document."""
     template = env.get_template(f"{leaflet.job.kind}.html")
+    picture = timeline_picture(leaflet, fonts) if leaflet.job.draws_timeline else None
     context: dict[str, Any] = {"leaflet": leaflet, "brand": leaflet.brand, "label": leaflet.words,
-                               "timeline_picture": timeline_picture(leaflet, fonts),
+                               "timeline_picture": picture,
                                "qr": qr_code(leaflet), "mark": mark_words(leaflet), "mark_meta": MARK_META}
     try:
         return template.render(context)
@@ -235,12 +278,18 @@ def timeline_picture(leaflet: Leaflet, fonts: Fonts) -> dict[str, Any]:
     locale = locale_of(leaflet)
     personal = leaflet.personal
     marks = [Mark(m.label, m.when, format_duration(m.when, locale), m.visit, m.after_repeat,
-                  personal.milestone(m, short=True) if personal else "")
+                  _bracketed(personal.milestone(m, short=True)) if personal else "")
              for m in leaflet.timeline]
     picture = timeline(marks, leaflet.words["treatment_day"], leaflet.brand.colours.primary, fonts,
                        font_size=LABEL_SIZE[leaflet.job.large_print], rtl=leaflet.direction == "rtl",
                        width=column_width(leaflet.brand.page_size), say=lambda d: format_duration(d, locale))
     return {"src": data_uri(picture.svg), "labels": picture.labels}
+
+
+def _bracketed(dates: str) -> str:
+    """A patient's dates beside a milestone's figure, set apart from it: '48–72 hours (Fri 5 – Sat 6 Dec)', never
+    '48–72 saat 5 Ara', which reads as five o'clock."""
+    return f"({dates})" if dates else ""
 
 
 def qr_code(leaflet: Leaflet) -> dict[str, str] | None:

@@ -5,12 +5,14 @@ concern, each an error, a warning or a note (info):
 
 * errors: invalid input (the build's own messages), logos, stylesheets and
   fonts the renderer would refuse (careleaf.pdf.assets: the same rules and
-  limits), and leaflets past their review date, which the build would refuse;
+  limits), leaflets past their review date, which the build would refuse, and
+  leaflets missing a topic of the leaflet standard (``standard.py``);
 * warnings: sections no leaflet prints, reviews due soon or never planned,
   translations older than their English source, and wording that is hard to
   read: long sentences, hard words, and answers scoring past the targets in
   ``leaflets/check.yaml``;
-* notes: leaflets that are still drafts.
+* notes: leaflets that are still drafts, and figures where the clinic's own
+  differs from the product label's.
 
 It also scores every answer and leaflet intro (``readability.py``), so an
 editor can see which sections read hardest; the wording findings and scores
@@ -22,13 +24,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from careleaf.content import model
 from careleaf.content.catalog import Catalog, load_catalog
-from careleaf.content.facts import COMPONENT_NAMES, COMPONENTS, WITH_FIGURES
+from careleaf.content.facts import COMPONENT_NAMES, COMPONENTS
 from careleaf.content.governance import awaiting_reapproval, due_within, overdue, today as current_date
 from careleaf.content.settings import load_settings as load_desk_settings
 from careleaf.content.standards import load_check_settings
@@ -39,7 +40,9 @@ from careleaf.leaflet.assemble import assemble, jobs
 from careleaf.pdf.assets import Assets, file_problem, stylesheet_problems
 from careleaf.project import Project
 from careleaf.review.approve import changed_since_approval
+from careleaf.review.retyped import retyped_figures
 from careleaf.review.safety import safety_findings
+from careleaf.review.standard import label_differences, standard_findings, urgent_line_findings
 from careleaf.review.findings import Finding, finding_at, finding_for
 from careleaf.review.wording import SectionScore, wording_findings
 
@@ -80,6 +83,8 @@ def run(project: Project, today: dt.date | None = None) -> Report:
     report.findings += retyped_figures(catalog)
     report.findings += pointers_to_missing_boxes(catalog)
     report.findings += safety_findings(catalog)
+    report.findings += standard_findings(catalog, settings.topics)
+    report.findings += label_differences(catalog) + urgent_line_findings(catalog)
     report.findings += unknown_reporting_routes(catalog)
     report.findings += reviews(catalog, today, settings.review_due_days)
     report.findings += drafts(catalog, today)
@@ -140,71 +145,7 @@ def unused_sections(catalog: Catalog) -> list[Finding]:
     return found
 
 
-# --- figures written once; pointers to boxes the leaflet prints ---------------------------
-
-# A figure typed in wording: '4.5-6 months', '24–48 saat', '2 weeks'. It starts only where a number starts and
-# its digit runs never give digits back (possessive), so a run of 20,000 digits is read once, not 20,000 times.
-_FIGURE = re.compile(r"(?<!\d)(\d++(?:[.,]\d++)?+)(?:\s*+(?:-|–|—|to)\s*+(\d++(?:[.,]\d++)?+))?+\s*+"
-                     r"(hours?|days?|weeks?|months?|saat|gün|hafta|ay)\b", re.IGNORECASE)
-_UNITS = {"hour": "hours", "day": "days", "week": "weeks", "month": "months",
-          "saat": "hours", "gün": "days", "hafta": "weeks", "ay": "months"}
-
-
-def retyped_figures(catalog: Catalog) -> list[Finding]:
-    """Figures held as data (a milestone, a side effect's duration, an aftercare or before-treatment window)
-    typed out in an answer instead of referred to, so that changing the data would leave the old figure printed.
-
-    A figure is the held one only when its sentence speaks of the same fact (shares a word with the fact's
-    name or wording): "stop retinoids 5 days before" is not the aftercare checklist's 5-day no-picking window,
-    and suggesting that reference would print a wrong fact."""
-    found = []
-    for entry in catalog.treatments.values():
-        for lang, wording in entry.wording.items():
-            held: dict[tuple, list[tuple[str, set[str]]]] = {}
-            for group in WITH_FIGURES.values():
-                for fact in getattr(entry.facts, group.key):
-                    value = getattr(fact, group.figure)
-                    if value is not None:
-                        words = _words(fact.id.replace("-", " ") + " " + _said(getattr(wording, group.key).get(fact.id)))
-                        held.setdefault((value.low, value.high, value.unit), []).append((group.reference(fact.id), words))
-            texts = [(("sections", name, "answer"), s.answer) for name, s in wording.sections.items()]
-            texts += [(("leaflets", kind, "intro"), w.intro) for kind, w in wording.leaflets.items() if w.intro]
-            for where, text in texts:
-                for match in _FIGURE.finditer(text):
-                    low = float(match[1].replace(",", "."))
-                    high = float((match[2] or match[1]).replace(",", "."))
-                    unit = _UNITS.get(match[3].lower().rstrip("s"), _UNITS.get(match[3].lower()))
-                    sentence = _words(_sentence_around(text, match.start()))
-                    same = [reference for reference, words in held.get((low, high, unit), []) if words & sentence]
-                    if len(same) == 1:
-                        found.append(finding_at(entry.wording_docs[lang], where, "warning", "retyped-figure",
-                                                f"'{match[0]}' is a figure held in treatment.yaml; write {same[0]} "
-                                                "so that it is written once and changes with the data"))
-    return found
-
-
-# Words too common to say two sentences speak of the same fact.
-_COMMON = {"your", "you", "this", "that", "with", "after", "before", "from", "have", "will", "treatment", "about",
-           "days", "weeks", "hours", "months", "saat", "hafta", "sonra", "önce", "tedavi", "tedaviden", "sonraki"}
-
-
-def _words(text: str) -> set[str]:
-    """The text's words of four letters or more, each cut to its first five (a rough stem: retinoid, retinoids)."""
-    return {word[:5] for word in re.findall(r"\w{4,}", text.casefold()) if word not in _COMMON and not word.isdigit()}
-
-
-def _said(value: Any) -> str:
-    """A fact's wording as one text (a side effect's wording has two parts)."""
-    if value is None or isinstance(value, str):
-        return value or ""
-    return " ".join(str(part) for part in dataclasses.asdict(value).values() if isinstance(part, str))
-
-
-def _sentence_around(text: str, at: int) -> str:
-    start = max(text.rfind(mark, 0, at) for mark in ".!?\n")
-    ends = [i for i in (text.find(mark, at) for mark in ".!?\n") if i != -1]
-    return text[start + 1:min(ends) if ends else len(text)]
-
+# --- pointers to boxes the leaflet prints (figures written once: retyped.py) ---------------------------
 
 def pointers_to_missing_boxes(catalog: Catalog) -> list[Finding]:
     """A sentence that sends the reader to a box ("the signs in the Get urgent help box") in a leaflet
@@ -299,8 +240,8 @@ def drafts(catalog: Catalog, today: dt.date) -> list[Finding]:
                 why[f"in {job.lang} it is {leaflet.not_approved} ('careleaf approve "
                     f"{leaflet.definition.code}')"] = None
             if leaflet.needs_approval:
-                places = ", ".join(_needing_approval(catalog, leaflet))
-                why[f"it prints wording or facts marked needs_approval: true ({places})"] = None
+                why["it prints wording or facts marked needs_approval: true (" + _awaiting_items(catalog, leaflet)
+                    + ")"] = None
     found = []
     for entry, definition in _leaflets(catalog):
         if definition.code in reasons:
@@ -312,10 +253,17 @@ def drafts(catalog: Catalog, today: dt.date) -> list[Finding]:
     return found + list({f.message: f for f in awaiting}.values())    # once per leaflet and language
 
 
-def _needing_approval(catalog: Catalog, leaflet) -> list[str]:
-    """file:line of each item a leaflet prints that is still marked needs_approval: true."""
-    return sorted({f"{display_path(catalog.items[key].where.path)}:{catalog.items[key].where.line}"
-                   for key, value in leaflet.printed.items() if getattr(value, "needs_approval", False)})
+def _awaiting_items(catalog: Catalog, leaflet, shown: int = 6) -> str:
+    """Which items a leaflet prints that still await a clinician, where each is written: 'en.yaml:23
+    sections/at-the-appointment, …'. The first few, and how many more."""
+    places = []
+    for key, value in leaflet.printed.items():
+        if getattr(value, "needs_approval", False):
+            where = catalog.items[key].where
+            places.append(f"{display_path(where.path)}:{where.line} {key.item}")
+    places = sorted(set(places))
+    more = len(places) - shown
+    return ", ".join(places[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _awaiting(catalog: Catalog, leaflet) -> Finding:
