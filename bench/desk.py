@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""careleaf front-desk benchmark: one patient's handout, a day's list, 1,000 queued emails delivered by two
-workers, and the web API under a burst of requests. Everything measured in one run, on one machine.
+"""careleaf front-desk benchmark: one patient's handout, a day's list, 1,000 queued emails delivered by
+`careleaf worker` processes from the outbox on SQLite and on PostgreSQL, and the web API under a burst of requests.
+Everything measured in one run, on one machine.
 
-    .venv/bin/python bench/desk.py [--quick] [--no-redis] [--worktree] [--keep] [--results FILE]
+    .venv/bin/python bench/desk.py [--quick] [--worktree] [--keep] [--results FILE]
 
 Like bench/run.py, it works in a temporary folder: careleaf's code and the repository's own project (the
 sample) are frozen from git HEAD (or, with --worktree, from the working tree) and every process imports careleaf
@@ -42,11 +43,10 @@ import common          # bench/common.py: common.SOURCE is the frozen copy once 
 from common import (BENCH, PYTHON, PROJECT_PARTS, REPO, CpuSampler, c_version, calibrate, freeze_sources, log, machine,
                     median, p90, run_measured, stage_time)
 
-# careleaf, and the libraries it and the desk use (WeasyPrint, pikepdf, redis, aiosmtpd, httpx), are imported
+# careleaf, and the libraries it and the desk use (WeasyPrint, pikepdf, psycopg, aiosmtpd, httpx), are imported
 # inside the functions that use them: careleaf must come from the frozen copy main() puts first on sys.path, never
 # from the working tree, and part 1's cold call must be the first to import WeasyPrint in this process.
 
-REDIS_SERVER = "/usr/bin/redis-server"
 # The outbox's fault table, written by bench/faults.py into the same report and kept when this one rewrites it.
 FAULTS_SECTION = re.compile(r"<!-- faults -->.*<!-- /faults -->", re.S)
 
@@ -56,7 +56,8 @@ RECIPIENT_DOMAIN = "patients.example"
 API_TOKEN = "bench-token"
 RECIPIENT = re.compile(rb"patient\d{5}@" + re.escape(RECIPIENT_DOMAIN.encode()))
 
-FULL = {"handouts": 30, "large": 10, "rows": 100, "sends": 1000, "outbox_rounds": 2, "requests": 50}
+# outbox_rounds: how often each (storage, workers) pair of part 3 runs (see outbox_order); each is 1,000 sends.
+FULL = {"handouts": 30, "large": 10, "rows": 100, "sends": 1000, "outbox_rounds": 1, "requests": 50}
 QUICK = {"handouts": 10, "large": 3, "rows": 20, "sends": 100, "outbox_rounds": 1, "requests": 10}
 
 FIRST = ["Ayşe", "İsmail", "Maryam", "John", "Zeynep", "Oliver", "Emre", "Sophie", "Mehmet", "Grace"]
@@ -549,6 +550,21 @@ def register_costs(project: Path, work: Path) -> dict:
 
 # --- 3. the outbox ----------------------------------------------------------------------------
 
+# How the outbox's sends are delivered: (label, `careleaf worker` processes, --workers N threads in each).
+OUTBOX_SETUPS = (("1 process", 1, 1), ("2 processes", 2, 1), ("1 process, 2 threads", 1, 2))
+STORAGES = ("sqlite", "postgresql")
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_NAMESPACE = "harbour-skin"
+
+
+def outbox_order(rounds: int) -> list[tuple[str, tuple]]:
+    """Every (storage, setup), the storages in turn A B, B A, … setup by setup; a second round runs the list
+    backwards. Each storage and each setup then meets the machine's changing load alike, and their ratios are fair."""
+    order = [(storage, setup) for k, setup in enumerate(OUTBOX_SETUPS)
+             for storage in (STORAGES if k % 2 == 0 else STORAGES[::-1])]
+    return order + order[::-1] if rounds > 1 else order
+
+
 class MailSink:
     """A plain SMTP server on 127.0.0.1 (aiosmtpd) that counts what it receives by Message-ID, and when."""
 
@@ -592,171 +608,301 @@ class MailSink:
             self.controller = None
 
 
-def start_redis(folder: Path, stack: contextlib.ExitStack) -> str:
-    port = free_port()
-    folder.mkdir(parents=True, exist_ok=True)
-    process = start([REDIS_SERVER, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
-                     "--dir", folder, "--protected-mode", "yes"], stack, folder / "redis.log")
-    url = f"redis://127.0.0.1:{port}/0"
+def _as_postgres(*command) -> subprocess.CompletedProcess:
+    done = subprocess.run(["runuser", "-u", "postgres", "--", *map(str, command)], capture_output=True, text=True,
+                          timeout=120)
+    if done.returncode:
+        raise RuntimeError(f"{Path(str(command[0])).name} exited with status {done.returncode}: "
+                           f"{(done.stderr or done.stdout).strip()[-1500:]}")
+    return done
 
-    def ping() -> bool:
-        import redis
 
-        if process.poll() is not None:
-            raise RuntimeError(f"redis-server exited with status {process.returncode}")
+class PostgresCluster:
+    """A throwaway PostgreSQL 15 cluster in a temporary folder, run as its own user (it refuses root) on a loopback
+    port, with TLS from its own certificate authority (trustme) and careleaf connecting with verify-full, as
+    tests/pgserver.py makes one. Unlike the tests' cluster it keeps PostgreSQL's default durability (fsync and
+    synchronous_commit on): SQLite's outbox commits with fsync too (WAL, synchronous=FULL, its default), and what
+    is compared is what a clinic would run."""
+
+    PASSWORD = "bench-db-password"
+
+    def __init__(self):
+        self.folder = Path(tempfile.mkdtemp(prefix="careleaf-bench-pg-"))   # the bench's own folder is 0700
+        self.data = self.folder / "data"
+        self.port = free_port()
+        self.running = False
+
+    @staticmethod
+    def available() -> bool:
+        return (PG_BIN / "initdb").exists() and shutil.which("runuser") is not None
+
+    def start(self) -> "PostgresCluster":
+        import trustme
+
+        ca = trustme.CA()
+        ca.cert_pem.write_to_path(str(self.folder / "ca.pem"))
+        certificate = ca.issue_cert("localhost", "127.0.0.1")
+        certificate.cert_chain_pems[0].write_to_path(str(self.folder / "server.crt"))
+        certificate.private_key_pem.write_to_path(str(self.folder / "server.key"))
+        (self.folder / "pw").write_text(self.PASSWORD)
+        for path in (self.folder, *self.folder.iterdir()):
+            shutil.chown(path, "postgres", "postgres")
+        os.chmod(self.folder / "server.key", 0o600)
+        os.chmod(self.folder, 0o755)
+        _as_postgres(PG_BIN / "initdb", "-D", self.data, "-U", "postgres", "--auth-local=trust",
+                     "--auth-host=scram-sha-256", f"--pwfile={self.folder / 'pw'}", "--no-sync")
+        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c ssl=on "
+                   f"-c ssl_cert_file={self.folder / 'server.crt'} -c ssl_key_file={self.folder / 'server.key'}")
+        _as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-o", options, "-l", self.folder / "log", "-w", "-t", "60",
+                     "start")
+        self.running = True
+        return self
+
+    def url(self, database: str = "postgres") -> str:
+        return (f"postgresql://postgres:{self.PASSWORD}@localhost:{self.port}/{database}"
+                f"?sslmode=verify-full&sslrootcert={self.folder / 'ca.pem'}")
+
+    def query(self, sql: str, database: str = "postgres") -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(self.url(database), autocommit=True) as connection:
+            cursor = connection.execute(sql)
+            return cursor.fetchall() if cursor.description else []
+
+    def create_database(self, name: str) -> str:
+        self.query(f"create database {name}")
+        return self.url(name)
+
+    def database_files(self, name: str) -> list[Path]:
+        """The files of one database (its tables, TOAST and indexes), and the write-ahead log's segments."""
+        oid = self.query(f"select oid from pg_database where datname = '{name}'")[0][0]
+        return [*sorted((self.data / "base" / str(oid)).iterdir()), *sorted((self.data / "pg_wal").glob("0*"))]
+
+    def cpu(self) -> float:
+        """CPU seconds the server has used: the postmaster, its exited children (backends, once reaped) and its
+        running ones. A backend's time moves from the last to the second when its connection closes."""
+        tick = os.sysconf("SC_CLK_TCK")
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        fields = _stat(postmaster)
+        total = sum(int(fields[k]) for k in (11, 12, 13, 14)) / tick
+        for child in _children(postmaster):
+            with contextlib.suppress(OSError, IndexError):
+                total += sum(int(_stat(child)[k]) for k in (11, 12)) / tick
+        return total
+
+    def version(self) -> str:
+        return self.query("show server_version")[0][0]
+
+    def stop(self) -> None:
         try:
-            with redis.Redis.from_url(url, socket_timeout=2) as client:
-                return bool(client.ping())
-        except redis.RedisError:
-            return False
-
-    wait_until(ping, 15, "redis-server to answer PING")
-    return url
+            if self.running:
+                _as_postgres(PG_BIN / "pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+                self.running = False
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def redis_contents(url: str) -> bytes:
-    """Every key and value in the Redis database, concatenated (to look for addresses in)."""
-    import redis
-
-    chunks = []
-    with redis.Redis.from_url(url, socket_timeout=10) as client:
-        for key in client.scan_iter(count=1000):
-            chunks.append(key)
-            kind = client.type(key)
-            if kind == b"string":
-                chunks.append(client.get(key) or b"")
-            elif kind == b"list":
-                chunks += client.lrange(key, 0, -1)
-            elif kind == b"hash":
-                for field_, value in client.hgetall(key).items():
-                    chunks += [field_, value]
-            elif kind == b"set":
-                chunks += list(client.smembers(key))
-            elif kind == b"zset":
-                chunks += client.zrange(key, 0, -1)
-    return b"\n".join(chunks)
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat's fields after the command name: [1] ppid, [11] utime, [12] stime, [13] cutime, [14] cstime."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2:].split()
 
 
-def addresses_in(blob: bytes) -> tuple[int, int]:
-    """(distinct recipient addresses found, occurrences of the recipients' domain)."""
-    return len(set(RECIPIENT.findall(blob))), blob.count(b"@" + RECIPIENT_DOMAIN.encode())
+def process_cpu(pid: int) -> float:
+    """CPU seconds a running process has used (all its threads)."""
+    try:
+        fields = _stat(pid)
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # Run in a child process: SQLite's locks are POSIX record locks, which a process loses on *every* descriptor of
-# the file when it closes *any* descriptor of it. Reading outbox.sqlite3 (or its -wal/-shm) with open()/close()
+# the file when it closes *any* descriptor of it. Reading desk.sqlite3 (or its -wal/-shm) with open()/close()
 # in the bench, which holds the outbox open, would drop its connections' locks; the workers would then reset the
 # WAL under it and it would read "database disk image is malformed" (https://sqlite.org/howtocorrupt.html, 2.2).
-FILE_SEARCH = f"""
+# argv: the address pattern, the domain, then a JSON object {label: [paths]}; each label's files are searched as one.
+FILE_SEARCH = """
 import json, re, sys
-pattern = re.compile({RECIPIENT.pattern!r})
-found = {{}}
-for path in sys.argv[1:]:
-    with open(path, "rb") as file:
-        blob = file.read()
-    found[path] = [len(set(pattern.findall(blob))), blob.count({("@" + RECIPIENT_DOMAIN).encode()!r}), len(blob)]
+pattern, domain, groups = re.compile(sys.argv[1].encode()), sys.argv[2].encode(), json.loads(sys.argv[3])
+found = {}
+for label, paths in groups.items():
+    addresses, occurrences, size = set(), 0, 0
+    for path in paths:
+        try:
+            with open(path, "rb") as file:
+                blob = file.read()
+        except FileNotFoundError:
+            continue
+        addresses |= set(pattern.findall(blob))
+        occurrences += blob.count(b"@" + domain)
+        size += len(blob)
+    found[label] = [len(addresses), occurrences, size]
 print(json.dumps(found))
 """
 
 
-def addresses_in_files(folder: Path) -> dict[str, tuple[int, int, int]]:
-    """For each file of the folder: (distinct recipient addresses, occurrences of their domain, size), read by a
+def addresses_in_files(groups: dict[str, list[Path]], domain: str) -> dict[str, tuple[int, int, int]]:
+    """For each group of files: (distinct recipient addresses, occurrences of their domain, bytes), read by a
     separate process (see FILE_SEARCH)."""
-    paths = [str(path) for path in sorted(folder.iterdir()) if path.is_file()]
-    said = subprocess.run([PYTHON, "-c", FILE_SEARCH, *paths], capture_output=True, text=True, check=True).stdout
-    return {Path(path).name: tuple(values) for path, values in json.loads(said).items()}
+    pattern = r"patient\d{5}@" + re.escape(domain)
+    said = subprocess.run([PYTHON, "-c", FILE_SEARCH, pattern, domain,
+                           json.dumps({label: [str(p) for p in paths] for label, paths in groups.items()})],
+                          capture_output=True, text=True, check=True).stdout
+    return {label: tuple(values) for label, values in json.loads(said).items()}
 
 
-def measure_outbox(storage: str, approved: Path, work: Path, n: int, watcher: ProcWatcher, results: dict) -> None:
-    rounds = results.setdefault("outbox", {}).setdefault(storage, [])
+def start_postgres(stack: contextlib.ExitStack, errors: dict) -> PostgresCluster | None:
+    """The run's PostgreSQL cluster, stopped when ``stack`` closes; None (and the reason in ``errors``) if it cannot
+    start: the SQLite rounds still run."""
+    if not PostgresCluster.available():
+        errors["3. PostgreSQL"] = f"PostgreSQL 15 is not installed ({PG_BIN}), or runuser is missing"
+        return None
+    cluster = PostgresCluster()
+    stack.callback(cluster.stop)
+    try:
+        return cluster.start()
+    except Exception:       # noqa: BLE001 - reported; the SQLite rounds still run
+        errors["3. PostgreSQL"] = traceback.format_exc()
+        log(f"PostgreSQL did not start:\n{errors['3. PostgreSQL']}")
+        return None
+
+
+def measure_outbox(storage: str, setup: tuple, postgres: PostgresCluster | None, approved: Path, work: Path, n: int,
+                   watcher: ProcWatcher, results: dict) -> None:
+    """Queue ``n`` personalised emails with careleaf.desk.send.send (as the desk and the API do), deliver them with
+    ``careleaf worker`` processes to a local mail server, and count what arrived and what is left."""
+    label, processes, threads = setup
+    rounds = results.setdefault("outbox", [])
+    number = len(rounds) + 1
+    domain = f"r{number}.{RECIPIENT_DOMAIN}"      # each round's own addresses: PostgreSQL's WAL is shared
     with contextlib.ExitStack() as stack:
-        folder = work / f"outbox-{storage}-{len(rounds) + 1}"
+        folder = work / f"outbox-{number}-{storage}"
         folder.mkdir()
         root = copy_project(approved, folder / "project")
         sink = MailSink().start()
         stack.callback(sink.stop)
         env = os.environ | {"CARELEAF_STAFF": "bench"}
-        if storage == "redis":
-            env["CARELEAF_REDIS_URL"] = url = start_redis(folder / "redis", stack)
+        outbox = f"outbox:\n  storage: {storage}\n"
+        database = f"outbox_{number}"
+        if storage == "postgresql":
+            if postgres is None:
+                raise RuntimeError("PostgreSQL 15 is not installed (/usr/lib/postgresql/15/bin) or runuser is missing")
+            env["CARELEAF_DATABASE_URL"] = postgres.create_database(database)
+            outbox += f"  namespace: {PG_NAMESPACE}\n"
         (root / "careleaf.yaml").write_text(
             f"email:\n  host: 127.0.0.1\n  port: {sink.port}\n  security: none\n  sender: {SENDER}\n  timeout: 30\n"
-            f"outbox:\n  storage: {storage}\ndata: data\n", "utf-8")
-        saved_env = os.environ.get("CARELEAF_REDIS_URL")
-        if storage == "redis":
-            os.environ["CARELEAF_REDIS_URL"] = url
+            f"{outbox}data: data\n", "utf-8")
+
+        def stored() -> dict:
+            """Recipient addresses in the outbox's storage, byte for byte (PostgreSQL's after a CHECKPOINT, so that
+            its files hold what its memory does)."""
+            if storage == "postgresql":
+                postgres.query("checkpoint")
+                files = postgres.database_files(database)
+                return addresses_in_files({f"database {database} (base/…)": [p for p in files if "pg_wal" not in p.parts],
+                                           "pg_wal (the whole cluster's)": [p for p in files if "pg_wal" in p.parts]},
+                                          domain)
+            return addresses_in_files({p.name: [p] for p in sorted((root / "data").iterdir()) if p.is_file()}, domain)
+
+        saved = os.environ.get("CARELEAF_DATABASE_URL")
+        if "CARELEAF_DATABASE_URL" in env:
+            os.environ["CARELEAF_DATABASE_URL"] = env["CARELEAF_DATABASE_URL"]
         try:
-            out = _queue_and_deliver(storage, root, folder, sink, env, n, watcher, stack)
+            out = _queue_and_deliver(root, folder, sink, env, n, domain, processes, threads, postgres, stored,
+                                     watcher, stack)
         finally:
-            if saved_env is None:
-                os.environ.pop("CARELEAF_REDIS_URL", None)
+            if saved is None:
+                os.environ.pop("CARELEAF_DATABASE_URL", None)
             else:
-                os.environ["CARELEAF_REDIS_URL"] = saved_env
-        if storage == "redis":
-            out["left"] = {"redis keys and values": addresses_in(redis_contents(url))}
-        rounds.append(out)
+                os.environ["CARELEAF_DATABASE_URL"] = saved
+
+        out["left"] = stored()
+        box = out.pop("outbox")
+        box.db.close()                 # the bench's own connection: on SQLite, the last one checkpoints the WAL
+        out["closed"] = stored() if storage == "sqlite" else None
+        # What the worker's daily purge does (careleaf.desk.retention.purge: nothing is past its retention yet, but
+        # it VACUUMs): whether that takes the delivered messages' bytes off the disk.
+        from careleaf.desk.retention import purge
+
+        out["purge"] = str(purge(box.db, box.settings.retention))
+        box.db.close()
+        out["purged"] = stored()
+    rounds.append(out | {"storage": storage, "setup": label, "processes": processes, "threads": threads})
 
 
-def _queue_and_deliver(storage: str, root: Path, folder: Path, sink: MailSink, env: dict, n: int,
-                       watcher: ProcWatcher, stack: contextlib.ExitStack) -> dict:
-    from careleaf.leaflet.assemble import direction
+def _queue_and_deliver(root: Path, folder: Path, sink: MailSink, env: dict, n: int, domain: str, processes: int,
+                       threads: int, postgres: PostgresCluster | None, stored, watcher: ProcWatcher,
+                       stack: contextlib.ExitStack) -> dict:
     from careleaf.content.catalog import load_catalog
-    from careleaf.review.git import current_revision
+    from careleaf.content.settings import load_settings
+    from careleaf.desk.outbox import Outbox
+    from careleaf.desk.register import project_register
+    from careleaf.desk.send import send
     from careleaf.handout.handouts import Choice, handout
-    from careleaf.desk.mail import compose
-    from careleaf.desk.outbox import Outbox, idempotency_key
     from careleaf.project import Project
-    from careleaf.content.settings import data_folder, load_settings
+
+    class TimedOutbox(Outbox):
+        """The project's outbox, its queue() timed: the database's share of each send."""
+
+        times: list[float] = []
+
+        def queue(self, *args, **kwargs):
+            began = time.perf_counter()
+            try:
+                return super().queue(*args, **kwargs)
+            finally:
+                self.times.append(time.perf_counter() - began)
 
     project = Project(root)
     settings = load_settings(project)
-    outbox = Outbox(project, settings)
-    started = time.perf_counter()
+    outbox = TimedOutbox(project, settings)
+    outbox.times = []
     catalog = load_catalog(project)
-    made = {lang: handout(project, Choice(BRAND, TREATMENT, "aftercare", lang), patient=patient(4000 + k),
-                          catalog=catalog) for k, lang in enumerate(("en", "tr"))}
-    rendering = time.perf_counter() - started
-    brand = catalog.brands[BRAND]
-    started = time.perf_counter()
-    revision = current_revision(root)
-    git = time.perf_counter() - started
+    choices = {lang: Choice(BRAND, TREATMENT, "aftercare", lang) for lang in ("en", "tr")}
+    began = time.perf_counter()
+    made = {lang: handout(project, choice, patient=patient(4000 + k), catalog=catalog)
+            for k, (lang, choice) in enumerate(choices.items())}
+    rendering = time.perf_counter() - began
 
-    composing, queueing = [], []
-    started = time.perf_counter()
+    calls = []
+    began = time.perf_counter()
     for i in range(n):
         lang = "tr" if i % 2 else "en"
-        leaflet = made[lang]
-        reference = f"OUT-{i:05d}"
-        record = leaflet.record
-        key = idempotency_key(reference, record.code, record.version, record.lang)
         before = time.perf_counter()
-        message = compose(project, pdf=leaflet.pdf, file_name=leaflet.file_name, to=f"patient{i:05d}@{RECIPIENT_DOMAIN}",
-                          sender=settings.email.sender, clinic=brand.name, phone=brand.phone, lang=lang,
-                          direction=direction(lang), words=catalog.labels[lang], locked=False)
-        payload = bytes(message)
-        middle = time.perf_counter()
-        about = record.as_json() | {"staff": "bench", "reference": reference, "revision": revision, "consent": "bench"}
-        queued = outbox.queue(payload, key=key, about=about)
-        queueing.append(time.perf_counter() - middle)
-        composing.append(middle - before)
-        assert queued.status == "queued", queued
-    queue_wall = time.perf_counter() - started
-    sends = outbox.sends()
-    assert len(sends) == n and all(s["status"] == "queued" for s in sends), "not every send was queued"
+        sent = send(project, choices[lang], patient=patient(i), to=f"patient{i:05d}@{domain}",
+                    reference=f"OUT-{i:05d}", staff="bench", settings=settings, outbox=outbox, made=made[lang],
+                    catalog=catalog, consent=True)
+        calls.append(time.perf_counter() - before)
+        if sent.status != "queued":
+            raise RuntimeError(f"send {i} was not queued: {sent.status}")
+    queue_wall = time.perf_counter() - began
+    queued = _outbox_counts(outbox)
+    if queued["statuses"] != {"queued": n} or queued["bodies"] != n:
+        raise RuntimeError(f"after queueing {n}: {queued}")
+    sqlite_mode = None
+    if settings.outbox.storage == "sqlite":
+        with outbox.db.transaction() as tx:
+            sqlite_mode = {name: tx.one(f"pragma {name}")[0] for name in ("journal_mode", "synchronous", "secure_delete")}
+    before_files = stored()
 
-    data = data_folder(project, settings)
-    stored_before = _stored(storage, data, env)
-
+    server_cpu = postgres.cpu() if settings.outbox.storage == "postgresql" else None
     workers = []
     started = time.perf_counter()
-    for k in range(2):
-        process = start(generate("--project", root, "worker"), stack, folder / f"worker-{k + 1}.log", env=env)
+    for k in range(processes):
+        process = start(generate("--project", root, "worker", "--workers", threads), stack,
+                        folder / f"worker-{k + 1}.log", env=env)
         watcher.watch(process.pid)
         workers.append(process)
 
-    def all_received() -> bool:
-        for process in workers:
+    def check_workers() -> None:
+        for k, process in enumerate(workers):
             if process.poll() is not None:
-                raise RuntimeError(f"a worker exited with status {process.returncode}:\n"
-                                   + (folder / f"worker-{workers.index(process) + 1}.log").read_text()[-2000:])
+                raise RuntimeError(f"worker {k + 1} exited with status {process.returncode}:\n"
+                                   + (folder / f"worker-{k + 1}.log").read_text()[-2000:])
+
+    def all_received() -> bool:
+        check_workers()
         return sink.received() >= n
 
     wait_until(all_received, max(120, n * 0.5), f"{n} messages at the mail server", interval=0.05)
@@ -764,43 +910,46 @@ def _queue_and_deliver(storage: str, root: Path, folder: Path, sink: MailSink, e
     first_at = sink.first - started
 
     def all_recorded() -> bool:
-        return sum(s["status"] == "sent" for s in outbox.sends()) >= n
+        check_workers()
+        with outbox.db.transaction() as tx:
+            return tx.one("select count(*) from sends where namespace = ? and status = 'sent'", tx.namespace)[0] >= n
 
-    wait_until(all_recorded, 120, "every send recorded as sent", interval=0.25)
+    wait_until(all_recorded, 120, "every send recorded as sent", interval=0.1)
     recorded_at = time.perf_counter() - started
-    time.sleep(1.0)                      # anything sent twice would arrive now
+    worker_cpu = [process_cpu(process.pid) for process in workers]
     watcher.sample()
     hwm = [watcher.hwm(process.pid) for process in workers]
+    time.sleep(1.0)                      # anything sent twice would arrive now
     for process in workers:
         stop(process)
-    statuses = Counter(s["status"] for s in outbox.sends())
-    per_worker = [len(re.findall(r": sent$", (folder / f"worker-{k + 1}.log").read_text(), re.M)) for k in range(2)]
+    if server_cpu is not None:
+        time.sleep(0.5)                  # the workers' backends exit and are reaped: their time joins cutime
+        server_cpu = postgres.cpu() - server_cpu
+    after = _outbox_counts(outbox)
+    entries = project_register(project, settings).find()
+    per_worker = [len(re.findall(r": sent$", (folder / f"worker-{k + 1}.log").read_text(), re.M))
+                  for k in range(processes)]
     with sink.lock:
-        distinct, total, sizes = len(sink.ids), sink.count, sink.bytes
-        repeated = sum(1 for count in sink.ids.values() if count > 1)
-    out = {"n": n, "render_two": rendering, "git_once": git, "compose": median(composing), "queue": median(queueing),
-           "queue_p90": p90(queueing), "queue_wall": queue_wall, "first_at": first_at, "received_at": received_at,
-           "recorded_at": recorded_at, "throughput": n / received_at,
-           "steady": (n - 1) / (sink.last - sink.first) if sink.last > sink.first else float("nan"),
-           "worker_hwm": hwm, "per_worker": per_worker, "distinct": distinct, "total": total, "repeated": repeated,
-           "message_bytes": sizes / max(total, 1), "statuses": dict(statuses), "before": stored_before}
-    if storage == "sqlite":
-        found = addresses_in_files(data)
-        out["left"] = {name: values[:2] for name, values in found.items()}
-        out["sizes"] = {name: values[2] for name, values in found.items()}
-        # Then as after a clean stop of everything: the last connection to close checkpoints the WAL.
-        outbox.db.close()
-        found = addresses_in_files(data)
-        out["closed"] = {name: values[:2] for name, values in found.items()}
-        out["closed_sizes"] = {name: values[2] for name, values in found.items()}
-    return out
+        distinct, total, size = len(sink.ids), sink.count, sink.bytes
+        repeated = sum(count - 1 for count in sink.ids.values() if count > 1)
+    return {"n": n, "render_two": rendering, "send": median(calls), "send_p90": p90(calls),
+            "queue": median(outbox.times), "queue_p90": p90(outbox.times), "queue_wall": queue_wall,
+            "first_at": first_at, "received_at": received_at, "recorded_at": recorded_at,
+            "throughput": n / received_at,
+            "steady": (n - 1) / (sink.last - sink.first) if sink.last > sink.first else float("nan"),
+            "worker_cpu": worker_cpu, "server_cpu": server_cpu, "worker_hwm": hwm, "per_worker": per_worker,
+            "distinct": distinct, "total": total, "repeated": repeated, "message_bytes": size / max(total, 1),
+            "statuses": after["statuses"], "bodies": after["bodies"], "queued_bodies": queued["bodies"],
+            "register": sum(1 for entry in entries if entry.channel == "email"), "register_all": len(entries),
+            "sqlite_mode": sqlite_mode, "before": before_files, "outbox": outbox}
 
 
-def _stored(storage: str, data: Path, env: dict) -> dict:
-    """Addresses found in the outbox's storage before delivery: shows the search finds them when they are there."""
-    if storage == "redis":
-        return {"redis keys and values": addresses_in(redis_contents(env["CARELEAF_REDIS_URL"]))}
-    return {name: values[:2] for name, values in addresses_in_files(data).items()}
+def _outbox_counts(outbox) -> dict:
+    """The outbox's sends by status and the message bodies it holds, counted in its own tables."""
+    with outbox.db.transaction() as tx:
+        statuses = dict(tx.rows("select status, count(*) from sends where namespace = ? group by status", tx.namespace))
+        bodies = tx.one("select count(*) from messages where namespace = ?", tx.namespace)[0]
+    return {"statuses": statuses, "bodies": bodies}
 
 
 # --- 4. the web app ----------------------------------------------------------------------------
@@ -893,7 +1042,13 @@ def _short(cmdline: bytes) -> str:
 
 # --- machine and versions ----------------------------------------------------------------------
 
-def environment(source_description: str) -> dict:
+def filesystem(path: str) -> str:
+    """The kind of file system a folder is on (whether fsync costs anything: tmpfs, ext4, …)."""
+    said = subprocess.run(["df", "--output=fstype", path], capture_output=True, text=True).stdout.split()
+    return f"{said[-1] if said else 'an unknown file system'} ({path})"
+
+
+def environment(source_description: str, postgres_version: str) -> dict:
     def package(name: str) -> str:
         try:
             return version(name)
@@ -901,11 +1056,6 @@ def environment(source_description: str) -> dict:
             return "not installed"
 
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
-    redis_version = "not installed"
-    if os.access(REDIS_SERVER, os.X_OK):
-        said = subprocess.run([REDIS_SERVER, "--version"], capture_output=True, text=True).stdout
-        found = re.search(r"v=(\S+)", said)
-        redis_version = found.group(1) if found else said.strip()
     import careleaf
 
     return {
@@ -913,9 +1063,9 @@ def environment(source_description: str) -> dict:
         "careleaf": f"{careleaf.__version__}, {source_description}",
         "commit": commit or "unknown",
         "weasyprint": package("weasyprint"), "pydyf": package("pydyf"), "pikepdf": package("pikepdf"),
-        "huey": package("huey"), "fastapi": package("fastapi"), "uvicorn": package("uvicorn"),
+        "psycopg": package("psycopg"), "fastapi": package("fastapi"), "uvicorn": package("uvicorn"),
         "starlette": package("starlette"), "pebble": package("pebble"), "httpx": package("httpx"),
-        "aiosmtpd": package("aiosmtpd"), "redis-py": package("redis"), "redis-server": redis_version,
+        "aiosmtpd": package("aiosmtpd"), "postgresql": postgres_version, "filesystem": filesystem(tempfile.gettempdir()),
         "sqlite": sqlite3.sqlite_version,
         "pango": c_version("pango-1.0", "pango_version_string"),
     }
@@ -940,7 +1090,8 @@ def report(env: dict, counts: dict, results: dict, phases: dict, errors: dict, c
     add(f"| Python | {env['python']} |")
     add(f"| careleaf | {env['careleaf']}; repository commit `{env['commit']}` |")
     add(f"| WeasyPrint | {env['weasyprint']} (pydyf {env['pydyf']}, Pango {env['pango']}); pikepdf {env['pikepdf']} |")
-    add(f"| huey | {env['huey']} (SQLite {env['sqlite']}; redis-py {env['redis-py']}, redis-server {env['redis-server']}) |")
+    add(f"| Outbox | SQLite {env['sqlite']}; PostgreSQL {env['postgresql']} (psycopg {env['psycopg']}); both on "
+        f"{env['filesystem']} |")
     add(f"| FastAPI | {env['fastapi']} (Starlette {env['starlette']}), uvicorn {env['uvicorn']}, pebble {env['pebble']} |")
     add(f"| Test clients | httpx {env['httpx']}, aiosmtpd {env['aiosmtpd']} |")
     add("")
@@ -1005,34 +1156,7 @@ def _summary(results: dict) -> list[str]:
         ratio = f"; {per / one['en']['median']:.2f}× a warm handout" if one else ""
         rows.append(f"| A day's list, {day['rows']} rows (`careleaf handouts`) | **{sec(day['wall'])}** wall, "
                     f"{ms(per)} per leaflet{ratio}; {kib(day['bytes'])}, {day['pages']} pages; peak RSS {mib(day['maxrss'])} |")
-    outboxes = results.get("outbox", {})
-    for storage, rounds in outboxes.items():
-        if not rounds:
-            continue
-        n = rounds[0]["n"]
-        ok = all(out["distinct"] == out["total"] == out["n"] for out in rounds)
-        once = "every message exactly once" + (" in each" if len(rounds) > 1 else "") if ok else \
-            "**" + "; ".join(f"{out['distinct']} distinct of {out['total']} received, {out['n']} queued" for out in rounds) + "**"
-        each = " and ".join
-        per = median([out["compose"] + out["queue"] for out in rounds])
-        rows.append(f"| {n:,} sends, {storage} outbox: queueing (rendering excluded) | **{ms(per)}** per message "
-                    f"(compose {ms(median([o['compose'] for o in rounds]))}, queue {ms(median([o['queue'] for o in rounds]))})"
-                    f"; {each(sec(o['queue_wall']) for o in rounds)} in all |")
-        speeds = each(f"{o['throughput']:.1f}" for o in rounds)
-        rows.append(f"| {n:,} sends, {storage} outbox: delivery with 2 workers | **{speeds} messages/s** ("
-                    f"{each(sec(o['received_at']) for o in rounds)} from starting the workers); {once}; "
-                    f"worker peak RSS {each(', '.join(mib(k) for k in o['worker_hwm']) for o in rounds)} |")
-        left = rounds[0]
-        where = [f"{found} in `{name}`" for name, (found, _) in left["left"].items() if found]
-        closed = left.get("closed")
-        after_close = "" if closed is None else "; after every connection closed: " + (
-            ", ".join(f"**{found} in `{name}`**" for name, (found, _) in closed.items() if found) or "none")
-        rows.append(f"| {n:,} sends, {storage} outbox: recipient addresses left after delivery | "
-                    f"{'**' + ', '.join(where) + '** (distinct addresses)' if where else 'none'}{after_close} |")
-    if outboxes.get("sqlite") and outboxes.get("redis"):
-        ratio = median([o["throughput"] for o in outboxes["redis"]]) / median([o["throughput"] for o in outboxes["sqlite"]])
-        turns = ", rounds in turn" if len(outboxes["sqlite"]) > 1 else ""
-        rows.append(f"| Delivery throughput, redis ÷ sqlite (same run{turns}) | **{ratio:.2f}×** |")
+    rows += _outbox_summary(results.get("outbox", []))
     web = results.get("web")
     if web:
         rows.append(f"| Web API, {web['n']} concurrent `POST /api/handouts` ({web['workers']} render workers) | "
@@ -1127,70 +1251,183 @@ def _day_section(add, results: dict) -> None:
     add("")
 
 
+def _outbox_groups(rounds: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    """The outbox's rounds by (storage, setup), in the order of OUTBOX_SETUPS and STORAGES."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for setup in OUTBOX_SETUPS:
+        for storage in STORAGES:
+            found = [r for r in rounds if r["storage"] == storage and r["setup"] == setup[0]]
+            if found:
+                groups[(storage, setup[0])] = found
+    return groups
+
+
+def _speed(rounds: list[dict]) -> float:
+    return median([r["throughput"] for r in rounds])
+
+
+def _cpu_per_email(r: dict) -> tuple[float, float | None]:
+    """CPU seconds per email: the worker processes', and the PostgreSQL server's (None on SQLite)."""
+    server = r["server_cpu"] / r["n"] if r["server_cpu"] is not None else None
+    return sum(r["worker_cpu"]) / r["n"], server
+
+
+def _exactly_once(r: dict) -> bool:
+    return (r["total"] == r["distinct"] == r["n"] and r["repeated"] == 0 and r["statuses"] == {"sent": r["n"]}
+            and r["register"] == r["n"] and r["bodies"] == 0)
+
+
+def _outbox_ratios(rounds: list[dict]) -> list[tuple[str, float]]:
+    groups = _outbox_groups(rounds)
+    ratios = []
+    for label, *_ in OUTBOX_SETUPS:
+        if ("sqlite", label) in groups and ("postgresql", label) in groups:
+            ratios.append((f"PostgreSQL ÷ SQLite, {label}",
+                           _speed(groups[("postgresql", label)]) / _speed(groups[("sqlite", label)])))
+    for storage in STORAGES:
+        one = groups.get((storage, OUTBOX_SETUPS[0][0]))
+        for label, *_ in OUTBOX_SETUPS[1:]:
+            if one and (storage, label) in groups:
+                ratios.append((f"{storage}: {label} ÷ 1 process", _speed(groups[(storage, label)]) / _speed(one)))
+    return ratios
+
+
+def _outbox_summary(rounds: list[dict]) -> list[str]:
+    if not rounds:
+        return []
+    rows, n = [], rounds[0]["n"]
+    each = " and ".join
+    for storage in STORAGES:
+        mine = [r for r in rounds if r["storage"] == storage]
+        if mine:
+            per = median([r["send"] for r in mine])
+            rows.append(f"| {n:,} emails queued with `send()`, {storage} (rendering excluded) | **{ms(per)}** per "
+                        f"email, of which `Outbox.queue` {ms(median([r['queue'] for r in mine]))}; "
+                        f"{each(sec(r['queue_wall']) for r in mine)} in all |")
+    for (storage, label), mine in _outbox_groups(rounds).items():
+        cpu = [_cpu_per_email(r) for r in mine]
+        server = "" if cpu[0][1] is None else f" + PostgreSQL server {ms(median([c[1] for c in cpu]))}"
+        speeds = each(f"{r['throughput']:.1f}" for r in mine)
+        rows.append(f"| {n:,} emails delivered, {storage}, {label} | **{speeds} emails/s**; CPU per email: "
+                    f"worker{'s' if mine[0]['processes'] > 1 else ''} "
+                    f"{ms(median([c[0] for c in cpu]))}{server} |")
+    good = [r for r in rounds if _exactly_once(r)]
+    if len(good) == len(rounds):
+        rows.append(f"| Every round ({len(rounds)}): delivered, duplicates, register, bodies left | {n:,} queued → "
+                    f"{n:,} delivered, **0 duplicates** (Message-IDs at the server), {n:,} register entries, "
+                    "0 message bodies left in the outbox |")
+    else:
+        bad = [f"round {rounds.index(r) + 1} ({r['storage']}, {r['setup']}): {r['total']} received, {r['distinct']} "
+               f"distinct, {r['repeated']} duplicates, states {r['statuses']}, register {r['register']}, "
+               f"bodies left {r['bodies']}" for r in rounds if r not in good]
+        rows.append(f"| Delivered, duplicates, register, bodies left | **{'; '.join(bad)}** (the other rounds: "
+                    f"{n:,} each, exactly once) |")
+    for label, ratio in _outbox_ratios(rounds):
+        rows.append(f"| Delivery throughput, {label} (same run) | **{ratio:.2f}×** |")
+    for storage in STORAGES:
+        mine = [r for r in rounds if r["storage"] == storage]
+        if mine:
+            def where(state: str) -> str:
+                found = sorted({f"`{name}`" for r in mine for name, (count, _, _) in (r[state] or {}).items() if count})
+                return f"**in {', '.join(found)}**" if found else "none"
+
+            rows.append(f"| Recipient addresses in the {storage} outbox's files after delivery | {where('left')}; "
+                        f"after the daily purge (VACUUM): {where('purged')} |")
+    return rows
+
+
 def _outbox_section(add, results: dict) -> None:
-    columns = [(f"{storage}" + (f", round {k}" if len(rounds) > 1 else ""), out)
-               for storage, rounds in results.get("outbox", {}).items() for k, out in enumerate(rounds, start=1)]
-    if not columns:
+    rounds = results.get("outbox", [])
+    if not rounds:
         return
-    outboxes = dict(columns)
-    names = list(outboxes)
-    first = outboxes[names[0]]
-    order = [f"Rounds ran in the order {', '.join(results['outbox_order'])}, so that both storages meet the machine's "
-             "load alike."] if len(columns) > 2 and results.get("outbox_order") else []
-    add("## 3. Queued personalised sends, delivered by 2 workers")
+    first = rounds[0]
+    add("## 3. 1,000 queued emails, delivered by `careleaf worker`")
     add("")
-    add(f"A local SMTP server (aiosmtpd `Controller` on 127.0.0.1, plain, `security: none`) in the bench process. "
-        f"One personalised PDF per language was made with `handout()` (English and Turkish, "
-        f"{sec(first['render_two'])} for both); then {first['n']:,} messages, alternating English and Turkish, "
-        "each to its own address and with its own patient reference (so its own idempotency key and Message-ID), "
-        "were made with `careleaf.desk.mail.compose(...)` and queued with `Outbox(project, settings).queue(bytes(message), "
-        "key=..., about=record | staff, reference, revision)`, as `careleaf.desk.send.send` does. **Queueing time "
-        "excludes rendering.** Then 2 `python generate.py --project P worker` processes were started; delivery is "
-        "timed from starting them until the server has received every message; then they were stopped with SIGTERM. "
-        + " ".join(["Each round has its own project copy, mail server (and Redis server) and outbox.", *order]))
+    add(f"A local SMTP server (aiosmtpd `Controller` on 127.0.0.1, plain, `security: none`) in the bench process counts "
+        "what it receives by Message-ID. Each round has its own project copy, mail server and outbox: `outbox: storage: "
+        "sqlite` (`data/desk.sqlite3`) or `storage: postgresql` (its own database on a PostgreSQL cluster the bench "
+        "starts in a temporary folder as the `postgres` user, default durability: fsync and synchronous_commit on; "
+        "TLS with `sslmode=verify-full`, as a clinic group connects; `namespace: harbour-skin`). "
+        f"One personalised PDF per language is made with `handout()` (English and Turkish, {sec(first['render_two'])} for "
+        f"both); then {first['n']:,} emails, alternating English and Turkish, each to its own address and with its own "
+        "patient reference (so its own idempotency key and Message-ID), are queued with "
+        "`careleaf.desk.send.send(project, choice, patient=..., to=..., reference=..., made=..., consent=True)`, as the "
+        "desk's Email button and `POST /api/sends` do: compose, the project's git revision, `Outbox.queue`. "
+        "**Queueing time excludes rendering.** Then the round's `python generate.py --project P worker --workers T` "
+        "processes start; delivery is timed from starting them until the server has received every email; when "
+        "every send is recorded as sent, the bench waits 1 s for any second copy, then stops the workers with SIGTERM.")
     add("")
-    add("| | " + " | ".join(names) + " |")
-    add("|---|" + "---|" * len(names))
-
-    def row(label: str, show) -> None:
-        add(f"| {label} | " + " | ".join(show(outboxes[name]) for name in names) + " |")
-
-    row("compose + `bytes()`, per message (median)", lambda o: ms(o["compose"]))
-    row("`Outbox.queue`, per message (median / p90)", lambda o: f"{ms(o['queue'])} / {ms(o['queue_p90'])}")
-    row("queueing all messages, wall", lambda o: sec(o["queue_wall"]))
-    row("message size", lambda o: kib(o["message_bytes"]))
-    row("first message at the server (after starting the workers)", lambda o: sec(o["first_at"]))
-    row("all messages at the server", lambda o: sec(o["received_at"]))
-    row("delivery throughput, from starting the workers", lambda o: f"**{o['throughput']:.1f} messages/s**")
-    row("delivery throughput, first to last message", lambda o: f"{o['steady']:.1f} messages/s")
-    row("every send recorded as sent (outbox state), after", lambda o: sec(o["recorded_at"]))
-    row("total wall: queueing + delivery", lambda o: sec(o["queue_wall"] + o["received_at"]))
-    row("messages delivered by worker 1 / worker 2", lambda o: " / ".join(map(str, o["per_worker"])))
-    row("received / distinct Message-IDs / sent twice", lambda o: f"{o['total']} / {o['distinct']} / {o['repeated']}")
-    row("outbox states after delivery", lambda o: ", ".join(f"{k} {v}" for k, v in sorted(o["statuses"].items())))
-    row("worker peak RSS (VmHWM)", lambda o: ", ".join(mib(k) for k in o["worker_hwm"]))
+    if first.get("sqlite_mode") or any(r.get("sqlite_mode") for r in rounds):
+        mode = next(r["sqlite_mode"] for r in rounds if r.get("sqlite_mode"))
+        names = {0: "OFF", 1: "NORMAL", 2: "FULL", 3: "EXTRA"}
+        add(f"SQLite as careleaf opens it: journal_mode={mode['journal_mode']}, "
+            f"synchronous={names.get(mode['synchronous'], mode['synchronous'])}, secure_delete={mode['secure_delete']}. "
+            "CPU per email: the worker processes' own CPU time (all their threads, their start-up included) read from "
+            "`/proc` when the last send was recorded, divided by the emails; on PostgreSQL also the server's (the "
+            "postmaster, its running children and the reaped backends, between starting the workers and after they "
+            "stopped; the bench's own backend, polling a count every 0.1 s, is in it). The mail server and the bench "
+            "are not counted.")
+        add("")
+    add("| # | Storage | Workers | `send()` per email, median / p90 | of which `Outbox.queue` | Queueing, all | "
+        "First at server | All at server | Emails/s | Emails/s, first → last | CPU per email: workers | "
+        "CPU per email: PostgreSQL |")
+    add("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for k, r in enumerate(rounds, start=1):
+        workers, server = _cpu_per_email(r)
+        add(f"| {k} | {r['storage']} | {r['setup']} | {ms(r['send'])} / {ms(r['send_p90'])} | {ms(r['queue'])} | "
+            f"{sec(r['queue_wall'])} | {sec(r['first_at'])} | {sec(r['received_at'])} | **{r['throughput']:.1f}** | "
+            f"{r['steady']:.1f} | {ms(workers)} | {'-' if server is None else ms(server)} |")
     add("")
-    add("Recipient addresses found in the outbox's storage (distinct addresses / occurrences of "
-        f"`@{RECIPIENT_DOMAIN}`), searched byte for byte by a separate process: before delivery (showing the search "
-        "finds them), after delivery (the workers stopped with SIGTERM; the bench's own connection still open, as a "
-        "desk's would be), and after that last connection closed too (SQLite then checkpoints and removes the WAL). "
-        "The register (`register.sqlite3`) is searched too; it should never hold addresses.")
+    add("What arrived and what is left, counted in the same rounds (*duplicates*: copies beyond the first of a "
+        "Message-ID; *bodies left*: rows of the outbox's `messages` table after delivery; *register*: entries with "
+        "channel email, read with `careleaf.desk.register.project_register(...).find()`):")
     add("")
-    add("| Storage | File | Before delivery | After delivery | After every connection closed |")
-    add("|---|---|---|---|---|")
+    add("| # | Storage | Workers | Queued | Received | Distinct Message-IDs | Duplicates | Outbox states after | "
+        "Bodies left | Register | Sent by each process | Worker peak RSS |")
+    add("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for k, r in enumerate(rounds, start=1):
+        states = ", ".join(f"{state} {count}" for state, count in sorted(r["statuses"].items()))
+        add(f"| {k} | {r['storage']} | {r['setup']} | {r['n']} | {r['total']} | {r['distinct']} | "
+            f"{'**' + str(r['repeated']) + '**' if r['repeated'] else 0} | {states} | {r['bodies']} | "
+            f"{r['register']} | {' / '.join(map(str, r['per_worker']))} | {', '.join(mib(h) for h in r['worker_hwm'])} |")
+    add("")
+    ratios = _outbox_ratios(rounds)
+    if ratios:
+        add("Ratios of delivery throughput (emails/s from starting the workers; medians where a pair ran twice), "
+            "measured in this run:")
+        add("")
+        add("| Ratio | |")
+        add("|---|---|")
+        for label, ratio in ratios:
+            add(f"| {label} | **{ratio:.2f}×** |")
+        add("")
+    add(f"Recipient addresses found in the outbox's storage (distinct addresses / occurrences of the round's domain, "
+        f"*@rN.{RECIPIENT_DOMAIN}*; size), searched byte for byte by a separate process: before delivery (showing the "
+        "search finds them), after delivery (the workers stopped; the bench's own connection still open, as a desk's "
+        "would be), on SQLite after that last connection closed too (SQLite then checkpoints and removes the WAL), "
+        "and after `careleaf.desk.retention.purge` (what the worker runs daily: nothing is past its retention yet, "
+        f"{rounds[0]['purge']!r}, but it VACUUMs the outbox's tables). After delivery, each send's record keeps the "
+        "address masked (`p•••@` and the domain, for staff), so the domain is still counted where no address is left. "
+        "PostgreSQL's files are searched after a `CHECKPOINT`, so that they hold what its memory does: the "
+        "round's database folder (`base/OID`: tables, TOAST, indexes) and the write-ahead log (`pg_wal`, the cluster's "
+        "own, which the round's addresses reach too).")
+    add("")
+    add("| # | Storage | Workers | File | Before delivery | After delivery | After every connection closed | "
+        "After `purge` (VACUUM) |")
+    add("|---|---|---|---|---|---|---|---|")
 
-    def cell(found, sizes, where) -> str:
-        if found is None or where not in found:
-            return "-" if found is None else "(no file)"
-        hits = found[where]
-        size = f" ({kib(sizes[where])})" if sizes and where in sizes else ""
-        return (f"**{hits[0]} / {hits[1]}**" if hits[0] or hits[1] else "none") + size
+    def cell(found: dict | None, where: str) -> str:
+        if found is None:
+            return "-"
+        if where not in found:
+            return "(no file)"
+        addresses, occurrences, size = found[where]
+        return (f"**{addresses} / {occurrences}**" if addresses or occurrences else "none") + f" ({kib(size)})"
 
-    for name, out in outboxes.items():
-        closed = out.get("closed")
-        for where in sorted(set(out["before"]) | set(out["left"]) | set(closed or {})):
-            add(f"| {name} | `{where}` | {cell(out['before'], None, where)} | "
-                f"{cell(out['left'], out.get('sizes'), where)} | {cell(closed, out.get('closed_sizes'), where)} |")
+    for k, r in enumerate(rounds, start=1):
+        for where in sorted(set(r["before"]) | set(r["left"]) | set(r["closed"] or {}) | set(r["purged"])):
+            add(f"| {k} | {r['storage']} | {r['setup']} | `{where}` | {cell(r['before'], where)} | "
+                f"{cell(r['left'], where)} | {cell(r['closed'], where)} | {cell(r['purged'], where)} |")
     add("")
 
 
@@ -1367,9 +1604,8 @@ def desk_first_only(args) -> int:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Benchmark careleaf's front desk: handouts, a day's list, the "
                                                  "email outbox and the web API. Writes bench/DESK-RESULTS.md.")
-    parser.add_argument("--quick", action="store_true", help="smaller counts (10 handouts, a 20-row list, 100 sends, "
-                                                             "10 concurrent requests)")
-    parser.add_argument("--no-redis", action="store_true", help="skip the outbox on Redis")
+    parser.add_argument("--quick", action="store_true", help="smaller counts (10 handouts, a 20-row list, 100 sends "
+                                                             "a round, 10 concurrent requests)")
     parser.add_argument("--worktree", action="store_true", help="measure the working tree as it is now, "
                         "uncommitted changes included (default: the last commit, git HEAD)")
     parser.add_argument("--results", type=Path, default=BENCH / "DESK-RESULTS.md", help="where to write the report")
@@ -1378,10 +1614,14 @@ def main(argv: list[str]) -> int:
                         "burst (printed, the report is not rewritten)")
     parser.add_argument("--burst", type=int, default=50, help="API requests sent at once for --desk-first")
     parser.add_argument("--ref", default="HEAD", help="the git commit to measure (default HEAD), to compare")
+    parser.add_argument("--outbox-rounds", type=int, choices=(1, 2), help="2: part 3's six rounds again, backwards "
+                        "(medians of two; twice the time)")
+    parser.add_argument("--parts", default="1234", help="which parts to measure (default 1234: all); write a partial "
+                        "report elsewhere with --results")
     args = parser.parse_args(argv)
     if args.desk_first:
         return desk_first_only(args)
-    counts = QUICK if args.quick else FULL
+    counts = (QUICK if args.quick else FULL) | ({"outbox_rounds": args.outbox_rounds} if args.outbox_rounds else {})
     command = " ".join([".venv/bin/python bench/desk.py", *argv])
 
     began = time.perf_counter()
@@ -1393,6 +1633,8 @@ def main(argv: list[str]) -> int:
     phases: dict[str, dict] = {}
     watcher = ProcWatcher()
     sampler = None
+    stack = contextlib.ExitStack()
+    postgres_version = "not measured"
     try:
         description = freeze_sources(work / "source", args.worktree)
         project = approved_project(work / "approved")
@@ -1413,20 +1655,23 @@ def main(argv: list[str]) -> int:
                 log(f"{name}: {phases[name]['wall']:.1f} s")
 
         # First: the cold call must be the first to import WeasyPrint in this process.
-        part("1. one handout", measure_handouts, project, counts, results)
-        part("2. a day's list", measure_day_list, project, work, counts["rows"], results)
-        # The outbox is careleaf's own tables (SQLite here; PostgreSQL's numbers: bench/faults.py); --no-redis is
-        # kept for old command lines.
-        storages = ["sqlite"]
-        # In turn, A B B A (full run): both storages see the machine's load alike, and their ratio is fair.
-        order = storages + storages[::-1] if counts["outbox_rounds"] > 1 else storages
-        results["outbox_order"] = order
-        for number, storage in enumerate(order):
-            part(f"3. outbox, {storage} ({order[:number + 1].count(storage)})", measure_outbox, storage, project, work,
-                 counts["sends"], watcher, results)
-        part("4. web app", measure_web, project, work, counts["requests"], watcher, results)
-        env = environment(description)
+        if "1" in args.parts:
+            part("1. one handout", measure_handouts, project, counts, results)
+        if "2" in args.parts:
+            part("2. a day's list", measure_day_list, project, work, counts["rows"], results)
+        if "3" in args.parts:
+            postgres = start_postgres(stack, errors)
+            postgres_version = postgres.version() if postgres else "not available"
+            order = outbox_order(counts["outbox_rounds"])
+            for number, (storage, setup) in enumerate(order, start=1):
+                part(f"3. outbox {number}: {storage}, {setup[0]}", measure_outbox, storage, setup, postgres, project,
+                     work, counts["sends"], watcher, results)
+            stack.close()           # the PostgreSQL cluster stopped and its folder deleted before part 4
+        if "4" in args.parts:
+            part("4. web app", measure_web, project, work, counts["requests"], watcher, results)
+        env = environment(description, postgres_version)
     finally:
+        stack.close()
         if sampler is not None:
             sampler.stop()
         watcher.stop()
