@@ -223,6 +223,14 @@ def test_every_leaflet_prints_the_reporting_scheme_the_full_list_and_the_urgent_
             assert 'Outside these hours, call <span class="nowrap">NHS 111</span>.' in html, name
 
 
+def test_the_urgent_lines_hours_are_written_as_the_clinics_country_writes_times(started):
+    brand = started / "leaflets/brands/my-clinic.yaml"
+    text = brand.read_text("utf-8").replace('country: "GB"', 'country: "US"')
+    brand.write_text(text.replace('time_zone: "Europe/London"', 'time_zone: "America/New_York"'), "utf-8")
+    html = _html(started)["my-clinic/en/example-treatment-aftercare"]
+    assert "This line is answered Monday to Friday, 9:00\u202fAM–6:00\u202fPM." in html
+
+
 def test_the_age_limit_of_the_clinics_country_heads_who_should_not_have_it(started):
     html = _html(started)["my-clinic/en/example-treatment-pre-treatment"]
     assert "<li>you are under 18</li>" in html

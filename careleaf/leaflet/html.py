@@ -13,6 +13,7 @@ naming the template). Each template is read as any project file is
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from babel import Locale
-from babel.dates import format_date, get_day_names
+from babel.dates import format_date, format_time, get_day_names
 from babel.numbers import format_decimal
 from babel.units import format_unit
 from markdown_it import MarkdownIt
@@ -172,8 +173,10 @@ def urgent_hours(leaflet: Leaflet) -> str:
         days = ", ".join(names[i] for i in order)
     if hours.opens is None or hours.closes is None:
         return words["urgent_hours_all_day"].replace("{days}", days)
-    return (words["urgent_hours"].replace("{days}", days).replace("{opens}", hours.opens)
-            .replace("{closes}", hours.closes))
+    locale = locale_of(leaflet)
+    opens, closes = (format_time(dt.time.fromisoformat(clock), "short", locale=locale)
+                     for clock in (hours.opens, hours.closes))      # 08:00 in Britain, 8:00 AM in the US
+    return words["urgent_hours"].replace("{days}", days).replace("{opens}", opens).replace("{closes}", closes)
 
 
 # Letters on a phone's keypad, for numbers written with words (1-800-FDA-1088).
