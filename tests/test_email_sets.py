@@ -275,3 +275,32 @@ def test_email_both_from_the_desk_is_one_send_naming_both_leaflets(root):
         assert "BTX-FL-AC · en, BTX-FL-PT · en" in today
     sends = outbox_of(root).sends()
     assert [len(leaflet_names(s)) for s in sends] == [2, 1]
+
+
+class NoRenders:
+    """Renders nothing: a request that cannot be sent is refused before any leaflet is made."""
+
+    async def handout(self, *args, **kwargs):
+        raise AssertionError("nothing should be rendered here")
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("change, said", [
+    ({"also": [{"treatment": TREATMENT, "kind": "aftercare", "lang": "en"}]}, "named twice"),
+    ({"to": "not-an-address"}, "not a valid address"),
+    ({}, "no email settings"),
+])
+def test_the_api_refuses_what_cannot_be_sent_before_rendering_anything(root, monkeypatch, change, said):
+    if said != "no email settings":
+        configure(root, None, email_settings={"host": "localhost", "port": 2525, "security": "starttls",
+                                              "sender": "leaflets@harbourskin.example"})
+    monkeypatch.setenv("CARELEAF_API_TOKENS", TOKEN)
+    request = {"brand": BRAND, "treatment": TREATMENT, "kind": "aftercare", "lang": "en", "to": ADDRESS,
+               "consent": True, "also": [{"treatment": TREATMENT, "kind": "pre-treatment", "lang": "tr"}],
+               "patient": {"treated": f"{today_in_london()} 10:00"}} | change
+    with TestClient(create_app(Project(root), renderer=NoRenders())) as client:
+        refused = client.post("/api/sends", json=request, headers=AUTH)
+    assert refused.status_code == 422 and said in refused.json()["detail"], refused.text
+    assert outbox_of(root).sends() == []

@@ -78,6 +78,18 @@ def check_leaflets(choices: Sequence[Choice]) -> None:
         raise HandoutError(["leaflets: the same leaflet is named twice; each goes once"])
 
 
+def check_send(settings: Settings, choices: Sequence[Choice], to: str, reference: str, *,
+               exported: bool = False) -> tuple[str, str]:
+    """What is checked before any leaflet is made (the API checks it before it renders): the set, the address,
+    the reference, and that there is a mail server to send through. (address, reference), normalised."""
+    check_leaflets(choices)
+    address, reference = check_address(to), check_reference(reference)
+    if not exported and settings.email is None:
+        raise HandoutError(["email: careleaf.yaml has no email settings, so nothing can be sent; add them "
+                            "(see the README), or export the message with --eml"])
+    return address, reference
+
+
 def send_leaflets(project: Project | str | Path, choices: Sequence[Choice], *, patient: Mapping[str, str | None],
                   to: str, reference: str = "", staff: str = "", password: str | None = None, eml: Path | None = None,
                   allow_draft: bool = False, now: dt.datetime | None = None, settings: Settings | None = None,
@@ -97,16 +109,11 @@ def send_leaflets(project: Project | str | Path, choices: Sequence[Choice], *, p
     refuse_draft_email(allow_draft)
     if eml is None and consent is not True:
         raise HandoutError([NO_CONSENT])
-    check_leaflets(choices)
     project = project if isinstance(project, Project) else Project(Path(project))
     settings = settings or load_settings(project)
     if eml is not None:
         refuse_shared_output(project, eml, "--eml")
-    address = check_address(to)
-    reference = check_reference(reference)
-    if eml is None and settings.email is None:
-        raise HandoutError(["email: careleaf.yaml has no email settings, so nothing can be sent; add them "
-                            "(see the README), or export the message with --eml"])
+    address, reference = check_send(settings, choices, to, reference, exported=eml is not None)
     catalog = catalog or load_catalog(project)
     # Every leaflet is made (and a draft, an overdue or an unapproved one refused) before anything is queued.
     made = list(made or [handout(project, choice, patient=patient, now=now, catalog=catalog) for choice in choices])

@@ -255,11 +255,11 @@ async def make_handout(request: Request, body: HandoutRequest):
              responses={503: {"model": Problem, "description": "The outbox cannot store it now (disk, database)"}})
 async def queue_send(request: Request, body: SendRequest):
     from careleaf.desk.database import Unavailable
-    from careleaf.desk.send import GENERATE, check_leaflets, send_leaflets     # here: the outbox, for email only
+    from careleaf.desk.send import GENERATE, check_send, send_leaflets     # here: the outbox, for email only
 
     choices, patient = body.choices(), _fields(body.patient)
-    try:
-        check_leaflets(choices)         # before any leaflet is made
+    try:        # before any leaflet is made: a request that cannot be sent takes no render worker's time
+        check_send(request.app.state.settings, choices, body.to, body.reference)
     except HandoutError as error:
         raise HTTPException(422, "\n".join(error.problems)) from None
     renders = await asyncio.gather(*(render_errors(request.app.state.renderer.handout(choice, patient, priority=API))
