@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 import warnings
 
 import pikepdf
@@ -171,9 +172,9 @@ def test_a_set_is_refused_whole_before_anything_is_queued(root):
                       consent=True)
     assert "BTX-FL-AC" in str(refused.value) and "cannot be given to a patient" in str(refused.value)
     for choices, said in (([AFTERCARE, AFTERCARE], "named twice"),
-                          ([AFTERCARE, dataclass_replace(AFTERCARE, brand="maple")], "one clinic"),
+                          ([AFTERCARE, replace(AFTERCARE, brand="maple")], "one clinic"),
                           ([AFTERCARE, PRE_TREATMENT, AFTERCARE_TR, PRE_TREATMENT_TR,
-                            dataclass_replace(AFTERCARE, large_print=True)], "1 to 4 leaflets"),
+                            replace(AFTERCARE, large_print=True)], "1 to 4 leaflets"),
                           ([], "1 to 4 leaflets")):
         with pytest.raises(HandoutError, match=said):
             check_leaflets(choices)
@@ -182,12 +183,6 @@ def test_a_set_is_refused_whole_before_anything_is_queued(root):
     with pytest.raises(HandoutError, match="consent"):
         send_leaflets(root, [AFTERCARE, PRE_TREATMENT], patient=AYSE, to=ADDRESS, now=NOW)
     assert outbox_of(root).sends() == [] and register_entries(root) == []
-
-
-def dataclass_replace(choice: Choice, **changes) -> Choice:
-    import dataclasses
-
-    return dataclasses.replace(choice, **changes)
 
 
 # --- the API ----------------------------------------------------------------------------------------------
