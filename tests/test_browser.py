@@ -22,6 +22,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+import pikepdf
 import pypdf
 import pytest
 import yaml
@@ -545,6 +546,53 @@ def test_the_patient_is_typed_once_for_every_leaflet_and_language(desk, context,
     printed = pdf_text(pdf)
     assert printed.count(NAME) >= 2 and printed.count("BTX-FL-AC") >= 2, "both copies, one PDF"
     assert reader.trailer["/Root"].get("/StructTreeRoot") is not None, "still a tagged PDF"
+
+
+def test_email_both_sends_one_email_with_each_leaflet_its_own_locked_pdf(desk, page, tmp_path):
+    """The patient typed once; "Email both" with the Turkish copy chosen and the PDFs locked: one email reaches
+    the mail server with the English and the Turkish leaflet, each its own PDF, each opening with the password
+    the status page shows (which names both leaflets). axe finds nothing on the desk or the status page."""
+    page.goto(f"{desk.url}/?{CHOSEN}")
+    pages_loaded(page)
+    page.fill("#f-name", NAME)
+    page.fill("#f-treated", f"{flow_treatment().isoformat()} 14:30")
+    page.fill("#f-batch", BATCH)
+    page.select_option("#f-also", "lang:tr")
+    address = "ayse.both@example.com"
+    page.get_by_label("Patient's email address").fill(address)
+    page.get_by_label("The address again, to check it").fill(address)
+    page.get_by_label("The patient agreed to have their leaflet emailed").check()
+    page.get_by_label("Lock the PDF with a password").check()
+    report: dict[str, list] = {}
+    axe_check(page, "the desk, a second leaflet chosen to email both", report)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Email both").click()
+    assert re.search(r"/sends/[0-9a-f]{32}$", page.url)
+    main = page.inner_text("main")
+    assert "BTX-FL-AC v1 · en, BTX-FL-AC v1 · tr (one email, 2 PDFs)" in main, main
+    assert "The PDFs are locked with this password" in main and NAME not in page.content()
+    password = page.locator(".password .secret strong").inner_text()
+    axe_check(page, "an email of two leaflets, its password shown", report)
+    shoot(page, tmp_path, "email-both")
+
+    received = wait_for_message_to(desk.mail, address)
+    assert len([m for m in desk.mail.received() if address in m.rcpt_tos]) == 1, "one email for both"
+    attachments = list(received.message.iter_attachments())
+    assert [a.get_filename() for a in attachments] == [f"{BRAND}-leaflet-en.pdf", f"{BRAND}-leaflet-tr.pdf"]
+    for attachment, lang in zip(attachments, ("en", "tr")):
+        pdf = attachment.get_payload(decode=True)
+        with pytest.raises(pikepdf.PasswordError):
+            pikepdf.open(io.BytesIO(pdf))
+        with pikepdf.open(io.BytesIO(pdf), password=password) as document:
+            assert str(document.Root.Lang) == lang
+        reader = pypdf.PdfReader(io.BytesIO(pdf))
+        reader.decrypt(password)
+        text = normalised(" ".join(p.extract_text() for p in reader.pages))
+        assert NAME in text and "BTX-FL-AC" in text
+        assert ("Tedaviniz" in text) == (lang == "tr"), text[:300]
+    page.get_by_role("heading", name="Email sent").wait_for(timeout=45_000)
+    axe_check(page, "an email of two leaflets, sent", report)
+    assert not any(report.values()), report
 
 
 def test_the_days_list_fills_the_desk_and_today_shows_what_was_handed_out(desk, context, page, tmp_path):

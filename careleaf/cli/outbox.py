@@ -54,13 +54,16 @@ def outbox(project: Project, options: argparse.Namespace) -> int:
 
 
 def _list_outbox(outbox, options: argparse.Namespace) -> int:
+    from careleaf.desk.outbox import leaflet_names
+
     paused, sends = outbox.paused(), [s for s in outbox.sends() if options.all or s["status"] != "sent"]
     shown = ("id", "status", "attempts", "reference", "code", "version", "lang", "created", "updated", "reply",
              "failing_since", "next_try")
     failed = paused is not None or any(s["status"] == "failed" for s in sends)
     if options.json:
         print(json.dumps({"paused": {"since": paused[0], "reason": paused[1]} if paused else None,
-                          "sends": [{name: s.get(name) for name in shown} for s in sends]}, indent=2))
+                          "sends": [{name: s.get(name) for name in shown} | {"leaflets": _leaflets(s)} for s in sends]},
+                         indent=2))
         return EXIT_FAILED if failed else EXIT_OK
     if paused:
         print(f"THE OUTBOX IS PAUSED since {paused[0][:16]} UTC: {paused[1]}.\n"
@@ -69,11 +72,19 @@ def _list_outbox(outbox, options: argparse.Namespace) -> int:
         why = s["reply"]
         if s["status"] == "retrying" and s.get("failing_since"):
             why = f"{why} (since {s['failing_since'][11:16]} UTC; next try {s['next_try'][11:16]})"
-        print(f"{s['id'][:12]}  {s['status']:<9} {s['reference'] or '(no reference)':<14} {s['code']} "
-              f"v{s['version']} {s['lang']}  {s['attempts']}x  queued {s['created'][:16]}  {why}")
+        print(f"{s['id'][:12]}  {s['status']:<9} {s['reference'] or '(no reference)':<14} "
+              f"{' + '.join(leaflet_names(s))}  {s['attempts']}x  queued {s['created'][:16]}  {why}")
     if not sends:
         print("The outbox is empty: nothing pending or failed.")
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _leaflets(send: dict) -> list[dict]:
+    """Every leaflet a send carries (one email may carry several), as --json lists them."""
+    from careleaf.desk.outbox import leaflets_of
+
+    return [{name: leaflet.get(name) for name in ("code", "version", "lang", "large_print", "kind")}
+            for leaflet in leaflets_of(send)]
 
 
 def purge(project: Project, options: argparse.Namespace) -> int:

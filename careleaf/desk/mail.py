@@ -5,7 +5,8 @@ only: no treatment, no name, no leaflet code. The body's words come from the
 template words (``email_*`` in ``templates/labels/<lang>.yaml``) in the
 leaflet's language, as a plain-text part and an accessible HTML part
 (``templates/email/message.html``); the leaflet is attached as
-``<brand>-leaflet.pdf``, optionally locked with AES-256.
+``<brand>-leaflet.pdf``, optionally locked with AES-256. Several leaflets for one
+patient travel in one message, each its own PDF, locked with the same password.
 """
 
 from __future__ import annotations
@@ -22,12 +23,17 @@ import ssl
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
+from typing import Sequence
 
 from careleaf.errors import HandoutError
 from careleaf.leaflet.html import environment
 from careleaf.project import Project
 from careleaf.content.settings import EmailSettings, LOOPBACK
 
+# A template word ending so is the one said instead when a message carries several leaflets ("email_subject" ->
+# "email_subject_several"); a language whose file lacks one (a project's own file written before they existed)
+# says the one-leaflet words, which still read true.
+SEVERAL = "_several"
 # Letters and digits that cannot be mistaken for one another when read out over the phone.
 _PASSWORD_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 
@@ -85,8 +91,13 @@ def lock_pdf(pdf: bytes, password: str) -> bytes:
 
 
 def compose(project: Project, *, pdf: bytes, file_name: str, to: str, sender: str, clinic: str, phone: str,
-            lang: str, direction: str, words: dict[str, str], locked: bool) -> EmailMessage:
-    """The message for one patient: plain text and HTML in the leaflet's language, the leaflet attached."""
+            lang: str, direction: str, words: dict[str, str], locked: bool,
+            also: Sequence[tuple[bytes, str]] = ()) -> EmailMessage:
+    """The message for one patient: plain text and HTML in the leaflet's language, the leaflet attached, and
+    ``also`` (PDF, file name) each attached after it, its own file."""
+    if also:        # several leaflets: the words that say so ("email_body_several" for "email_body"), where given
+        words = words | {word[:-len(SEVERAL)]: text for word, text in words.items() if word.endswith(SEVERAL)}
+
     def say(word: str) -> str:
         return words[word].replace("{clinic}", clinic).replace("{phone}", phone)
 
@@ -103,7 +114,8 @@ def compose(project: Project, *, pdf: bytes, file_name: str, to: str, sender: st
     html = environment(project.template_folders).get_template("email/message.html").render(
         lang=lang, direction=direction, label=words, clinic=clinic, phone=phone, locked=locked)
     message.add_alternative(html, subtype="html")
-    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=file_name)
+    for attached, name in [(pdf, file_name), *also]:
+        message.add_attachment(attached, maintype="application", subtype="pdf", filename=name)
     message["Content-Language"] = lang      # after the parts: setting content clears content headers
     return message
 

@@ -7,12 +7,13 @@ group), beside the register, so that what changes together changes in one transa
   database down) does none of them, so a key is never left claimed with nothing queued;
 - a worker claims a send with a lease, which it renews while it works; a worker that dies stops renewing,
   and once the lease has run out another worker (on any machine) takes the send over;
-- delivery's record, the message's deletion and the register entry are one transaction.
+- delivery's record, the message's deletion and the register entries (one for each leaflet the message
+  carries) are one transaction.
 
 What each row holds: ``sends``, the state (status, attempts, the server's last reply with the address taken
-out, the patient reference, which leaflet, that the patient agreed to email); ``messages``, the message itself
-(address, name, leaflet), deleted once it is delivered or has failed for good; ``idempotency_keys``, which send
-a patient's leaflet went out as. How long each is kept: careleaf.yaml's ``retention`` (purge).
+out, the patient reference, which leaflets, that the patient agreed to email); ``messages``, the message itself
+(address, name, leaflets), deleted once it is delivered or has failed for good; ``idempotency_keys``, which send
+a patient's leaflet, or set of leaflets, went out as. How long each is kept: careleaf.yaml's ``retention`` (purge).
 
 The guarantee: a message is delivered at least once. A second copy is possible only when a worker dies
 (SIGKILL, a power cut) after the server accepted the message and before the worker recorded it, a window of
@@ -40,16 +41,30 @@ log = logging.getLogger("careleaf.desk.outbox")
 PENDING = ("queued", "sending", "retrying")
 FINISHED = ("sent", "failed", "cancelled")
 _STATE = "id, status, attempts, created, updated, next_try, failing_since, reply, reference, about, lease_until"
+MAX_LEAFLETS = 4       # in one message: before and after treatment, in two languages, is the most a patient needs
 WORKER_GONE = 120      # seconds without a worker's heartbeat before the desk says none is running
 _DUE = "((status in ('queued', 'retrying') and next_try <= ?) or (status = 'sending' and lease_until < ?))"
 
 
-def idempotency_key(reference: str, code: str, version: int, lang: str, *, fallback: str | None = None) -> str:
+def idempotency_key(reference: str, code: str, version: int, lang: str, *, fallback: str | None = None,
+                    large_print: bool = False) -> str:
     """The same leaflet version for the same patient: one delivery. Without a reference, ``fallback`` (one
     form on the desk) or else a new key: every send is new."""
+    return set_key(reference, [(code, version, lang, large_print)], fallback=fallback)
+
+
+def set_key(reference: str, leaflets: list[tuple[str, int, str, bool]], *, fallback: str | None = None) -> str:
+    """The same set of leaflets (code, version, language, large print), in any order, for the same patient: one
+    delivery; a different set is a different message. Without a reference, ``fallback`` (one form on the desk:
+    a double click sends once, another leaflet from the same form is another message) or else a new key."""
+    members = "\0".join(sorted(f"{code}\x1f{version}\x1f{lang}\x1f{'large' if large else 'standard'}"
+                               for code, version, lang, large in leaflets))
     if not reference:
-        return hashlib.sha256(f"form\0{fallback}".encode()).hexdigest() if fallback else uuid.uuid4().hex
-    return hashlib.sha256(f"{reference}\0{code}\0{version}\0{lang}".encode()).hexdigest()
+        return hashlib.sha256(f"form\0{fallback}\0{members}".encode()).hexdigest() if fallback else uuid.uuid4().hex
+    if len(leaflets) == 1 and not leaflets[0][3]:
+        code, version, lang, _ = leaflets[0]     # one leaflet in standard print keeps the key it always had
+        return hashlib.sha256(f"{reference}\0{code}\0{version}\0{lang}".encode()).hexdigest()
+    return hashlib.sha256(f"set\0{reference}\0{members}".encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -207,8 +222,9 @@ class Outbox:
                              "worker = null, failing_since = null where namespace = ? and id = ? and status in "
                              "('queued', 'sending', 'retrying')", reply, _now(), ns, claimed.id)
             tx.run("delete from messages where namespace = ? and id = ?", ns, claimed.id)
-            if changed:     # registered once, whichever worker records it
-                insert_entry(tx, claimed.state, channel="email", send_id=claimed.id)
+            if changed:     # registered once, whichever worker records it: one entry for each leaflet it carried
+                for leaflet in leaflets_of(claimed.state):
+                    insert_entry(tx, leaflet, channel="email", send_id=claimed.id)
         self.db.checkpoint()
         log.info("send %s: sent", claimed.id)
         return bool(changed)
@@ -289,6 +305,20 @@ def _as_state(row: tuple) -> dict[str, Any]:
     names = [name.strip() for name in _STATE.split(",")]
     state = dict(zip(names, row))
     return json.loads(state.pop("about")) | state
+
+
+def leaflets_of(send: dict[str, Any]) -> list[dict[str, Any]]:
+    """The leaflets one send carries, each with the send's staff, reference and revision. A send keeps its
+    first leaflet's record at the top (as a send of one leaflet always has) and, with several, all of them
+    under ``leaflets``."""
+    shared = {name: value for name, value in send.items() if name != "leaflets"}
+    return [shared | leaflet for leaflet in send.get("leaflets") or [{}]]
+
+
+def leaflet_names(send: dict[str, Any]) -> list[str]:
+    """How staff read a send's leaflets: 'BTX-FL-AC v1 · en', '· large print' when it is."""
+    return [f"{leaflet.get('code', '')} v{leaflet.get('version', '')} · {leaflet.get('lang', '')}"
+            + (" · large print" if leaflet.get("large_print") else "") for leaflet in leaflets_of(send)]
 
 
 def mask_address(address: str) -> str:

@@ -22,6 +22,7 @@ from careleaf.errors import HandoutError, InputError
 from careleaf.handout.handouts import Choice, not_for_patients
 from careleaf.handout.patient import (PATIENT_FIELDS, REFERENCE, REFERENCE_SHAPE, SHAPES, STAFF, PatientField,
                                       check_reference, checked_text)
+from careleaf.desk.outbox import MAX_LEAFLETS, leaflets_of
 from careleaf.desk.register import Entry, project_register, register_handout
 from careleaf.leaflet.assemble import assemble, jobs
 from careleaf.web.common import render_errors
@@ -145,12 +146,33 @@ class HandoutRequest(LeafletChoice):
                                                         description=STAFF.help)
 
 
+class AlsoLeaflet(BaseModel):
+    """Another leaflet for the same patient, in the same email: the request's brand (one clinic sends it)."""
+
+    model_config = ConfigDict(extra="forbid")
+    treatment: str = Field(max_length=60, examples=["botox-facial-lines"])
+    kind: Literal["pre-treatment", "aftercare"]
+    lang: str = Field(max_length=8, examples=["tr"])
+    large_print: StrictBool = False
+
+
 class SendRequest(HandoutRequest):
     to: str = Field(max_length=254, description="The patient's email address (one)",
                     json_schema_extra={"format": "email"})
-    lock: StrictBool = Field(False, description="Lock the PDF with a new password, returned once in the response")
+    lock: StrictBool = Field(False, description="Lock the PDF (each PDF) with a new password, returned once in the "
+                                                "response")
     consent: Literal[True] = Field(description="true: the patient agreed to have the leaflet emailed (recorded with "
                                                "the send); nothing is sent without it")
+    also: list[AlsoLeaflet] = Field(
+        default_factory=list, max_length=MAX_LEAFLETS - 1,
+        description=f"More leaflets for the same patient (at most {MAX_LEAFLETS - 1}), in the same email: each its "
+                    "own PDF attachment, locked with the same password, each recorded in the register when "
+                    "delivered. The email's words are in the first leaflet's language. The same set again for the "
+                    "same reference is the same send, in any order.")
+
+    def choices(self) -> list[Choice]:
+        return [self.choice()] + [Choice(self.brand, other.treatment, other.kind, other.lang, other.large_print)
+                                  for other in self.also]
 
 
 class Leaflet(BaseModel):
@@ -170,13 +192,21 @@ class Sent(BaseModel):
     password: Optional[str] = None
 
 
+class SentLeaflet(BaseModel):
+    code: str
+    version: int
+    lang: str
+    large_print: bool = False
+
+
 class SendStatus(BaseModel):
     id: str
     status: str
     attempts: int
-    code: str
+    code: str = Field(description="The first leaflet's code (every leaflet: leaflets)")
     version: int
     lang: str
+    leaflets: list[SentLeaflet] = Field(description="Every leaflet the email carries, the first first")
     created: str
     updated: str
     reply: str
@@ -220,18 +250,27 @@ async def make_handout(request: Request, body: HandoutRequest):
                     headers={"Content-Disposition": f'attachment; filename="{made.file_name}"'})
 
 
-@router.post("/sends", response_model=Sent, status_code=202, summary="Queue a patient's leaflet for email",
+@router.post("/sends", response_model=Sent, status_code=202,
+             summary="Queue a patient's leaflet, or several in one email, for email",
              responses={503: {"model": Problem, "description": "The outbox cannot store it now (disk, database)"}})
 async def queue_send(request: Request, body: SendRequest):
     from careleaf.desk.database import Unavailable
-    from careleaf.desk.send import GENERATE, send      # here, not at the top: the outbox, for email only
+    from careleaf.desk.send import GENERATE, check_send, send_leaflets     # here: the outbox, for email only
 
-    made, problem = await render_errors(request.app.state.renderer.handout(body.choice(), _fields(body.patient), priority=API))
-    if problem:
+    choices, patient = body.choices(), _fields(body.patient)
+    try:        # before any leaflet is made: a request that cannot be sent takes no render worker's time
+        check_send(request.app.state.settings, choices, body.to, body.reference)
+    except HandoutError as error:
+        raise HTTPException(422, "\n".join(error.problems)) from None
+    renders = await asyncio.gather(*(render_errors(request.app.state.renderer.handout(choice, patient, priority=API))
+                                     for choice in choices))
+    problem = next((problem for _, problem in renders if problem), None)
+    if problem:         # a leaflet not for patients, or a field wrong for one: nothing is queued
         raise HTTPException(422, problem)
     try:
-        sent = await asyncio.to_thread(send, request.app.state.project, body.choice(), patient=_fields(body.patient),
-                                       to=body.to, reference=body.reference, staff=body.staff, made=made,
+        sent = await asyncio.to_thread(send_leaflets, request.app.state.project, choices, patient=patient,
+                                       to=body.to, reference=body.reference, staff=body.staff,
+                                       made=[made for made, _ in renders],
                                        settings=request.app.state.settings, password=GENERATE if body.lock else None,
                                        outbox=outbox_of(request.app), catalog=catalog_now(request.app)[0],
                                        consent=body.consent)
@@ -273,7 +312,9 @@ async def send_status(request: Request, send_id: str):
     found = find_send(request.app, send_id)
     if found is None:
         raise HTTPException(404, "No such email in the outbox.")
-    return SendStatus(**{name: found[name] for name in SendStatus.model_fields if name in found})
+    leaflets = [SentLeaflet(**{name: leaflet[name] for name in SentLeaflet.model_fields if name in leaflet})
+                for leaflet in leaflets_of(found)]
+    return SendStatus(**{name: found[name] for name in SendStatus.model_fields if name in found} | {"leaflets": leaflets})
 
 
 @router.post("/register/search", response_model=list[Entry],
@@ -299,7 +340,7 @@ async def _register_print(request: Request, record, body: HandoutRequest) -> Non
 
 
 # Request models whose brand, treatment and language are the catalog's own: the document lists them as it is now.
-_CHOOSING = ("HandoutRequest", "SendRequest")
+_CHOOSING = ("HandoutRequest", "SendRequest", "AlsoLeaflet")
 
 
 def contract(app) -> dict:
@@ -314,6 +355,6 @@ def contract(app) -> dict:
     schemas = document.get("components", {}).get("schemas", {})
     for name in _CHOOSING:
         for key, values in allowed.items():
-            if name in schemas:
+            if key in schemas.get(name, {}).get("properties", {}):
                 schemas[name]["properties"][key]["enum"] = values
     return document

@@ -4,8 +4,9 @@ page with a live preview; and a JSON API for practice-management systems.
 Routes, in one place:
 
     GET  /                         the desk: choose a leaflet (query: brand, treatment, kind, lang, large_print)
-    POST /handout                  personalise: action=show, preview (page images), print, print_both (one PDF) or
-                                   email (queued); only for the leaflet the page showed (its 'shown' field)
+    POST /handout                  personalise: action=show, preview (page images), print, print_both (one PDF),
+                                   email or email_both (one email, a PDF each; queued); only for the leaflet the page
+                                   showed (its 'shown' field)
     POST /day/pick                 the desk filled from a row of the day's list
     GET  /sends/{id}               how an email went (queued, sent, failed)
     GET|POST /day, POST /day/done  the day's list: load it (CSV), mark who has had their leaflets

@@ -24,7 +24,7 @@ from careleaf.web.common import choice_from, page, patient_from, render_errors, 
 from careleaf.web.common import check_csrf, csrf_token
 from careleaf.web.day_pages import day_of, note_handout
 from careleaf.web.security import csrf_matches
-from careleaf.desk.outbox import FINISHED, describe
+from careleaf.desk.outbox import FINISHED, describe, leaflet_names
 from careleaf.desk.register import register_handout
 from careleaf.web.catalog_view import catalog_now, choices, find_send, outbox_of, stamp_of, version_of
 
@@ -63,8 +63,8 @@ async def personalise(request: Request):
         return await _desk_page(request, choice, form=form, problem="\n".join(error.problems), status=400)
     if action in ("print", "print_both"):
         return await _print(request, choice, patient, form, staff, both=action == "print_both")
-    if action == "email":
-        return await _email(request, choice, patient, form, staff)
+    if action in ("email", "email_both"):
+        return await _email(request, choice, patient, form, staff, both=action == "email_both")
     personal, problem = await render_errors(request.app.state.renderer.preview(
         choice, patient, allow_draft=request.app.state.training))
     return await _desk_page(request, choice, form=form, problem=problem, personal=personal,
@@ -104,21 +104,10 @@ async def _print(request: Request, choice: Choice, patient: dict[str, str], form
                  both: bool):
     """The patient's PDF of the leaflet shown; with ``both``, the leaflet chosen under "Print both" after it, in
     the same PDF (each registered)."""
-    renderer, training = request.app.state.renderer, request.app.state.training
-    choices = [choice]
-    if both:
-        other = also_choice(choice, str(form.get("also", "")))
-        catalog, _ = await asyncio.to_thread(catalog_now, request.app)
-        if other is None or catalog is None or choice_problems(catalog, other):
-            return await _desk_page(request, choice, form=form, status=400,
-                                    problem="Choose which other leaflet to print with this one.")
-        choices.append(other)
-    results = await asyncio.gather(*(render_errors(renderer.handout(c, patient, allow_draft=training))
-                                     for c in choices))
-    problem = next((problem for _, problem in results if problem), None)
-    if problem:
-        return await _desk_page(request, choice, form=form, problem=problem, status=400)
-    made = [handout for handout, _ in results]
+    found = await _made(request, choice, patient, form, both=both, doing="print")
+    if not isinstance(found, tuple):
+        return found        # the page saying what is wrong
+    _, made = found
     for one in made:
         await asyncio.to_thread(register_handout, request.app.state.project, one.record, channel="print",
                                 staff=staff, reference=str(form.get("reference", "")),
@@ -127,6 +116,28 @@ async def _print(request: Request, choice: Choice, patient: dict[str, str], form
     pdf = made[0].pdf if len(made) == 1 else await asyncio.to_thread(_merged, request, made)
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{made[0].file_name}"'})
+
+
+async def _made(request: Request, choice: Choice, patient: dict[str, str], form: FormData, *, both: bool,
+                doing: str):
+    """(the choices, their leaflets made for the patient): the leaflet shown and, with ``both``, the one chosen
+    under "both" after it, rendered at once. Or the desk page saying what is wrong: nothing is printed or
+    emailed then."""
+    renderer, training = request.app.state.renderer, request.app.state.training and doing == "print"
+    choices = [choice]
+    if both:
+        other = also_choice(choice, str(form.get("also", "")))
+        catalog, _ = await asyncio.to_thread(catalog_now, request.app)
+        if other is None or catalog is None or choice_problems(catalog, other):
+            return await _desk_page(request, choice, form=form, status=400,
+                                    problem=f"Choose which other leaflet to {doing} with this one.")
+        choices.append(other)
+    results = await asyncio.gather(*(render_errors(renderer.handout(c, patient, allow_draft=training))
+                                     for c in choices))
+    problem = next((problem for _, problem in results if problem), None)
+    if problem:
+        return await _desk_page(request, choice, form=form, problem=problem, status=400)
+    return choices, [handout for handout, _ in results]
 
 
 def _merged(request: Request, made) -> bytes:
@@ -139,7 +150,7 @@ def _merged(request: Request, made) -> bytes:
 
 
 def also_choice(choice: Choice, also: str) -> Choice | None:
-    """The second leaflet of "Print both": 'kind:aftercare', 'lang:tr' or 'size:large'/'size:standard'."""
+    """The second leaflet of "Print both" and "Email both": 'kind:aftercare', 'lang:tr' or 'size:large'/'size:standard'."""
     what, _, value = also.partition(":")
     if what == "kind" and value and value != choice.kind:
         return dataclasses.replace(choice, kind=value)
@@ -150,21 +161,26 @@ def also_choice(choice: Choice, also: str) -> Choice | None:
     return None
 
 
-async def _email(request: Request, choice: Choice, patient: dict[str, str], form: FormData, staff: str):
+async def _email(request: Request, choice: Choice, patient: dict[str, str], form: FormData, staff: str, *,
+                 both: bool):
+    """The leaflet shown (with ``both``, and the one chosen under "both") in one email, each its own PDF."""
     from careleaf.desk.database import Unavailable
-    from careleaf.desk.send import GENERATE, refuse_draft_email, send    # here, not at the top: the outbox
+    from careleaf.desk.send import GENERATE, refuse_draft_email, send_leaflets    # here, not at the top: the outbox
 
     try:
         refuse_draft_email(request.app.state.training)       # before a leaflet is made for nothing
     except HandoutError as error:
         return await _desk_page(request, choice, form=form, problem="\n".join(error.problems), status=400)
-    made, problem = await render_errors(request.app.state.renderer.handout(choice, patient))
-    problem = problem or _address_problem(form)     # a leaflet not for patients is said first
+    found = await _made(request, choice, patient, form, both=both, doing="email")
+    if not isinstance(found, tuple):
+        return found        # a leaflet not for patients is said first
+    choices, made = found
+    problem = _address_problem(form)
     if problem:
         return await _desk_page(request, choice, form=form, problem=problem, status=400)
     try:
         sent = await asyncio.to_thread(
-            send, request.app.state.project, choice, patient=patient, to=str(form.get("email", "")),
+            send_leaflets, request.app.state.project, choices, patient=patient, to=str(form.get("email", "")),
             reference=str(form.get("reference", "")), staff=staff, made=made, settings=request.app.state.settings,
             password=GENERATE if form.get("lock") else None, outbox=outbox_of(request.app),
             catalog=catalog_now(request.app)[0],
@@ -177,7 +193,7 @@ async def _email(request: Request, choice: Choice, patient: dict[str, str], form
     except Exception as error:
         log.error("an email could not be queued: %s", type(error).__name__)
         return await _desk_page(request, choice, form=form, problem="The email could not be queued.", status=500)
-    note_handout(request, form, "email", [made.record], send_id=sent.id)
+    note_handout(request, form, "email", [one.record for one in made], send_id=sent.id)
     if sent.status.startswith("already"):    # nothing new was sent: say so, and which send the patient has
         return RedirectResponse(f"/sends/{sent.id}?already=1", status_code=303)
     if sent.password:
@@ -217,7 +233,8 @@ async def send_status(request: Request, send_id: str):
     if found is None:
         raise HTTPException(404, "No such email in the outbox.")
     running = found["status"] in FINISHED or await asyncio.to_thread(outbox_of(request.app).worker_running)
-    return page(request, "sent.html", send=found, password=_password(request, send_id), state=describe(found),
+    return page(request, "sent.html", send=found, leaflets=leaflet_names(found), password=_password(request, send_id),
+                state=describe(found),
                 worker_running=running, refresh=found["status"] not in FINISHED,
                 already=request.query_params.get("already") == "1")
 

@@ -9,7 +9,7 @@ import asyncio
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from careleaf.desk.outbox import describe
+from careleaf.desk.outbox import describe, leaflet_names
 from careleaf.web.catalog_view import outbox_of
 from careleaf.web.common import check_csrf, page, signed_in
 
@@ -20,7 +20,8 @@ SHOWN = ("queued", "sending", "retrying", "failed")
 def _listing(app) -> tuple[tuple[str, str] | None, list[dict], bool]:
     outbox = outbox_of(app)
     kept = outbox.retryable()
-    sends = [s | {"state": describe(s), "retryable": s["id"] in kept} for s in outbox.sends() if s["status"] in SHOWN]
+    sends = [s | {"state": describe(s), "retryable": s["id"] in kept, "leaflets": leaflet_names(s)}
+             for s in outbox.sends() if s["status"] in SHOWN]
     return outbox.paused(), sends, outbox.worker_running()
 
 
