@@ -217,8 +217,9 @@ def test_arabic_glyphs_come_from_the_bundled_arabic_font(arabic):
 def test_arabic_timeline_is_mirrored(arabic):
     root, _ = arabic
     project = Project(root)
-    arabic_html = html_of(project, "harbour-skin/ar/botox-facial-lines-aftercare")
-    english_html = html_of(project, "harbour-skin/en/botox-facial-lines-aftercare")
+    # The pre-treatment leaflet: standard-print aftercare gives the timeline as a table only.
+    arabic_html = html_of(project, "harbour-skin/ar/botox-facial-lines-pre-treatment")
+    english_html = html_of(project, "harbour-skin/en/botox-facial-lines-pre-treatment")
 
     def day_label_left(html: str, label: str) -> float:
         before = html[: html.index(label)]
