@@ -9,6 +9,7 @@ import os
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import FormData
 
 from careleaf.errors import HandoutError, InputError, RenderError
 from careleaf.handout.choice import Choice
@@ -44,6 +45,14 @@ def csrf_token(request: Request) -> str:
 def check_csrf(request: Request, given: str) -> None:
     if not csrf_matches(request.session.get("csrf"), given):
         raise HTTPException(403, "The form has expired; go back, reload the page and try again.")
+
+
+async def posted_form(request: Request) -> FormData:
+    """A form staff posted from one of the desk's pages: whoever is using the page signed in, its token checked."""
+    signed_in(request)
+    form = await request.form()
+    check_csrf(request, str(form.get("csrf", "")))
+    return form
 
 
 def signed_in(request: Request) -> str:

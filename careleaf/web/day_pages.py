@@ -24,7 +24,7 @@ from careleaf.errors import InputError, Problem
 from careleaf.handout.choice import Choice
 from careleaf.handout.handouts import HandoutRecord, check_day_list, read_day_list
 from careleaf.web.catalog_view import catalog_now, find_send
-from careleaf.web.common import check_csrf, page, signed_in
+from careleaf.web.common import page, posted_form, signed_in
 
 router = APIRouter(include_in_schema=False)
 LIST_NAME = Path("the day's list")      # how problems name the list (an uploaded file's own name may be a patient's)
@@ -120,9 +120,7 @@ def _day(request: Request, *, problem: str | None = None, status: int = 200, pas
 @router.post("/day")
 async def upload_list(request: Request):
     """A day's list uploaded (a CSV file) or pasted; it replaces the one before."""
-    signed_in(request)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
+    form = await posted_form(request)
     upload, pasted = form.get("file"), str(form.get("pasted", ""))
     text = pasted
     if upload is not None and not isinstance(upload, str) and upload.filename:
@@ -143,9 +141,7 @@ async def upload_list(request: Request):
 @router.post("/day/done")
 async def mark_done(request: Request):
     """Mark a row as having had its leaflets (or not, again)."""
-    signed_in(request)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
+    form = await posted_form(request)
     row = day_of(request.app).row(str(form.get("row", "")))
     if row is not None:
         row.done = form.get("done") == "1"
@@ -154,9 +150,7 @@ async def mark_done(request: Request):
 
 @router.post("/day/clear")
 async def clear_list(request: Request):
-    signed_in(request)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
+    await posted_form(request)
     day_of(request.app).rows = []
     return RedirectResponse("/day", status_code=303)
 

@@ -21,7 +21,7 @@ from careleaf.errors import HandoutError, InputError
 from careleaf.handout.choice import Choice, choice_problems
 from careleaf.handout.patient import FIELDS, PATIENT_FIELDS, REFERENCE, check_reference
 from careleaf.web.common import choice_from, page, patient_from, render_errors, signed_in
-from careleaf.web.common import check_csrf, csrf_token
+from careleaf.web.common import csrf_token, posted_form
 from careleaf.web.day_pages import day_of, note_handout
 from careleaf.web.security import csrf_matches
 from careleaf.desk.outbox import FINISHED, describe, leaflet_names
@@ -206,9 +206,7 @@ async def _email(request: Request, choice: Choice, patient: dict[str, str], form
 @router.post("/day/pick")
 async def pick_patient(request: Request):
     """The desk, filled from a row of the day's list (its number in the body: never a name in an address)."""
-    signed_in(request)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
+    form = await posted_form(request)
     row = day_of(request.app).row(str(form.get("row", "")))
     if row is None:
         return RedirectResponse("/day", status_code=303)
@@ -260,9 +258,7 @@ def _password(request: Request, send_id: str) -> str | None:
 @router.post("/sends/{send_id}/told")
 async def password_told(request: Request, send_id: str):
     """Staff have told the patient the password: it is forgotten."""
-    signed_in(request)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
+    await posted_form(request)
     if _password(request, send_id) is not None:
         passwords_of(request.app).pop(send_id, None)
     return RedirectResponse(f"/sends/{send_id}", status_code=303)

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from careleaf.desk.outbox import describe, leaflet_names
 from careleaf.web.catalog_view import outbox_of
-from careleaf.web.common import check_csrf, page, signed_in
+from careleaf.web.common import page, posted_form, signed_in
 
 router = APIRouter(include_in_schema=False)
 SHOWN = ("queued", "sending", "retrying", "failed")
@@ -34,9 +34,7 @@ async def outbox_page(request: Request):
 
 
 async def _act(request: Request, action, done: str) -> RedirectResponse:
-    signed_in(request)
-    form = await request.form()
-    check_csrf(request, str(form.get("csrf", "")))
+    await posted_form(request)
     if not await asyncio.to_thread(action, outbox_of(request.app)):
         raise HTTPException(409, "That email has changed meanwhile (delivered, cancelled or already queued again); "
                                  "the Outbox page shows it as it is now.")
