@@ -68,6 +68,6 @@ def test_four_times_the_text_costs_about_four_times_the_time(timer, shape):
     make = SHAPES[shape]
     base = min(timer.cost("It is a demo.") for _ in range(2))
     small = min(timer.cost(make(SMALL)) for _ in range(2)) - base
-    large = timer.cost(make(LARGE)) - base
+    large = min(timer.cost(make(LARGE)) for _ in range(2)) - base     # best of two: one pause is noise
     assert large <= ALLOWED * max(small, FLOOR), \
         f"{shape}: {SMALL:,} characters cost {small:.2f} s, {LARGE:,} cost {large:.2f} s"
